@@ -1,0 +1,370 @@
+//! Kaplan–Meier survival with Greenwood variance and log(−log) 95% intervals
+//! (DOMAIN.md §8), matching `lifelines.KaplanMeierFitter` with its defaults.
+//!
+//! Cost: one O(n log n) sort of the observations, then one linear pass; each
+//! estimate at a time is a binary search over the rows.
+
+use serde::{Deserialize, Serialize};
+
+use crate::distributions::Z_95;
+use crate::error::{Result, StatsError, check_non_negative};
+
+/// One subject's follow-up for a single endpoint: the time from the index
+/// procedure (days, ≥ 0) to the event or to censoring.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Observation {
+    /// Days from time zero to the event or to censoring.
+    pub time_days: f64,
+    /// `true` if the event happened at `time_days`, `false` if censored then.
+    pub event: bool,
+}
+
+impl Observation {
+    /// An observed event at `time_days`.
+    pub fn event(time_days: f64) -> Self {
+        Self {
+            time_days,
+            event: true,
+        }
+    }
+
+    /// A subject censored (event-free when last known) at `time_days`.
+    pub fn censored(time_days: f64) -> Self {
+        Self {
+            time_days,
+            event: false,
+        }
+    }
+}
+
+/// One step of the Kaplan–Meier curve: everything that happens at `t_days`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KmRow {
+    /// The time (days) of this row; rows are strictly increasing in time.
+    pub t_days: f64,
+    /// Subjects at risk just before `t_days` (time ≥ `t_days`).
+    pub at_risk: usize,
+    /// Events at `t_days`.
+    pub events: usize,
+    /// Censorings at `t_days` (counted as at risk for the events at `t_days`).
+    pub censored: usize,
+    /// S(t_days), including the events at `t_days`.
+    pub survival: f64,
+    /// Lower 95% limit (log(−log) scale); `None` where undefined (S = 0 or 1).
+    pub ci_lower: Option<f64>,
+    /// Upper 95% limit (log(−log) scale); `None` where undefined (S = 0 or 1).
+    pub ci_upper: Option<f64>,
+}
+
+/// The survival estimate read off the curve at a chosen time.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KmEstimate {
+    /// The time asked for (days).
+    pub t_days: f64,
+    /// S(t): the curve is right-continuous, so events at exactly `t` count.
+    pub survival: f64,
+    /// Lower 95% limit, as on the row in force at `t`.
+    pub ci_lower: Option<f64>,
+    /// Upper 95% limit, as on the row in force at `t`.
+    pub ci_upper: Option<f64>,
+    /// Number at risk at `t`, by lifelines' risk-table convention
+    /// (`add_at_risk_counts` default): subjects whose time is **greater than**
+    /// `t`, i.e. still followed and event-free just after `t`. (R's
+    /// `summary(survfit, times = t)` counts time ≥ t instead; the two differ
+    /// only by subjects whose time is exactly `t`.)
+    pub at_risk: usize,
+    /// Events at times ≤ `t`.
+    pub cumulative_events: usize,
+    /// Censorings at times ≤ `t`.
+    pub cumulative_censored: usize,
+}
+
+/// A fitted Kaplan–Meier curve.
+///
+/// The curve is 1 before the first row and is a step function, constant from
+/// each row's time until the next; the rows hold every distinct time at which
+/// an event or a censoring happens, so the curve and the risk table can be
+/// rebuilt from them alone.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KaplanMeier {
+    n: usize,
+    rows: Vec<KmRow>,
+    #[serde(skip)]
+    cumulative_events: Vec<usize>,
+}
+
+/// `true` if `s` is, up to the rounding of a product of many ratios, at or
+/// below ½. Why the slack: S = 0.5 exactly (say 9/10·8/9·…·5/6) can come out
+/// as 0.5000000000000001 in floating point, and the median must not then
+/// jump to the next event time. 1e-12 is far below any attainable S − ½ > 0
+/// in registry-sized data.
+pub(crate) fn at_or_below_half(s: f64) -> bool {
+    s <= 0.5 * (1.0 + 1e-12)
+}
+
+/// Log(−log) ("exponential Greenwood") interval for a probability `s` whose
+/// log has variance `var_log` — lifelines' `_bounds`:
+/// `exp(−exp(log(−log S) ∓ z·√V / log S))`.
+pub(crate) fn log_log_interval(s: f64, log_s: f64, var_log: f64) -> (Option<f64>, Option<f64>) {
+    if !(s > 0.0 && s < 1.0 && log_s < 0.0 && var_log > 0.0 && var_log.is_finite()) {
+        return (None, None);
+    }
+    let c = Z_95 * var_log.sqrt() / log_s; // negative
+    let lower = (log_s * (-c).exp()).exp();
+    let upper = (log_s * c.exp()).exp();
+    (Some(lower), Some(upper))
+}
+
+impl KaplanMeier {
+    /// Fits the curve. Errors on an empty slice or a time that is negative,
+    /// NaN or infinite.
+    pub fn fit(observations: &[Observation]) -> Result<Self> {
+        if observations.is_empty() {
+            return Err(StatsError::NoObservations);
+        }
+        let mut sorted: Vec<(f64, bool)> = Vec::with_capacity(observations.len());
+        for o in observations {
+            let t = check_non_negative("time_days", o.time_days)?;
+            // −0.0 passes the check; make it +0.0 so it ties with 0.0.
+            sorted.push((t + 0.0, o.event));
+        }
+        sorted.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+
+        let n = sorted.len();
+        let mut rows = Vec::new();
+        let mut cumulative_events = Vec::new();
+        let mut at_risk = n;
+        let mut survival = 1.0_f64;
+        let mut log_survival = 0.0_f64;
+        let mut greenwood = 0.0_f64;
+        let mut total_events = 0;
+        let mut i = 0;
+        while i < n {
+            let t = sorted[i].0;
+            let mut events = 0;
+            let mut censored = 0;
+            while i < n && sorted[i].0 == t {
+                if sorted[i].1 {
+                    events += 1;
+                } else {
+                    censored += 1;
+                }
+                i += 1;
+            }
+            if events > 0 {
+                if events < at_risk {
+                    let (nr, d) = (at_risk as f64, events as f64);
+                    survival *= (nr - d) / nr;
+                    log_survival += (-d / nr).ln_1p();
+                    greenwood += d / (nr * (nr - d));
+                } else {
+                    // Everyone at risk has the event: S drops to 0 for good and
+                    // the variance (d / n(n − d)) is undefined from here on.
+                    survival = 0.0;
+                    log_survival = f64::NEG_INFINITY;
+                    greenwood = f64::INFINITY;
+                }
+            }
+            total_events += events;
+            let (ci_lower, ci_upper) = log_log_interval(survival, log_survival, greenwood);
+            rows.push(KmRow {
+                t_days: t,
+                at_risk,
+                events,
+                censored,
+                survival,
+                ci_lower,
+                ci_upper,
+            });
+            cumulative_events.push(total_events);
+            at_risk -= events + censored;
+        }
+        Ok(Self {
+            n,
+            rows,
+            cumulative_events,
+        })
+    }
+
+    /// Number of subjects.
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// The step curve, one row per distinct time with an event or censoring.
+    pub fn rows(&self) -> &[KmRow] {
+        &self.rows
+    }
+
+    /// Survival, 95% interval and risk-table counts at `t_days` (≥ 0).
+    pub fn estimate_at(&self, t_days: f64) -> Result<KmEstimate> {
+        let t = check_non_negative("t_days", t_days)?;
+        let idx = self.rows.partition_point(|r| r.t_days <= t);
+        if idx == 0 {
+            return Ok(KmEstimate {
+                t_days: t,
+                survival: 1.0,
+                ci_lower: None,
+                ci_upper: None,
+                at_risk: self.n,
+                cumulative_events: 0,
+                cumulative_censored: 0,
+            });
+        }
+        let row = &self.rows[idx - 1];
+        let at_risk = row.at_risk - row.events - row.censored;
+        let cumulative_events = self.cumulative_events[idx - 1];
+        Ok(KmEstimate {
+            t_days: t,
+            survival: row.survival,
+            ci_lower: row.ci_lower,
+            ci_upper: row.ci_upper,
+            at_risk,
+            cumulative_events,
+            cumulative_censored: self.n - at_risk - cumulative_events,
+        })
+    }
+
+    /// [`estimate_at`](Self::estimate_at) for each time in `times_days`.
+    pub fn estimates_at(&self, times_days: &[f64]) -> Result<Vec<KmEstimate>> {
+        times_days.iter().map(|&t| self.estimate_at(t)).collect()
+    }
+
+    /// Median survival time, lifelines' definition: the first time at which
+    /// S(t) ≤ 0.5; `None` if the curve never gets there.
+    pub fn median(&self) -> Option<f64> {
+        self.rows
+            .iter()
+            .find(|r| at_or_below_half(r.survival))
+            .map(|r| r.t_days)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obs(data: &[(f64, bool)]) -> Vec<Observation> {
+        data.iter()
+            .map(|&(time_days, event)| Observation { time_days, event })
+            .collect()
+    }
+
+    #[test]
+    fn hand_checked_curve_with_ties() {
+        // Times 1, 2, 2 (event + censor), 3, 5 (censor), 5 (event).
+        let km = KaplanMeier::fit(&obs(&[
+            (1.0, true),
+            (2.0, true),
+            (2.0, false),
+            (3.0, true),
+            (5.0, false),
+            (5.0, true),
+        ]))
+        .unwrap();
+        let rows = km.rows();
+        assert_eq!(rows.len(), 4);
+        let expect = [
+            (1.0, 6, 1, 0, 5.0 / 6.0),
+            (2.0, 5, 1, 1, 5.0 / 6.0 * 4.0 / 5.0),
+            (3.0, 3, 1, 0, 5.0 / 6.0 * 4.0 / 5.0 * 2.0 / 3.0),
+            (5.0, 2, 1, 1, 5.0 / 6.0 * 4.0 / 5.0 * 2.0 / 3.0 * 1.0 / 2.0),
+        ];
+        for (row, (t, n, d, c, s)) in rows.iter().zip(expect) {
+            assert_eq!(
+                (row.t_days, row.at_risk, row.events, row.censored),
+                (t, n, d, c)
+            );
+            assert!((row.survival - s).abs() < 1e-15);
+        }
+        // Greenwood at t = 1: V = 1/(6·5); S = 5/6.
+        let s: f64 = 5.0 / 6.0;
+        let v: f64 = 1.0 / 30.0;
+        let c = Z_95 * v.sqrt() / s.ln();
+        let lower = s.powf((-c).exp());
+        let upper = s.powf(c.exp());
+        assert!((rows[0].ci_lower.unwrap() - lower).abs() < 1e-14);
+        assert!((rows[0].ci_upper.unwrap() - upper).abs() < 1e-14);
+        // Median: S(2) = 2/3 > 0.5, S(3) = 4/9 ≤ 0.5 → 3.
+        assert_eq!(km.median(), Some(3.0));
+    }
+
+    #[test]
+    fn estimate_at_uses_right_continuity_and_strict_at_risk() {
+        let km = KaplanMeier::fit(&obs(&[
+            (10.0, true),
+            (20.0, false),
+            (30.0, true),
+            (30.0, false),
+        ]))
+        .unwrap();
+        let before = km.estimate_at(5.0).unwrap();
+        assert_eq!(before.survival, 1.0);
+        assert_eq!(before.at_risk, 4);
+        assert_eq!(before.ci_lower, None);
+        let at10 = km.estimate_at(10.0).unwrap();
+        assert_eq!(at10.survival, 0.75);
+        assert_eq!((at10.at_risk, at10.cumulative_events), (3, 1));
+        let at25 = km.estimate_at(25.0).unwrap();
+        assert_eq!((at25.at_risk, at25.cumulative_censored), (2, 1));
+        let after = km.estimate_at(1000.0).unwrap();
+        assert_eq!(after.survival, 0.75 * 0.5);
+        assert_eq!(
+            (
+                after.at_risk,
+                after.cumulative_events,
+                after.cumulative_censored
+            ),
+            (0, 2, 2)
+        );
+        assert!(km.estimate_at(-1.0).is_err());
+    }
+
+    #[test]
+    fn exact_half_counts_as_median() {
+        // 10 subjects, events one per day: S(5) = 5/10 exactly in theory.
+        let data: Vec<_> = (1..=10).map(|t| Observation::event(t as f64)).collect();
+        let km = KaplanMeier::fit(&data).unwrap();
+        assert_eq!(km.median(), Some(5.0));
+    }
+
+    #[test]
+    fn all_die_gives_zero_and_no_interval() {
+        let km = KaplanMeier::fit(&obs(&[(0.0, true), (0.0, true)])).unwrap();
+        let row = &km.rows()[0];
+        assert_eq!(
+            (row.survival, row.ci_lower, row.ci_upper),
+            (0.0, None, None)
+        );
+        assert_eq!(km.median(), Some(0.0));
+    }
+
+    #[test]
+    fn no_events_gives_one_and_no_median() {
+        let km = KaplanMeier::fit(&obs(&[(3.0, false), (4.0, false)])).unwrap();
+        assert!(
+            km.rows()
+                .iter()
+                .all(|r| r.survival == 1.0 && r.ci_lower.is_none())
+        );
+        assert_eq!(km.median(), None);
+    }
+
+    #[test]
+    fn rejects_bad_input() {
+        assert_eq!(KaplanMeier::fit(&[]), Err(StatsError::NoObservations));
+        assert!(KaplanMeier::fit(&[Observation::event(-1.0)]).is_err());
+        assert!(KaplanMeier::fit(&[Observation::event(f64::NAN)]).is_err());
+        assert!(KaplanMeier::fit(&[Observation::event(f64::INFINITY)]).is_err());
+    }
+
+    #[test]
+    fn serializes_snake_case_with_null_intervals() {
+        let km = KaplanMeier::fit(&[Observation::censored(1.0)]).unwrap();
+        let json = serde_json::to_string(&km).unwrap();
+        assert_eq!(
+            json,
+            r#"{"n":1,"rows":[{"t_days":1.0,"at_risk":1,"events":0,"censored":1,"survival":1.0,"ci_lower":null,"ci_upper":null}]}"#
+        );
+    }
+}

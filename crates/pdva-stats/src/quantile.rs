@@ -1,0 +1,140 @@
+//! Sample quantiles by Hyndman & Fan's type 7 — numpy's default
+//! (`method="linear"`) and R's default: for sorted x₀ ≤ … ≤ xₙ₋₁ and
+//! h = (n − 1)q, Q(q) = x⌊h⌋ + (h − ⌊h⌋)(x⌊h⌋₊₁ − x⌊h⌋).
+//!
+//! Cost: one O(n log n) sort per call (per slice for [`quantiles`]).
+
+use serde::Serialize;
+
+use crate::error::{Result, StatsError};
+
+/// Median and interquartile range of a sample (type 7 quantiles).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MedianIqr {
+    /// Number of values.
+    pub n: usize,
+    /// The 0.5 quantile.
+    pub median: f64,
+    /// The 0.25 quantile (lower quartile).
+    pub q1: f64,
+    /// The 0.75 quantile (upper quartile).
+    pub q3: f64,
+    /// q3 − q1.
+    pub iqr: f64,
+}
+
+fn sorted_copy(data: &[f64]) -> Result<Vec<f64>> {
+    let mut v = Vec::with_capacity(data.len());
+    for &x in data {
+        if !x.is_finite() {
+            return Err(StatsError::NotFinite {
+                what: "value",
+                value: x,
+            });
+        }
+        v.push(x);
+    }
+    v.sort_unstable_by(f64::total_cmp);
+    Ok(v)
+}
+
+fn check_q(q: f64) -> Result<f64> {
+    if (0.0..=1.0).contains(&q) {
+        Ok(q)
+    } else {
+        Err(StatsError::OutOfRange {
+            what: "quantile level",
+            range: "[0, 1]",
+            value: q,
+        })
+    }
+}
+
+/// Type 7 quantile of sorted, non-empty data.
+fn type7(sorted: &[f64], q: f64) -> f64 {
+    let h = (sorted.len() - 1) as f64 * q;
+    let lo = h.floor();
+    let i = lo as usize;
+    let frac = h - lo;
+    if i + 1 >= sorted.len() {
+        return sorted[sorted.len() - 1];
+    }
+    let (a, b) = (sorted[i], sorted[i + 1]);
+    // numpy's _lerp: interpolate from the nearer end so that the result is
+    // monotone in q and exact at the ends.
+    if frac >= 0.5 {
+        b - (b - a) * (1.0 - frac)
+    } else {
+        a + (b - a) * frac
+    }
+}
+
+/// The type 7 quantile `q` ∈ [0, 1] of `data`; `None` for an empty slice.
+/// NaN or infinite values are an error.
+pub fn quantile(data: &[f64], q: f64) -> Result<Option<f64>> {
+    let q = check_q(q)?;
+    let sorted = sorted_copy(data)?;
+    Ok((!sorted.is_empty()).then(|| type7(&sorted, q)))
+}
+
+/// Several type 7 quantiles of `data` with one sort; `None` for an empty slice.
+pub fn quantiles(data: &[f64], qs: &[f64]) -> Result<Option<Vec<f64>>> {
+    for &q in qs {
+        check_q(q)?;
+    }
+    let sorted = sorted_copy(data)?;
+    if sorted.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(qs.iter().map(|&q| type7(&sorted, q)).collect()))
+}
+
+/// The median (type 7, i.e. the mean of the middle two for even n).
+pub fn median(data: &[f64]) -> Result<Option<f64>> {
+    quantile(data, 0.5)
+}
+
+/// Median, quartiles and IQR; `None` for an empty slice.
+pub fn median_iqr(data: &[f64]) -> Result<Option<MedianIqr>> {
+    let Some(q) = quantiles(data, &[0.25, 0.5, 0.75])? else {
+        return Ok(None);
+    };
+    Ok(Some(MedianIqr {
+        n: data.len(),
+        median: q[1],
+        q1: q[0],
+        q3: q[2],
+        iqr: q[2] - q[0],
+    }))
+}
+
+/// The interquartile range q3 − q1 (type 7); `None` for an empty slice.
+pub fn iqr(data: &[f64]) -> Result<Option<f64>> {
+    Ok(median_iqr(data)?.map(|m| m.iqr))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hand_checked() {
+        let x = [7.0, 1.0, 3.0, 5.0];
+        // sorted 1 3 5 7; h = 3q.
+        assert_eq!(quantile(&x, 0.0).unwrap(), Some(1.0));
+        assert_eq!(quantile(&x, 1.0).unwrap(), Some(7.0));
+        assert_eq!(median(&x).unwrap(), Some(4.0));
+        assert_eq!(quantile(&x, 0.25).unwrap(), Some(2.5));
+        assert_eq!(quantile(&x, 0.75).unwrap(), Some(5.5));
+        assert_eq!(iqr(&x).unwrap(), Some(3.0));
+        assert_eq!(median(&[42.0]).unwrap(), Some(42.0));
+    }
+
+    #[test]
+    fn edges() {
+        assert_eq!(median(&[]).unwrap(), None);
+        assert_eq!(median_iqr(&[]).unwrap(), None);
+        assert!(quantile(&[1.0], 1.5).is_err());
+        assert!(quantile(&[1.0, f64::NAN], 0.5).is_err());
+    }
+}
