@@ -14,7 +14,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{Days, NaiveDate};
+use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::codes::{InformationGiven, Limb, LimbStatus};
@@ -926,7 +926,9 @@ fn check_baseline(file: &PatientFile, id: RecordId, b: &Baseline, out: &mut Vec<
                     p.procedure_date
                 ),
             ));
-        } else if b.assessment_date + Days::new(90) < p.procedure_date {
+        } else if (p.procedure_date - b.assessment_date).num_days() > 90 {
+            // Counted as a difference, not by adding 90 days, which would
+            // panic for a date at the end of the calendar.
             out.push(Finding::new(
                 Rule::AssessmentLongBefore,
                 id,
