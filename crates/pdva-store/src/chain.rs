@@ -1,0 +1,230 @@
+//! Writing records and their audit entries in one transaction.
+//!
+//! Every write locks the chain head first, so appends are serialised, then
+//! stages row inserts, row updates and audit entries, and writes them in
+//! batches before moving the head and committing. A record and its audit
+//! entries commit together or not at all.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use sqlx::{Any, Row, Transaction};
+
+use crate::error::Result;
+use crate::model::{AuditAction, AuditEntry, DataVersion};
+use crate::rows::{RECORD_COLUMN_COUNT, RECORD_COLUMNS, RecordRow};
+
+/// Rows per multi-row INSERT: well under both engines' parameter limits
+/// (SQLite 32766, PostgreSQL 65535).
+const BATCH_ROWS: usize = 400;
+const AUDIT_COLUMNS: &str = "seq, at, actor, action, record_id, record_kind, patient_id, \
+    reason, warnings, before_state, row_hash, prev_hash, hash";
+const AUDIT_COLUMN_COUNT: usize = 13;
+
+/// Changes staged within one transaction.
+pub(crate) struct ChainWriter {
+    head: DataVersion,
+    at: String,
+    actor: String,
+    inserts: Vec<RecordRow>,
+    updates: Vec<RecordRow>,
+    entries: Vec<AuditEntry>,
+}
+
+/// Locks the chain head for this transaction and returns it.
+pub(crate) async fn lock_head(tx: &mut Transaction<'static, Any>) -> Result<DataVersion> {
+    // A no-op update takes the write lock (the row lock in PostgreSQL, the
+    // database write lock in SQLite) before anything is read.
+    sqlx::query("UPDATE chain_head SET seq = seq WHERE id = 1")
+        .execute(&mut **tx)
+        .await?;
+    let row = sqlx::query("SELECT seq, hash FROM chain_head WHERE id = 1")
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(DataVersion {
+        seq: row.try_get(0)?,
+        hash: row.try_get(1)?,
+    })
+}
+
+impl ChainWriter {
+    pub fn new(head: DataVersion, actor: &str) -> Self {
+        Self {
+            head,
+            at: crate::now_timestamp(),
+            actor: actor.to_owned(),
+            inserts: Vec::new(),
+            updates: Vec::new(),
+            entries: Vec::new(),
+        }
+    }
+
+    pub fn at(&self) -> &str {
+        &self.at
+    }
+
+    pub fn actor(&self) -> &str {
+        &self.actor
+    }
+
+    fn append(
+        &mut self,
+        action: AuditAction,
+        row: &RecordRow,
+        before_state: Option<String>,
+        reason: Option<String>,
+        warnings: Option<String>,
+    ) {
+        let mut entry = AuditEntry {
+            seq: self.head.seq + 1,
+            at: self.at.clone(),
+            actor: self.actor.clone(),
+            action: action.as_str().to_owned(),
+            record_id: row.id.clone(),
+            record_kind: row.kind.clone(),
+            patient_id: row.patient_id.clone(),
+            reason,
+            warnings,
+            before_state,
+            row_hash: row.hash(),
+            prev_hash: self.head.hash.clone(),
+            hash: String::new(),
+        };
+        entry.hash = entry.compute_hash();
+        self.head = DataVersion {
+            seq: entry.seq,
+            hash: entry.hash.clone(),
+        };
+        self.entries.push(entry);
+    }
+
+    /// Stages a new row.
+    pub fn create(&mut self, row: RecordRow, reason: Option<String>, warnings: Option<String>) {
+        self.append(AuditAction::Create, &row, None, reason, warnings);
+        self.inserts.push(row);
+    }
+
+    /// Stages a changed row; `after.version` must already be `before.version + 1`.
+    pub fn change(
+        &mut self,
+        action: AuditAction,
+        before: &RecordRow,
+        after: RecordRow,
+        reason: Option<String>,
+        warnings: Option<String>,
+    ) {
+        self.append(action, &after, Some(before.state()), reason, warnings);
+        self.updates.push(after);
+    }
+
+    /// Writes everything staged and moves the chain head. The caller commits.
+    pub async fn flush(self, tx: &mut Transaction<'static, Any>) -> Result<DataVersion> {
+        for chunk in self.inserts.chunks(BATCH_ROWS) {
+            let sql = insert_sql("record", RECORD_COLUMNS, RECORD_COLUMN_COUNT, chunk.len());
+            let mut q = sqlx::query(&sql);
+            for row in chunk {
+                q = row.bind(q);
+            }
+            q.execute(&mut **tx).await?;
+        }
+        for row in &self.updates {
+            let sql = update_sql();
+            let q = row.bind(sqlx::query(&sql));
+            let done = q.execute(&mut **tx).await?;
+            debug_assert_eq!(done.rows_affected(), 1);
+        }
+        for chunk in self.entries.chunks(BATCH_ROWS) {
+            let sql = insert_sql(
+                "audit_entry",
+                AUDIT_COLUMNS,
+                AUDIT_COLUMN_COUNT,
+                chunk.len(),
+            );
+            let mut q = sqlx::query(&sql);
+            for e in chunk {
+                q = q
+                    .bind(e.seq)
+                    .bind(&e.at)
+                    .bind(&e.actor)
+                    .bind(&e.action)
+                    .bind(&e.record_id)
+                    .bind(&e.record_kind)
+                    .bind(&e.patient_id)
+                    .bind(&e.reason)
+                    .bind(&e.warnings)
+                    .bind(&e.before_state)
+                    .bind(&e.row_hash)
+                    .bind(&e.prev_hash)
+                    .bind(&e.hash);
+            }
+            q.execute(&mut **tx).await?;
+        }
+        sqlx::query("UPDATE chain_head SET seq = $1, hash = $2 WHERE id = 1")
+            .bind(self.head.seq)
+            .bind(&self.head.hash)
+            .execute(&mut **tx)
+            .await?;
+        Ok(self.head)
+    }
+}
+
+/// `INSERT INTO table (columns) VALUES ($1, …), (…)` for `rows` rows, cached
+/// so that each statement shape is built (and prepared) once.
+fn insert_sql(table: &'static str, columns: &'static str, width: usize, rows: usize) -> String {
+    static CACHE: Mutex<Option<HashMap<(&'static str, usize), String>>> = Mutex::new(None);
+    let mut cache = CACHE.lock().expect("cache lock");
+    cache
+        .get_or_insert_with(HashMap::new)
+        .entry((table, rows))
+        .or_insert_with(|| {
+            let mut sql = format!("INSERT INTO {table} ({columns}) VALUES ");
+            for r in 0..rows {
+                if r > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push('(');
+                for c in 0..width {
+                    if c > 0 {
+                        sql.push_str(", ");
+                    }
+                    sql.push('$');
+                    sql.push_str(&(r * width + c + 1).to_string());
+                }
+                sql.push(')');
+            }
+            sql
+        })
+        .clone()
+}
+
+/// Updates a row by id, binding the same column order as an insert.
+fn update_sql() -> String {
+    let sets: Vec<String> = RECORD_COLUMNS
+        .split(',')
+        .map(str::trim)
+        .enumerate()
+        .skip(1)
+        .map(|(i, c)| format!("{c} = ${}", i + 1))
+        .collect();
+    format!("UPDATE record SET {} WHERE id = $1", sets.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn insert_sql_numbers_placeholders_across_rows() {
+        assert_eq!(
+            insert_sql("t", "a, b", 2, 2),
+            "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)"
+        );
+    }
+
+    #[test]
+    fn update_sql_sets_every_column_but_id() {
+        let sql = update_sql();
+        assert!(sql.starts_with("UPDATE record SET kind = $2, patient_id = $3"));
+        assert!(sql.ends_with("updated_by = $18 WHERE id = $1"));
+    }
+}

@@ -1,0 +1,74 @@
+//! The store's one error type.
+
+use pdva_domain::{DomainError, Finding, RecordId};
+
+/// Everything the store can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database URL is not one the store understands.
+    #[error("database URL not understood: {0} (give a SQLite file path or a postgres:// URL)")]
+    BadUrl(String),
+    /// The database failed.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// An applied migration differs from the one this program carries.
+    #[error(
+        "migration {version} ({name}) was changed after it was applied; never edit an applied migration"
+    )]
+    MigrationChanged {
+        /// Migration version.
+        version: i64,
+        /// Migration name.
+        name: &'static str,
+    },
+    /// The record broke one or more hard rules.
+    #[error("record refused: {}", .0.iter().map(|f| f.to_string()).collect::<Vec<_>>().join("; "))]
+    Refused(Vec<Finding>),
+    /// The record raises warnings that the user has not acknowledged.
+    #[error("record has warnings to acknowledge: {}", .0.iter().map(|f| f.to_string()).collect::<Vec<_>>().join("; "))]
+    NeedsAcknowledgement(Vec<Finding>),
+    /// No (non-voided) record with this id.
+    #[error("no record {0}")]
+    NotFound(RecordId),
+    /// Someone else changed the record since it was read.
+    #[error(
+        "record {id} was changed by someone else (version {found}, expected {expected}); reload it"
+    )]
+    Conflict {
+        /// The record.
+        id: RecordId,
+        /// The version the caller edited.
+        expected: i64,
+        /// The version now stored.
+        found: i64,
+    },
+    /// A change that needs a reason was given none.
+    #[error("{0}")]
+    ReasonRequired(&'static str),
+    /// The request is not valid for this record.
+    #[error("{0}")]
+    Invalid(String),
+    /// A stored row could not be read back into its domain type: the row was
+    /// changed outside the application, or the schema is newer than the program.
+    #[error("stored record {id} ({kind}) cannot be read: {detail}")]
+    Corrupt {
+        /// The record.
+        id: String,
+        /// Its kind.
+        kind: String,
+        /// What failed.
+        detail: String,
+    },
+}
+
+impl From<DomainError> for StoreError {
+    fn from(e: DomainError) -> Self {
+        match e {
+            DomainError::Refused(findings) => StoreError::Refused(findings),
+            DomainError::Field(f) => StoreError::Invalid(f.to_string()),
+        }
+    }
+}
+
+/// The store's result type.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

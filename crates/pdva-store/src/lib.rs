@@ -1,0 +1,98 @@
+//! # pdva-store
+//!
+//! Storage of the pDVA registry on SQLite (embedded default) or PostgreSQL
+//! (multi-site), through one code path. It returns domain types, runs the
+//! domain's validation inside the same transaction as the write, and keeps an
+//! append-only, hash-chained audit trail that binds every data row.
+//!
+//! Invariants:
+//! - nothing is deleted: a record is voided with a reason;
+//! - every create, update, void and sign-off appends an audit entry in the
+//!   same transaction as the change;
+//! - the chain head is the registry's data version;
+//! - no HTTP here: callers map [`StoreError`] to their own responses.
+
+mod chain;
+pub mod db;
+mod error;
+mod model;
+mod read;
+mod rows;
+mod verify;
+mod write;
+
+pub use db::{Engine, redact};
+pub use error::{Result, StoreError};
+pub use model::{
+    Actor, AnyRecord, AuditAction, AuditEntry, Break, DataVersion, RecordMeta, SiteCounts,
+    StoredRecord, VerifyReport,
+};
+pub use write::{Change, ImportSummary, Saved};
+
+use sqlx::AnyPool;
+
+/// Reports the progress of long work (a progress bar on a terminal, log
+/// lines elsewhere). The store knows nothing of how it is shown.
+pub trait Progress: Send + Sync {
+    /// Work of `total` units starts.
+    fn start(&self, what: &str, total: u64);
+    /// `n` more units are done.
+    fn advance(&self, n: u64);
+}
+
+/// Progress that is not shown.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn start(&self, _what: &str, _total: u64) {}
+    fn advance(&self, _n: u64) {}
+}
+
+/// The registry's storage.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    engine: Engine,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("engine", &self.engine)
+            .finish()
+    }
+}
+
+impl Store {
+    /// Opens (creating if need be) the registry at `db` — a SQLite file path
+    /// or a `postgres://` URL — and applies any pending migrations.
+    #[tracing::instrument(skip_all, fields(db = %redact(db)))]
+    pub async fn open(db: &str) -> Result<Self> {
+        let (pool, engine) = db::connect(db, 8).await?;
+        db::migrate(&pool, engine).await?;
+        Ok(Self { pool, engine })
+    }
+
+    /// The engine in use.
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// The connection pool, for maintenance and for tests that must reach
+    /// behind the application (for example to tamper with a row).
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Closes the pool.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// The current time as stored: UTC, RFC 3339 with microseconds.
+pub(crate) fn now_timestamp() -> String {
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string()
+}

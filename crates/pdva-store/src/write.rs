@@ -1,0 +1,519 @@
+//! Creating, changing, voiding and signing off records — each validated by
+//! the domain rules and audited in the same transaction.
+
+use chrono::NaiveDate;
+use pdva_domain::{
+    ClinicalRecord, Clinician, Finding, GovernanceMeeting, Patient, PatientFile, RecordId,
+    RecordKind, Rule, Site, check_file, check_record,
+};
+use serde::Serialize;
+use sqlx::{Any, Row, Transaction};
+
+use crate::Store;
+use crate::chain::{ChainWriter, lock_head};
+use crate::error::{Result, StoreError};
+use crate::model::{Actor, AnyRecord, AuditAction, DataVersion};
+use crate::read::{file_from_rows, patient_rows, reference_data, row_by_id};
+use crate::rows::RecordRow;
+
+/// A record saved.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Saved {
+    /// Its id.
+    pub id: RecordId,
+    /// Its version now.
+    pub version: i64,
+    /// Soft warnings acknowledged with it.
+    pub warnings: Vec<Finding>,
+    /// The registry's data version after the change.
+    pub data_version: DataVersion,
+}
+
+/// What a bulk import wrote.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ImportSummary {
+    /// Patients written.
+    pub patients: usize,
+    /// Records written (patients included).
+    pub records: usize,
+    /// Soft warnings acknowledged.
+    pub warnings: usize,
+}
+
+/// A change to a patient's record: a new record (no `id`) or an edit of an
+/// existing one (its `id` and the `expected_version` the user edited).
+#[derive(Debug, Clone)]
+pub struct Change<T> {
+    /// The record to edit, or `None` to create one.
+    pub id: Option<RecordId>,
+    /// The version the user edited (edits only): a concurrent edit is refused.
+    pub expected_version: Option<i64>,
+    /// The content.
+    pub record: T,
+    /// Why (required for edits of signed-off records).
+    pub reason: Option<String>,
+    /// The user has seen and accepted the soft warnings.
+    pub acknowledge_warnings: bool,
+}
+
+impl<T> Change<T> {
+    /// A new record, warnings acknowledged (for scripts and tests).
+    pub fn create(record: T) -> Self {
+        Self {
+            id: None,
+            expected_version: None,
+            record,
+            reason: None,
+            acknowledge_warnings: true,
+        }
+    }
+}
+
+fn warnings_json(warnings: &[Finding]) -> Option<String> {
+    (!warnings.is_empty()).then(|| {
+        serde_json::to_string(
+            &warnings
+                .iter()
+                .map(|w| serde_json::json!({"rule": w.rule, "field": w.field, "value": w.value, "message": w.message}))
+                .collect::<Vec<_>>(),
+        )
+        .expect("warnings serialise")
+    })
+}
+
+fn non_empty(reason: Option<String>) -> Option<String> {
+    reason
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty())
+}
+
+impl Store {
+    async fn begin_write(&self) -> Result<(Transaction<'static, Any>, DataVersion)> {
+        let mut tx = self.pool.begin().await?;
+        let head = lock_head(&mut tx).await?;
+        Ok((tx, head))
+    }
+
+    /// Creates a reference record (site, clinician, governance meeting) with
+    /// its per-field rules already enforced by its types.
+    async fn create_reference(&self, actor: &Actor, record: AnyRecord) -> Result<RecordId> {
+        let (mut tx, head) = self.begin_write().await?;
+        let mut chain = ChainWriter::new(head, actor.name());
+        let id = RecordId::new_random();
+        let row = RecordRow::new(id, None, &record, chain.actor(), chain.at());
+        if let Some(key) = &row.natural_key {
+            let taken = sqlx::query("SELECT id FROM record WHERE natural_key = $1 AND voided = 0")
+                .bind(key)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if taken.is_some() {
+                return Err(StoreError::Invalid(format!(
+                    "{key} already exists in the registry"
+                )));
+            }
+        }
+        chain.create(row, None, None);
+        chain.flush(&mut tx).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Registers a site.
+    pub async fn create_site(&self, actor: &Actor, site: Site) -> Result<RecordId> {
+        self.create_reference(actor, AnyRecord::Site(site)).await
+    }
+
+    /// Registers a clinician. Every site named must exist.
+    pub async fn create_clinician(&self, actor: &Actor, clinician: Clinician) -> Result<RecordId> {
+        if clinician.sites.is_empty() {
+            return Err(StoreError::Invalid(
+                "sites: a clinician must work at one site or more".into(),
+            ));
+        }
+        let reference = self.reference_data().await?;
+        if let Some(missing) = clinician
+            .sites
+            .iter()
+            .find(|s| !reference.sites.contains_key(*s))
+        {
+            return Err(StoreError::Invalid(format!(
+                "sites: \"{missing}\" is not a site of this registry"
+            )));
+        }
+        self.create_reference(actor, AnyRecord::Clinician(clinician))
+            .await
+    }
+
+    /// Records a governance review meeting of a site.
+    pub async fn create_governance_meeting(
+        &self,
+        actor: &Actor,
+        meeting: GovernanceMeeting,
+    ) -> Result<RecordId> {
+        self.create_reference(actor, AnyRecord::GovernanceMeeting(meeting))
+            .await
+    }
+
+    /// Creates or edits a patient, checked against the rules and the NHS
+    /// number's uniqueness.
+    pub async fn save_patient(
+        &self,
+        actor: &Actor,
+        change: Change<Patient>,
+        today: NaiveDate,
+    ) -> Result<Saved> {
+        let (mut tx, head) = self.begin_write().await?;
+        let mut chain = ChainWriter::new(head, actor.name());
+        let id = change.id.unwrap_or_else(RecordId::new_random);
+        let (mut file, before) = match change.id {
+            Some(id) => {
+                let rows = patient_rows(&mut *tx, id).await?;
+                let before = rows
+                    .iter()
+                    .find(|r| r.id == id.to_string())
+                    .cloned()
+                    .ok_or(StoreError::NotFound(id))?;
+                (file_from_rows(id, &rows)?, Some(before))
+            }
+            None => (PatientFile::new(id, change.record.clone()), None),
+        };
+        file.patient = change.record.clone();
+        let reference = reference_data(&mut tx).await?;
+        let mut checked = check_record(&file, id, &reference, today);
+        if let Some(nhs) = &file.patient.nhs_number {
+            let taken = sqlx::query(
+                "SELECT id FROM record WHERE nhs_number = $1 AND voided = 0 AND id <> $2",
+            )
+            .bind(nhs.as_str())
+            .bind(id.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
+            if taken.is_some() {
+                checked.refusals.push(Finding {
+                    rule: Rule::NhsNumberInUse,
+                    severity: Rule::NhsNumberInUse.severity(),
+                    record: id,
+                    field: "nhs_number",
+                    value: nhs.to_string(),
+                    message: "is already registered for another patient".into(),
+                    counterpart: None,
+                });
+            }
+        }
+        let warnings = accept(checked, change.acknowledge_warnings)?;
+        let record = AnyRecord::Patient(change.record);
+        let version = match before {
+            None => {
+                let row = RecordRow::new(id, None, &record, chain.actor(), chain.at());
+                chain.create(row, non_empty(change.reason), warnings_json(&warnings));
+                1
+            }
+            Some(before) => {
+                let after = edited(&before, &record, change.expected_version, &chain)?;
+                let version = after.version;
+                chain.change(
+                    AuditAction::Update,
+                    &before,
+                    after,
+                    non_empty(change.reason),
+                    warnings_json(&warnings),
+                );
+                version
+            }
+        };
+        let data_version = chain.flush(&mut tx).await?;
+        tx.commit().await?;
+        Ok(Saved {
+            id,
+            version,
+            warnings,
+            data_version,
+        })
+    }
+
+    /// Creates or edits a clinical record of a patient, checked against the
+    /// patient's whole record. Edits of signed-off records need a reason.
+    pub async fn save_clinical(
+        &self,
+        actor: &Actor,
+        patient_id: RecordId,
+        change: Change<ClinicalRecord>,
+        today: NaiveDate,
+    ) -> Result<Saved> {
+        let (mut tx, head) = self.begin_write().await?;
+        let mut chain = ChainWriter::new(head, actor.name());
+        let rows = patient_rows(&mut *tx, patient_id).await?;
+        let file = file_from_rows(patient_id, &rows)?;
+        let id = change.id.unwrap_or_else(RecordId::new_random);
+        let before = match change.id {
+            Some(id) => {
+                let before = rows
+                    .iter()
+                    .find(|r| r.id == id.to_string())
+                    .cloned()
+                    .ok_or(StoreError::NotFound(id))?;
+                if before.kind != change.record.kind().as_str() {
+                    return Err(StoreError::Invalid(format!(
+                        "record {id} is a {}, not a {}",
+                        before.kind,
+                        change.record.kind().as_str()
+                    )));
+                }
+                Some(before)
+            }
+            None => None,
+        };
+        let reason = non_empty(change.reason);
+        if let Some(before) = &before
+            && before.signed_off_at.is_some()
+            && reason.is_none()
+        {
+            return Err(StoreError::ReasonRequired(
+                "this record is signed off: give a reason for the change",
+            ));
+        }
+        let file = file.with_record(id, change.record.clone());
+        let reference = reference_data(&mut tx).await?;
+        let warnings = accept(
+            check_record(&file, id, &reference, today),
+            change.acknowledge_warnings,
+        )?;
+        let record = AnyRecord::Clinical(change.record);
+        let version = match before {
+            None => {
+                let row = RecordRow::new(id, Some(patient_id), &record, chain.actor(), chain.at());
+                chain.create(row, reason, warnings_json(&warnings));
+                1
+            }
+            Some(before) => {
+                let after = edited(&before, &record, change.expected_version, &chain)?;
+                let version = after.version;
+                chain.change(
+                    AuditAction::Update,
+                    &before,
+                    after,
+                    reason,
+                    warnings_json(&warnings),
+                );
+                version
+            }
+        };
+        let data_version = chain.flush(&mut tx).await?;
+        tx.commit().await?;
+        Ok(Saved {
+            id,
+            version,
+            warnings,
+            data_version,
+        })
+    }
+
+    /// Voids a record with a reason. Voiding a patient or an index procedure
+    /// voids the records that belong to it too, each with its own audit entry.
+    pub async fn void(&self, actor: &Actor, id: RecordId, reason: &str) -> Result<DataVersion> {
+        let reason = non_empty(Some(reason.to_owned())).ok_or(StoreError::ReasonRequired(
+            "give a reason for voiding the record",
+        ))?;
+        let (mut tx, head) = self.begin_write().await?;
+        let mut chain = ChainWriter::new(head, actor.name());
+        let target = row_by_id(&mut *tx, id)
+            .await?
+            .ok_or(StoreError::NotFound(id))?;
+        if target.voided != 0 {
+            return Err(StoreError::Invalid(format!(
+                "record {id} is already voided"
+            )));
+        }
+        let mut to_void = vec![target.clone()];
+        let dependants_sql = match target.kind.as_str() {
+            "patient" => Some("patient_id = $1"),
+            "procedure" => Some("procedure_id = $1"),
+            _ => None,
+        };
+        if let Some(filter) = dependants_sql {
+            let sql = format!(
+                "SELECT {} FROM record WHERE {filter} AND voided = 0 ORDER BY created_at, id",
+                crate::rows::RECORD_COLUMNS
+            );
+            for row in sqlx::query(&sql)
+                .bind(&target.id)
+                .fetch_all(&mut *tx)
+                .await?
+            {
+                to_void.push(RecordRow::from_any_row(&row)?);
+            }
+        }
+        for before in to_void {
+            let mut after = before.clone();
+            after.voided = 1;
+            after.void_reason = Some(reason.clone());
+            after.version += 1;
+            after.updated_at = chain.at().to_owned();
+            after.updated_by = chain.actor().to_owned();
+            chain.change(
+                AuditAction::Void,
+                &before,
+                after,
+                Some(reason.clone()),
+                None,
+            );
+        }
+        let version = chain.flush(&mut tx).await?;
+        tx.commit().await?;
+        Ok(version)
+    }
+
+    /// Signs off a procedure or follow-up visit record.
+    pub async fn sign_off(&self, actor: &Actor, id: RecordId) -> Result<DataVersion> {
+        let (mut tx, head) = self.begin_write().await?;
+        let mut chain = ChainWriter::new(head, actor.name());
+        let before = row_by_id(&mut *tx, id)
+            .await?
+            .ok_or(StoreError::NotFound(id))?;
+        let kind = RecordKind::parse(&before.kind).ok_or_else(|| before.corrupt("unknown kind"))?;
+        if !kind.is_signed_off_kind() {
+            return Err(StoreError::Invalid(format!(
+                "only procedure and follow-up visit records are signed off, not a {}",
+                before.kind
+            )));
+        }
+        if before.voided != 0 {
+            return Err(StoreError::Invalid(format!("record {id} is voided")));
+        }
+        if before.signed_off_at.is_some() {
+            return Err(StoreError::Invalid(format!(
+                "record {id} is already signed off"
+            )));
+        }
+        let mut after = before.clone();
+        after.signed_off_at = Some(chain.at().to_owned());
+        after.signed_off_by = Some(chain.actor().to_owned());
+        after.version += 1;
+        after.updated_at = chain.at().to_owned();
+        after.updated_by = chain.actor().to_owned();
+        chain.change(AuditAction::SignOff, &before, after, None, None);
+        let version = chain.flush(&mut tx).await?;
+        tx.commit().await?;
+        Ok(version)
+    }
+
+    /// Writes whole patient files in one transaction: each file is checked by
+    /// the same rules as a record typed in a form (a hard finding refuses the
+    /// whole batch), its soft warnings are acknowledged in the audit trail, and
+    /// every record gets its audit entry. This is the path of bulk imports and
+    /// of the synthetic-data generator.
+    pub async fn import_patient_files(
+        &self,
+        actor: &Actor,
+        files: &[PatientFile],
+        reference: &pdva_domain::ReferenceData,
+        today: NaiveDate,
+    ) -> Result<ImportSummary> {
+        let mut summary = ImportSummary::default();
+        let mut checked_files = Vec::with_capacity(files.len());
+        for file in files {
+            let checked = check_file(file, reference, today);
+            if !checked.refusals.is_empty() {
+                return Err(StoreError::Refused(checked.refusals));
+            }
+            checked_files.push(checked.warnings);
+        }
+        let (mut tx, head) = self.begin_write().await?;
+        let mut chain = ChainWriter::new(head, actor.name());
+        for (file, warnings) in files.iter().zip(checked_files) {
+            let warnings_of = |id: RecordId| {
+                let mine: Vec<Finding> = warnings
+                    .iter()
+                    .filter(|w| w.record == id)
+                    .cloned()
+                    .collect();
+                warnings_json(&mine)
+            };
+            summary.warnings += warnings.len();
+            let patient = AnyRecord::Patient(file.patient.clone());
+            let row = RecordRow::new(file.patient_id, None, &patient, chain.actor(), chain.at());
+            chain.create(row, None, warnings_of(file.patient_id));
+            // Index procedures first, so that rows referring to them follow.
+            let ordered = file
+                .records
+                .iter()
+                .filter(|(_, r)| matches!(r, ClinicalRecord::Procedure(_)))
+                .chain(
+                    file.records
+                        .iter()
+                        .filter(|(_, r)| !matches!(r, ClinicalRecord::Procedure(_))),
+                );
+            for (id, record) in ordered {
+                let record = AnyRecord::Clinical(record.clone());
+                let row = RecordRow::new(
+                    *id,
+                    Some(file.patient_id),
+                    &record,
+                    chain.actor(),
+                    chain.at(),
+                );
+                chain.create(row, None, warnings_of(*id));
+                summary.records += 1;
+            }
+            summary.patients += 1;
+            summary.records += 1;
+        }
+        chain.flush(&mut tx).await?;
+        tx.commit().await?;
+        Ok(summary)
+    }
+
+    /// Voids, signs off and edits are refused for voided records; this reads
+    /// whether a record exists and is live.
+    pub async fn is_live(&self, id: RecordId) -> Result<bool> {
+        let row = sqlx::query("SELECT voided FROM record WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(r) => r.try_get::<i64, _>(0)? == 0,
+            None => false,
+        })
+    }
+}
+
+/// Applies the acknowledgement rule: hard findings refuse; soft ones need
+/// the user's acknowledgement.
+fn accept(checked: pdva_domain::Checked, acknowledged: bool) -> Result<Vec<Finding>> {
+    if !checked.refusals.is_empty() {
+        return Err(StoreError::Refused(checked.refusals));
+    }
+    if !checked.warnings.is_empty() && !acknowledged {
+        return Err(StoreError::NeedsAcknowledgement(checked.warnings));
+    }
+    Ok(checked.warnings)
+}
+
+/// The row after an edit: new content, version + 1, checked against the
+/// version the user edited.
+fn edited(
+    before: &RecordRow,
+    record: &AnyRecord,
+    expected_version: Option<i64>,
+    chain: &ChainWriter,
+) -> Result<RecordRow> {
+    let id = before.record_id()?;
+    if before.voided != 0 {
+        return Err(StoreError::Invalid(format!("record {id} is voided")));
+    }
+    if let Some(expected) = expected_version
+        && expected != before.version
+    {
+        return Err(StoreError::Conflict {
+            id,
+            expected,
+            found: before.version,
+        });
+    }
+    let mut after = before.clone();
+    after.set_record(record);
+    after.version += 1;
+    after.updated_at = chain.at().to_owned();
+    after.updated_by = chain.actor().to_owned();
+    Ok(after)
+}
