@@ -10,7 +10,7 @@
 //!
 //! Cost: one O(n log n) sort, then one linear pass. scikit-survival evaluates
 //! the variance as an O(m²) double sum over the m distinct times; here the
-//! same sums are carried forward in O(1) per time (see [`AalenVariance`]).
+//! same sums are carried forward in O(1) per time (see `AalenVariance`).
 
 use serde::{Deserialize, Serialize};
 

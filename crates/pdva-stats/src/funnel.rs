@@ -195,6 +195,14 @@ pub fn funnel_limits(theta: f64, n: u64) -> Result<FunnelLimits> {
 ///
 /// The comparison is made on the count scale (k against r_p − α) so that no
 /// division rounds a unit across a limit.
+///
+/// What the comparison means, because the interpolated limit r_p − α lies
+/// between r_p − 1 and r_p: on the bad-low side, k/n below the limit is
+/// exactly the one-sided binomial test P(Y ≤ k) < p. On the bad-high side a
+/// unit with exactly r_p events is already above the limit, although
+/// P(Y ≥ r_p) = 1 − F(r_p − 1) may exceed 1 − p — e.g. θ = 0.02, n = 1: one
+/// death is an alarm with P(Y ≥ 1) = 0.02. This is Spiegelhalter's
+/// interpolation as DOMAIN.md §6.4 specifies it; read small-n units with care.
 pub fn classify(k: u64, n: u64, theta: f64, bad: BadDirection) -> Result<FunnelClass> {
     check_theta_n(theta, n)?;
     if k > n {

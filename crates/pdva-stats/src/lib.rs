@@ -19,7 +19,7 @@
 //! | [`poisson_rate_interval`], [`rate_per_100_patient_years`] | exact (Garwood) `[χ²(0.025; 2k)/2, χ²(0.975; 2k+2)/2] / T`, 365.25 days a year | `scipy.stats.chi2.ppf` |
 //! | [`funnel_limits`], [`binomial_limit`], [`classify`] | Spiegelhalter's interpolated exact binomial limits, 95% (alert) and 99.8% (alarm) | `scipy.stats.binom.cdf` / `ppf` |
 //! | [`learning_curve_cusum`] | Steiner's risk-adjusted CUSUM, R_A = 2, h = 4.5 by default, restart after a signal | the formula, computed independently in Python |
-//! | [`quantile`], [`median`], [`median_iqr`] | type 7 (numpy's default "linear") | `numpy.quantile` / `numpy.percentile` |
+//! | [`quantile()`], [`median`], [`median_iqr`] | type 7 (numpy's default "linear") | `numpy.quantile` / `numpy.percentile` |
 //! | [`chi_squared_quantile`], [`chi_squared_sf`] | regularised incomplete gamma and its inverse | `scipy.stats.chi2` |
 //!
 //! Complexity: the survival methods sort once (O(n log n)) and then make one
