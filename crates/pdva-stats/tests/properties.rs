@@ -211,11 +211,10 @@ proptest! {
     }
 }
 
-/// A million whole-day observations: the sort and one pass must stay well
-/// under a second in an optimised build (asserted there; debug builds only
-/// check the result, as they are several times slower).
+/// A million whole-day observations give one row per distinct day, starting
+/// with everyone at risk and ending with no one left.
 #[test]
-fn a_million_observation_kaplan_meier_is_fast() {
+fn a_million_observation_kaplan_meier_is_consistent() {
     let mut state = 0x1234_5678_u64;
     let mut next = || {
         state ^= state << 13;
@@ -232,15 +231,11 @@ fn a_million_observation_kaplan_meier_is_fast() {
             }
         })
         .collect();
-    let start = std::time::Instant::now();
+    // Speed is measured by the benchmarks, not here; this checks the result
+    // on a large input.
     let km = KaplanMeier::fit(&obs).unwrap();
-    let elapsed = start.elapsed();
-    eprintln!("Kaplan–Meier of 1,000,000 observations: {elapsed:?}");
     assert_eq!(km.rows()[0].at_risk, 1_000_000);
     assert!(km.rows().len() <= 3653);
     let last = km.rows().last().unwrap();
     assert_eq!(last.at_risk, last.events + last.censored);
-    if !cfg!(debug_assertions) {
-        assert!(elapsed.as_secs_f64() < 0.5, "took {elapsed:?}");
-    }
 }
