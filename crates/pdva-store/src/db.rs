@@ -177,6 +177,26 @@ pub async fn migrate(pool: &AnyPool, engine: Engine) -> Result<()> {
     Ok(())
 }
 
+/// A PostgreSQL URL whose connections use `schema` (for isolated test and
+/// benchmark registries inside one database).
+pub fn with_search_path(url: &str, schema: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}options=-c%20search_path%3D{schema}")
+}
+
+/// Runs one statement on a PostgreSQL database (creating or dropping a
+/// schema for an isolated registry).
+pub async fn execute_on(url: &str, sql: &str) -> Result<()> {
+    sqlx::any::install_default_drivers();
+    let pool = AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(url)
+        .await?;
+    pool.execute(sql).await?;
+    pool.close().await;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,7 @@ use pdva_domain::{
     RecordKind, Rule, Site, check_file, check_record,
 };
 use serde::Serialize;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, Transaction};
 
 use crate::Store;
 use crate::chain::{ChainWriter, lock_head};
@@ -311,52 +311,89 @@ impl Store {
     /// Voids a record with a reason. Voiding a patient or an index procedure
     /// voids the records that belong to it too, each with its own audit entry.
     pub async fn void(&self, actor: &Actor, id: RecordId, reason: &str) -> Result<DataVersion> {
-        let reason = non_empty(Some(reason.to_owned())).ok_or(StoreError::ReasonRequired(
-            "give a reason for voiding the record",
-        ))?;
+        self.void_many(actor, &[(id, reason.to_owned())]).await
+    }
+
+    /// Voids several records, each with its reason, in one transaction (as
+    /// [`Store::void`] does one).
+    pub async fn void_many(
+        &self,
+        actor: &Actor,
+        voids: &[(RecordId, String)],
+    ) -> Result<DataVersion> {
         let (mut tx, head) = self.begin_write().await?;
         let mut chain = ChainWriter::new(head, actor.name());
-        let target = row_by_id(&mut *tx, id)
-            .await?
-            .ok_or(StoreError::NotFound(id))?;
-        if target.voided != 0 {
-            return Err(StoreError::Invalid(format!(
-                "record {id} is already voided"
-            )));
-        }
-        let mut to_void = vec![target.clone()];
-        let dependants_sql = match target.kind.as_str() {
-            "patient" => Some("patient_id = $1"),
-            "procedure" => Some("procedure_id = $1"),
-            _ => None,
-        };
-        if let Some(filter) = dependants_sql {
-            let sql = format!(
-                "SELECT {} FROM record WHERE {filter} AND voided = 0 ORDER BY created_at, id",
-                crate::rows::RECORD_COLUMNS
-            );
-            for row in sqlx::query(&sql)
-                .bind(&target.id)
-                .fetch_all(&mut *tx)
+        for (id, reason) in voids {
+            let id = *id;
+            let reason = non_empty(Some(reason.clone())).ok_or(StoreError::ReasonRequired(
+                "give a reason for voiding the record",
+            ))?;
+            let target = row_by_id(&mut *tx, id)
                 .await?
-            {
-                to_void.push(RecordRow::from_any_row(&row)?);
+                .ok_or(StoreError::NotFound(id))?;
+            if target.voided != 0 {
+                return Err(StoreError::Invalid(format!(
+                    "record {id} is already voided"
+                )));
+            }
+            let mut to_void = vec![target.clone()];
+            let dependants = match target.kind.as_str() {
+                "patient" => Some("patient_id = $1"),
+                "procedure" => Some("procedure_id = $1"),
+                _ => None,
+            };
+            if let Some(filter) = dependants {
+                let sql = format!(
+                    "SELECT {} FROM record WHERE {filter} AND voided = 0 ORDER BY created_at, id",
+                    crate::rows::RECORD_COLUMNS
+                );
+                for row in sqlx::query(&sql)
+                    .bind(&target.id)
+                    .fetch_all(&mut *tx)
+                    .await?
+                {
+                    to_void.push(RecordRow::from_any_row(&row)?);
+                }
+            }
+            for before in to_void {
+                let mut after = before.clone();
+                after.voided = 1;
+                after.void_reason = Some(reason.clone());
+                after.version += 1;
+                after.updated_at = chain.at().to_owned();
+                after.updated_by = chain.actor().to_owned();
+                chain.change(
+                    AuditAction::Void,
+                    &before,
+                    after,
+                    Some(reason.clone()),
+                    None,
+                );
             }
         }
-        for before in to_void {
-            let mut after = before.clone();
-            after.voided = 1;
-            after.void_reason = Some(reason.clone());
-            after.version += 1;
-            after.updated_at = chain.at().to_owned();
-            after.updated_by = chain.actor().to_owned();
-            chain.change(
-                AuditAction::Void,
-                &before,
-                after,
-                Some(reason.clone()),
-                None,
-            );
+        let version = chain.flush(&mut tx).await?;
+        tx.commit().await?;
+        Ok(version)
+    }
+
+    /// Writes reference records (sites, clinicians, governance meetings) with
+    /// the ids given, in one transaction: the bulk path of imports and of the
+    /// synthetic-data generator.
+    pub async fn import_reference(
+        &self,
+        actor: &Actor,
+        records: &[(RecordId, AnyRecord)],
+    ) -> Result<DataVersion> {
+        let (mut tx, head) = self.begin_write().await?;
+        let mut chain = ChainWriter::new(head, actor.name());
+        for (id, record) in records {
+            if matches!(record, AnyRecord::Patient(_) | AnyRecord::Clinical(_)) {
+                return Err(StoreError::Invalid(format!(
+                    "record {id}: patients and clinical records are imported with their patient file"
+                )));
+            }
+            let row = RecordRow::new(*id, None, record, chain.actor(), chain.at());
+            chain.create(row, None, None);
         }
         let version = chain.flush(&mut tx).await?;
         tx.commit().await?;
@@ -461,19 +498,6 @@ impl Store {
         chain.flush(&mut tx).await?;
         tx.commit().await?;
         Ok(summary)
-    }
-
-    /// Voids, signs off and edits are refused for voided records; this reads
-    /// whether a record exists and is live.
-    pub async fn is_live(&self, id: RecordId) -> Result<bool> {
-        let row = sqlx::query("SELECT voided FROM record WHERE id = $1")
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(match row {
-            Some(r) => r.try_get::<i64, _>(0)? == 0,
-            None => false,
-        })
     }
 }
 

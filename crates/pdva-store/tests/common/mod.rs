@@ -39,15 +39,10 @@ impl TestDb {
             }
         };
         let schema = format!("pdva_test_{}", uuid::Uuid::new_v4().simple());
-        sqlx::any::install_default_drivers();
-        let admin = sqlx::AnyPool::connect(&base).await.unwrap();
-        sqlx::query(&format!("CREATE SCHEMA {schema}"))
-            .execute(&admin)
+        pdva_store::db::execute_on(&base, &format!("CREATE SCHEMA {schema}"))
             .await
             .unwrap();
-        admin.close().await;
-        let sep = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+        let url = pdva_store::db::with_search_path(&base, &schema);
         let store = Store::open(&url).await.unwrap();
         assert_eq!(store.engine(), Engine::Postgres);
         Some(TestDb {
@@ -70,12 +65,9 @@ impl Drop for TestDb {
                     .unwrap();
                 rt.block_on(async move {
                     pool.close().await;
-                    if let Ok(admin) = sqlx::AnyPool::connect(&base).await {
-                        let _ = sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
-                            .execute(&admin)
+                    let _ =
+                        pdva_store::db::execute_on(&base, &format!("DROP SCHEMA {schema} CASCADE"))
                             .await;
-                        admin.close().await;
-                    }
                 });
             })
             .join()

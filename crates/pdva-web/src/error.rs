@@ -1,0 +1,45 @@
+//! The web layer's one error type, and the one place errors become HTTP
+//! responses.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use pdva_store::StoreError;
+
+/// Everything a handler can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum WebError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A template failed to render.
+    #[error("template: {0}")]
+    Template(#[from] askama::Error),
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        let (status, message) = match &self {
+            WebError::Store(StoreError::NotFound(_)) => {
+                (StatusCode::NOT_FOUND, "Not found".to_owned())
+            }
+            WebError::Store(
+                e @ (StoreError::Refused(_)
+                | StoreError::NeedsAcknowledgement(_)
+                | StoreError::ReasonRequired(_)
+                | StoreError::Invalid(_)),
+            ) => (StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
+            WebError::Store(e @ StoreError::Conflict { .. }) => {
+                (StatusCode::CONFLICT, e.to_string())
+            }
+            _ => {
+                // Log the detail; never show it.
+                tracing::error!(error = %self, "request failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Something went wrong; it has been logged.".to_owned(),
+                )
+            }
+        };
+        (status, message).into_response()
+    }
+}

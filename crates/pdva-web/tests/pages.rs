@@ -1,0 +1,77 @@
+//! The web server, in process: the front page shows the registry's counts
+//! and every response carries the security headers.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use pdva_domain::Site;
+use pdva_domain::values::{CountryCode, RequiredText, SiteCode};
+use pdva_store::{Actor, Store};
+use tower::ServiceExt;
+
+async fn get(store: &Store, path: &str) -> (StatusCode, axum::http::HeaderMap, String) {
+    let response = pdva_web::router(store.clone())
+        .oneshot(Request::get(path).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, String::from_utf8(body.to_vec()).unwrap())
+}
+
+#[tokio::test]
+async fn front_page_lists_sites_with_counts_and_the_data_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("t.db").to_str().unwrap())
+        .await
+        .unwrap();
+    let (status, _, body) = get(&store, "/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("No sites are registered yet."));
+
+    store
+        .create_site(
+            &Actor::new("admin"),
+            Site {
+                site_code: SiteCode::parse("NGH").unwrap(),
+                name: RequiredText::parse_for("name", "Northgate <General>").unwrap(),
+                country: CountryCode::parse("GB").unwrap(),
+                ods_code: None,
+                governance_lead_name: None,
+                governance_lead_informed_on: None,
+                min_proctored_cases: 5,
+            },
+        )
+        .await
+        .unwrap();
+    let (status, headers, body) = get(&store, "/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("<td>NGH</td>"), "{body}");
+    // Names are escaped by the template, never pasted in raw.
+    assert!(
+        body.contains("Northgate &#60;General&#62;") || body.contains("Northgate &lt;General&gt;"),
+        "{body}"
+    );
+    let version = store.data_version().await.unwrap().to_string();
+    assert!(body.contains(&format!("Data version {version}")), "{body}");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert!(
+        headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
+    assert_eq!(headers["referrer-policy"], "no-referrer");
+}
+
+#[tokio::test]
+async fn health_check_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("t.db").to_str().unwrap())
+        .await
+        .unwrap();
+    let (status, _, body) = get(&store, "/healthz").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, "ok");
+}

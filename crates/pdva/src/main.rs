@@ -1,0 +1,279 @@
+//! `pdva`: the command line of the pDVA outcomes registry.
+//!
+//! The only crate that does process-level I/O: it reads configuration,
+//! shows progress and wires the store, the generator and the web server.
+
+mod config;
+mod generate;
+mod progress;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use pdva_domain::RecordId;
+use pdva_store::{Store, redact};
+
+use crate::config::Config;
+use crate::progress::CliProgress;
+
+/// The outcomes registry and audit system for percutaneous deep venous
+/// arterialisation (pDVA), as NICE IPG773 asks: governance, consent and audit
+/// of everyone having the procedure, with lifelong follow-up.
+///
+/// Every command that touches data takes --db: a SQLite file path (the
+/// default, `pdva.db`) or a postgres:// URL. Settings come from flags, then
+/// environment variables (PDVA_DB, PDVA_ADDR), then a TOML file (--config,
+/// PDVA_CONFIG, or ./pdva.toml if present), then defaults.
+#[derive(Debug, Parser)]
+#[command(name = "pdva", version, about, long_about)]
+struct Cli {
+    /// TOML configuration file (keys: db, addr).
+    #[arg(long, global = true, env = "PDVA_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args, Clone)]
+struct DbArg {
+    /// Registry database: a SQLite file path or a postgres:// URL [default: pdva.db].
+    #[arg(long, env = "PDVA_DB", value_name = "URL")]
+    db: Option<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+struct AddrArg {
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "PDVA_ADDR", value_name = "HOST:PORT")]
+    addr: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create the registry database (or bring its schema up to date).
+    Init {
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Serve the registry's web interface.
+    Serve {
+        #[command(flatten)]
+        db: DbArg,
+        #[command(flatten)]
+        addr: AddrArg,
+    },
+    /// Fill an empty registry with realistic synthetic patients (never real data).
+    Generate {
+        #[command(flatten)]
+        db: DbArg,
+        /// Number of patients.
+        #[arg(long, default_value_t = 2000)]
+        patients: usize,
+        /// Seed: the same seed gives the same registry.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The date the registry is generated "as of" (YYYY-MM-DD) [default: today].
+        #[arg(long, value_name = "DATE")]
+        today: Option<chrono::NaiveDate>,
+    },
+    /// Generate a fresh demonstration registry and serve it.
+    Demo {
+        /// Demonstration database; it is replaced on every run.
+        #[arg(long, default_value = "pdva-demo.db", value_name = "PATH")]
+        db: String,
+        /// Number of synthetic patients.
+        #[arg(long, default_value_t = 2000)]
+        patients: usize,
+        /// Seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[command(flatten)]
+        addr: AddrArg,
+    },
+    /// Check or read the audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Measure how long generating and verifying a registry takes.
+    Bench {
+        /// Database to fill: a SQLite path (a temporary file if omitted) or a
+        /// postgres:// URL (a fresh schema is made in it and dropped after).
+        #[arg(long, env = "PDVA_DB", value_name = "URL")]
+        db: Option<String>,
+        /// Number of patients.
+        #[arg(long, default_value_t = 100_000)]
+        patients: usize,
+        /// Seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Verify the hash chain and every data row against it; exits with
+    /// status 1 and names the first broken link if anything was changed
+    /// behind the application's back.
+    Verify {
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Show the newest audit entries, of one record or patient or of all.
+    Log {
+        #[command(flatten)]
+        db: DbArg,
+        /// Only this record (or patient, with all their records).
+        #[arg(long, value_name = "ID")]
+        record: Option<RecordId>,
+        /// How many entries.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+}
+
+fn main() -> ExitCode {
+    init_logging();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("PDVA_LOG")
+                .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
+
+async fn open(db: &str) -> Result<Store> {
+    Store::open(db)
+        .await
+        .with_context(|| format!("could not open the registry at {}", redact(db)))
+}
+
+async fn run(cli: Cli) -> Result<ExitCode> {
+    let config = Config::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Init { db } => {
+            let db = config.db(db.db);
+            let store = open(&db).await?;
+            println!(
+                "Registry ready at {} ({:?}); data version {}",
+                redact(&db),
+                store.engine(),
+                store.data_version().await?
+            );
+        }
+        Command::Serve { db, addr } => {
+            let store = open(&config.db(db.db)).await?;
+            serve(store, &config.addr(addr.addr)).await?;
+        }
+        Command::Generate {
+            db,
+            patients,
+            seed,
+            today,
+        } => {
+            let store = open(&config.db(db.db)).await?;
+            let today = today.unwrap_or_else(|| chrono::Local::now().date_naive());
+            let summary =
+                generate::generate(&store, patients, seed, today, &CliProgress::new()).await?;
+            println!("{summary}");
+        }
+        Command::Demo {
+            db,
+            patients,
+            seed,
+            addr,
+        } => {
+            generate::remove_sqlite_files(&db)?;
+            let store = open(&db).await?;
+            let today = chrono::Local::now().date_naive();
+            let summary =
+                generate::generate(&store, patients, seed, today, &CliProgress::new()).await?;
+            println!("{summary}");
+            serve(store, &config.addr(addr.addr)).await?;
+        }
+        Command::Audit {
+            command: AuditCommand::Verify { db },
+        } => {
+            let store = open(&config.db(db.db)).await?;
+            let report = store.verify_audit(&CliProgress::new()).await?;
+            if report.is_intact() {
+                println!(
+                    "Audit trail intact: {} entries, {} records; data version {}",
+                    report.entries, report.records, report.data_version
+                );
+            } else {
+                println!(
+                    "AUDIT TRAIL BROKEN: {} problem(s) in {} entries and {} records (data version {})",
+                    report.breaks.len(),
+                    report.entries,
+                    report.records,
+                    report.data_version
+                );
+                for b in &report.breaks {
+                    let at = b
+                        .seq
+                        .map(|s| format!("entry {s}"))
+                        .unwrap_or_else(|| "chain".into());
+                    println!("  {at}, record {}: {}", b.record_id, b.problem);
+                }
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        Command::Audit {
+            command: AuditCommand::Log { db, record, limit },
+        } => {
+            let store = open(&config.db(db.db)).await?;
+            for e in store.audit_log(record, limit).await? {
+                println!(
+                    "{:>8}  {}  {:<20} {:<9} {:<22} {}{}",
+                    e.seq,
+                    e.at,
+                    e.actor,
+                    e.action,
+                    e.record_kind,
+                    e.record_id,
+                    e.reason.map(|r| format!("  — {r}")).unwrap_or_default()
+                );
+            }
+        }
+        Command::Bench { db, patients, seed } => {
+            generate::bench(db, patients, seed).await?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve(store: Store, addr: &str) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("could not listen on {addr}"))?;
+    let local = listener.local_addr()?;
+    println!("pdva-registry is serving at http://{local}/  (Ctrl-C to stop)");
+    pdva_web::serve(listener, store, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    Ok(())
+}
