@@ -24,8 +24,10 @@ pub fn wifi_clinical_stage(wound: WifiGrade, ischaemia: WifiGrade, infection: Wi
 
 /// The WIfI ischaemia grade that the measured perfusion values suggest: the
 /// worst of the grades from ABI, ankle systolic pressure and toe pressure or
-/// TcPO₂ (DOMAIN.md 6.1). ABI above 1.4 is ignored (incompressible vessels).
-/// `None` when nothing usable was measured.
+/// TcPO₂ (DOMAIN.md 6.1). An ABI above 1.4 means the ankle vessels are
+/// incompressible, so both ankle measurements (the ABI and the ankle systolic
+/// pressure, taken with the same cuff) are ignored and only the toe pressure
+/// or TcPO₂ count. `None` when nothing usable was measured.
 ///
 /// The published bands overlap at their edges (ankle pressure "70–100" and
 /// "50–70"); a value on an edge takes the milder grade, as the bands for ABI
@@ -36,7 +38,8 @@ pub fn suggested_wifi_ischaemia(
     toe_pressure: Option<ToePressure>,
     tcpo2: Option<Tcpo2>,
 ) -> Option<WifiGrade> {
-    let from_abi = abi.map(|a| a.get()).filter(|a| *a <= 1.4).map(|a| {
+    let incompressible = abi.is_some_and(|a| a.get() > 1.4);
+    let from_abi = abi.map(|a| a.get()).filter(|_| !incompressible).map(|a| {
         if a >= 0.80 {
             0
         } else if a >= 0.60 {
@@ -47,12 +50,14 @@ pub fn suggested_wifi_ischaemia(
             3
         }
     });
-    let from_ankle = ankle_systolic.map(|p| match p.get() {
-        101.. => 0,
-        70..=100 => 1,
-        50..=69 => 2,
-        _ => 3,
-    });
+    let from_ankle = ankle_systolic
+        .filter(|_| !incompressible)
+        .map(|p| match p.get() {
+            101.. => 0,
+            70..=100 => 1,
+            50..=69 => 2,
+            _ => 3,
+        });
     let toe_band = |p: u16| match p {
         60.. => 0,
         40..=59 => 1,
@@ -200,6 +205,16 @@ mod tests {
         assert_eq!(
             suggested_wifi_ischaemia(abi(0.39), None, None, None),
             Some(g(3))
+        );
+        // The ankle pressure is as falsely high as the ABI in incompressible vessels.
+        let ankle150 = Some(AnklePressure::new(150).unwrap());
+        assert_eq!(
+            suggested_wifi_ischaemia(abi(1.6), ankle150, toe(25), None),
+            Some(g(3))
+        );
+        assert_eq!(
+            suggested_wifi_ischaemia(abi(1.6), ankle150, None, None),
+            None
         );
         let ankle = |v| Some(AnklePressure::new(v).unwrap());
         assert_eq!(
