@@ -72,6 +72,9 @@ pub enum Rule {
     UnknownClinician,
     /// The record refers to a site the registry does not have.
     UnknownSite,
+    /// The patient declined registry data consent but the registry holds
+    /// their direct identifiers (names, NHS or hospital number).
+    IdentifiersWithoutConsent,
     /// Age at the index procedure outside 18–110.
     AgeOutsideRange,
     /// Baseline assessment more than 90 days before the procedure.
@@ -123,6 +126,7 @@ impl Rule {
             | WrongLimb
             | UnknownProcedure
             | UnknownClinician
+            | IdentifiersWithoutConsent
             | UnknownSite => Severity::Hard,
             AgeOutsideRange
             | AssessmentLongBefore
@@ -438,6 +442,46 @@ fn check_patient(
             &p.home_site,
             "is not a site of this registry",
         ));
+    }
+    // A patient who declined registry data consent is kept for audit without
+    // direct identifiers (DOMAIN.md 4.4); the site keeps its own key.
+    let latest_consent = file
+        .consents()
+        .max_by_key(|(cid, c)| (c.consent_date, *cid));
+    if let Some((consent_id, consent)) = latest_consent
+        && consent.registry_data_consent == crate::codes::RegistryDataConsent::No
+    {
+        let identifiers = [
+            ("nhs_number", p.nhs_number.as_ref().map(|n| n.to_string())),
+            ("hospital_number", p.hospital_number.clone()),
+            ("family_name", p.family_name.clone()),
+            ("given_name", p.given_name.clone()),
+        ];
+        for (field, value) in identifiers {
+            if let Some(value) = value.filter(|v| !v.trim().is_empty()) {
+                out.push(
+                    Finding::new(
+                        Rule::IdentifiersWithoutConsent,
+                        id,
+                        field,
+                        value,
+                        format!(
+                            "cannot be held: the patient declined registry data consent on {}; the registry keeps no direct identifiers for them",
+                            consent.consent_date
+                        ),
+                    )
+                    .with_counterpart(
+                        consent_id,
+                        "registry_data_consent",
+                        "no",
+                        format!(
+                            "requires the patient's {} to be removed from the registry first",
+                            field.replace('_', " ")
+                        ),
+                    ),
+                );
+            }
+        }
     }
 }
 

@@ -8,8 +8,10 @@ mod common;
 
 use chrono::Days;
 use common::*;
-use pdva_domain::codes::{AmputationLevel, FollowUpEndReason, InformationGiven, Limb, LimbStatus};
-use pdva_domain::values::SiteCode;
+use pdva_domain::codes::{
+    AmputationLevel, FollowUpEndReason, InformationGiven, Limb, LimbStatus, RegistryDataConsent,
+};
+use pdva_domain::values::{NhsNumber, SiteCode};
 use pdva_domain::{ClinicalRecord, IndexProcedure, PatientFile, Rule, Severity};
 
 /// The rules DOMAIN.md calls hard (4.11 and the per-field "(hard)" rules of
@@ -26,6 +28,7 @@ fn every_rule_has_the_severity_domain_md_gives_it() {
         AmputationLevel,
         SecondDeath,
         NhsNumberInUse,
+        IdentifiersWithoutConsent,
         BeforeBirth,
         RequiredWith,
         InvalidChoices,
@@ -69,7 +72,8 @@ fn every_rule_has_the_severity_domain_md_gives_it() {
             | WrongLimb
             | UnknownProcedure
             | UnknownClinician
-            | UnknownSite => Severity::Hard,
+            | UnknownSite
+            | IdentifiersWithoutConsent => Severity::Hard,
             AgeOutsideRange
             | AssessmentLongBefore
             | NotClti
@@ -1084,4 +1088,48 @@ fn dates_at_the_end_of_the_calendar_are_refused_not_a_crash() {
     let checked = fx.check(fx.ids.baseline);
     assert!(checked.refusals.is_empty(), "{checked:#?}");
     assert_eq!(checked.warnings[0].rule, Rule::AssessmentLongBefore);
+}
+
+// ---------------------------------------------------------------------------
+// Registry data consent declined: no direct identifiers (4.4)
+// ---------------------------------------------------------------------------
+
+#[test]
+fn a_consent_declining_registry_data_is_refused_while_identifiers_are_held() {
+    let mut fx = Fixture::valid();
+    let mut declined = consent(d("2024-01-05"), fx.ids.operator);
+    declined.registry_data_consent = RegistryDataConsent::No;
+    let declined_id = fx.add(declined);
+    let checked = fx.check(declined_id);
+    // One refusal per identifier held, each naming what to remove first.
+    assert_eq!(checked.refusals.len(), 4, "{:#?}", checked.refusals);
+    assert!(
+        checked
+            .refusals
+            .iter()
+            .all(|f| f.rule == Rule::IdentifiersWithoutConsent
+                && f.field == "registry_data_consent"
+                && f.value == "no")
+    );
+    assert!(
+        checked
+            .refusals
+            .iter()
+            .any(|f| f.message.contains("nhs number to be removed"))
+    );
+
+    // Without identifiers the same consent is accepted; adding one back is refused.
+    fx.file.patient.nhs_number = None;
+    fx.file.patient.hospital_number = None;
+    fx.file.patient.family_name = None;
+    fx.file.patient.given_name = None;
+    assert!(fx.check(declined_id).refusals.is_empty());
+    fx.file.patient.nhs_number = Some(NhsNumber::parse("9990000018").unwrap());
+    assert_refused(
+        &fx.check(fx.ids.patient),
+        Rule::IdentifiersWithoutConsent,
+        "nhs_number",
+        "999 000 0018",
+        &["declined registry data consent on 2024-01-05"],
+    );
 }

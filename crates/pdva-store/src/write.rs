@@ -209,6 +209,12 @@ impl Store {
                 1
             }
             Some(before) => {
+                if before.natural_key != RecordRow::new(id, None, &record, "", "").natural_key {
+                    return Err(StoreError::Invalid(
+                        "registry_id: a patient's registry id is assigned once and never changes"
+                            .into(),
+                    ));
+                }
                 let after = edited(&before, &record, change.expected_version, &chain)?;
                 let version = after.version;
                 chain.change(
@@ -286,6 +292,12 @@ impl Store {
                 1
             }
             Some(before) => {
+                if before.natural_key != RecordRow::new(id, None, &record, "", "").natural_key {
+                    return Err(StoreError::Invalid(
+                        "registry_id: a patient's registry id is assigned once and never changes"
+                            .into(),
+                    ));
+                }
                 let after = edited(&before, &record, change.expected_version, &chain)?;
                 let version = after.version;
                 chain.change(
