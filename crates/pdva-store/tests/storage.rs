@@ -482,3 +482,102 @@ on_both_engines!(
         );
     }
 );
+
+on_both_engines!(
+    all_patient_files_load_at_once_as_one_at_a_time,
+    |db: TestDb| async move {
+        let s = seed(&db.store).await;
+        for (date, status) in [
+            ("2025-02-14", LimbStatus::Intact),
+            ("2025-04-20", LimbStatus::Intact),
+        ] {
+            db.store
+                .save_clinical(
+                    &actor(),
+                    s.patient,
+                    Change::create(visit(s.procedure, date, status)),
+                    today(),
+                )
+                .await
+                .unwrap();
+        }
+        let wrong = db
+            .store
+            .save_clinical(
+                &actor(),
+                s.patient,
+                Change::create(amputation(s.procedure, "2025-03-01", AmputationLevel::Toe)),
+                today(),
+            )
+            .await
+            .unwrap();
+        db.store
+            .void(&actor(), wrong.id, "entered against the wrong patient")
+            .await
+            .unwrap();
+        // A second patient at a second site, and a third who is voided.
+        db.store.create_site(&actor(), site("OTH")).await.unwrap();
+        let other = db
+            .store
+            .save_patient(
+                &actor(),
+                Change::create(patient("OTH", "9990000026")),
+                today(),
+            )
+            .await
+            .unwrap()
+            .id;
+        db.store
+            .save_clinical(
+                &actor(),
+                other,
+                Change::create(consent(s.clinician, "2025-05-02")),
+                today(),
+            )
+            .await
+            .unwrap();
+        let gone = db
+            .store
+            .save_patient(
+                &actor(),
+                Change::create(patient("TST", "9990000034")),
+                today(),
+            )
+            .await
+            .unwrap()
+            .id;
+        db.store
+            .void(&actor(), gone, "registered twice")
+            .await
+            .unwrap();
+
+        let mut all = db.store.load_patient_files(None).await.unwrap();
+        all.sort_by_key(|f| f.patient_id);
+        let mut one_at_a_time = Vec::new();
+        for id in db.store.patient_ids().await.unwrap() {
+            one_at_a_time.push(db.store.patient_file(id).await.unwrap());
+        }
+        one_at_a_time.sort_by_key(|f| f.patient_id);
+        assert_eq!(all, one_at_a_time);
+        assert_eq!(all.len(), 2);
+        let seeded = all.iter().find(|f| f.patient_id == s.patient).unwrap();
+        // Consent, procedure and two visits; the voided amputation is left out.
+        assert_eq!(seeded.records.len(), 4);
+        assert!(seeded.records.iter().all(|(id, _)| *id != wrong.id));
+
+        let tst = db.store.load_patient_files(Some("TST")).await.unwrap();
+        assert_eq!(tst.len(), 1);
+        assert_eq!(tst[0].patient_id, s.patient);
+        let oth = db.store.load_patient_files(Some("OTH")).await.unwrap();
+        assert_eq!(oth.len(), 1);
+        assert_eq!(oth[0].patient_id, other);
+        assert_eq!(oth[0].records.len(), 1);
+        assert!(
+            db.store
+                .load_patient_files(Some("NONE"))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+);
