@@ -31,6 +31,15 @@ pub(crate) struct ChainWriter {
     entries: Vec<AuditEntry>,
 }
 
+/// What an audit entry names and binds: the thing changed and the hash of
+/// its state after the change.
+pub(crate) struct Audited {
+    pub record_id: String,
+    pub record_kind: String,
+    pub patient_id: Option<String>,
+    pub row_hash: String,
+}
+
 /// Locks the chain head for this transaction and returns it.
 pub(crate) async fn lock_head(tx: &mut Transaction<'static, Any>) -> Result<DataVersion> {
     // A no-op update takes the write lock (the row lock in PostgreSQL, the
@@ -75,18 +84,42 @@ impl ChainWriter {
         reason: Option<String>,
         warnings: Option<String>,
     ) {
+        self.append_entry(
+            action,
+            Audited {
+                record_id: row.id.clone(),
+                record_kind: row.kind.clone(),
+                patient_id: row.patient_id.clone(),
+                row_hash: row.hash(),
+            },
+            before_state,
+            reason,
+            warnings,
+        );
+    }
+
+    /// Appends an entry for something audited outside the `record` table (a
+    /// user account): `audited.row_hash` binds its state after the change.
+    pub fn append_entry(
+        &mut self,
+        action: AuditAction,
+        audited: Audited,
+        before_state: Option<String>,
+        reason: Option<String>,
+        warnings: Option<String>,
+    ) {
         let mut entry = AuditEntry {
             seq: self.head.seq + 1,
             at: self.at.clone(),
             actor: self.actor.clone(),
             action: action.as_str().to_owned(),
-            record_id: row.id.clone(),
-            record_kind: row.kind.clone(),
-            patient_id: row.patient_id.clone(),
+            record_id: audited.record_id,
+            record_kind: audited.record_kind,
+            patient_id: audited.patient_id,
             reason,
             warnings,
             before_state,
-            row_hash: row.hash(),
+            row_hash: audited.row_hash,
             prev_hash: self.head.hash.clone(),
             hash: String::new(),
         };

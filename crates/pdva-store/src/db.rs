@@ -118,12 +118,20 @@ struct Migration {
 }
 
 /// Every migration, in order. Never edit one that has been applied: add a new one.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "registry",
-    sqlite: include_str!("../migrations/sqlite/0001_registry.sql"),
-    postgres: include_str!("../migrations/postgres/0001_registry.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "registry",
+        sqlite: include_str!("../migrations/sqlite/0001_registry.sql"),
+        postgres: include_str!("../migrations/postgres/0001_registry.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "users",
+        sqlite: include_str!("../migrations/sqlite/0002_users.sql"),
+        postgres: include_str!("../migrations/postgres/0002_users.sql"),
+    },
+];
 
 /// Applies the migrations not yet applied, each in its own transaction, and
 /// refuses to start if an applied one was changed since.

@@ -18,6 +18,7 @@ mod error;
 mod model;
 mod read;
 mod rows;
+mod users;
 mod verify;
 mod write;
 
@@ -26,6 +27,10 @@ pub use error::{Result, StoreError};
 pub use model::{
     Actor, AnyRecord, AuditAction, AuditEntry, Break, DataVersion, RecordMeta, SiteCounts,
     StoredRecord, VerifyReport,
+};
+pub use users::{
+    NewSession, NewUser, Password, Role, SESSION_ABSOLUTE, SESSION_IDLE, Session, SignIn,
+    SiteAccess, User, Username, random_token,
 };
 pub use write::{Change, ImportSummary, Saved};
 

@@ -215,6 +215,42 @@ impl Store {
             progress.advance(n % 10_000);
         }
 
+        // 4. Each user account against its latest entry: a role or site
+        // granted by raw SQL is found here.
+        {
+            for (id, state) in self.user_states().await? {
+                let latest = sqlx::query(
+                    "SELECT row_hash, seq FROM audit_entry WHERE record_id = $1 \
+                     ORDER BY seq DESC LIMIT 1",
+                )
+                .bind(&id)
+                .fetch_optional(&self.pool)
+                .await?;
+                match latest {
+                    None => breaks.push(
+                        None,
+                        &id,
+                        format!(
+                            "user {id} has no audit entry: it was written outside the application"
+                        ),
+                    ),
+                    Some(row) => {
+                        let hash: String = row.try_get(0)?;
+                        let seq: i64 = row.try_get(1)?;
+                        if hash != sha256_hex(state.as_bytes()) {
+                            breaks.push(
+                                Some(seq),
+                                &id,
+                                format!(
+                                    "user {id} differs from its state in audit entry {seq}: its role, sites or status were changed outside the application"
+                                ),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+
         let mut breaks = breaks.0;
         // First broken link first: entries by sequence, then row breaks.
         breaks.sort_by_key(|b| b.seq.unwrap_or(i64::MAX));
