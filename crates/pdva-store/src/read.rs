@@ -418,7 +418,7 @@ impl Store {
             place(handle.await.expect("parser thread")?);
         }
         for (file, mut records) in files.iter_mut().zip(staged) {
-            records.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+            records.sort_unstable_by_key(|r| (r.0, r.1));
             file.records = records.into_iter().map(|(_, id, r)| (id, r)).collect();
         }
         Ok(files)

@@ -1,0 +1,534 @@
+//! Time-to-event derivation: from a patient's file to the follow-up of each
+//! index limb, exactly as DOMAIN.md section 7 defines it.
+//!
+//! The rules, in one place:
+//!
+//! - **Time zero** is the index procedure date; times are whole days. Each
+//!   index procedure (limb) is followed on its own; the patient's death
+//!   applies to every limb.
+//! - **What counts.** Voided records never count (the store leaves them
+//!   out). A record counts only if its date is on or before the
+//!   **cut-off**: the report date, or the date follow-up ended
+//!   (DOMAIN.md 4.3) if that is earlier — the registry does not watch a
+//!   patient after their follow-up ended, so an event reported later would
+//!   be counted only for the patients whose later events happen to reach it.
+//!   A record's secondary dates after the cut-off (a stop date, a discharge
+//!   date) are treated as not yet known.
+//! - **Last known date**: the date of death if the patient died; otherwise
+//!   the latest date the patient's counted records carry (visits, events,
+//!   QoL assessments, procedures, consents, drug starts and stops,
+//!   discharges: every recorded contact), never later than the cut-off.
+//! - **Major amputation**: the first amputation of the index limb (recorded
+//!   against its procedure) at a major level; minor ones before it do not
+//!   count.
+//! - **Reinterventions** on the index limb count up to and including the day
+//!   of a major amputation (a same-day salvage attempt counts), not after:
+//!   freedom from reintervention is censored at the major amputation.
+//! - **Wound healing**: the first follow-up visit recording the index-limb
+//!   wound as healed, for a limb with a wound at baseline; a healing recorded
+//!   on or after the day of a major amputation does not count.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use pdva_domain::codes::{
+    AdverseEventKind, AntithromboticDrug, CrossoverLevel, Diabetes, DrugClass, Limb, LimbStatus,
+    StopReason, WoundStatus,
+};
+use pdva_domain::schedule::{self, Completeness, FollowUpContext, Timepoint};
+use pdva_domain::{ClinicalRecord, PatientFile, RecordId};
+
+/// What the baseline assessment says about the limb, for stratification and
+/// the wound-healing endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BaselineFacts {
+    /// Dependent on dialysis.
+    pub dialysis_dependent: bool,
+    /// Diabetes.
+    pub diabetes: Diabetes,
+    /// WIfI clinical stage 1–4.
+    pub wifi_clinical_stage: u8,
+    /// A wound at baseline.
+    pub has_wound: bool,
+}
+
+/// Covered days of a drug (or of anticoagulation as a whole) from the
+/// index procedure, as DOMAIN.md 4.7 defines the duration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TherapyDuration {
+    /// Days covered by the union of the courses from the procedure date on;
+    /// a course still running counts up to the last known date.
+    pub days: i64,
+    /// `true` if every course had stopped by the last known date, for a
+    /// reason other than death (the event); `false` if a course was still
+    /// running, or therapy ended with the patient's death (censored).
+    pub stopped: bool,
+}
+
+/// Scores of one quality-of-life assessment.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct QolScores {
+    /// VascuQoL-6 total (6–24), when all six items were answered.
+    pub vascuqol6: Option<f64>,
+    /// EQ-5D-5L index (England value set), when all five dimensions were answered.
+    pub eq5d_index: Option<f64>,
+    /// EQ VAS 0–100.
+    pub eq_vas: Option<f64>,
+}
+
+/// One index procedure (limb) and everything the report needs to know of
+/// its follow-up, in days since the procedure.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexLimb {
+    /// The patient.
+    pub patient_id: RecordId,
+    /// The index procedure.
+    pub procedure_id: RecordId,
+    /// Day 0.
+    pub procedure_date: NaiveDate,
+    /// The index limb.
+    pub limb: Limb,
+    /// The patient's home site code.
+    pub site: String,
+    /// Primary operator.
+    pub operator: RecordId,
+    /// Device system used.
+    pub device_system: String,
+    /// Crossover level (technique).
+    pub crossover_level: CrossoverLevel,
+    /// Technical success (DOMAIN.md 4.6).
+    pub technical_success: bool,
+    /// Baseline facts, if a baseline was recorded.
+    pub baseline: Option<BaselineFacts>,
+    /// Last day the registry watches this limb: the report date or the end
+    /// of follow-up, whichever is earlier.
+    pub cut_off_day: i64,
+    /// Day of death, if the patient died on or before the cut-off.
+    pub death_day: Option<i64>,
+    /// Day of the last known date (the day of death if the patient died).
+    pub last_known_day: i64,
+    /// Follow-up ended (withdrew, moved away, transferred) on or before the report date.
+    pub follow_up_ended: bool,
+    /// Day of the first major amputation of the index limb.
+    pub major_amputation_day: Option<i64>,
+    /// Day of the first reintervention (planned or unplanned), up to the major amputation.
+    pub first_reintervention_day: Option<i64>,
+    /// Day of the first unplanned reintervention, up to the major amputation.
+    pub first_unplanned_reintervention_day: Option<i64>,
+    /// Day of the first major reintervention (bypass, thrombectomy or
+    /// thrombolysis, open surgical revision), up to the major amputation.
+    pub first_major_reintervention_day: Option<i64>,
+    /// Planned reinterventions up to the end of person-time.
+    pub planned_reinterventions: u32,
+    /// Unplanned reinterventions up to the end of person-time.
+    pub unplanned_reinterventions: u32,
+    /// Day of the first visit recording the wound healed (limbs with a wound at baseline).
+    pub wound_healed_day: Option<i64>,
+    /// Wound status at the 6-month visit (the visit representing the
+    /// timepoint), unless the limb had been amputated (major) by then.
+    pub wound_status_6_months: Option<WoundStatus>,
+    /// Kinds of adverse event with onset within 30 days (day 0–30).
+    pub adverse_events_30_day: Vec<AdverseEventKind>,
+    /// Follow-up completeness of this limb (DOMAIN.md section 5).
+    pub completeness: Completeness,
+    /// Baseline QoL: the latest assessment on or before the procedure.
+    pub qol_baseline: Option<QolScores>,
+    /// QoL at each timepoint: the assessment closest to the target day.
+    pub qol_timepoints: Vec<(Timepoint, QolScores)>,
+    /// Duration of anticoagulation, if any anticoagulant was given.
+    pub anticoagulation: Option<TherapyDuration>,
+    /// Duration of each anticoagulant drug given.
+    pub anticoagulation_by_drug: Vec<(AntithromboticDrug, TherapyDuration)>,
+}
+
+/// Days from the procedure to `date`.
+fn day_of(procedure: NaiveDate, date: NaiveDate) -> i64 {
+    (date - procedure).num_days()
+}
+
+fn min_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, None) => a,
+        (None, b) => b,
+    }
+}
+
+impl IndexLimb {
+    /// Last day of person-time for reintervention: the earliest of major
+    /// amputation, death and the last known date.
+    pub fn person_time_end_day(&self) -> i64 {
+        min_opt(self.major_amputation_day, Some(self.last_known_day)).expect("some")
+    }
+
+    /// Amputation-free survival: (day, event) — major amputation or death,
+    /// whichever first; else censored at the last known date.
+    pub fn amputation_free_survival(&self) -> (i64, bool) {
+        match min_opt(self.major_amputation_day, self.death_day) {
+            Some(d) => (d, true),
+            None => (self.last_known_day, false),
+        }
+    }
+
+    /// Overall survival: death; else censored at the last known date.
+    pub fn overall_survival(&self) -> (i64, bool) {
+        match self.death_day {
+            Some(d) => (d, true),
+            None => (self.last_known_day, false),
+        }
+    }
+
+    /// Freedom from major amputation: censored at death or the last known date.
+    pub fn freedom_from_major_amputation(&self) -> (i64, bool) {
+        match self.major_amputation_day {
+            Some(d) => (d, true),
+            None => (self.last_known_day, false),
+        }
+    }
+
+    /// Freedom from unplanned reintervention: censored at major amputation,
+    /// death or the last known date.
+    pub fn freedom_from_unplanned_reintervention(&self) -> (i64, bool) {
+        match self.first_unplanned_reintervention_day {
+            Some(d) => (d, true),
+            None => (self.person_time_end_day(), false),
+        }
+    }
+
+    /// Freedom from any reintervention: as for unplanned.
+    pub fn freedom_from_any_reintervention(&self) -> (i64, bool) {
+        match self.first_reintervention_day {
+            Some(d) => (d, true),
+            None => (self.person_time_end_day(), false),
+        }
+    }
+
+    /// Freedom from MALE (major amputation or major reintervention):
+    /// censored at death or the last known date.
+    pub fn freedom_from_male(&self) -> (i64, bool) {
+        match min_opt(
+            self.major_amputation_day,
+            self.first_major_reintervention_day,
+        ) {
+            Some(d) => (d, true),
+            None => (self.last_known_day, false),
+        }
+    }
+
+    /// Major amputation with death competing: (day, status) with status
+    /// 1 = major amputation, 2 = death, 0 = censored at the last known date.
+    pub fn major_amputation_competing(&self) -> (i64, u32) {
+        match (self.major_amputation_day, self.death_day) {
+            (Some(a), _) => (a, 1),
+            (None, Some(d)) => (d, 2),
+            (None, None) => (self.last_known_day, 0),
+        }
+    }
+
+    /// Wound healing with major amputation and death competing, for limbs
+    /// with a wound at baseline (else `None`): status 1 = healed, 2 = major
+    /// amputation, 3 = death, 0 = censored at the last known date.
+    pub fn wound_healing_competing(&self) -> Option<(i64, u32)> {
+        if !self.baseline?.has_wound {
+            return None;
+        }
+        Some(
+            match (
+                self.wound_healed_day,
+                self.major_amputation_day,
+                self.death_day,
+            ) {
+                (Some(h), _, _) => (h, 1),
+                (None, Some(a), _) => (a, 2),
+                (None, None, Some(d)) => (d, 3),
+                (None, None, None) => (self.last_known_day, 0),
+            },
+        )
+    }
+
+    /// Whether the limb's status at `day` is known: it was followed to that
+    /// day, or the patient died before it.
+    pub fn followed_to(&self, day: i64) -> bool {
+        self.cut_off_day >= day || self.death_day.is_some_and(|d| d <= day)
+    }
+
+    /// Major adverse limb event (major amputation or major reintervention)
+    /// or death within 30 days.
+    pub fn male_or_death_30_day(&self) -> bool {
+        [
+            self.major_amputation_day,
+            self.first_major_reintervention_day,
+            self.death_day,
+        ]
+        .into_iter()
+        .flatten()
+        .any(|d| d <= 30)
+    }
+}
+
+/// Derives every index limb of `file` as of `report_date`. Procedures dated
+/// after the report date are left out.
+pub fn index_limbs(file: &PatientFile, report_date: NaiveDate) -> Vec<IndexLimb> {
+    let ended_on = file
+        .patient
+        .follow_up_ended_on
+        .filter(|d| *d <= report_date);
+    let cut_off = ended_on.map_or(report_date, |e| e.min(report_date));
+    let counted = |r: &ClinicalRecord| r.date() <= cut_off;
+
+    let death = file.records.iter().find_map(|(_, r)| match r {
+        ClinicalRecord::Death(d) if counted(r) => Some(d.date),
+        _ => None,
+    });
+    let last_known = death.unwrap_or_else(|| {
+        file.records
+            .iter()
+            .filter(|(_, r)| counted(r))
+            .flat_map(|(_, r)| r.dates())
+            .map(|(_, d)| d)
+            .filter(|d| *d <= cut_off)
+            .max()
+            .unwrap_or(cut_off)
+    });
+
+    // Per-procedure records, gathered in one pass.
+    let mut by_procedure: HashMap<RecordId, Vec<&ClinicalRecord>> = HashMap::new();
+    for (_, r) in &file.records {
+        if let Some(pid) = r.procedure_id()
+            && counted(r)
+        {
+            by_procedure.entry(pid).or_default().push(r);
+        }
+    }
+    let no_records = Vec::new();
+
+    let mut limbs = Vec::new();
+    for (procedure_id, p) in file.procedures() {
+        if p.procedure_date > cut_off {
+            continue;
+        }
+        let records = by_procedure.get(&procedure_id).unwrap_or(&no_records);
+        let day = |d: NaiveDate| day_of(p.procedure_date, d);
+        let death_day = death.map(day);
+        let last_known_day = day(last_known).max(0);
+
+        let mut baseline = None;
+        let mut major_amputation_day: Option<i64> = None;
+        for r in records {
+            match r {
+                ClinicalRecord::Baseline(b) if baseline.is_none() => {
+                    baseline = Some(BaselineFacts {
+                        dialysis_dependent: b.dialysis_dependent,
+                        diabetes: b.diabetes,
+                        wifi_clinical_stage: b.wifi_clinical_stage(),
+                        has_wound: b.has_wound(),
+                    });
+                }
+                ClinicalRecord::Amputation(a) if a.is_major() => {
+                    major_amputation_day = min_opt(major_amputation_day, Some(day(a.date)));
+                }
+                _ => {}
+            }
+        }
+        let reintervention_limit = major_amputation_day.unwrap_or(i64::MAX).min(last_known_day);
+
+        let mut limb = IndexLimb {
+            patient_id: file.patient_id,
+            procedure_id,
+            procedure_date: p.procedure_date,
+            limb: p.index_limb,
+            site: file.patient.home_site.to_string(),
+            operator: p.primary_operator,
+            device_system: p.device_system.to_string(),
+            crossover_level: p.crossover_level,
+            technical_success: p.technical_success(),
+            baseline,
+            cut_off_day: day(cut_off),
+            death_day,
+            last_known_day,
+            follow_up_ended: ended_on.is_some(),
+            major_amputation_day,
+            first_reintervention_day: None,
+            first_unplanned_reintervention_day: None,
+            first_major_reintervention_day: None,
+            planned_reinterventions: 0,
+            unplanned_reinterventions: 0,
+            wound_healed_day: None,
+            wound_status_6_months: None,
+            adverse_events_30_day: Vec::new(),
+            completeness: Completeness::default(),
+            qol_baseline: None,
+            qol_timepoints: Vec::new(),
+            anticoagulation: None,
+            anticoagulation_by_drug: Vec::new(),
+        };
+
+        let mut visit_dates = Vec::new();
+        let mut six_month_visit: Option<(i64, NaiveDate, LimbStatus, Option<WoundStatus>)> = None;
+        let (lo6, hi6) = Timepoint::Month6.window();
+        let mut qol_baseline: Option<(NaiveDate, QolScores)> = None;
+        let mut qol_points: Vec<(Timepoint, i64, QolScores)> = Vec::new();
+        let mut anticoagulant_courses: Vec<(
+            AntithromboticDrug,
+            i64,
+            Option<i64>,
+            Option<StopReason>,
+        )> = Vec::new();
+        for r in records {
+            match r {
+                ClinicalRecord::Reintervention(x) => {
+                    let d = day(x.date);
+                    if d > reintervention_limit {
+                        continue;
+                    }
+                    limb.first_reintervention_day = min_opt(limb.first_reintervention_day, Some(d));
+                    if x.planned {
+                        limb.planned_reinterventions += 1;
+                    } else {
+                        limb.unplanned_reinterventions += 1;
+                        limb.first_unplanned_reintervention_day =
+                            min_opt(limb.first_unplanned_reintervention_day, Some(d));
+                    }
+                    if x.is_major() {
+                        limb.first_major_reintervention_day =
+                            min_opt(limb.first_major_reintervention_day, Some(d));
+                    }
+                }
+                ClinicalRecord::FollowUpVisit(v) => {
+                    let d = day(v.visit_date);
+                    visit_dates.push(v.visit_date);
+                    if v.wound_status == Some(WoundStatus::Healed)
+                        && major_amputation_day.is_none_or(|a| d < a)
+                    {
+                        limb.wound_healed_day = min_opt(limb.wound_healed_day, Some(d));
+                    }
+                    if (lo6..=hi6).contains(&d) {
+                        let distance = (d - Timepoint::Month6.target_day()).abs();
+                        let better = six_month_visit.is_none_or(|(best, best_date, _, _)| {
+                            (distance, v.visit_date) < (best, best_date)
+                        });
+                        if better {
+                            six_month_visit =
+                                Some((distance, v.visit_date, v.limb_status, v.wound_status));
+                        }
+                    }
+                }
+                ClinicalRecord::AdverseEvent(e) => {
+                    let d = day(e.onset_date);
+                    if (0..=30).contains(&d) && !limb.adverse_events_30_day.contains(&e.kind) {
+                        limb.adverse_events_30_day.push(e.kind);
+                    }
+                }
+                ClinicalRecord::QualityOfLife(q) => {
+                    let scores = QolScores {
+                        vascuqol6: q.vascuqol6_total().map(f64::from),
+                        eq5d_index: q.eq5d_index(),
+                        eq_vas: q.eq_vas.map(|v| f64::from(v.get())),
+                    };
+                    if q.assessment_date <= p.procedure_date {
+                        if qol_baseline.is_none_or(|(d, _)| q.assessment_date > d) {
+                            qol_baseline = Some((q.assessment_date, scores));
+                        }
+                    } else if let Some(t) = Timepoint::for_day(day(q.assessment_date)) {
+                        let distance = (day(q.assessment_date) - t.target_day()).abs();
+                        match qol_points.iter_mut().find(|(pt, _, _)| *pt == t) {
+                            Some(slot) => {
+                                let d = day(q.assessment_date);
+                                let slot_day = slot.1;
+                                let slot_distance = (slot_day - t.target_day()).abs();
+                                if (distance, d) < (slot_distance, slot_day) {
+                                    *slot = (t, d, scores);
+                                }
+                            }
+                            None => qol_points.push((t, day(q.assessment_date), scores)),
+                        }
+                    }
+                }
+                ClinicalRecord::AntithromboticTherapy(a)
+                    if a.drug.class() == DrugClass::Anticoagulant =>
+                {
+                    let stop = a.stop_date.filter(|s| *s <= cut_off).map(day);
+                    let reason = if stop.is_some() { a.stop_reason } else { None };
+                    // A course that stopped before the procedure is not part of it.
+                    if stop.is_none_or(|s| s >= 0) {
+                        anticoagulant_courses.push((a.drug, day(a.start_date), stop, reason));
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let Some((_, _, status, wound)) = six_month_visit
+            && status != LimbStatus::MajorAmputation
+        {
+            limb.wound_status_6_months = wound;
+        }
+        limb.completeness = schedule::completeness(
+            &FollowUpContext {
+                procedure_date: p.procedure_date,
+                visit_dates: &visit_dates,
+                death_date: death,
+                follow_up_ended_on: ended_on,
+            },
+            report_date,
+        );
+        limb.qol_baseline = qol_baseline.map(|(_, s)| s);
+        qol_points.sort_by_key(|(t, _, _)| *t);
+        limb.qol_timepoints = qol_points.into_iter().map(|(t, _, s)| (t, s)).collect();
+        if !anticoagulant_courses.is_empty() {
+            limb.anticoagulation = Some(therapy_duration(
+                &anticoagulant_courses,
+                last_known_day,
+                death_day,
+            ));
+            let mut drugs: Vec<AntithromboticDrug> =
+                anticoagulant_courses.iter().map(|c| c.0).collect();
+            drugs.sort_unstable();
+            drugs.dedup();
+            for drug in drugs {
+                let courses: Vec<_> = anticoagulant_courses
+                    .iter()
+                    .copied()
+                    .filter(|c| c.0 == drug)
+                    .collect();
+                limb.anticoagulation_by_drug
+                    .push((drug, therapy_duration(&courses, last_known_day, death_day)));
+            }
+        }
+        limbs.push(limb);
+    }
+    limbs
+}
+
+/// Union of the courses' periods from day 0, each [start, stop) with a
+/// running course ending at the last known day.
+fn therapy_duration(
+    courses: &[(AntithromboticDrug, i64, Option<i64>, Option<StopReason>)],
+    last_known_day: i64,
+    death_day: Option<i64>,
+) -> TherapyDuration {
+    let mut periods: Vec<(i64, i64)> = courses
+        .iter()
+        .map(|&(_, start, stop, _)| (start.max(0), stop.unwrap_or(last_known_day).max(0)))
+        .filter(|(a, b)| b > a)
+        .collect();
+    periods.sort_unstable();
+    let mut days = 0;
+    let mut covered_to = i64::MIN;
+    for (a, b) in periods {
+        let a = a.max(covered_to);
+        if b > a {
+            days += b - a;
+            covered_to = b;
+        }
+    }
+    let running = courses.iter().any(|c| c.2.is_none());
+    let last_stop = courses.iter().filter_map(|c| c.2).max();
+    let ended_by_death = courses
+        .iter()
+        .any(|c| c.3 == Some(StopReason::Death) && c.2 == last_stop)
+        || matches!((death_day, last_stop), (Some(d), Some(s)) if s >= d);
+    TherapyDuration {
+        days,
+        stopped: !running && !ended_by_death,
+    }
+}

@@ -1,0 +1,117 @@
+//! The report's filters: site, operator and procedure dates, checked against
+//! the registry's reference data before anything is computed.
+
+use chrono::NaiveDate;
+use pdva_domain::{RecordId, ReferenceData};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{OutcomesError, Result};
+
+/// Filters as a user gives them (command line, query string).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Filter {
+    /// Only patients registered at this site (home site code).
+    pub site: Option<String>,
+    /// Only index procedures whose primary operator is this clinician: a
+    /// record id or an exact display name (case-insensitive).
+    pub operator: Option<String>,
+    /// Only index procedures on or after this date.
+    pub from: Option<NaiveDate>,
+    /// Only index procedures on or before this date.
+    pub to: Option<NaiveDate>,
+}
+
+/// A filter whose site and operator are known to exist.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResolvedFilter {
+    /// Site code.
+    pub site: Option<String>,
+    /// Primary operator's id and display name.
+    pub operator: Option<(RecordId, String)>,
+    /// First procedure date.
+    pub from: Option<NaiveDate>,
+    /// Last procedure date.
+    pub to: Option<NaiveDate>,
+}
+
+impl Filter {
+    /// Checks the filter against the registry: an unknown site or operator,
+    /// an ambiguous operator name or an empty date range is an error that
+    /// names the value.
+    pub fn resolve(&self, reference: &ReferenceData) -> Result<ResolvedFilter> {
+        let site = match self.site.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(code) => {
+                if !reference.sites.keys().any(|c| c.as_str() == code) {
+                    let mut known: Vec<&str> = reference.sites.keys().map(|c| c.as_str()).collect();
+                    known.sort_unstable();
+                    return Err(OutcomesError::UnknownSite {
+                        code: code.to_owned(),
+                        known: if known.is_empty() {
+                            "(none)".to_owned()
+                        } else {
+                            known.join(", ")
+                        },
+                    });
+                }
+                Some(code.to_owned())
+            }
+        };
+        let operator = match self.operator.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(wanted) => Some(resolve_operator(wanted, reference)?),
+        };
+        if let (Some(from), Some(to)) = (self.from, self.to)
+            && from > to
+        {
+            return Err(OutcomesError::EmptyDateRange { from, to });
+        }
+        Ok(ResolvedFilter {
+            site,
+            operator,
+            from: self.from,
+            to: self.to,
+        })
+    }
+}
+
+fn resolve_operator(wanted: &str, reference: &ReferenceData) -> Result<(RecordId, String)> {
+    if let Ok(id) = wanted.parse::<RecordId>() {
+        return reference
+            .clinicians
+            .get(&id)
+            .map(|c| (id, c.display_name.to_string()))
+            .ok_or_else(|| OutcomesError::UnknownOperator(wanted.to_owned()));
+    }
+    let mut matches: Vec<(RecordId, String)> = reference
+        .clinicians
+        .iter()
+        .filter(|(_, c)| c.display_name.as_str().eq_ignore_ascii_case(wanted))
+        .map(|(id, c)| (*id, c.display_name.to_string()))
+        .collect();
+    matches.sort();
+    match matches.len() {
+        0 => Err(OutcomesError::UnknownOperator(wanted.to_owned())),
+        1 => Ok(matches.remove(0)),
+        count => Err(OutcomesError::AmbiguousOperator {
+            name: wanted.to_owned(),
+            count,
+            ids: matches
+                .iter()
+                .map(|(id, _)| id.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        }),
+    }
+}
+
+impl ResolvedFilter {
+    /// Whether an index procedure on `date` by `operator` of a patient
+    /// registered at `site` is in the report.
+    pub fn admits(&self, site: &str, operator: RecordId, date: NaiveDate) -> bool {
+        self.site.as_deref().is_none_or(|s| s == site)
+            && self.operator.as_ref().is_none_or(|(id, _)| *id == operator)
+            && self.from.is_none_or(|f| date >= f)
+            && self.to.is_none_or(|t| date <= t)
+    }
+}

@@ -1,0 +1,1011 @@
+//! # pdva-outcomes
+//!
+//! The outcomes engine of the pDVA registry: from patients' files to the
+//! outcomes report that governance, appraisal and research read (IPG773
+//! 1.2–1.4; DOMAIN.md sections 5–9).
+//!
+//! - [`derive`] turns each [`PatientFile`] into the follow-up of each index
+//!   limb ([`IndexLimb`]): time zero, events, censoring and competing events
+//!   exactly as DOMAIN.md section 7 defines them.
+//! - [`build_report`] computes every endpoint of section 7 with the methods
+//!   of `pdva-stats` (Kaplan–Meier, Aalen–Johansen, Wilson, exact Poisson,
+//!   log-rank, funnel limits, CUSUM, type 7 quantiles) and returns the
+//!   [`OutcomesReport`] document; [`report_schema`] is its JSON Schema and
+//!   [`render_text`] its terminal summary.
+//!
+//! The crate is pure: no I/O, no SQL, no HTTP. It knows the domain types
+//! and the statistics, and returns its own view types.
+//!
+//! Cost: derivation is one pass over each file; each curve's observations
+//! are put in time order by a counting sort over whole days (O(n)), so the
+//! statistics crate's sort finds them already sorted. The log-rank tests are
+//! the only O(n log n) step.
+
+pub mod benchmarks;
+pub mod derive;
+mod error;
+mod filter;
+mod monitoring;
+pub mod report;
+mod text;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::NaiveDate;
+use pdva_domain::codes::{AdverseEventKind, AntithromboticDrug, WoundStatus};
+use pdva_domain::derived::EQ5D5L_VALUE_SET;
+use pdva_domain::schedule::{Completeness, Timepoint};
+use pdva_domain::{PatientFile, RecordId, ReferenceData};
+use pdva_stats::{
+    CompetingObservation, CumulativeIncidence, KaplanMeier, Observation, logrank_test, median_iqr,
+    rate_per_100_patient_years, wilson_interval,
+};
+
+pub use derive::{BaselineFacts, IndexLimb, QolScores, TherapyDuration, index_limbs};
+pub use error::{OutcomesError, Result};
+pub use filter::{Filter, ResolvedFilter};
+pub use report::*;
+pub use text::render_text;
+
+/// Version of the report document's schema.
+pub const SCHEMA_VERSION: &str = "1";
+
+/// Days at which every curve is read: 30 days, 6 months, 1, 2 and 5 years.
+pub const ESTIMATE_DAYS: [f64; 5] = [30.0, 182.0, 365.0, 730.0, 1826.0];
+
+/// Labels of [`ESTIMATE_DAYS`].
+pub const ESTIMATE_LABELS: [&str; 5] = ["30 days", "6 months", "1 year", "2 years", "5 years"];
+
+/// Cases shown per learning curve (the learning phase); every case counts
+/// in the chart's signals.
+pub const LEARNING_CURVE_POINTS: usize = 1000;
+
+/// Follow-up completeness below which a site is flagged (registry choice,
+/// DOMAIN.md section 5).
+pub const COMPLETENESS_FLAG_BELOW: f64 = 0.8;
+
+/// Why 1 − Kaplan–Meier overstates amputation (DOMAIN.md section 7), shown
+/// beside the cumulative incidence.
+pub const WHY_COMPETING_RISKS: &str = "When many patients die before they could lose the limb, \
+    1 − Kaplan–Meier of amputation (deaths censored) treats the dead as if they could still \
+    lose the limb later and so overstates the amputation risk; the Aalen–Johansen cumulative \
+    incidence counts death as a competing event and does not.";
+
+/// The survival endpoints, in report order, with their JSON names.
+pub const SURVIVAL_ENDPOINTS: [SurvivalKind; 6] = [
+    SurvivalKind::AmputationFreeSurvival,
+    SurvivalKind::OverallSurvival,
+    SurvivalKind::FreedomFromMajorAmputation,
+    SurvivalKind::FreedomFromUnplannedReintervention,
+    SurvivalKind::FreedomFromAnyReintervention,
+    SurvivalKind::FreedomFromMale,
+];
+
+/// A Kaplan–Meier endpoint of DOMAIN.md section 7.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SurvivalKind {
+    /// `amputation_free_survival`.
+    AmputationFreeSurvival,
+    /// `overall_survival`.
+    OverallSurvival,
+    /// `freedom_from_major_amputation`.
+    FreedomFromMajorAmputation,
+    /// `freedom_from_unplanned_reintervention`.
+    FreedomFromUnplannedReintervention,
+    /// `freedom_from_any_reintervention`.
+    FreedomFromAnyReintervention,
+    /// `freedom_from_male`.
+    FreedomFromMale,
+}
+
+impl SurvivalKind {
+    /// The JSON name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::AmputationFreeSurvival => "amputation_free_survival",
+            Self::OverallSurvival => "overall_survival",
+            Self::FreedomFromMajorAmputation => "freedom_from_major_amputation",
+            Self::FreedomFromUnplannedReintervention => "freedom_from_unplanned_reintervention",
+            Self::FreedomFromAnyReintervention => "freedom_from_any_reintervention",
+            Self::FreedomFromMale => "freedom_from_male",
+        }
+    }
+
+    /// Label for people.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::AmputationFreeSurvival => "Amputation-free survival",
+            Self::OverallSurvival => "Overall survival",
+            Self::FreedomFromMajorAmputation => "Freedom from major amputation",
+            Self::FreedomFromUnplannedReintervention => "Freedom from unplanned reintervention",
+            Self::FreedomFromAnyReintervention => "Freedom from any reintervention",
+            Self::FreedomFromMale => "Freedom from MALE",
+        }
+    }
+
+    /// (day, event) of a limb.
+    pub fn observe(self, limb: &IndexLimb) -> (i64, bool) {
+        match self {
+            Self::AmputationFreeSurvival => limb.amputation_free_survival(),
+            Self::OverallSurvival => limb.overall_survival(),
+            Self::FreedomFromMajorAmputation => limb.freedom_from_major_amputation(),
+            Self::FreedomFromUnplannedReintervention => {
+                limb.freedom_from_unplanned_reintervention()
+            }
+            Self::FreedomFromAnyReintervention => limb.freedom_from_any_reintervention(),
+            Self::FreedomFromMale => limb.freedom_from_male(),
+        }
+    }
+
+    fn texts(self) -> (&'static str, &'static str) {
+        match self {
+            Self::AmputationFreeSurvival => (
+                "major amputation of the index limb or death, whichever first",
+                "last known date",
+            ),
+            Self::OverallSurvival => ("death from any cause", "last known date"),
+            Self::FreedomFromMajorAmputation => (
+                "major amputation of the index limb",
+                "death or last known date",
+            ),
+            Self::FreedomFromUnplannedReintervention => (
+                "first unplanned reintervention on the index limb",
+                "major amputation, death or last known date",
+            ),
+            Self::FreedomFromAnyReintervention => (
+                "first reintervention on the index limb, planned or not",
+                "major amputation, death or last known date",
+            ),
+            Self::FreedomFromMale => (
+                "major amputation of the index limb or major reintervention (bypass, thrombectomy or thrombolysis, open surgical revision)",
+                "death or last known date",
+            ),
+        }
+    }
+}
+
+/// What a report is computed for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportRequest {
+    /// The report date: nothing dated after it counts.
+    pub as_of: NaiveDate,
+    /// Filters, resolved against the registry.
+    pub filter: ResolvedFilter,
+    /// The registry's data version, printed in the report.
+    pub data_version: String,
+}
+
+/// Derives the index limbs of every file that the filter admits.
+pub fn cohort(files: &[PatientFile], filter: &ResolvedFilter, as_of: NaiveDate) -> Vec<IndexLimb> {
+    let mut limbs = Vec::with_capacity(files.len() + files.len() / 10);
+    for file in files {
+        if let Some(site) = &filter.site
+            && file.patient.home_site.as_str() != site
+        {
+            continue;
+        }
+        limbs.extend(
+            index_limbs(file, as_of)
+                .into_iter()
+                .filter(|l| filter.admits(&l.site, l.operator, l.procedure_date)),
+        );
+    }
+    limbs
+}
+
+/// Builds the whole outcomes report from the patients' files.
+pub fn build_report(
+    files: &[PatientFile],
+    reference: &ReferenceData,
+    request: &ReportRequest,
+) -> Result<OutcomesReport> {
+    let limbs = cohort(files, &request.filter, request.as_of);
+    report_from_limbs(&limbs, reference, request)
+}
+
+/// Builds the report from already derived limbs.
+pub fn report_from_limbs(
+    limbs: &[IndexLimb],
+    reference: &ReferenceData,
+    request: &ReportRequest,
+) -> Result<OutcomesReport> {
+    let names = Names::new(reference);
+    let survival: Vec<(SurvivalKind, Option<KaplanMeier>)> = SURVIVAL_ENDPOINTS
+        .iter()
+        .map(|&k| Ok((k, fit_km(limbs.iter().map(|l| k.observe(l)))?)))
+        .collect::<Result<_>>()?;
+    let survival_view = |k: SurvivalKind| {
+        let km = &survival.iter().find(|(s, _)| *s == k).expect("fitted").1;
+        survival_endpoint(k, km.as_ref())
+    };
+
+    let amputation_obs: Vec<(i64, u32)> = limbs
+        .iter()
+        .map(|l| l.major_amputation_competing())
+        .collect();
+    let cumulative_incidence_major_amputation = competing_endpoint(
+        &amputation_obs,
+        "major amputation of the index limb",
+        "death",
+    )?;
+    let healing_obs: Vec<(i64, u32)> = limbs
+        .iter()
+        .filter_map(|l| l.wound_healing_competing())
+        .collect();
+    let cumulative_incidence_wound_healing = competing_endpoint(
+        &healing_obs,
+        "complete healing of all index-limb wounds (first visit recording the wound healed), limbs with a wound at baseline",
+        "major amputation of the index limb, death",
+    )?;
+
+    let thirty: Vec<&IndexLimb> = limbs.iter().filter(|l| l.followed_to(30)).collect();
+    let technical_success = proportion(
+        "fistula created and arterialised flow (complete or partial) into the deep venous arch, of all index procedures",
+        limbs.iter().filter(|l| l.technical_success).count(),
+        limbs.len(),
+    )?;
+    let mortality_30_day = proportion(
+        "death within 30 days, of index procedures with 30-day status known",
+        thirty
+            .iter()
+            .filter(|l| l.death_day.is_some_and(|d| d <= 30))
+            .count(),
+        thirty.len(),
+    )?;
+    let major_amputation_30_day = proportion(
+        "major amputation of the index limb within 30 days, of index procedures with 30-day status known",
+        thirty
+            .iter()
+            .filter(|l| l.major_amputation_day.is_some_and(|d| d <= 30))
+            .count(),
+        thirty.len(),
+    )?;
+    let mut by_kind = Vec::new();
+    for &kind in AdverseEventKind::ALL {
+        by_kind.push(AdverseEventProportion {
+            kind: kind.as_code().to_owned(),
+            label: kind.label().to_owned(),
+            proportion: proportion(
+                &format!("{} with onset within 30 days (day 0–30)", kind.label()),
+                thirty
+                    .iter()
+                    .filter(|l| l.adverse_events_30_day.contains(&kind))
+                    .count(),
+                thirty.len(),
+            )?,
+        });
+    }
+    let adverse_events_30_day = AdverseEvents30Day {
+        n: thirty.len() as u64,
+        any: proportion(
+            "any adverse event with onset within 30 days (day 0–30)",
+            thirty
+                .iter()
+                .filter(|l| !l.adverse_events_30_day.is_empty())
+                .count(),
+            thirty.len(),
+        )?,
+        by_kind,
+    };
+
+    let wound_evaluable: Vec<&IndexLimb> = limbs
+        .iter()
+        .filter(|l| l.baseline.is_some_and(|b| b.has_wound) && l.wound_status_6_months.is_some())
+        .collect();
+    let wound_status_6_months = WoundStatusAtSixMonths {
+        healed: proportion(
+            "wound completely healed at the 6-month visit, of limbs with a wound at baseline and a 6-month visit before any major amputation",
+            wound_evaluable
+                .iter()
+                .filter(|l| l.wound_status_6_months == Some(WoundStatus::Healed))
+                .count(),
+            wound_evaluable.len(),
+        )?,
+        healing: proportion(
+            "wound healing at the 6-month visit, of the same limbs",
+            wound_evaluable
+                .iter()
+                .filter(|l| l.wound_status_6_months == Some(WoundStatus::Healing))
+                .count(),
+            wound_evaluable.len(),
+        )?,
+    };
+
+    let person_days: i64 = limbs.iter().map(|l| l.person_time_end_day()).sum();
+    let rate_text = "all reinterventions on the index limb (not only the first) per 100 patient-years; person-time from the index procedure to the earliest of major amputation, death and the last known date (365.25 days a year)";
+    let planned_reintervention_rate = rate(
+        &format!("planned: {rate_text}"),
+        limbs
+            .iter()
+            .map(|l| u64::from(l.planned_reinterventions))
+            .sum(),
+        person_days,
+    )?;
+    let unplanned_reintervention_rate = rate(
+        &format!("unplanned: {rate_text}"),
+        limbs
+            .iter()
+            .map(|l| u64::from(l.unplanned_reinterventions))
+            .sum(),
+        person_days,
+    )?;
+
+    let comparisons = comparisons(limbs, &names)?;
+    let survival_reports: Vec<(SurvivalKind, SurvivalEndpoint)> = SURVIVAL_ENDPOINTS
+        .iter()
+        .map(|&k| (k, survival_view(k)))
+        .collect();
+    let get = |k: SurvivalKind| {
+        survival_reports
+            .iter()
+            .find(|(s, _)| *s == k)
+            .expect("all endpoints")
+            .1
+            .clone()
+    };
+    let mut report = OutcomesReport {
+        schema_version: SCHEMA_VERSION.to_owned(),
+        data_version: request.data_version.clone(),
+        as_of: request.as_of.to_string(),
+        filters: FiltersUsed {
+            site: request.filter.site.clone(),
+            operator_id: request
+                .filter
+                .operator
+                .as_ref()
+                .map(|(id, _)| id.to_string()),
+            operator_name: request.filter.operator.as_ref().map(|(_, n)| n.clone()),
+            from: request.filter.from.map(|d| d.to_string()),
+            to: request.filter.to.map(|d| d.to_string()),
+        },
+        definitions: definitions(),
+        cohort: cohort_counts(limbs),
+        amputation_free_survival: get(SurvivalKind::AmputationFreeSurvival),
+        overall_survival: get(SurvivalKind::OverallSurvival),
+        freedom_from_major_amputation: get(SurvivalKind::FreedomFromMajorAmputation),
+        freedom_from_unplanned_reintervention: get(
+            SurvivalKind::FreedomFromUnplannedReintervention,
+        ),
+        freedom_from_any_reintervention: get(SurvivalKind::FreedomFromAnyReintervention),
+        freedom_from_male: get(SurvivalKind::FreedomFromMale),
+        cumulative_incidence_major_amputation,
+        cumulative_incidence_wound_healing,
+        wound_status_6_months,
+        technical_success,
+        adverse_events_30_day,
+        mortality_30_day,
+        major_amputation_30_day,
+        planned_reintervention_rate,
+        unplanned_reintervention_rate,
+        quality_of_life: quality_of_life(limbs)?,
+        follow_up_completeness: follow_up_completeness(limbs)?,
+        duration_of_anticoagulation: duration_of_anticoagulation(limbs)?,
+        comparisons,
+        benchmarks: Vec::new(),
+        monitoring: monitoring::monitoring(limbs, &names)?,
+    };
+    report.benchmarks = benchmarks::benchmarks(&report);
+    Ok(report)
+}
+
+/// The JSON Schema of [`OutcomesReport`], generated from the types.
+pub fn report_schema() -> serde_json::Value {
+    let schema = schemars::schema_for!(OutcomesReport);
+    serde_json::to_value(&schema).expect("a schema serialises")
+}
+
+/// Names of sites and operators for labels.
+pub(crate) struct Names {
+    sites: HashMap<String, String>,
+    operators: HashMap<RecordId, String>,
+}
+
+impl Names {
+    fn new(reference: &ReferenceData) -> Self {
+        Self {
+            sites: reference
+                .sites
+                .iter()
+                .map(|(c, s)| (c.to_string(), s.name.to_string()))
+                .collect(),
+            operators: reference
+                .clinicians
+                .iter()
+                .map(|(id, c)| (*id, c.display_name.to_string()))
+                .collect(),
+        }
+    }
+
+    pub(crate) fn site(&self, code: &str) -> String {
+        self.sites
+            .get(code)
+            .cloned()
+            .unwrap_or_else(|| code.to_owned())
+    }
+
+    pub(crate) fn operator(&self, id: RecordId) -> String {
+        self.operators
+            .get(&id)
+            .cloned()
+            .unwrap_or_else(|| id.to_string())
+    }
+}
+
+/// Puts (day, value) pairs in day order by a counting sort: O(n + days).
+pub(crate) fn by_day<T: Copy>(items: &[(i64, T)]) -> Vec<(i64, T)> {
+    let Some(max) = items.iter().map(|x| x.0).max() else {
+        return Vec::new();
+    };
+    let min = items.iter().map(|x| x.0).min().expect("non-empty");
+    if min < 0 || max - min > 10 * items.len() as i64 + 100_000 {
+        let mut v = items.to_vec();
+        v.sort_by_key(|x| x.0);
+        return v;
+    }
+    let width = (max - min + 1) as usize;
+    let mut start = vec![0usize; width + 1];
+    for x in items {
+        start[(x.0 - min) as usize + 1] += 1;
+    }
+    for i in 0..width {
+        start[i + 1] += start[i];
+    }
+    let mut out = vec![items[0]; items.len()];
+    for x in items {
+        let slot = &mut start[(x.0 - min) as usize];
+        out[*slot] = *x;
+        *slot += 1;
+    }
+    out
+}
+
+/// Kaplan–Meier of (day, event) pairs; `None` for no observations.
+pub(crate) fn fit_km(data: impl Iterator<Item = (i64, bool)>) -> Result<Option<KaplanMeier>> {
+    let items: Vec<(i64, bool)> = data.collect();
+    if items.is_empty() {
+        return Ok(None);
+    }
+    let obs: Vec<Observation> = by_day(&items)
+        .into_iter()
+        .map(|(t, event)| Observation {
+            time_days: t as f64,
+            event,
+        })
+        .collect();
+    Ok(Some(KaplanMeier::fit(&obs)?))
+}
+
+fn km_estimates(km: Option<&KaplanMeier>) -> Vec<SurvivalEstimate> {
+    let Some(km) = km else {
+        return Vec::new();
+    };
+    ESTIMATE_DAYS
+        .iter()
+        .zip(ESTIMATE_LABELS)
+        .map(|(&t, label)| {
+            let e = km.estimate_at(t).expect("valid time");
+            SurvivalEstimate {
+                t_days: t,
+                label: label.to_owned(),
+                survival: e.survival,
+                ci_lower: e.ci_lower,
+                ci_upper: e.ci_upper,
+                at_risk: e.at_risk as u64,
+                cumulative_events: e.cumulative_events as u64,
+                cumulative_censored: e.cumulative_censored as u64,
+            }
+        })
+        .collect()
+}
+
+fn km_events(km: Option<&KaplanMeier>) -> u64 {
+    km.map_or(0, |k| k.rows().iter().map(|r| r.events as u64).sum())
+}
+
+fn survival_endpoint(kind: SurvivalKind, km: Option<&KaplanMeier>) -> SurvivalEndpoint {
+    let (event, censored_at) = kind.texts();
+    let n = km.map_or(0, |k| k.n() as u64);
+    let events = km_events(km);
+    SurvivalEndpoint {
+        event: event.to_owned(),
+        censored_at: censored_at.to_owned(),
+        n,
+        events,
+        censored: n - events,
+        median_days: km.and_then(KaplanMeier::median),
+        estimates: km_estimates(km),
+        rows: km.map_or_else(Vec::new, |k| {
+            k.rows()
+                .iter()
+                .map(|r| SurvivalRow {
+                    t_days: r.t_days,
+                    at_risk: r.at_risk as u64,
+                    events: r.events as u64,
+                    censored: r.censored as u64,
+                    survival: r.survival,
+                    ci_lower: r.ci_lower,
+                    ci_upper: r.ci_upper,
+                })
+                .collect()
+        }),
+    }
+}
+
+fn competing_endpoint(
+    data: &[(i64, u32)],
+    event: &str,
+    competing: &str,
+) -> Result<CompetingRiskEndpoint> {
+    let mut view = CompetingRiskEndpoint {
+        event: event.to_owned(),
+        competing: competing.to_owned(),
+        censored_at: "last known date".to_owned(),
+        why_competing_risks: WHY_COMPETING_RISKS.to_owned(),
+        n: data.len() as u64,
+        events: data.iter().filter(|x| x.1 == 1).count() as u64,
+        competing_events: data.iter().filter(|x| x.1 > 1).count() as u64,
+        censored: data.iter().filter(|x| x.1 == 0).count() as u64,
+        estimates: Vec::new(),
+        rows: Vec::new(),
+    };
+    if data.is_empty() {
+        return Ok(view);
+    }
+    let sorted = by_day(data);
+    let obs: Vec<CompetingObservation> = sorted
+        .iter()
+        .map(|&(t, status)| CompetingObservation {
+            time_days: t as f64,
+            status,
+        })
+        .collect();
+    let cif = CumulativeIncidence::fit(&obs, 1)?;
+    let naive: Vec<Observation> = sorted
+        .iter()
+        .map(|&(t, status)| Observation {
+            time_days: t as f64,
+            event: status == 1,
+        })
+        .collect();
+    let km = KaplanMeier::fit(&naive)?;
+    for (&t, label) in ESTIMATE_DAYS.iter().zip(ESTIMATE_LABELS) {
+        let e = cif.estimate_at(t)?;
+        view.estimates.push(CumulativeIncidenceEstimate {
+            t_days: t,
+            label: label.to_owned(),
+            cumulative_incidence: e.cumulative_incidence,
+            ci_lower: e.ci_lower,
+            ci_upper: e.ci_upper,
+            one_minus_kaplan_meier: 1.0 - km.estimate_at(t)?.survival,
+            at_risk: e.at_risk as u64,
+            cumulative_events: e.cumulative_events as u64,
+            cumulative_competing_events: e.cumulative_competing_events as u64,
+            cumulative_censored: e.cumulative_censored as u64,
+        });
+    }
+    view.rows = cif
+        .rows()
+        .iter()
+        .map(|r| CumulativeIncidenceRow {
+            t_days: r.t_days,
+            at_risk: r.at_risk as u64,
+            events: r.events as u64,
+            competing_events: r.competing_events as u64,
+            censored: r.censored as u64,
+            cumulative_incidence: r.cumulative_incidence,
+            ci_lower: r.ci_lower,
+            ci_upper: r.ci_upper,
+        })
+        .collect();
+    Ok(view)
+}
+
+pub(crate) fn proportion(definition: &str, k: usize, n: usize) -> Result<ProportionEndpoint> {
+    let p = wilson_interval(k as u64, n as u64)?;
+    Ok(ProportionEndpoint {
+        definition: definition.to_owned(),
+        k: k as u64,
+        n: n as u64,
+        estimate: p.as_ref().map(|p| p.estimate),
+        ci_lower: p.as_ref().map(|p| p.ci_lower),
+        ci_upper: p.as_ref().map(|p| p.ci_upper),
+    })
+}
+
+fn rate(definition: &str, events: u64, person_days: i64) -> Result<RateEndpoint> {
+    let r = rate_per_100_patient_years(events, person_days as f64)?;
+    Ok(RateEndpoint {
+        definition: definition.to_owned(),
+        events,
+        patient_years: person_days as f64 / pdva_stats::DAYS_PER_YEAR,
+        rate: r.as_ref().map(|r| r.rate),
+        ci_lower: r.as_ref().map(|r| r.ci_lower),
+        ci_upper: r.as_ref().map(|r| r.ci_upper),
+    })
+}
+
+pub(crate) fn distribution(values: &[f64]) -> Result<Distribution> {
+    let m = median_iqr(values)?;
+    Ok(Distribution {
+        n: values.len() as u64,
+        median: m.as_ref().map(|m| m.median),
+        q1: m.as_ref().map(|m| m.q1),
+        q3: m.as_ref().map(|m| m.q3),
+    })
+}
+
+fn definitions() -> Definitions {
+    Definitions {
+        time_zero: "the index procedure date; each index procedure (limb) is followed on its own, and the patient's death applies to every limb".into(),
+        last_known_date: "the date of death if the patient died, otherwise the latest date on the patient's records (visits, events, QoL, procedures, drug starts and stops, consents: every recorded contact), never later than the report date or the date follow-up ended; records dated after follow-up ended do not count; voided records never count".into(),
+        major_amputation: "the first amputation of the index limb through or above the ankle (Syme, below-knee, through-knee, above-knee, hip disarticulation); Syme counts as major (registry choice)".into(),
+        major_reintervention: "bypass, thrombectomy or thrombolysis, open surgical revision of the circuit; reinterventions count up to and including the day of a major amputation".into(),
+        wound_healing: "the first follow-up visit recording the index-limb wound as healed, for limbs with a wound at baseline; a healing on or after a major amputation does not count".into(),
+        thirty_day_denominator: "index procedures whose 30-day status is known: followed for 30 days (report date and end of follow-up at least 30 days after the procedure) or died within 30 days".into(),
+        kaplan_meier: "Kaplan–Meier, events before censorings at tied days; Greenwood variance; 95% interval on the log(−log) scale with z = 1.959963984540054, undefined (null) where S = 0 or 1; median = first day with S ≤ 0.5; number at risk at t = limbs followed beyond t".into(),
+        cumulative_incidence: "Aalen–Johansen cumulative incidence, Aalen's variance (Pintilie 2006, eq. 4.5), 95% interval on the log(−log) scale".into(),
+        proportions: "Wilson score 95% interval".into(),
+        rates: "exact (Garwood) Poisson 95% interval, per 100 patient-years of 365.25 days".into(),
+        quantiles: "type 7 (linear interpolation; numpy's default and R's default)".into(),
+        logrank: "log-rank test across the strata, chi-squared with (strata with limbs − 1) degrees of freedom".into(),
+        estimate_days: ESTIMATE_DAYS.to_vec(),
+    }
+}
+
+fn cohort_counts(limbs: &[IndexLimb]) -> CohortCounts {
+    let mut patients: HashMap<RecordId, (NaiveDate, bool, bool, bool)> = HashMap::new();
+    let mut limbs_per_patient: HashMap<RecordId, u32> = HashMap::new();
+    for l in limbs {
+        *limbs_per_patient.entry(l.patient_id).or_default() += 1;
+        let dialysis = l.baseline.is_some_and(|b| b.dialysis_dependent);
+        let entry = patients.entry(l.patient_id).or_insert((
+            l.procedure_date,
+            dialysis,
+            l.death_day.is_some(),
+            l.follow_up_ended,
+        ));
+        if l.procedure_date < entry.0 {
+            entry.0 = l.procedure_date;
+            entry.1 = dialysis;
+        }
+    }
+    CohortCounts {
+        patients: patients.len() as u64,
+        index_procedures: limbs.len() as u64,
+        bilateral_patients: limbs_per_patient.values().filter(|n| **n > 1).count() as u64,
+        dialysis_dependent_patients: patients.values().filter(|p| p.1).count() as u64,
+        deaths: patients.values().filter(|p| p.2).count() as u64,
+        follow_up_ended: patients.values().filter(|p| p.3).count() as u64,
+        procedures_without_baseline: limbs.iter().filter(|l| l.baseline.is_none()).count() as u64,
+        first_procedure: limbs
+            .iter()
+            .map(|l| l.procedure_date)
+            .min()
+            .map(|d| d.to_string()),
+        last_procedure: limbs
+            .iter()
+            .map(|l| l.procedure_date)
+            .max()
+            .map(|d| d.to_string()),
+    }
+}
+
+fn quality_of_life(limbs: &[IndexLimb]) -> Result<QualityOfLife> {
+    type Pick = fn(&QolScores) -> Option<f64>;
+    let instruments: [(&str, &str, Pick); 3] = [
+        (
+            "vascuqol6",
+            "VascuQoL-6 total (6–24, higher is better)",
+            |s| s.vascuqol6,
+        ),
+        (
+            "eq5d_index",
+            "EQ-5D-5L index (England value set; 1 = full health)",
+            |s| s.eq5d_index,
+        ),
+        ("eq_vas", "EQ VAS (0–100)", |s| s.eq_vas),
+    ];
+    let mut out = Vec::new();
+    for (key, label, pick) in instruments {
+        let baseline: Vec<f64> = limbs
+            .iter()
+            .filter_map(|l| l.qol_baseline.as_ref().and_then(pick))
+            .collect();
+        let mut at: BTreeMap<Timepoint, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
+        for l in limbs {
+            let base = l.qol_baseline.as_ref().and_then(pick);
+            for (t, scores) in &l.qol_timepoints {
+                if let Some(v) = pick(scores) {
+                    let slot = at.entry(*t).or_default();
+                    slot.0.push(v);
+                    if let Some(b) = base {
+                        slot.1.push(v - b);
+                    }
+                }
+            }
+        }
+        let mut timepoints = Vec::new();
+        for (t, (values, changes)) in at {
+            timepoints.push(QolTimepoint {
+                timepoint: t.key(),
+                label: t.label(),
+                value: distribution(&values)?,
+                change: distribution(&changes)?,
+            });
+        }
+        out.push(QolInstrument {
+            instrument: key.to_owned(),
+            label: label.to_owned(),
+            baseline: distribution(&baseline)?,
+            timepoints,
+        });
+    }
+    Ok(QualityOfLife {
+        definition: "baseline = the latest assessment on or before the index procedure; a timepoint (DOMAIN.md section 5 windows) is represented by the assessment closest to its target day (the earlier on a tie); change = value − baseline for limbs with both (paired n)".into(),
+        quantile_definition: "median and IQR by type 7 quantiles (numpy's default)".into(),
+        eq5d_value_set: EQ5D5L_VALUE_SET.to_owned(),
+        eq5d_note: "The EQ-5D-5L index uses the England 5L value set; NICE's reference case maps 5L to 3L instead, and that mapping is not implemented.".into(),
+        instruments: out,
+    })
+}
+
+fn follow_up_completeness(limbs: &[IndexLimb]) -> Result<FollowUpCompleteness> {
+    let definition = "timepoints with a visit ÷ timepoints whose window closed while the patient was alive and in follow-up (DOMAIN.md section 5)";
+    let total = limbs
+        .iter()
+        .fold(Completeness::default(), |acc, l| acc + l.completeness);
+    let mut by_site: BTreeMap<&str, Completeness> = BTreeMap::new();
+    for l in limbs {
+        let slot = by_site.entry(l.site.as_str()).or_default();
+        *slot = *slot + l.completeness;
+    }
+    let mut sites = Vec::new();
+    for (site, c) in by_site {
+        sites.push(SiteCompleteness {
+            site: site.to_owned(),
+            flagged: c.proportion().is_some_and(|p| p < COMPLETENESS_FLAG_BELOW),
+            completeness: proportion(definition, c.with_visit as usize, c.closed as usize)?,
+        });
+    }
+    Ok(FollowUpCompleteness {
+        definition: definition.to_owned(),
+        flag_below: COMPLETENESS_FLAG_BELOW,
+        overall: proportion(definition, total.with_visit as usize, total.closed as usize)?,
+        by_site: sites,
+    })
+}
+
+/// KM quantile: the first time at which S(t) ≤ `level`.
+fn km_quantile(km: &KaplanMeier, level: f64) -> Option<f64> {
+    km.rows()
+        .iter()
+        .find(|r| r.survival <= level * (1.0 + 1e-12))
+        .map(|r| r.t_days)
+}
+
+fn therapy_summary(
+    therapy: &str,
+    label: &str,
+    data: &[TherapyDuration],
+) -> Result<TherapyDurationSummary> {
+    let km = fit_km(data.iter().map(|d| (d.days, d.stopped)))?;
+    let completed: Vec<f64> = data
+        .iter()
+        .filter(|d| d.stopped)
+        .map(|d| d.days as f64)
+        .collect();
+    Ok(TherapyDurationSummary {
+        therapy: therapy.to_owned(),
+        label: label.to_owned(),
+        n: data.len() as u64,
+        completed: completed.len() as u64,
+        km_median_days: km.as_ref().and_then(KaplanMeier::median),
+        km_q1_days: km.as_ref().and_then(|k| km_quantile(k, 0.75)),
+        km_q3_days: km.as_ref().and_then(|k| km_quantile(k, 0.25)),
+        completed_courses: distribution(&completed)?,
+    })
+}
+
+fn duration_of_anticoagulation(limbs: &[IndexLimb]) -> Result<DurationOfAnticoagulation> {
+    let overall: Vec<TherapyDuration> = limbs.iter().filter_map(|l| l.anticoagulation).collect();
+    let mut by_drug_data: BTreeMap<AntithromboticDrug, Vec<TherapyDuration>> = BTreeMap::new();
+    for l in limbs {
+        for (drug, d) in &l.anticoagulation_by_drug {
+            by_drug_data.entry(*drug).or_default().push(*d);
+        }
+    }
+    let mut by_drug = Vec::new();
+    for (drug, data) in by_drug_data {
+        by_drug.push(therapy_summary(drug.as_code(), drug.label(), &data)?);
+    }
+    Ok(DurationOfAnticoagulation {
+        definition: "days covered by the union of anticoagulant courses from the index procedure on (stop − start); a course still running is censored at the last known date, and therapy that ended with the patient's death is censored then; Kaplan–Meier median and quartiles with stopping as the event, plus the distribution (type 7) of the completed courses; limbs given no anticoagulant are not counted".into(),
+        overall: therapy_summary("anticoagulation", "All anticoagulants", &overall)?,
+        by_drug,
+    })
+}
+
+/// A stratification variable: its key and each limb's stratum.
+type StratumOf = fn(&IndexLimb, &Names) -> Option<(String, String)>;
+
+const COMPARISON_VARIABLES: [(&str, &str, StratumOf); 7] = [
+    ("dialysis_dependent", "Dialysis dependence", |l, _| {
+        l.baseline.map(|b| {
+            if b.dialysis_dependent {
+                ("yes".into(), "Dialysis dependent".into())
+            } else {
+                ("no".into(), "Not on dialysis".into())
+            }
+        })
+    }),
+    ("diabetes", "Diabetes", |l, _| {
+        l.baseline
+            .map(|b| (b.diabetes.as_code().into(), b.diabetes.label().into()))
+    }),
+    ("wifi_clinical_stage", "WIfI clinical stage", |l, _| {
+        l.baseline.map(|b| {
+            (
+                b.wifi_clinical_stage.to_string(),
+                format!("WIfI stage {}", b.wifi_clinical_stage),
+            )
+        })
+    }),
+    ("site", "Site", |l, names| {
+        Some((l.site.clone(), names.site(&l.site)))
+    }),
+    ("operator", "Primary operator", |l, names| {
+        Some((l.operator.to_string(), names.operator(l.operator)))
+    }),
+    ("device_system", "Device system", |l, _| {
+        Some((l.device_system.clone(), l.device_system.clone()))
+    }),
+    ("crossover_level", "Technique: crossover level", |l, _| {
+        Some((
+            l.crossover_level.as_code().into(),
+            l.crossover_level.label().into(),
+        ))
+    }),
+];
+
+fn comparisons(limbs: &[IndexLimb], names: &Names) -> Result<Vec<Comparison>> {
+    // Each endpoint's limbs in day order, once.
+    let orders: Vec<Vec<(i64, (u32, bool))>> = SURVIVAL_ENDPOINTS
+        .iter()
+        .map(|k| {
+            let items: Vec<(i64, (u32, bool))> = limbs
+                .iter()
+                .enumerate()
+                .map(|(i, l)| {
+                    let (t, e) = k.observe(l);
+                    (t, (i as u32, e))
+                })
+                .collect();
+            by_day(&items)
+        })
+        .collect();
+    let mut out = Vec::new();
+    for (variable, label, stratum_of) in COMPARISON_VARIABLES {
+        let mut keys: Vec<(String, String)> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        let assignment: Vec<Option<usize>> = limbs
+            .iter()
+            .map(|l| {
+                stratum_of(l, names).map(|(key, lab)| {
+                    *index.entry(key.clone()).or_insert_with(|| {
+                        keys.push((key, lab));
+                        keys.len() - 1
+                    })
+                })
+            })
+            .collect();
+        // Strata in a stable order: by key.
+        let mut order: Vec<usize> = (0..keys.len()).collect();
+        order.sort_by(|a, b| keys[*a].0.cmp(&keys[*b].0));
+        let mut position = vec![0usize; keys.len()];
+        for (pos, &k) in order.iter().enumerate() {
+            position[k] = pos;
+        }
+        let s = keys.len();
+        let mut strata: Vec<Stratum> = order
+            .iter()
+            .map(|&k| Stratum {
+                value: keys[k].0.clone(),
+                label: keys[k].1.clone(),
+                n: 0,
+                endpoints: Vec::new(),
+                technical_success: empty_proportion(),
+                mortality_30_day: empty_proportion(),
+            })
+            .collect();
+        let mut tests = Vec::new();
+        for (e, kind) in SURVIVAL_ENDPOINTS.iter().enumerate() {
+            let mut groups: Vec<Vec<Observation>> = vec![Vec::new(); s];
+            for &(t, (i, event)) in &orders[e] {
+                if let Some(k) = assignment[i as usize] {
+                    groups[position[k]].push(Observation {
+                        time_days: t as f64,
+                        event,
+                    });
+                }
+            }
+            for (g, group) in groups.iter().enumerate() {
+                let km = if group.is_empty() {
+                    None
+                } else {
+                    Some(KaplanMeier::fit(group)?)
+                };
+                strata[g].n = group.len() as u64;
+                strata[g].endpoints.push(StratumEndpoint {
+                    endpoint: kind.name().to_owned(),
+                    n: group.len() as u64,
+                    events: km_events(km.as_ref()),
+                    median_days: km.as_ref().and_then(KaplanMeier::median),
+                    estimates: km_estimates(km.as_ref()),
+                });
+            }
+            let non_empty = groups.iter().filter(|g| !g.is_empty()).count();
+            tests.push(if non_empty >= 2 {
+                let t = logrank_test(&groups)?;
+                LogRank {
+                    endpoint: kind.name().to_owned(),
+                    statistic: Some(t.statistic),
+                    degrees_of_freedom: Some(t.degrees_of_freedom as u64),
+                    p_value: Some(t.p_value),
+                    observed: t.observed.iter().map(|&o| o as u64).collect(),
+                    expected: t.expected,
+                }
+            } else {
+                LogRank {
+                    endpoint: kind.name().to_owned(),
+                    statistic: None,
+                    degrees_of_freedom: None,
+                    p_value: None,
+                    observed: Vec::new(),
+                    expected: Vec::new(),
+                }
+            });
+        }
+        let mut success = vec![(0usize, 0usize); s];
+        let mut died30 = vec![(0usize, 0usize); s];
+        for (l, a) in limbs.iter().zip(&assignment) {
+            if let Some(k) = a {
+                let g = position[*k];
+                success[g].1 += 1;
+                success[g].0 += usize::from(l.technical_success);
+                if l.followed_to(30) {
+                    died30[g].1 += 1;
+                    died30[g].0 += usize::from(l.death_day.is_some_and(|d| d <= 30));
+                }
+            }
+        }
+        for (g, stratum) in strata.iter_mut().enumerate() {
+            stratum.technical_success =
+                proportion("technical success", success[g].0, success[g].1)?;
+            stratum.mortality_30_day =
+                proportion("death within 30 days", died30[g].0, died30[g].1)?;
+        }
+        out.push(Comparison {
+            variable: variable.to_owned(),
+            label: label.to_owned(),
+            strata,
+            logrank_tests: tests,
+        });
+    }
+    Ok(out)
+}
+
+fn empty_proportion() -> ProportionEndpoint {
+    ProportionEndpoint {
+        definition: String::new(),
+        k: 0,
+        n: 0,
+        estimate: None,
+        ci_lower: None,
+        ci_upper: None,
+    }
+}
+
+/// Patients (ids) in a set of limbs.
+pub fn patients_of(limbs: &[IndexLimb]) -> HashSet<RecordId> {
+    limbs.iter().map(|l| l.patient_id).collect()
+}

@@ -1,0 +1,211 @@
+//! Monitoring (DOMAIN.md 6.4–6.5): funnel-plot data per operator and site,
+//! and learning-curve CUSUMs per operator from their first case.
+
+use std::collections::BTreeMap;
+
+use pdva_stats::{
+    BadDirection, CusumCase, CusumParams, FunnelClass, classify, funnel_limits,
+    learning_curve_cusum,
+};
+
+use crate::derive::IndexLimb;
+use crate::error::Result;
+use crate::report::{
+    CusumPointView, Funnel, FunnelUnit, LearningCurve, LearningCurves, Monitoring,
+};
+use crate::{LEARNING_CURVE_POINTS, Names};
+
+/// An indicator: its name, definition, bad direction, and for each limb
+/// `None` (not eligible) or whether it has the indicator.
+struct Indicator {
+    name: &'static str,
+    definition: &'static str,
+    bad: BadDirection,
+    value: fn(&IndexLimb) -> Option<bool>,
+}
+
+const INDICATORS: [Indicator; 3] = [
+    Indicator {
+        name: "amputation_free_survival_6_months",
+        definition: "alive without major amputation of the index limb at 182 days, of limbs whose 6-month status is known (an event by day 182, or known alive and free of major amputation on or after day 182)",
+        bad: BadDirection::Low,
+        value: |l| {
+            let (t, event) = l.amputation_free_survival();
+            if event && t <= 182 {
+                Some(false)
+            } else if t >= 182 {
+                Some(true)
+            } else {
+                None
+            }
+        },
+    },
+    Indicator {
+        name: "male_or_death_30_day",
+        definition: "major amputation, major reintervention or death within 30 days, of index procedures whose 30-day status is known",
+        bad: BadDirection::High,
+        value: |l| l.followed_to(30).then(|| l.male_or_death_30_day()),
+    },
+    Indicator {
+        name: "unplanned_reintervention_1_year",
+        definition: "an unplanned reintervention on the index limb within 365 days, of limbs followed for a year or whose follow-up for reintervention ended earlier by major amputation or death",
+        bad: BadDirection::High,
+        value: |l| {
+            if l.first_unplanned_reintervention_day
+                .is_some_and(|d| d <= 365)
+            {
+                Some(true)
+            } else if l.followed_to(365) || l.major_amputation_day.is_some_and(|d| d <= 365) {
+                Some(false)
+            } else {
+                None
+            }
+        },
+    },
+];
+
+fn direction(bad: BadDirection) -> &'static str {
+    match bad {
+        BadDirection::Low => "low",
+        BadDirection::High => "high",
+    }
+}
+
+pub(crate) fn monitoring(limbs: &[IndexLimb], names: &Names) -> Result<Monitoring> {
+    let mut funnels = Vec::new();
+    for indicator in &INDICATORS {
+        let values: Vec<Option<bool>> = limbs.iter().map(indicator.value).collect();
+        let n = values.iter().flatten().count();
+        let k = values.iter().flatten().filter(|v| **v).count();
+        let theta = (n > 0).then(|| k as f64 / n as f64);
+        for unit_type in ["operator", "site"] {
+            let mut units: BTreeMap<String, (String, u64, u64)> = BTreeMap::new();
+            for (l, v) in limbs.iter().zip(&values) {
+                let Some(v) = v else { continue };
+                let (key, label) = if unit_type == "operator" {
+                    (l.operator.to_string(), names.operator(l.operator))
+                } else {
+                    (l.site.clone(), names.site(&l.site))
+                };
+                let slot = units.entry(key).or_insert((label, 0, 0));
+                slot.1 += 1;
+                slot.2 += u64::from(*v);
+            }
+            let mut unit_views = Vec::new();
+            if let Some(theta) = theta {
+                for (unit, (label, n_u, k_u)) in units {
+                    let limits = funnel_limits(theta, n_u)?;
+                    let class = classify(k_u, n_u, theta, indicator.bad)?;
+                    unit_views.push(FunnelUnit {
+                        unit,
+                        label,
+                        n: n_u,
+                        k: k_u,
+                        observed: k_u as f64 / n_u as f64,
+                        lower_998: limits.lower_998,
+                        lower_95: limits.lower_95,
+                        upper_95: limits.upper_95,
+                        upper_998: limits.upper_998,
+                        alert: class != FunnelClass::Within,
+                        alarm: class == FunnelClass::Alarm,
+                    });
+                }
+            }
+            funnels.push(Funnel {
+                indicator: indicator.name.to_owned(),
+                definition: indicator.definition.to_owned(),
+                unit_type: unit_type.to_owned(),
+                bad_direction: direction(indicator.bad).to_owned(),
+                registry_mean: theta,
+                n: n as u64,
+                units: unit_views,
+            });
+        }
+    }
+    Ok(Monitoring {
+        funnels,
+        learning_curves: learning_curves(limbs, names)?,
+    })
+}
+
+fn learning_curves(limbs: &[IndexLimb], names: &Names) -> Result<LearningCurves> {
+    let params = CusumParams::default();
+    // Cases per operator in date order (then by procedure id, for a stable order).
+    let mut by_operator: BTreeMap<String, Vec<&IndexLimb>> = BTreeMap::new();
+    for l in limbs {
+        by_operator
+            .entry(l.operator.to_string())
+            .or_default()
+            .push(l);
+    }
+    for cases in by_operator.values_mut() {
+        cases.sort_by_key(|l| (l.procedure_date, l.procedure_id));
+    }
+    type Failure = fn(&IndexLimb) -> Option<bool>;
+    let indicators: [(&str, Failure); 2] = [
+        ("technical_failure", |l| Some(!l.technical_success)),
+        ("male_or_death_30_day", |l| {
+            l.followed_to(30).then(|| l.male_or_death_30_day())
+        }),
+    ];
+    let mut charts = Vec::new();
+    for (name, failure) in indicators {
+        let all: Vec<bool> = limbs.iter().filter_map(failure).collect();
+        if all.is_empty() {
+            continue;
+        }
+        let p = all.iter().filter(|f| **f).count() as f64 / all.len() as f64;
+        for cases in by_operator.values() {
+            let charted: Vec<(&IndexLimb, bool)> = cases
+                .iter()
+                .filter_map(|l| failure(l).map(|f| (*l, f)))
+                .collect();
+            if charted.is_empty() {
+                continue;
+            }
+            let input: Vec<CusumCase> = charted
+                .iter()
+                .map(|(_, f)| CusumCase {
+                    failed: *f,
+                    expected_probability: p,
+                })
+                .collect();
+            let points = learning_curve_cusum(&input, params)?;
+            let operator = charted[0].0.operator;
+            charts.push(LearningCurve {
+                indicator: name.to_owned(),
+                operator: operator.to_string(),
+                label: names.operator(operator),
+                expected_probability: p,
+                cases: points.len() as u64,
+                signals: points.iter().filter(|x| x.signal).count() as u64,
+                signal_at_cases: points
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, x)| x.signal)
+                    .map(|(i, _)| i as u64 + 1)
+                    .collect(),
+                max_x: points.iter().map(|x| x.x).fold(0.0, f64::max),
+                points_truncated: points.len() > LEARNING_CURVE_POINTS,
+                points: points
+                    .iter()
+                    .zip(&charted)
+                    .take(LEARNING_CURVE_POINTS)
+                    .map(|(x, (l, f))| CusumPointView {
+                        procedure_date: l.procedure_date.to_string(),
+                        failed: *f,
+                        w: x.w,
+                        x: x.x,
+                        signal: x.signal,
+                    })
+                    .collect(),
+            });
+        }
+    }
+    Ok(LearningCurves {
+        method: "Steiner's CUSUM from each operator's first case in the report, cases in procedure-date order; expected failure probability p = the cohort's rate (until a risk model exists); W = log(R_A / (1 − p + R_A·p)) on failure, log(1 / (1 − p + R_A·p)) otherwise; X = max(0, X + W); signal at X ≥ h, then restart from 0".into(),
+        odds_ratio: params.odds_ratio,
+        threshold: params.threshold,
+        charts,
+    })
+}

@@ -1,0 +1,657 @@
+//! The outcomes report document: view types, serialised as JSON with
+//! snake_case names (DOMAIN.md section 7 names each endpoint). Its JSON
+//! Schema is generated from these types ([`crate::report_schema`]) and
+//! checked in at `crates/pdva-outcomes/schema/outcomes-report.schema.json`.
+//!
+//! Dates are ISO 8601 strings; times are days since the index procedure; an
+//! undefined value (an interval where the estimate is 0 or 1, a median not
+//! reached, a proportion of nothing) is `null`.
+
+use schemars::JsonSchema;
+use serde::Serialize;
+
+/// The whole outcomes report.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct OutcomesReport {
+    /// Version of this document's schema.
+    pub schema_version: String,
+    /// The registry's data version (head of the audit chain) the report was computed from.
+    pub data_version: String,
+    /// The report date: nothing dated after it counts.
+    pub as_of: String,
+    /// The filters used.
+    pub filters: FiltersUsed,
+    /// Definitions and methods, so that the report can be read on its own.
+    pub definitions: Definitions,
+    /// Who is in the report.
+    pub cohort: CohortCounts,
+    /// Major amputation of the index limb or death, whichever first.
+    pub amputation_free_survival: SurvivalEndpoint,
+    /// Death from any cause.
+    pub overall_survival: SurvivalEndpoint,
+    /// Limb salvage: major amputation of the index limb, censored at death.
+    pub freedom_from_major_amputation: SurvivalEndpoint,
+    /// First unplanned reintervention, censored at major amputation or death.
+    pub freedom_from_unplanned_reintervention: SurvivalEndpoint,
+    /// First reintervention, planned or not, censored at major amputation or death.
+    pub freedom_from_any_reintervention: SurvivalEndpoint,
+    /// Major amputation or major reintervention, censored at death.
+    pub freedom_from_male: SurvivalEndpoint,
+    /// Aalen–Johansen cumulative incidence of major amputation, death competing.
+    pub cumulative_incidence_major_amputation: CompetingRiskEndpoint,
+    /// Aalen–Johansen cumulative incidence of complete wound healing (limbs
+    /// with a wound at baseline), major amputation and death competing.
+    pub cumulative_incidence_wound_healing: CompetingRiskEndpoint,
+    /// Wound status at the 6-month visit, limbs with a wound at baseline.
+    pub wound_status_6_months: WoundStatusAtSixMonths,
+    /// Technical success (DOMAIN.md 4.6).
+    pub technical_success: ProportionEndpoint,
+    /// Proportion of index procedures with each adverse event kind within 30 days.
+    pub adverse_events_30_day: AdverseEvents30Day,
+    /// Death within 30 days.
+    pub mortality_30_day: ProportionEndpoint,
+    /// Major amputation of the index limb within 30 days.
+    pub major_amputation_30_day: ProportionEndpoint,
+    /// Planned reinterventions per 100 patient-years.
+    pub planned_reintervention_rate: RateEndpoint,
+    /// Unplanned reinterventions per 100 patient-years.
+    pub unplanned_reintervention_rate: RateEndpoint,
+    /// VascuQoL-6, EQ-5D-5L index and EQ VAS at baseline and their change.
+    pub quality_of_life: QualityOfLife,
+    /// Timepoints with a visit ÷ timepoints whose window closed while the patient was alive.
+    pub follow_up_completeness: FollowUpCompleteness,
+    /// Duration of anticoagulation (DOMAIN.md 4.7), overall and by drug.
+    pub duration_of_anticoagulation: DurationOfAnticoagulation,
+    /// The endpoints by dialysis, diabetes, WIfI stage, site, operator, device and technique.
+    pub comparisons: Vec<Comparison>,
+    /// Published figures (DOMAIN.md section 9) beside the local ones.
+    pub benchmarks: Vec<Benchmark>,
+    /// Funnel plots and learning curves (DOMAIN.md 6.4–6.5).
+    pub monitoring: Monitoring,
+}
+
+/// The filters a report was made with.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct FiltersUsed {
+    /// Home site code of the patients included.
+    pub site: Option<String>,
+    /// Primary operator's record id.
+    pub operator_id: Option<String>,
+    /// Primary operator's display name.
+    pub operator_name: Option<String>,
+    /// First index procedure date included.
+    pub from: Option<String>,
+    /// Last index procedure date included.
+    pub to: Option<String>,
+}
+
+/// The definitions and methods behind every figure.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct Definitions {
+    /// Time zero.
+    pub time_zero: String,
+    /// The last known date.
+    pub last_known_date: String,
+    /// Major amputation.
+    pub major_amputation: String,
+    /// Major reintervention (for MALE).
+    pub major_reintervention: String,
+    /// Complete wound healing.
+    pub wound_healing: String,
+    /// Which index procedures the 30-day proportions count.
+    pub thirty_day_denominator: String,
+    /// Kaplan–Meier method.
+    pub kaplan_meier: String,
+    /// Aalen–Johansen method.
+    pub cumulative_incidence: String,
+    /// Proportions.
+    pub proportions: String,
+    /// Rates.
+    pub rates: String,
+    /// Quantiles (medians, IQRs).
+    pub quantiles: String,
+    /// Log-rank test.
+    pub logrank: String,
+    /// Days at which estimates are read.
+    pub estimate_days: Vec<f64>,
+}
+
+/// Counts of the report's cohort.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct CohortCounts {
+    /// Patients with at least one index procedure in the report.
+    pub patients: u64,
+    /// Index procedures (limbs).
+    pub index_procedures: u64,
+    /// Patients with index procedures on both limbs.
+    pub bilateral_patients: u64,
+    /// Patients dependent on dialysis at their first index procedure in the report (IPG773 1.4).
+    pub dialysis_dependent_patients: u64,
+    /// Patients who died.
+    pub deaths: u64,
+    /// Patients whose follow-up ended (withdrew, moved away, transferred).
+    pub follow_up_ended: u64,
+    /// Index procedures without a baseline record (left out of baseline strata).
+    pub procedures_without_baseline: u64,
+    /// First index procedure date in the cohort.
+    pub first_procedure: Option<String>,
+    /// Last index procedure date in the cohort.
+    pub last_procedure: Option<String>,
+}
+
+/// A Kaplan–Meier endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct SurvivalEndpoint {
+    /// What counts as the event.
+    pub event: String,
+    /// Where follow-up is censored.
+    pub censored_at: String,
+    /// Limbs.
+    pub n: u64,
+    /// Events.
+    pub events: u64,
+    /// Censored limbs.
+    pub censored: u64,
+    /// First day on which S(t) ≤ ½; `null` if not reached.
+    pub median_days: Option<f64>,
+    /// The curve at 30, 182, 365, 730 and 1826 days.
+    pub estimates: Vec<SurvivalEstimate>,
+    /// The whole step curve: a row for every day on which anything happens.
+    pub rows: Vec<SurvivalRow>,
+}
+
+/// The Kaplan–Meier curve read at one time.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct SurvivalEstimate {
+    /// Days.
+    pub t_days: f64,
+    /// Label ("30 days", "6 months", …).
+    pub label: String,
+    /// S(t).
+    pub survival: f64,
+    /// Lower 95% limit.
+    pub ci_lower: Option<f64>,
+    /// Upper 95% limit.
+    pub ci_upper: Option<f64>,
+    /// Number at risk: limbs still followed and event-free after `t_days`.
+    pub at_risk: u64,
+    /// Events up to `t_days`.
+    pub cumulative_events: u64,
+    /// Censorings up to `t_days`.
+    pub cumulative_censored: u64,
+}
+
+/// One step of a Kaplan–Meier curve.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct SurvivalRow {
+    /// Days.
+    pub t_days: f64,
+    /// At risk just before `t_days`.
+    pub at_risk: u64,
+    /// Events at `t_days`.
+    pub events: u64,
+    /// Censorings at `t_days`.
+    pub censored: u64,
+    /// S(t_days).
+    pub survival: f64,
+    /// Lower 95% limit.
+    pub ci_lower: Option<f64>,
+    /// Upper 95% limit.
+    pub ci_upper: Option<f64>,
+}
+
+/// An Aalen–Johansen endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct CompetingRiskEndpoint {
+    /// The event of interest.
+    pub event: String,
+    /// The competing events.
+    pub competing: String,
+    /// Where follow-up is censored.
+    pub censored_at: String,
+    /// Why the cumulative incidence and not 1 − Kaplan–Meier.
+    pub why_competing_risks: String,
+    /// Limbs.
+    pub n: u64,
+    /// Events of interest.
+    pub events: u64,
+    /// Competing events.
+    pub competing_events: u64,
+    /// Censored limbs.
+    pub censored: u64,
+    /// The curve at 30, 182, 365, 730 and 1826 days, beside 1 − Kaplan–Meier.
+    pub estimates: Vec<CumulativeIncidenceEstimate>,
+    /// The whole step curve: a row for every day on which anything happens.
+    pub rows: Vec<CumulativeIncidenceRow>,
+}
+
+/// The cumulative incidence read at one time.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct CumulativeIncidenceEstimate {
+    /// Days.
+    pub t_days: f64,
+    /// Label.
+    pub label: String,
+    /// Cumulative incidence at `t_days`.
+    pub cumulative_incidence: f64,
+    /// Lower 95% limit.
+    pub ci_lower: Option<f64>,
+    /// Upper 95% limit.
+    pub ci_upper: Option<f64>,
+    /// 1 − Kaplan–Meier with the competing events censored: what the naive
+    /// analysis would say (it overstates the risk).
+    pub one_minus_kaplan_meier: f64,
+    /// Limbs still followed and free of any event after `t_days`.
+    pub at_risk: u64,
+    /// Events of interest up to `t_days`.
+    pub cumulative_events: u64,
+    /// Competing events up to `t_days`.
+    pub cumulative_competing_events: u64,
+    /// Censorings up to `t_days`.
+    pub cumulative_censored: u64,
+}
+
+/// One step of a cumulative incidence curve.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct CumulativeIncidenceRow {
+    /// Days.
+    pub t_days: f64,
+    /// At risk just before `t_days`.
+    pub at_risk: u64,
+    /// Events of interest at `t_days`.
+    pub events: u64,
+    /// Competing events at `t_days`.
+    pub competing_events: u64,
+    /// Censorings at `t_days`.
+    pub censored: u64,
+    /// Cumulative incidence at `t_days`.
+    pub cumulative_incidence: f64,
+    /// Lower 95% limit.
+    pub ci_lower: Option<f64>,
+    /// Upper 95% limit.
+    pub ci_upper: Option<f64>,
+}
+
+/// A proportion k/n with its Wilson 95% interval.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct ProportionEndpoint {
+    /// What is counted.
+    pub definition: String,
+    /// Number with the outcome.
+    pub k: u64,
+    /// Number assessed.
+    pub n: u64,
+    /// k / n; `null` when n = 0.
+    pub estimate: Option<f64>,
+    /// Lower 95% limit.
+    pub ci_lower: Option<f64>,
+    /// Upper 95% limit.
+    pub ci_upper: Option<f64>,
+}
+
+/// 30-day adverse events.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct AdverseEvents30Day {
+    /// Index procedures whose 30-day status is known.
+    pub n: u64,
+    /// Any adverse event.
+    pub any: ProportionEndpoint,
+    /// Each kind, in DOMAIN.md order.
+    pub by_kind: Vec<AdverseEventProportion>,
+}
+
+/// One adverse event kind.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct AdverseEventProportion {
+    /// Stored code.
+    pub kind: String,
+    /// Label.
+    pub label: String,
+    /// The proportion.
+    pub proportion: ProportionEndpoint,
+}
+
+/// Wound status at the 6-month visit.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct WoundStatusAtSixMonths {
+    /// Completely healed.
+    pub healed: ProportionEndpoint,
+    /// Healing.
+    pub healing: ProportionEndpoint,
+}
+
+/// A rate per 100 patient-years with its exact Poisson 95% interval.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct RateEndpoint {
+    /// What is counted and the person-time.
+    pub definition: String,
+    /// Events.
+    pub events: u64,
+    /// Person-time, years (days / 365.25).
+    pub patient_years: f64,
+    /// Events per 100 patient-years; `null` with no person-time.
+    pub rate: Option<f64>,
+    /// Lower 95% limit.
+    pub ci_lower: Option<f64>,
+    /// Upper 95% limit.
+    pub ci_upper: Option<f64>,
+}
+
+/// Median and IQR of a sample (type 7 quantiles).
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct Distribution {
+    /// Values.
+    pub n: u64,
+    /// Median.
+    pub median: Option<f64>,
+    /// Lower quartile.
+    pub q1: Option<f64>,
+    /// Upper quartile.
+    pub q3: Option<f64>,
+}
+
+/// Quality of life.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct QualityOfLife {
+    /// Which assessment is the baseline and which represents a timepoint.
+    pub definition: String,
+    /// The quantile definition used.
+    pub quantile_definition: String,
+    /// The EQ-5D-5L value set used.
+    pub eq5d_value_set: String,
+    /// What is not implemented.
+    pub eq5d_note: String,
+    /// One entry per instrument.
+    pub instruments: Vec<QolInstrument>,
+}
+
+/// One instrument over time.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct QolInstrument {
+    /// `vascuqol6`, `eq5d_index` or `eq_vas`.
+    pub instrument: String,
+    /// Label and range.
+    pub label: String,
+    /// Baseline values.
+    pub baseline: Distribution,
+    /// Each timepoint with data.
+    pub timepoints: Vec<QolTimepoint>,
+}
+
+/// One instrument at one timepoint.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct QolTimepoint {
+    /// Stable key (`30_days`, `6_months`, `year_2`, …).
+    pub timepoint: String,
+    /// Label.
+    pub label: String,
+    /// Values at the timepoint.
+    pub value: Distribution,
+    /// Change from baseline (value − baseline) where both exist; `n` is the paired n.
+    pub change: Distribution,
+}
+
+/// Follow-up completeness.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct FollowUpCompleteness {
+    /// Definition.
+    pub definition: String,
+    /// The threshold below which a site is flagged (registry choice).
+    pub flag_below: f64,
+    /// Whole cohort.
+    pub overall: ProportionEndpoint,
+    /// Each site.
+    pub by_site: Vec<SiteCompleteness>,
+}
+
+/// Completeness of one site.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct SiteCompleteness {
+    /// Site code.
+    pub site: String,
+    /// The proportion.
+    pub completeness: ProportionEndpoint,
+    /// Below the threshold.
+    pub flagged: bool,
+}
+
+/// Duration of anticoagulation (DOMAIN.md 4.7).
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct DurationOfAnticoagulation {
+    /// Definition.
+    pub definition: String,
+    /// All anticoagulants together.
+    pub overall: TherapyDurationSummary,
+    /// Each anticoagulant drug.
+    pub by_drug: Vec<TherapyDurationSummary>,
+}
+
+/// Duration of one therapy.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct TherapyDurationSummary {
+    /// `anticoagulation` or the drug's code.
+    pub therapy: String,
+    /// Label.
+    pub label: String,
+    /// Limbs given it.
+    pub n: u64,
+    /// Courses completed (stopped, not by death).
+    pub completed: u64,
+    /// Kaplan–Meier median duration (stop = event), days; `null` if not reached.
+    pub km_median_days: Option<f64>,
+    /// Kaplan–Meier lower quartile: first day with S ≤ 0.75.
+    pub km_q1_days: Option<f64>,
+    /// Kaplan–Meier upper quartile: first day with S ≤ 0.25.
+    pub km_q3_days: Option<f64>,
+    /// Durations of the completed courses (type 7 quantiles).
+    pub completed_courses: Distribution,
+}
+
+/// One stratification variable.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct Comparison {
+    /// `dialysis_dependent`, `diabetes`, `wifi_clinical_stage`, `site`, `operator`, `device_system`, `crossover_level`.
+    pub variable: String,
+    /// Label.
+    pub label: String,
+    /// The strata, with their estimates.
+    pub strata: Vec<Stratum>,
+    /// Log-rank test of each survival endpoint across the strata (`null`
+    /// fields when fewer than two strata have limbs).
+    pub logrank_tests: Vec<LogRank>,
+}
+
+/// One stratum.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct Stratum {
+    /// Stored value (code, site code, operator id, device name).
+    pub value: String,
+    /// Label.
+    pub label: String,
+    /// Limbs.
+    pub n: u64,
+    /// The survival endpoints.
+    pub endpoints: Vec<StratumEndpoint>,
+    /// Technical success.
+    pub technical_success: ProportionEndpoint,
+    /// Death within 30 days.
+    pub mortality_30_day: ProportionEndpoint,
+}
+
+/// A survival endpoint in one stratum.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct StratumEndpoint {
+    /// The endpoint's JSON name.
+    pub endpoint: String,
+    /// Limbs.
+    pub n: u64,
+    /// Events.
+    pub events: u64,
+    /// Median days, if reached.
+    pub median_days: Option<f64>,
+    /// Estimates at the standard days.
+    pub estimates: Vec<SurvivalEstimate>,
+}
+
+/// A log-rank test.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct LogRank {
+    /// The endpoint's JSON name.
+    pub endpoint: String,
+    /// Chi-squared statistic.
+    pub statistic: Option<f64>,
+    /// Degrees of freedom.
+    pub degrees_of_freedom: Option<u64>,
+    /// P value.
+    pub p_value: Option<f64>,
+    /// Observed events per stratum, in the order of `strata`.
+    pub observed: Vec<u64>,
+    /// Expected events per stratum.
+    pub expected: Vec<f64>,
+}
+
+/// A published figure beside the local one.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct Benchmark {
+    /// What was published.
+    pub benchmark: String,
+    /// The published figure, as published.
+    pub figure: String,
+    /// When.
+    pub time: String,
+    /// Where it comes from.
+    pub source: String,
+    /// † in DOMAIN.md section 9: taken from a secondary report.
+    pub secondary_report: bool,
+    /// The caveat to read with the figure, if any.
+    pub caveat: Option<String>,
+    /// The matching local figures.
+    pub local: Vec<LocalFigure>,
+}
+
+/// A local figure matching a benchmark.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct LocalFigure {
+    /// The endpoint's JSON name (and stratum, if any).
+    pub endpoint: String,
+    /// Days, for a curve.
+    pub t_days: Option<f64>,
+    /// The estimate (a proportion 0–1).
+    pub estimate: Option<f64>,
+    /// Lower 95% limit.
+    pub ci_lower: Option<f64>,
+    /// Upper 95% limit.
+    pub ci_upper: Option<f64>,
+    /// Limbs in the estimate.
+    pub n: u64,
+}
+
+/// Funnel plots and learning curves.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct Monitoring {
+    /// One funnel per indicator and unit (operator, site).
+    pub funnels: Vec<Funnel>,
+    /// CUSUM learning curves per operator.
+    pub learning_curves: LearningCurves,
+}
+
+/// A funnel plot's data.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct Funnel {
+    /// `amputation_free_survival_6_months`, `male_or_death_30_day`, `unplanned_reintervention_1_year`.
+    pub indicator: String,
+    /// What is counted and who is eligible.
+    pub definition: String,
+    /// `operator` or `site`.
+    pub unit_type: String,
+    /// Which direction is bad: `low` or `high`.
+    pub bad_direction: String,
+    /// Registry mean θ: k / n over the report's cohort.
+    pub registry_mean: Option<f64>,
+    /// Limbs eligible.
+    pub n: u64,
+    /// Each unit.
+    pub units: Vec<FunnelUnit>,
+}
+
+/// One unit on a funnel.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct FunnelUnit {
+    /// Operator id or site code.
+    pub unit: String,
+    /// Name.
+    pub label: String,
+    /// Eligible limbs.
+    pub n: u64,
+    /// Limbs with the indicator.
+    pub k: u64,
+    /// k / n.
+    pub observed: f64,
+    /// Lower 99.8% limit.
+    pub lower_998: f64,
+    /// Lower 95% limit.
+    pub lower_95: f64,
+    /// Upper 95% limit.
+    pub upper_95: f64,
+    /// Upper 99.8% limit.
+    pub upper_998: f64,
+    /// Beyond the 95% limit on the bad side.
+    pub alert: bool,
+    /// Beyond the 99.8% limit on the bad side.
+    pub alarm: bool,
+}
+
+/// Learning curves.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct LearningCurves {
+    /// The method.
+    pub method: String,
+    /// Odds ratio R_A the chart detects.
+    pub odds_ratio: f64,
+    /// Signal threshold h.
+    pub threshold: f64,
+    /// One chart per operator and indicator.
+    pub charts: Vec<LearningCurve>,
+}
+
+/// One operator's chart for one indicator.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct LearningCurve {
+    /// `technical_failure` or `male_or_death_30_day`.
+    pub indicator: String,
+    /// Operator id.
+    pub operator: String,
+    /// Operator's name.
+    pub label: String,
+    /// Expected failure probability p (the cohort's rate).
+    pub expected_probability: f64,
+    /// Cases charted.
+    pub cases: u64,
+    /// Signals (X ≥ h).
+    pub signals: u64,
+    /// Case numbers (1-based) at which the chart signalled.
+    pub signal_at_cases: Vec<u64>,
+    /// Highest X reached.
+    pub max_x: f64,
+    /// The chart after each case in date order, for the first
+    /// [`crate::LEARNING_CURVE_POINTS`] cases (the learning phase); every
+    /// case counts in `signals`, `signal_at_cases` and `max_x`.
+    pub points: Vec<CusumPointView>,
+    /// `true` when the operator has more cases than `points` shows.
+    pub points_truncated: bool,
+}
+
+/// The chart after one case.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct CusumPointView {
+    /// Procedure date.
+    pub procedure_date: String,
+    /// The case failed.
+    pub failed: bool,
+    /// Weight W.
+    pub w: f64,
+    /// CUSUM X after the case (before a restart).
+    pub x: f64,
+    /// Signalled.
+    pub signal: bool,
+}
