@@ -1,4 +1,4 @@
-//! `pdva generate`, `pdva demo` and `pdva bench`: writing a synthetic
+//! `pdva generate`, `pdva demo` and `pdva bench generate`: writing a synthetic
 //! registry through the store's validated, audited bulk path.
 
 use std::fmt;

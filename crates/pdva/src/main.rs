@@ -6,6 +6,7 @@
 mod config;
 mod generate;
 mod progress;
+mod report;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -37,6 +38,9 @@ struct Cli {
     #[command(subcommand)]
     command: Command,
 }
+
+/// `pdva user`: accounts and demonstration logins.
+mod users;
 
 #[derive(Debug, Args, Clone)]
 struct DbArg {
@@ -94,13 +98,61 @@ enum Command {
         #[command(flatten)]
         addr: AddrArg,
     },
+    /// Create and list user accounts (there is no default account).
+    User {
+        #[command(subcommand)]
+        command: users::UserCommand,
+    },
     /// Check or read the audit trail.
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
     },
-    /// Measure how long generating and verifying a registry takes.
+    /// Reports computed from the registry.
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
+    /// Measure how long the registry's heavy work takes.
     Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ReportCommand {
+    /// The outcomes report (DOMAIN.md section 7): survival, competing risks,
+    /// proportions, rates, quality of life, comparisons, published
+    /// benchmarks and monitoring, for the whole registry or a filtered part.
+    Outcomes {
+        #[command(flatten)]
+        db: DbArg,
+        /// Only patients registered at this site (site code).
+        #[arg(long, value_name = "SITE")]
+        site: Option<String>,
+        /// Only index procedures by this primary operator (record id or display name).
+        #[arg(long, value_name = "ID_OR_NAME")]
+        operator: Option<String>,
+        /// Only index procedures on or after this date (YYYY-MM-DD).
+        #[arg(long, value_name = "DATE")]
+        from: Option<chrono::NaiveDate>,
+        /// Only index procedures on or before this date (YYYY-MM-DD).
+        #[arg(long, value_name = "DATE")]
+        to: Option<chrono::NaiveDate>,
+        /// The report date: nothing dated after it counts [default: today].
+        #[arg(long, value_name = "DATE")]
+        as_of: Option<chrono::NaiveDate>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: report::Format,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Time generating and verifying a registry.
+    Generate {
         /// Database to fill: a SQLite path (a temporary file if omitted) or a
         /// postgres:// URL (a fresh schema is made in it and dropped after).
         #[arg(long, env = "PDVA_DB", value_name = "URL")]
@@ -111,6 +163,23 @@ enum Command {
         /// Seed.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+    },
+    /// Time reading and computing the full outcomes report on an existing
+    /// SQLite registry, beside benchmarks/outcomes_python.py (pandas,
+    /// lifelines, scikit-survival) run on the same database.
+    Outcomes {
+        #[command(flatten)]
+        db: DbArg,
+        /// The report date [default: today].
+        #[arg(long, value_name = "DATE")]
+        as_of: Option<chrono::NaiveDate>,
+        /// The Python script to compare with.
+        #[arg(
+            long,
+            default_value = "benchmarks/outcomes_python.py",
+            value_name = "PATH"
+        )]
+        script: String,
     },
 }
 
@@ -211,8 +280,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let summary =
                 generate::generate(&store, patients, seed, today, &CliProgress::new()).await?;
             println!("{summary}");
+            let logins = users::create_demo_users(&store).await?;
+            users::print_demo_logins(&logins);
             serve(store, &config.addr(addr.addr)).await?;
         }
+        Command::User { command } => users::run(&config, command).await?,
         Command::Audit {
             command: AuditCommand::Verify { db },
         } => {
@@ -258,8 +330,39 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 );
             }
         }
-        Command::Bench { db, patients, seed } => {
+        Command::Report {
+            command:
+                ReportCommand::Outcomes {
+                    db,
+                    site,
+                    operator,
+                    from,
+                    to,
+                    as_of,
+                    format,
+                },
+        } => {
+            let store = open(&config.db(db.db)).await?;
+            let filter = pdva_outcomes::Filter {
+                site,
+                operator,
+                from,
+                to,
+            };
+            let as_of = as_of.unwrap_or_else(|| chrono::Local::now().date_naive());
+            let outcomes = report::outcomes(&store, &filter, as_of).await?;
+            report::print(&outcomes, format)?;
+        }
+        Command::Bench {
+            command: BenchCommand::Generate { db, patients, seed },
+        } => {
             generate::bench(db, patients, seed).await?;
+        }
+        Command::Bench {
+            command: BenchCommand::Outcomes { db, as_of, script },
+        } => {
+            let as_of = as_of.unwrap_or_else(|| chrono::Local::now().date_naive());
+            report::bench(&config.db(db.db), as_of, &script).await?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -1,0 +1,159 @@
+//! `pdva report outcomes`: the outcomes report of DOMAIN.md section 7 as
+//! JSON or as a summary table, and `pdva bench outcomes`, which times it
+//! beside an equivalent Python (pandas, lifelines, scikit-survival) script.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use chrono::NaiveDate;
+use pdva_outcomes::{Filter, OutcomesReport, ReportRequest};
+use pdva_store::{Engine, Store};
+
+/// Output format of a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// The JSON document (schema: crates/pdva-outcomes/schema/outcomes-report.schema.json).
+    Json,
+    /// A readable summary table.
+    Text,
+}
+
+/// Reads the registry and computes the outcomes report.
+pub async fn outcomes(store: &Store, filter: &Filter, as_of: NaiveDate) -> Result<OutcomesReport> {
+    let reference = store.reference_data().await?;
+    let filter = filter.resolve(&reference)?;
+    let data_version = store.data_version().await?.to_string();
+    let files = store
+        .load_patient_files(filter.site.as_deref())
+        .await
+        .context("could not read the patients' files")?;
+    let request = ReportRequest {
+        as_of,
+        filter,
+        data_version,
+    };
+    Ok(pdva_outcomes::build_report(&files, &reference, &request)?)
+}
+
+/// Prints the report in the chosen format.
+pub fn print(report: &OutcomesReport, format: Format) -> Result<()> {
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(report)?),
+        Format::Text => print!("{}", pdva_outcomes::render_text(report)),
+    }
+    Ok(())
+}
+
+/// The Python to run the comparison script with: `PDVA_ORACLE_PYTHON`, else
+/// `.venv-oracles/bin/python` (made by scripts/test) if it exists.
+fn oracle_python() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("PDVA_ORACLE_PYTHON")
+        && !p.is_empty()
+    {
+        return Some(PathBuf::from(p));
+    }
+    let venv = PathBuf::from(".venv-oracles/bin/python");
+    venv.exists().then_some(venv)
+}
+
+/// Times reading and computing the full outcomes report on `db`, then runs
+/// `benchmarks/outcomes_python.py` on the same database and prints both,
+/// split into reading and computing, and their ratios.
+pub async fn bench(db: &str, as_of: NaiveDate, script: &str) -> Result<()> {
+    let started = Instant::now();
+    let store = Store::open(db).await?;
+    let reference = store.reference_data().await?;
+    let data_version = store.data_version().await?.to_string();
+    let files = store.load_patient_files(None).await?;
+    let read = started.elapsed().as_secs_f64();
+    let records: usize = files.iter().map(|f| f.records.len()).sum();
+    let computing = Instant::now();
+    let request = ReportRequest {
+        as_of,
+        filter: Filter::default().resolve(&reference)?,
+        data_version,
+    };
+    let report = pdva_outcomes::build_report(&files, &reference, &request)?;
+    let compute = computing.elapsed().as_secs_f64();
+    let json = serde_json::to_string(&report)?;
+    let total = started.elapsed().as_secs_f64();
+    println!(
+        "pdva bench outcomes: {} patients, {} records, {} index procedures; data version {}",
+        files.len(),
+        records,
+        report.cohort.index_procedures,
+        report.data_version
+    );
+    println!("  Rust   read    {read:>8.2} s   (SQL + JSON bodies into domain types)");
+    println!("  Rust   compute {compute:>8.3} s   (full outcomes report, one core)");
+    println!(
+        "  Rust   total   {total:>8.2} s   (report JSON {:.1} MB)",
+        json.len() as f64 / 1e6
+    );
+    let afs = |t: f64| {
+        report
+            .amputation_free_survival
+            .estimates
+            .iter()
+            .find(|e| e.t_days == t)
+            .map(|e| e.survival)
+    };
+    println!(
+        "  Rust   AFS at 365 d {:?}, CIF of major amputation at 365 d {:?}",
+        afs(365.0),
+        report
+            .cumulative_incidence_major_amputation
+            .estimates
+            .iter()
+            .find(|e| e.t_days == 365.0)
+            .map(|e| e.cumulative_incidence)
+    );
+    drop(files);
+    store.close().await;
+
+    if Engine::of(db) != Engine::Sqlite {
+        bail!("the Python comparison reads a SQLite file; give a SQLite --db");
+    }
+    let Some(python) = oracle_python() else {
+        bail!(
+            "no Python for the comparison: set PDVA_ORACLE_PYTHON or run scripts/test (which makes .venv-oracles)"
+        );
+    };
+    let out = Command::new(&python)
+        .arg(script)
+        .arg(db)
+        .arg(as_of.to_string())
+        .output()
+        .with_context(|| format!("could not run {} {script}", python.display()))?;
+    if !out.status.success() {
+        bail!(
+            "{script} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let py: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .with_context(|| format!("{script} did not print JSON"))?;
+    let f = |k: &str| py[k].as_f64().unwrap_or(f64::NAN);
+    let (py_read, py_compute) = (f("read_seconds"), f("compute_seconds"));
+    let py_total = py_read + py_compute;
+    println!("  Python read    {py_read:>8.2} s   (sqlite3 + json.loads)");
+    println!(
+        "  Python compute {py_compute:>8.3} s   (pandas derivation; lifelines KM of AFS, OS, freedom from major amputation; scikit-survival Aalen–Johansen of major amputation)"
+    );
+    println!("  Python total   {py_total:>8.2} s");
+    println!(
+        "  Python AFS at 365 d {:?}, CIF of major amputation at 365 d {:?}",
+        py["afs_365"].as_f64(),
+        py["cif_major_amputation_365"].as_f64()
+    );
+    println!(
+        "  ratios (Python / Rust): read {:.1}×, compute {:.1}×, end to end {:.1}×",
+        py_read / read,
+        py_compute / compute,
+        py_total / total
+    );
+    Ok(())
+}
