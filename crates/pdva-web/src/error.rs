@@ -3,6 +3,7 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use pdva_outcomes::OutcomesError;
 use pdva_store::StoreError;
 
 /// Everything a handler can fail with.
@@ -14,6 +15,9 @@ pub enum WebError {
     /// A template failed to render.
     #[error("template: {0}")]
     Template(#[from] askama::Error),
+    /// The outcomes engine refused the request (a bad filter) or failed.
+    #[error(transparent)]
+    Outcomes(#[from] pdva_outcomes::OutcomesError),
 }
 
 impl IntoResponse for WebError {
@@ -27,6 +31,12 @@ impl IntoResponse for WebError {
                 | StoreError::NeedsAcknowledgement(_)
                 | StoreError::ReasonRequired(_)
                 | StoreError::Invalid(_)),
+            ) => (StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
+            WebError::Outcomes(
+                e @ (OutcomesError::UnknownSite { .. }
+                | OutcomesError::UnknownOperator(_)
+                | OutcomesError::AmbiguousOperator { .. }
+                | OutcomesError::EmptyDateRange { .. }),
             ) => (StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
             WebError::Store(e @ StoreError::Conflict { .. }) => {
                 (StatusCode::CONFLICT, e.to_string())

@@ -1,10 +1,12 @@
 //! # pdva-web
 //!
-//! The registry's web server: server-rendered HTML (askama templates, never
+//! The registry's web server: server-rendered HTML, and a JSON API
+//! (`/api/v1/outcomes`), (askama templates, never
 //! HTML built with `format!`) over axum. Handlers are thin: they call the
 //! store and render a view type that lives here. Only this crate knows HTTP;
 //! [`WebError`] is the one place where errors become responses.
 
+mod api;
 mod error;
 mod pages;
 
@@ -29,6 +31,7 @@ pub fn router(store: Store) -> Router {
     Router::new()
         .route("/", get(pages::index))
         .route("/healthz", get(pages::healthz))
+        .route("/api/v1/outcomes", get(api::outcomes))
         .layer(middleware::from_fn(security_headers))
         .with_state(AppState { store })
 }

@@ -1,0 +1,66 @@
+//! The JSON API: extract, call the store and the outcomes engine, return
+//! the engine's report document as it is.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use chrono::NaiveDate;
+use pdva_outcomes::{Filter, OutcomesReport, ReportRequest};
+use serde::Deserialize;
+
+use crate::{AppState, WebError};
+
+/// Query string of `/api/v1/outcomes`; empty values mean "no filter".
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct OutcomesQuery {
+    site: Option<String>,
+    operator: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    as_of: Option<String>,
+}
+
+fn date(field: &'static str, value: Option<String>) -> Result<Option<NaiveDate>, WebError> {
+    match value.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => v.parse().map(Some).map_err(|_| {
+            WebError::Store(pdva_store::StoreError::Invalid(format!(
+                "{field}: \"{v}\" is not a date (YYYY-MM-DD)"
+            )))
+        }),
+    }
+}
+
+/// `GET /api/v1/outcomes?site=&operator=&from=&to=&as_of=`: the outcomes
+/// report (the same document as `pdva report outcomes --format json`).
+#[tracing::instrument(skip_all)]
+pub(crate) async fn outcomes(
+    State(state): State<AppState>,
+    Query(q): Query<OutcomesQuery>,
+) -> Result<Json<OutcomesReport>, WebError> {
+    let filter = Filter {
+        site: q.site.filter(|s| !s.trim().is_empty()),
+        operator: q.operator.filter(|s| !s.trim().is_empty()),
+        from: date("from", q.from)?,
+        to: date("to", q.to)?,
+    };
+    let as_of = date("as_of", q.as_of)?.unwrap_or_else(|| chrono::Local::now().date_naive());
+    let reference = state.store.reference_data().await?;
+    let filter = filter.resolve(&reference)?;
+    let data_version = state.store.data_version().await?.to_string();
+    let files = state
+        .store
+        .load_patient_files(filter.site.as_deref())
+        .await?;
+    let request = ReportRequest {
+        as_of,
+        filter,
+        data_version,
+    };
+    // The computation is CPU-bound: keep it off the async workers.
+    let report = tokio::task::spawn_blocking(move || {
+        pdva_outcomes::build_report(&files, &reference, &request)
+    })
+    .await
+    .expect("report task")?;
+    Ok(Json(report))
+}

@@ -1,0 +1,135 @@
+//! `GET /api/v1/outcomes`, in process: the same document as the engine
+//! computes from the store, with filters, and clear errors for bad ones.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use chrono::NaiveDate;
+use http_body_util::BodyExt;
+use pdva_store::{Actor, AnyRecord, Store};
+use pdva_synth::{Generator, GeneratorConfig};
+use serde_json::Value;
+use tower::ServiceExt;
+
+fn today() -> NaiveDate {
+    "2026-06-30".parse().unwrap()
+}
+
+async fn get(store: &Store, path: &str) -> (StatusCode, String) {
+    let response = pdva_web::router(store.clone())
+        .oneshot(Request::get(path).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8(body.to_vec()).unwrap())
+}
+
+/// A registry of `patients` synthetic patients in a temporary SQLite file.
+async fn registry(dir: &tempfile::TempDir, patients: usize) -> (Store, Generator) {
+    let store = Store::open(dir.path().join("t.db").to_str().unwrap())
+        .await
+        .unwrap();
+    let actor = Actor::new("test");
+    let mut generator = Generator::new(GeneratorConfig {
+        patients,
+        seed: 7,
+        today: today(),
+    });
+    let reference = generator.reference();
+    let mut records: Vec<(pdva_domain::RecordId, AnyRecord)> = Vec::new();
+    records.extend(
+        reference
+            .sites
+            .iter()
+            .map(|(id, s)| (*id, AnyRecord::Site(s.clone()))),
+    );
+    records.extend(
+        reference
+            .clinicians
+            .iter()
+            .map(|(id, c)| (*id, AnyRecord::Clinician(c.clone()))),
+    );
+    store.import_reference(&actor, &records).await.unwrap();
+    let reference_data = generator.reference_data();
+    while let Some(batch) = generator.next_batch(100) {
+        store
+            .import_patient_files(&actor, &batch.files, &reference_data, today())
+            .await
+            .unwrap();
+    }
+    (store, generator)
+}
+
+#[tokio::test]
+async fn outcomes_api_serves_the_engines_report_with_filters() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, generator) = registry(&dir, 150).await;
+    let (status, body) = get(&store, "/api/v1/outcomes?as_of=2026-06-30").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let served: Value = serde_json::from_str(&body).unwrap();
+
+    let reference = store.reference_data().await.unwrap();
+    let files = store.load_patient_files(None).await.unwrap();
+    let request = pdva_outcomes::ReportRequest {
+        as_of: today(),
+        filter: pdva_outcomes::Filter::default()
+            .resolve(&reference)
+            .unwrap(),
+        data_version: store.data_version().await.unwrap().to_string(),
+    };
+    let expected = pdva_outcomes::build_report(&files, &reference, &request).unwrap();
+    // Both through the same JSON text and parser, so floats compare exactly.
+    let expected: Value = serde_json::from_str(&serde_json::to_string(&expected).unwrap()).unwrap();
+    assert!(
+        served == expected,
+        "the served report differs from the engine's"
+    );
+    assert!(
+        served["amputation_free_survival"]["rows"]
+            .as_array()
+            .unwrap()
+            .len()
+            > 10
+    );
+    assert_eq!(served["data_version"], request.data_version);
+
+    // Filters: one site, one operator by name, a date range.
+    let site = generator.reference().sites[0].1.site_code.to_string();
+    let (status, body) = get(
+        &store,
+        &format!("/api/v1/outcomes?site={site}&from=2023-01-01&to=2025-12-31&as_of=2026-06-30"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let filtered: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(filtered["filters"]["site"], site.as_str());
+    assert_eq!(filtered["filters"]["from"], "2023-01-01");
+    assert!(
+        filtered["cohort"]["index_procedures"].as_u64().unwrap()
+            < served["cohort"]["index_procedures"].as_u64().unwrap()
+    );
+    let (id, clinician) = &generator.reference().clinicians[0];
+    let name = clinician.display_name.to_string().replace(' ', "%20");
+    let (status, body) = get(&store, &format!("/api/v1/outcomes?operator={name}")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let by_operator: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(by_operator["filters"]["operator_id"], id.to_string());
+}
+
+#[tokio::test]
+async fn bad_filters_are_refused_with_the_value_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = registry(&dir, 5).await;
+    let (status, body) = get(&store, "/api/v1/outcomes?site=NOWHERE").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains("unknown site code \"NOWHERE\""), "{body}");
+    let (status, body) = get(&store, "/api/v1/outcomes?operator=Dr%20Nobody").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains("Dr Nobody"), "{body}");
+    let (status, body) = get(&store, "/api/v1/outcomes?from=2025-02-30").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains("from"), "{body}");
+    let (status, body) = get(&store, "/api/v1/outcomes?from=2025-06-01&to=2025-01-01").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains("empty"), "{body}");
+}
