@@ -12,6 +12,7 @@
 //! - the chain head is the registry's data version;
 //! - no HTTP here: callers map [`StoreError`] to their own responses.
 
+mod browse;
 mod chain;
 pub mod db;
 mod error;

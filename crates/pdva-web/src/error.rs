@@ -15,6 +15,9 @@ pub enum WebError {
     /// A template failed to render.
     #[error("template: {0}")]
     Template(#[from] askama::Error),
+    /// No such page, or not one of the user's sites.
+    #[error("not found")]
+    NotFound,
     /// The outcomes engine refused the request (a bad filter) or failed.
     #[error(transparent)]
     Outcomes(#[from] pdva_outcomes::OutcomesError),
@@ -23,7 +26,7 @@ pub enum WebError {
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
         let (status, message) = match &self {
-            WebError::Store(StoreError::NotFound(_)) => {
+            WebError::Store(StoreError::NotFound(_)) | WebError::NotFound => {
                 (StatusCode::NOT_FOUND, "Not found".to_owned())
             }
             WebError::Store(

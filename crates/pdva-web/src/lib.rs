@@ -6,17 +6,24 @@
 //! store and render a view type that lives here. Only this crate knows HTTP;
 //! [`WebError`] is the one place where errors become responses.
 
+mod admin;
 mod api;
+mod auth;
+pub mod authz;
 mod error;
+mod forms;
 mod pages;
+mod patients;
+mod worklist;
 
+pub use auth::Settings;
 pub use error::WebError;
 
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use pdva_store::Store;
 
 /// What every handler shares.
@@ -24,16 +31,53 @@ use pdva_store::Store;
 pub struct AppState {
     /// The registry.
     pub store: Store,
+    /// Server settings.
+    pub settings: Settings,
 }
 
-/// The application's routes.
+/// The application's routes with the default settings (cookies without
+/// `Secure`, for plain http on this machine).
 pub fn router(store: Store) -> Router {
+    router_with(store, Settings::default())
+}
+
+/// The application's routes. Each is declared with its permission in
+/// [`authz::ROUTES`]; the guard checks it before the handler runs.
+pub fn router_with(store: Store, settings: Settings) -> Router {
+    let state = AppState { store, settings };
     Router::new()
         .route("/", get(pages::index))
         .route("/healthz", get(pages::healthz))
         .route("/api/v1/outcomes", get(api::outcomes))
+        .route("/sign-in", get(auth::sign_in_page).post(auth::sign_in))
+        .route("/sign-out", post(auth::sign_out))
+        .route("/patients", get(patients::list))
+        .route(
+            "/sites/{site}/patients/new",
+            get(patients::register_form).post(patients::register),
+        )
+        .route("/patients/{patient_id}", get(patients::page))
+        .route(
+            "/patients/{patient_id}/records/new/{kind}",
+            get(patients::new_record_form).post(patients::create_record),
+        )
+        .route(
+            "/patients/{patient_id}/records/{record_id}/edit",
+            get(patients::edit_record_form).post(patients::update_record),
+        )
+        .route(
+            "/patients/{patient_id}/records/{record_id}/void",
+            post(patients::void_record),
+        )
+        .route(
+            "/patients/{patient_id}/records/{record_id}/sign-off",
+            post(patients::sign_off_record),
+        )
+        .route("/worklist", get(worklist::page))
+        .route("/admin/users", get(admin::users))
+        .route_layer(middleware::from_fn_with_state(state.clone(), authz::guard))
         .layer(middleware::from_fn(security_headers))
-        .with_state(AppState { store })
+        .with_state(state)
 }
 
 /// Security headers on every response.
@@ -46,7 +90,10 @@ async fn security_headers(request: axum::extract::Request, next: Next) -> Respon
             "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
         ),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::REFERRER_POLICY, "no-referrer"),
+        // `same-origin`, not `no-referrer`: with `no-referrer` a browser sends
+        // `Origin: null` on a form POST, which the same-origin check refuses.
+        // No address (patient ids are in paths) leaves the site either way.
+        (header::REFERRER_POLICY, "same-origin"),
         (header::X_FRAME_OPTIONS, "DENY"),
         (
             HeaderName::from_static("cross-origin-opener-policy"),
@@ -65,7 +112,17 @@ pub async fn serve(
     store: Store,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(store))
+    serve_with(listener, store, Settings::default(), shutdown).await
+}
+
+/// As [`serve`], with settings.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    store: Store,
+    settings: Settings,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router_with(store, settings))
         .with_graceful_shutdown(shutdown)
         .await
 }

@@ -14,9 +14,42 @@ fn today() -> NaiveDate {
     "2026-06-30".parse().unwrap()
 }
 
+/// GET as a signed-in administrator (the API, like every page with
+/// registry data, needs a session; see tests/authorisation.rs for the rights).
 async fn get(store: &Store, path: &str) -> (StatusCode, String) {
+    let admin = match store
+        .users()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|u| u.username.as_str() == "api.admin")
+    {
+        Some(u) => u,
+        None => store
+            .create_user(
+                &Actor::new("test.setup"),
+                pdva_store::NewUser {
+                    username: pdva_store::Username::parse("api.admin").unwrap(),
+                    display_name: "API administrator".into(),
+                    role: pdva_store::Role::Admin,
+                    sites: pdva_store::SiteAccess::All,
+                    password: pdva_store::Password::parse("correct horse battery").unwrap(),
+                },
+            )
+            .await
+            .unwrap(),
+    };
+    let session = store
+        .start_session(&admin, chrono::Utc::now())
+        .await
+        .unwrap();
     let response = pdva_web::router(store.clone())
-        .oneshot(Request::get(path).body(Body::empty()).unwrap())
+        .oneshot(
+            Request::get(path)
+                .header("cookie", format!("pdva_session={}", session.token))
+                .body(Body::empty())
+                .unwrap(),
+        )
         .await
         .unwrap();
     let status = response.status();

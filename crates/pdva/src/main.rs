@@ -54,6 +54,10 @@ struct AddrArg {
     /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "PDVA_ADDR", value_name = "HOST:PORT")]
     addr: Option<String>,
+    /// Mark the session cookies Secure: set this whenever the registry is
+    /// reached over https (directly or through a TLS proxy).
+    #[arg(long, env = "PDVA_SECURE_COOKIES")]
+    secure_cookies: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -254,7 +258,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Serve { db, addr } => {
             let store = open(&config.db(db.db)).await?;
-            serve(store, &config.addr(addr.addr)).await?;
+            serve(store, &config.addr(addr.addr), addr.secure_cookies).await?;
         }
         Command::Generate {
             db,
@@ -282,7 +286,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             println!("{summary}");
             let logins = users::create_demo_users(&store).await?;
             users::print_demo_logins(&logins);
-            serve(store, &config.addr(addr.addr)).await?;
+            serve(store, &config.addr(addr.addr), addr.secure_cookies).await?;
         }
         Command::User { command } => users::run(&config, command).await?,
         Command::Audit {
@@ -368,13 +372,14 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn serve(store: Store, addr: &str) -> Result<()> {
+async fn serve(store: Store, addr: &str, secure_cookies: bool) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("could not listen on {addr}"))?;
     let local = listener.local_addr()?;
     println!("pdva-registry is serving at http://{local}/  (Ctrl-C to stop)");
-    pdva_web::serve(listener, store, async {
+    let settings = pdva_web::Settings { secure_cookies };
+    pdva_web::serve_with(listener, store, settings, async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await?;

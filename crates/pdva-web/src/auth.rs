@@ -1,0 +1,297 @@
+//! Sign-in and sign-out, cookies, and the same-origin and CSRF checks the
+//! guard applies to every state-changing request.
+//!
+//! - The session cookie carries a random 256-bit token (the database keeps
+//!   only its SHA-256). It is `HttpOnly; SameSite=Strict; Path=/`, plus
+//!   `Secure` when the registry is served over TLS (`--secure-cookies`),
+//!   and has no `Max-Age`: the server ends it after 30 minutes idle or 12
+//!   hours in all.
+//! - CSRF: every form carries the session's token in a hidden field, which
+//!   the guard compares with the session's on every POST; the sign-in form,
+//!   before there is a session, uses a double-submit token: the same random
+//!   value in a `SameSite=Strict` cookie and in the form. Every POST must
+//!   also come from this site: its `Origin` (or, failing that, `Referer`)
+//!   must name the host it was sent to.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::Extension;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use crate::authz::Caller;
+use crate::{AppState, WebError};
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "pdva_session";
+/// The sign-in form's double-submit cookie.
+pub const SIGN_IN_CSRF_COOKIE: &str = "pdva_sign_in_csrf";
+/// The hidden form field carrying the CSRF token.
+pub const CSRF_FIELD: &str = "_csrf";
+
+/// The web server's settings.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Settings {
+    /// Mark cookies `Secure` (serve over TLS, directly or behind a proxy).
+    pub secure_cookies: bool,
+}
+
+/// The cookies of a request, by name.
+pub fn cookies(headers: &HeaderMap) -> HashMap<String, String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| {
+            let (name, value) = pair.trim().split_once('=')?;
+            Some((name.trim().to_owned(), value.trim().to_owned()))
+        })
+        .collect()
+}
+
+/// A `Set-Cookie` value with the registry's flags.
+pub fn cookie(settings: Settings, name: &str, value: &str, max_age: Option<i64>) -> HeaderValue {
+    let mut c = format!("{name}={value}; HttpOnly; SameSite=Strict; Path=/");
+    if let Some(age) = max_age {
+        c.push_str(&format!("; Max-Age={age}"));
+    }
+    if settings.secure_cookies {
+        c.push_str("; Secure");
+    }
+    HeaderValue::from_str(&c).expect("cookie values are hex")
+}
+
+/// The first value of `name` in a URL-encoded form or query.
+pub fn form_value(bytes: &[u8], name: &str) -> Option<String> {
+    serde_urlencoded::from_bytes::<Vec<(String, String)>>(bytes)
+        .ok()?
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
+}
+
+/// Compares two tokens in time independent of where they differ.
+pub fn tokens_match(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && !a.is_empty()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// Percent-encodes a value for a query string.
+pub fn url_encode(value: &str) -> String {
+    serde_urlencoded::to_string([("", value)])
+        .map(|s| s.trim_start_matches('=').to_owned())
+        .unwrap_or_default()
+}
+
+/// Whether a request came from this site's own pages: its `Origin`, or its
+/// `Referer` when there is no `Origin`, names the host it was sent to.
+pub fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+        return false;
+    };
+    let authority = |url: &str| {
+        let rest = url
+            .strip_prefix("https://")
+            .or_else(|| url.strip_prefix("http://"))?;
+        Some(rest.split('/').next().unwrap_or("").to_owned())
+    };
+    let from = match headers.get(header::ORIGIN) {
+        Some(origin) => origin.to_str().ok().and_then(authority),
+        None => headers
+            .get(header::REFERER)
+            .and_then(|r| r.to_str().ok())
+            .and_then(authority),
+    };
+    from.is_some_and(|a| a.eq_ignore_ascii_case(host))
+}
+
+/// A local path to go to after signing in; anything else goes to the patients.
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        _ => "/patients".to_owned(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "sign_in.html")]
+struct SignInPage {
+    csrf_token: String,
+    username: String,
+    next: String,
+    failed: bool,
+}
+
+/// Query of the sign-in page.
+#[derive(Debug, Deserialize)]
+pub(crate) struct SignInQuery {
+    next: Option<String>,
+}
+
+/// The sign-in page; sets the sign-in form's double-submit cookie.
+pub(crate) async fn sign_in_page(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<SignInQuery>,
+) -> Result<Response, WebError> {
+    if caller.session.is_some() {
+        return Ok(Redirect::to(&safe_next(q.next.as_deref())).into_response());
+    }
+    let token = if caller.csrf_token.is_empty() {
+        pdva_store::random_token()
+    } else {
+        caller.csrf_token.clone()
+    };
+    let page = SignInPage {
+        csrf_token: token.clone(),
+        username: String::new(),
+        next: safe_next(q.next.as_deref()),
+        failed: false,
+    };
+    let mut response = Html(page.render()?).into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        cookie(state.settings, SIGN_IN_CSRF_COOKIE, &token, None),
+    );
+    Ok(response)
+}
+
+/// The sign-in form.
+#[derive(Deserialize)]
+pub(crate) struct SignInForm {
+    username: String,
+    password: String,
+    next: Option<String>,
+}
+
+/// Signs in: a new session, or the form again with one message whatever
+/// went wrong.
+#[tracing::instrument(skip_all)]
+pub(crate) async fn sign_in(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    axum::Form(form): axum::Form<SignInForm>,
+) -> Result<Response, WebError> {
+    let now = chrono::Utc::now();
+    match state
+        .store
+        .sign_in(&form.username, &form.password, now)
+        .await?
+    {
+        pdva_store::SignIn::Accepted(user) => {
+            let session = state.store.start_session(&user, now).await?;
+            tracing::info!(user = %user.username, "signed in");
+            let mut response = Redirect::to(&safe_next(form.next.as_deref())).into_response();
+            let headers = response.headers_mut();
+            headers.append(
+                header::SET_COOKIE,
+                cookie(state.settings, SESSION_COOKIE, &session.token, None),
+            );
+            headers.append(
+                header::SET_COOKIE,
+                cookie(state.settings, SIGN_IN_CSRF_COOKIE, "", Some(0)),
+            );
+            Ok(response)
+        }
+        pdva_store::SignIn::Refused => {
+            let page = SignInPage {
+                csrf_token: caller.csrf_token.clone(),
+                username: form.username,
+                next: safe_next(form.next.as_deref()),
+                failed: true,
+            };
+            Ok((StatusCode::UNAUTHORIZED, Html(page.render()?)).into_response())
+        }
+    }
+}
+
+/// Signs out: the session is deleted and the cookie cleared.
+pub(crate) async fn sign_out(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, WebError> {
+    if let Some(token) = cookies(&headers).get(SESSION_COOKIE) {
+        state.store.end_session(token).await?;
+    }
+    let mut response = Redirect::to("/sign-in").into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        cookie(state.settings, SESSION_COOKIE, "", Some(0)),
+    );
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn same_origin_needs_an_origin_or_referer_naming_the_host() {
+        let ok = headers(&[
+            ("host", "127.0.0.1:8080"),
+            ("origin", "http://127.0.0.1:8080"),
+        ]);
+        assert!(same_origin(&ok));
+        let referer = headers(&[
+            ("host", "127.0.0.1:8080"),
+            ("referer", "http://127.0.0.1:8080/patients"),
+        ]);
+        assert!(same_origin(&referer));
+        for bad in [
+            headers(&[
+                ("host", "127.0.0.1:8080"),
+                ("origin", "http://evil.example"),
+            ]),
+            headers(&[("host", "127.0.0.1:8080"), ("origin", "null")]),
+            headers(&[("host", "127.0.0.1:8080")]),
+            headers(&[
+                ("host", "127.0.0.1:8080"),
+                ("origin", "http://127.0.0.1:8080.evil.example"),
+            ]),
+        ] {
+            assert!(!same_origin(&bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn cookies_carry_the_flags_and_secure_only_when_asked() {
+        let plain = cookie(Settings::default(), "a", "b", None);
+        assert_eq!(plain, "a=b; HttpOnly; SameSite=Strict; Path=/");
+        let tls = cookie(
+            Settings {
+                secure_cookies: true,
+            },
+            "a",
+            "b",
+            None,
+        );
+        assert!(tls.to_str().unwrap().ends_with("; Secure"));
+    }
+
+    #[test]
+    fn only_local_paths_are_followed_after_sign_in() {
+        assert_eq!(safe_next(Some("/patients/x")), "/patients/x");
+        assert_eq!(safe_next(Some("//evil.example")), "/patients");
+        assert_eq!(safe_next(Some("https://evil.example")), "/patients");
+        assert_eq!(safe_next(None), "/patients");
+        assert!(tokens_match("abc", "abc"));
+        assert!(!tokens_match("abc", "abd"));
+        assert!(!tokens_match("", ""));
+    }
+}

@@ -1,0 +1,460 @@
+//! Authorisation in one place.
+//!
+//! Every route is declared in [`ROUTES`] with the [`Permission`] it needs:
+//! the roles allowed and where the site comes from (the patient or site in
+//! the path, or the `site` of the query). One middleware, [`guard`], runs
+//! on every route after routing: it finds the route's declaration (a route
+//! without one is refused: fail closed), checks the same-origin and CSRF
+//! rules on every POST, the session, the role and the site, and hands the
+//! handler a [`Caller`]. Handlers never check rights themselves.
+//!
+//! Refusals: not signed in → the sign-in page (401 for the API); a role
+//! without the right → 403; a patient, record or site of another site → 404,
+//! so that a URL does not reveal whether it exists.
+
+use axum::extract::{MatchedPath, RawPathParams, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use pdva_domain::values::SiteCode;
+use pdva_domain::{Patient, PatientFile, RecordId};
+use pdva_store::{AnyRecord, Role, Session, StoredRecord, User};
+
+use crate::AppState;
+use crate::auth::{self, SESSION_COOKIE, SIGN_IN_CSRF_COOKIE};
+
+use Role::{Admin, Clinician, GovernanceLead, Researcher};
+
+/// Where a route's site comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// No site: the route shows only what the user's sites allow, or nothing site-bound.
+    None,
+    /// The `{site}` of the path.
+    Site,
+    /// The home site of the `{patient_id}` of the path (and a `{record_id}`
+    /// must belong to that patient).
+    Patient,
+    /// The `site` of the query string; users who do not see every site must name one of theirs.
+    SiteQuery,
+}
+
+/// What a route needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Permission {
+    /// Short name, for logs and tests.
+    pub name: &'static str,
+    /// Roles allowed; empty for a public route.
+    pub roles: &'static [Role],
+    /// Whether a session is needed at all.
+    pub signed_in: bool,
+    /// Where the site comes from.
+    pub scope: Scope,
+}
+
+/// Anyone, signed in or not.
+pub const PUBLIC: Permission = Permission {
+    name: "public",
+    roles: &[],
+    signed_in: false,
+    scope: Scope::None,
+};
+/// Anyone signed in.
+pub const SIGNED_IN: Permission = Permission {
+    name: "signed_in",
+    roles: &[Clinician, GovernanceLead, Researcher, Admin],
+    signed_in: true,
+    scope: Scope::None,
+};
+/// The patient list of the user's sites (de-identified for researchers).
+pub const LIST_PATIENTS: Permission = Permission {
+    name: "list_patients",
+    roles: &[Clinician, GovernanceLead, Researcher, Admin],
+    signed_in: true,
+    scope: Scope::None,
+};
+/// A patient's page (de-identified for researchers).
+pub const VIEW_PATIENT: Permission = Permission {
+    name: "view_patient",
+    roles: &[Clinician, GovernanceLead, Researcher, Admin],
+    signed_in: true,
+    scope: Scope::Patient,
+};
+/// Registering a patient at a site.
+pub const REGISTER_PATIENT: Permission = Permission {
+    name: "register_patient",
+    roles: &[Clinician],
+    signed_in: true,
+    scope: Scope::Site,
+};
+/// Recording, amending, voiding and signing off a patient's care.
+pub const RECORD_CARE: Permission = Permission {
+    name: "record_care",
+    roles: &[Clinician],
+    signed_in: true,
+    scope: Scope::Patient,
+};
+/// The follow-up worklist (identifiable).
+pub const WORKLIST: Permission = Permission {
+    name: "worklist",
+    roles: &[Clinician, GovernanceLead, Admin],
+    signed_in: true,
+    scope: Scope::None,
+};
+/// Aggregate outcomes of the sites the user sees.
+pub const OUTCOMES: Permission = Permission {
+    name: "outcomes",
+    roles: &[Clinician, GovernanceLead, Researcher, Admin],
+    signed_in: true,
+    scope: Scope::SiteQuery,
+};
+/// Users and their rights.
+pub const MANAGE_USERS: Permission = Permission {
+    name: "manage_users",
+    roles: &[Admin],
+    signed_in: true,
+    scope: Scope::None,
+};
+
+/// One declared route.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteRule {
+    /// `GET` or `POST`.
+    pub method: &'static str,
+    /// The route's path as the router declares it.
+    pub path: &'static str,
+    /// What it needs.
+    pub permission: Permission,
+}
+
+const fn r(method: &'static str, path: &'static str, permission: Permission) -> RouteRule {
+    RouteRule {
+        method,
+        path,
+        permission,
+    }
+}
+
+/// Every route of the application and what it needs. The router and this
+/// table must agree: a route missing here is refused.
+pub const ROUTES: &[RouteRule] = &[
+    r("GET", "/", PUBLIC),
+    r("GET", "/healthz", PUBLIC),
+    r("GET", "/sign-in", PUBLIC),
+    r("POST", "/sign-in", PUBLIC),
+    r("POST", "/sign-out", SIGNED_IN),
+    r("GET", "/patients", LIST_PATIENTS),
+    r("GET", "/sites/{site}/patients/new", REGISTER_PATIENT),
+    r("POST", "/sites/{site}/patients/new", REGISTER_PATIENT),
+    r("GET", "/patients/{patient_id}", VIEW_PATIENT),
+    r(
+        "GET",
+        "/patients/{patient_id}/records/new/{kind}",
+        RECORD_CARE,
+    ),
+    r(
+        "POST",
+        "/patients/{patient_id}/records/new/{kind}",
+        RECORD_CARE,
+    ),
+    r(
+        "GET",
+        "/patients/{patient_id}/records/{record_id}/edit",
+        RECORD_CARE,
+    ),
+    r(
+        "POST",
+        "/patients/{patient_id}/records/{record_id}/edit",
+        RECORD_CARE,
+    ),
+    r(
+        "POST",
+        "/patients/{patient_id}/records/{record_id}/void",
+        RECORD_CARE,
+    ),
+    r(
+        "POST",
+        "/patients/{patient_id}/records/{record_id}/sign-off",
+        RECORD_CARE,
+    ),
+    r("GET", "/worklist", WORKLIST),
+    r("GET", "/admin/users", MANAGE_USERS),
+    r("GET", "/api/v1/outcomes", OUTCOMES),
+];
+
+/// The declaration of a route.
+pub fn rule_for(method: &Method, path: &str) -> Option<&'static RouteRule> {
+    ROUTES
+        .iter()
+        .find(|r| r.method == method.as_str() && r.path == path)
+}
+
+/// The patient a route is about, as the guard loaded it.
+#[derive(Debug, Clone)]
+pub struct PatientInScope {
+    /// The patient's id.
+    pub id: RecordId,
+    /// The patient.
+    pub patient: Patient,
+}
+
+/// Who is calling, and what the guard established for the route.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The signed-in user (none on a public route without a session).
+    pub session: Option<Session>,
+    /// The CSRF token for the forms of the page (the session's, or the
+    /// sign-in form's pre-session token).
+    pub csrf_token: String,
+    /// The patient of the path, checked against the user's sites.
+    pub patient: Option<PatientInScope>,
+    /// The record of the path, checked to belong to the patient.
+    pub record: Option<StoredRecord>,
+    /// The site of the path or query, checked against the user's sites.
+    pub site: Option<SiteCode>,
+}
+
+impl Caller {
+    /// The signed-in user. Routes that need one always have one.
+    pub fn user(&self) -> &User {
+        &self
+            .session
+            .as_ref()
+            .expect("the guard lets no one without a session reach this route")
+            .user
+    }
+}
+
+/// A refusal from the guard.
+enum Refusal {
+    SignInNeeded { api: bool, next: String },
+    Forbidden(&'static str),
+    NotFound,
+    Failed(pdva_store::StoreError),
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        match self {
+            Refusal::SignInNeeded { api: true, .. } => {
+                (StatusCode::UNAUTHORIZED, "Sign in first.").into_response()
+            }
+            Refusal::SignInNeeded { api: false, next } => {
+                Redirect::to(&format!("/sign-in?next={}", auth::url_encode(&next))).into_response()
+            }
+            Refusal::Forbidden(why) => (StatusCode::FORBIDDEN, why).into_response(),
+            Refusal::NotFound => (StatusCode::NOT_FOUND, "Not found").into_response(),
+            Refusal::Failed(e) => crate::WebError::from(e).into_response(),
+        }
+    }
+}
+
+/// Largest form body accepted.
+const MAX_FORM_BYTES: usize = 256 * 1024;
+
+/// The guard: runs on every route after routing (see the module's notes).
+pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    match check(&state, request).await {
+        Ok((request, signed_in)) => {
+            let mut response = next.run(request).await;
+            if signed_in {
+                // Pages with patients' data are never kept by caches.
+                response
+                    .headers_mut()
+                    .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            }
+            response
+        }
+        Err(refusal) => refusal.into_response(),
+    }
+}
+
+async fn check(state: &AppState, request: Request) -> Result<(Request, bool), Refusal> {
+    let (mut parts, body) = request.into_parts();
+    let path = parts
+        .extensions
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned())
+        .unwrap_or_default();
+    let Some(rule) = rule_for(&parts.method, &path) else {
+        tracing::error!(method = %parts.method, path, "route has no declared permission");
+        return Err(Refusal::Forbidden("This route declares no permission."));
+    };
+    let permission = rule.permission;
+    let now = chrono::Utc::now();
+    let cookies = auth::cookies(&parts.headers);
+    let session = match cookies.get(SESSION_COOKIE) {
+        Some(token) => state
+            .store
+            .session(token, now)
+            .await
+            .map_err(Refusal::Failed)?,
+        None => None,
+    };
+
+    // Every state-changing request: same origin, and the CSRF token.
+    let mut body = body;
+    if parts.method != Method::GET && parts.method != Method::HEAD {
+        if !auth::same_origin(&parts.headers) {
+            return Err(Refusal::Forbidden(
+                "Refused: the request did not come from this site's own pages.",
+            ));
+        }
+        let bytes = axum::body::to_bytes(body, MAX_FORM_BYTES)
+            .await
+            .map_err(|_| Refusal::Forbidden("Refused: the form is too large."))?;
+        let sent = auth::form_value(&bytes, auth::CSRF_FIELD);
+        let expected = match &session {
+            Some(s) => Some(s.csrf_token.clone()),
+            None if !permission.signed_in => cookies.get(SIGN_IN_CSRF_COOKIE).cloned(),
+            None => None,
+        };
+        let valid = match (&sent, &expected) {
+            (Some(sent), Some(expected)) => auth::tokens_match(sent, expected),
+            _ => false,
+        };
+        if !valid && (session.is_some() || !permission.signed_in) {
+            return Err(Refusal::Forbidden(
+                "Refused: the form's security token is missing or out of date. Go back, reload the page and try again.",
+            ));
+        }
+        body = axum::body::Body::from(bytes);
+    }
+
+    let mut caller = Caller {
+        csrf_token: session
+            .as_ref()
+            .map(|s| s.csrf_token.clone())
+            .or_else(|| cookies.get(SIGN_IN_CSRF_COOKIE).cloned())
+            .unwrap_or_default(),
+        session,
+        patient: None,
+        record: None,
+        site: None,
+    };
+
+    if permission.signed_in {
+        let Some(session) = &caller.session else {
+            return Err(Refusal::SignInNeeded {
+                api: path.starts_with("/api/"),
+                next: parts.uri.path().to_owned(),
+            });
+        };
+        let user = &session.user;
+        if !permission.roles.contains(&user.role) {
+            return Err(Refusal::Forbidden(
+                "Your role does not give you access to this page.",
+            ));
+        }
+        let params = path_params(&mut parts).await;
+        let param = |name: &str| {
+            params
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        };
+        match permission.scope {
+            Scope::None => {}
+            Scope::Site => {
+                let site = param("site")
+                    .and_then(|s| SiteCode::parse(&s).ok())
+                    .ok_or(Refusal::NotFound)?;
+                if !user.has_site(&site) {
+                    return Err(Refusal::NotFound);
+                }
+                caller.site = Some(site);
+            }
+            Scope::Patient => {
+                let id: RecordId = param("patient_id")
+                    .and_then(|s| s.parse().ok())
+                    .ok_or(Refusal::NotFound)?;
+                let patient = match state.store.get(id).await {
+                    Ok(StoredRecord {
+                        meta,
+                        record: AnyRecord::Patient(p),
+                    }) if !meta.voided => p,
+                    Ok(_) | Err(pdva_store::StoreError::NotFound(_)) => {
+                        return Err(Refusal::NotFound);
+                    }
+                    Err(e) => return Err(Refusal::Failed(e)),
+                };
+                if !user.has_site(&patient.home_site) {
+                    return Err(Refusal::NotFound);
+                }
+                if !user.role.sees_identifiers() {
+                    let file = state
+                        .store
+                        .patient_file(id)
+                        .await
+                        .map_err(Refusal::Failed)?;
+                    if !research_use_allowed(&file) {
+                        return Err(Refusal::NotFound);
+                    }
+                }
+                if let Some(record_id) = param("record_id") {
+                    let record_id: RecordId = record_id.parse().map_err(|_| Refusal::NotFound)?;
+                    let record = match state.store.get(record_id).await {
+                        Ok(r) if r.meta.patient_id == Some(id) => r,
+                        Ok(_) | Err(pdva_store::StoreError::NotFound(_)) => {
+                            return Err(Refusal::NotFound);
+                        }
+                        Err(e) => return Err(Refusal::Failed(e)),
+                    };
+                    caller.record = Some(record);
+                }
+                caller.site = Some(patient.home_site.clone());
+                caller.patient = Some(PatientInScope { id, patient });
+            }
+            Scope::SiteQuery => {
+                let site = parts.uri.query().and_then(|q| {
+                    auth::form_value(q.as_bytes(), "site").filter(|s| !s.trim().is_empty())
+                });
+                match site {
+                    Some(site) => {
+                        let site = SiteCode::parse(&site).map_err(|_| Refusal::NotFound)?;
+                        if !user.has_site(&site) {
+                            return Err(Refusal::NotFound);
+                        }
+                        caller.site = Some(site);
+                    }
+                    None if user.role == Role::Admin
+                        || user.sites == pdva_store::SiteAccess::All => {}
+                    None => {
+                        return Err(Refusal::Forbidden("Name one of your sites: ?site=CODE."));
+                    }
+                }
+            }
+        }
+    }
+    parts.extensions.insert(caller);
+    Ok((Request::from_parts(parts, body), permission.signed_in))
+}
+
+/// Whether a patient's data may be used for research (DOMAIN.md 4.4 and
+/// 11): not when their latest consent declined research or research consent
+/// was withdrawn.
+pub fn research_use_allowed(file: &PatientFile) -> bool {
+    let latest = file
+        .consents()
+        .max_by_key(|(_, c)| c.consent_date)
+        .map(|(_, c)| c);
+    match latest {
+        Some(c) => {
+            c.research_consent == pdva_domain::codes::ResearchConsent::Yes
+                && c.research_consent_withdrawn_on.is_none()
+        }
+        None => true,
+    }
+}
+
+/// The path parameters of the matched route.
+async fn path_params(parts: &mut axum::http::request::Parts) -> Vec<(String, String)> {
+    use axum::extract::FromRequestParts;
+    match RawPathParams::from_request_parts(parts, &()).await {
+        Ok(params) => params
+            .iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}

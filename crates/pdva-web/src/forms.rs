@@ -1,0 +1,1066 @@
+//! Data-entry forms: each instrument of DOMAIN.md section 4 is a list of
+//! fields (label, unit, help, choices from the code enums), parsed at the
+//! edge into the domain's types with their own `parse_for` constructors, so
+//! that every error names the field, the value and the rule. A refused
+//! submission comes back with every value as typed.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::NaiveDate;
+use pdva_domain::codes::*;
+use pdva_domain::values::*;
+use pdva_domain::{ClinicalRecord, FieldError, Finding, RecordId, RecordKind};
+use serde_json::{Map, Value};
+
+/// A choice offered by a select or a checkbox list: (stored code, label).
+pub(crate) type Choice = (String, String);
+
+/// Checks a typed value with the domain's constructor.
+type Check = fn(&'static str, &str) -> Result<(), FieldError>;
+
+/// How a field is entered.
+#[derive(Clone, Copy)]
+pub(crate) enum Input {
+    /// A heading between groups of fields.
+    Heading,
+    /// A date (YYYY-MM-DD).
+    Date,
+    /// A whole number, checked by the domain type's constructor if any.
+    Int(Option<Check>),
+    /// A decimal, checked by the domain type's constructor.
+    Decimal(Check),
+    /// One line of text, checked if need be.
+    Text(Option<Check>),
+    /// Free text.
+    TextArea,
+    /// A yes/no answer that is required.
+    YesNo,
+    /// A yes/no answer that may be left unrecorded.
+    OptYesNo,
+    /// One of a code set.
+    Choice(fn() -> Vec<Choice>, Check),
+    /// Any of a code set.
+    Choices(fn() -> Vec<Choice>, Check),
+    /// A clinician of the patient's site.
+    Clinician,
+    /// One of the patient's index procedures.
+    Procedure,
+}
+
+/// One field of a form.
+#[derive(Clone, Copy)]
+pub(crate) struct Field {
+    /// Data-dictionary name (the form field's name too).
+    pub name: &'static str,
+    /// Label in clinical language.
+    pub label: &'static str,
+    /// How it is entered.
+    pub input: Input,
+    /// Required.
+    pub required: bool,
+    /// Unit shown after the input.
+    pub unit: &'static str,
+    /// Help for the clinician.
+    pub help: &'static str,
+}
+
+const fn f(name: &'static str, label: &'static str, input: Input, required: bool) -> Field {
+    Field {
+        name,
+        label,
+        input,
+        required,
+        unit: "",
+        help: "",
+    }
+}
+
+const fn heading(label: &'static str) -> Field {
+    f("", label, Input::Heading, false)
+}
+
+impl Field {
+    const fn unit(mut self, unit: &'static str) -> Self {
+        self.unit = unit;
+        self
+    }
+    const fn help(mut self, help: &'static str) -> Self {
+        self.help = help;
+        self
+    }
+}
+
+macro_rules! codes {
+    ($t:ty) => {
+        || {
+            <$t>::ALL
+                .iter()
+                .map(|c| (c.as_code().to_owned(), c.label().to_owned()))
+                .collect()
+        }
+    };
+}
+macro_rules! choice {
+    ($t:ty) => {
+        Input::Choice(codes!($t), |f, s| <$t>::parse_for(f, s).map(drop))
+    };
+}
+macro_rules! choices {
+    ($t:ty) => {
+        Input::Choices(codes!($t), |f, s| <$t>::parse_for(f, s).map(drop))
+    };
+}
+macro_rules! int {
+    ($t:ty) => {
+        Input::Int(Some(|f, s| <$t>::parse_for(f, s).map(drop)))
+    };
+}
+macro_rules! dec {
+    ($t:ty) => {
+        Input::Decimal(|f, s| <$t>::parse_for(f, s).map(drop))
+    };
+}
+
+const WIFI_WOUND_HELP: &str = "SVS WIfI wound: 0 no ulcer or gangrene (rest pain only); 1 small shallow ulcer, no exposed bone unless distal phalanx, no gangrene; 2 deeper ulcer with exposed bone, joint or tendon (not heel), shallow heel ulcer, or gangrene limited to digits; 3 extensive deep ulcer of forefoot or midfoot, deep heel ulcer, or extensive gangrene.";
+const WIFI_ISCHAEMIA_HELP: &str = "SVS WIfI ischaemia (worst of the measured values; ignore an ABI above 1.4): 0 ABI ≥ 0.80, ankle > 100, toe pressure or TcPO2 ≥ 60 mmHg; 1 ABI 0.60–0.79, ankle 70–100, toe/TcPO2 40–59; 2 ABI 0.40–0.59, ankle 50–70, toe/TcPO2 30–39; 3 ABI ≤ 0.39, ankle < 50, toe/TcPO2 < 30.";
+const WIFI_INFECTION_HELP: &str = "SVS WIfI foot infection: 0 none; 1 local, skin and subcutis only, erythema 0.5–2 cm; 2 local, erythema > 2 cm or deeper structures, no SIRS; 3 local infection with systemic inflammatory response (2 or more SIRS signs).";
+const RUTHERFORD_HELP: &str = "Rutherford category: 0 asymptomatic; 1 mild, 2 moderate, 3 severe claudication; 4 ischaemic rest pain; 5 minor tissue loss (non-healing ulcer, focal gangrene); 6 major tissue loss above the transmetatarsal level. CLTI is 4–6.";
+
+fn date_check(field: &'static str, s: &str) -> Result<NaiveDate, FieldError> {
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .map_err(|_| FieldError::new(field, s, "must be a date as YYYY-MM-DD"))
+}
+
+/// The patient registration form (4.3); the registry id is assigned and the
+/// home site is the site the form was opened for.
+pub(crate) const PATIENT: &[Field] = &[
+    f(
+        "nhs_number",
+        "NHS number",
+        Input::Text(Some(|f, s| {
+            NhsNumber::parse(s).map(drop).map_err(|mut e| {
+                e.field = f;
+                e
+            })
+        })),
+        false,
+    )
+    .help("10 digits; leave empty at non-UK sites or when the patient declined registry data consent."),
+    f("hospital_number", "Hospital number", Input::Text(None), false),
+    f("family_name", "Family name", Input::Text(None), false),
+    f("given_name", "Given name", Input::Text(None), false),
+    f("date_of_birth", "Date of birth", Input::Date, true),
+    f("sex", "Sex", choice!(Sex), true),
+];
+
+const CONSENT: &[Field] = &[
+    f("consent_date", "Date consent was taken", Input::Date, true),
+    f("taken_by", "Consent taken by", Input::Clinician, true),
+    f(
+        "uncertainties_explained",
+        "Safety, efficacy and their uncertainties explained",
+        Input::YesNo,
+        true,
+    )
+    .help("NICE IPG773 1.2: the patient understands the procedure's safety and efficacy and the uncertainties about them."),
+    f("information_given", "Information given", choices!(InformationGiven), true),
+    f("information_version", "Version or date of the information", Input::Text(None), false),
+    f(
+        "shared_decision_making_documented",
+        "Shared decision making documented",
+        Input::YesNo,
+        true,
+    ),
+    f("lacks_capacity", "The patient lacked capacity to consent", Input::YesNo, true),
+    f(
+        "best_interests_decision_documented",
+        "Best-interests decision documented",
+        Input::OptYesNo,
+        false,
+    )
+    .help("Required when the patient lacked capacity."),
+    f("registry_data_consent", "Registry data consent", choice!(RegistryDataConsent), true),
+    f("research_consent", "Research consent", choice!(ResearchConsent), true),
+    f(
+        "research_consent_withdrawn_on",
+        "Research consent withdrawn on",
+        Input::Date,
+        false,
+    ),
+];
+
+const PROCEDURE: &[Field] = &[
+    f("procedure_date", "Procedure date", Input::Date, true),
+    f("index_limb", "Index limb", choice!(Limb), true),
+    f("primary_operator", "Primary operator", Input::Clinician, true),
+    f("second_operator", "Second operator", Input::Clinician, false),
+    f("proctor", "Proctor", Input::Clinician, false),
+    f("anaesthesia", "Anaesthesia", choice!(Anaesthesia), true),
+    f("device_system", "Device system", Input::Text(Some(|f, s| RequiredText::parse_for(f, s).map(drop))), true)
+        .help("Name and model of the system used."),
+    f("device_lot", "Device lot", Input::Text(None), false),
+    heading("Technique"),
+    f("arterial_access", "Arterial access", choice!(ArterialAccess), true),
+    f("venous_access", "Venous access", choice!(VenousAccess), true),
+    f("target_artery", "Target artery", choice!(TibialVessel), true),
+    f("target_vein", "Target vein", choice!(TibialVessel), true),
+    f("crossover_level", "Crossover level", choice!(CrossoverLevel), true),
+    f("fistula_created", "Fistula created", Input::YesNo, true),
+    f("valvulotomy", "Valvulotomy", Input::YesNo, true),
+    f("valvulotomy_extent", "Extent of valvulotomy", choice!(ValvulotomyExtent), false),
+    f("venous_stents_count", "Venous stents placed", int!(VenousStentCount), false),
+    f("stented_length_mm", "Stented length", int!(StentedLength), false).unit("mm"),
+    f("crossing_stent", "Crossing stent used", Input::OptYesNo, false),
+    f("completion_angiography", "Completion angiography", Input::YesNo, true),
+    f("venous_arch_flow", "Arterialised flow into the deep venous arch", choice!(VenousArchFlow), false)
+        .help("Technical success is a fistula created with complete or partial flow into the deep venous arch."),
+    heading("Duration, dose and discharge"),
+    f("procedure_minutes", "Procedure duration", int!(ProcedureMinutes), false).unit("minutes"),
+    f("fluoroscopy_minutes", "Fluoroscopy time", dec!(NonNegative), false).unit("minutes"),
+    f("contrast_ml", "Contrast", Input::Int(None), false).unit("ml"),
+    f("air_kerma_mgy", "Air kerma", dec!(NonNegative), false).unit("mGy"),
+    f("dap_gycm2", "Dose–area product", dec!(NonNegative), false).unit("Gy·cm²"),
+    f("discharge_date", "Discharge date", Input::Date, false),
+];
+
+const BASELINE: &[Field] = &[
+    f("procedure_id", "Index procedure", Input::Procedure, true),
+    f("assessment_date", "Assessment date", Input::Date, true),
+    heading("Limb"),
+    f(
+        "rutherford_category",
+        "Rutherford category",
+        int!(RutherfordCategory),
+        true,
+    )
+    .help(RUTHERFORD_HELP),
+    f("wifi_wound", "WIfI wound grade", int!(WifiGrade), true).help(WIFI_WOUND_HELP),
+    f(
+        "wifi_ischaemia",
+        "WIfI ischaemia grade",
+        int!(WifiGrade),
+        true,
+    )
+    .help(WIFI_ISCHAEMIA_HELP),
+    f(
+        "wifi_foot_infection",
+        "WIfI foot infection grade",
+        int!(WifiGrade),
+        true,
+    )
+    .help(WIFI_INFECTION_HELP),
+    f("rest_pain", "Ischaemic rest pain", Input::OptYesNo, false),
+    f("pain_score", "Pain score", int!(PainScore), false)
+        .help("0 (no pain) to 10 (worst imaginable), numeric rating scale."),
+    f("wound_count", "Number of wounds", Input::Int(None), false),
+    f(
+        "largest_wound_area_cm2",
+        "Largest wound area",
+        dec!(Positive),
+        false,
+    )
+    .unit("cm²"),
+    f(
+        "wound_locations",
+        "Wound locations",
+        choices!(WoundLocation),
+        false,
+    ),
+    f("gangrene", "Gangrene", choice!(Gangrene), false),
+    heading("Perfusion"),
+    f("abi", "Ankle–brachial index", dec!(Abi), false)
+        .help("Above 1.4 suggests incompressible vessels: record the toe pressure."),
+    f(
+        "ankle_systolic_pressure_mmhg",
+        "Ankle systolic pressure",
+        int!(AnklePressure),
+        false,
+    )
+    .unit("mmHg"),
+    f(
+        "toe_pressure_mmhg",
+        "Toe pressure",
+        int!(ToePressure),
+        false,
+    )
+    .unit("mmHg"),
+    f("tcpo2_mmhg", "TcPO2", int!(Tcpo2), false).unit("mmHg"),
+    heading("Comorbidity"),
+    f("diabetes", "Diabetes", choice!(Diabetes), true),
+    f(
+        "dialysis_dependent",
+        "Dependent on dialysis",
+        Input::YesNo,
+        true,
+    )
+    .help("NICE IPG773 1.4 asks for the number dependent on dialysis."),
+    f("ckd_stage", "CKD stage", int!(CkdStage), false),
+    f("hypertension", "Hypertension", Input::OptYesNo, false),
+    f("hyperlipidaemia", "Hyperlipidaemia", Input::OptYesNo, false),
+    f(
+        "coronary_artery_disease",
+        "Coronary artery disease",
+        Input::OptYesNo,
+        false,
+    ),
+    f("heart_failure", "Heart failure", Input::OptYesNo, false),
+    f("prior_stroke", "Prior stroke", Input::OptYesNo, false),
+    f("copd", "COPD", Input::OptYesNo, false),
+    f("smoking", "Smoking", choice!(Smoking), false),
+    f("height_cm", "Height", dec!(Positive), false).unit("cm"),
+    f("weight_kg", "Weight", dec!(Positive), false).unit("kg"),
+    f(
+        "ambulatory_status",
+        "Ambulatory status",
+        choice!(AmbulatoryStatus),
+        false,
+    ),
+    f(
+        "clinical_frailty_scale",
+        "Clinical Frailty Scale",
+        int!(ClinicalFrailtyScale),
+        false,
+    )
+    .help("1 (very fit) to 9 (terminally ill)."),
+    heading("Patient selection"),
+    f(
+        "no_option_reasons",
+        "Why there was no ordinary revascularisation option",
+        choices!(NoOptionReason),
+        true,
+    ),
+    f(
+        "mdt_decision_date",
+        "Multidisciplinary team decision date",
+        Input::Date,
+        false,
+    ),
+    f(
+        "prior_revascularisations_index_limb",
+        "Prior revascularisations of the index limb",
+        Input::Int(None),
+        false,
+    ),
+    f(
+        "prior_minor_amputation_index_limb",
+        "Prior minor amputation of the index limb",
+        Input::OptYesNo,
+        false,
+    ),
+    f(
+        "pedal_venous_anatomy_confirmed",
+        "Pedal venous anatomy confirmed suitable",
+        Input::YesNo,
+        true,
+    )
+    .help("NICE IPG773 2.4."),
+    f(
+        "venous_imaging",
+        "Venous imaging",
+        choice!(VenousImaging),
+        false,
+    ),
+];
+
+const THERAPY: &[Field] = &[
+    f("procedure_id", "Index procedure", Input::Procedure, true),
+    f("drug", "Drug", choice!(AntithromboticDrug), true),
+    f("dose", "Dose", Input::Text(None), false),
+    f("start_date", "Start date", Input::Date, true),
+    f("stop_date", "Stop date", Input::Date, false)
+        .help("Leave empty while the drug is continued."),
+    f("stop_reason", "Why stopped", choice!(StopReason), false),
+];
+
+const VISIT: &[Field] = &[
+    f("procedure_id", "Index procedure", Input::Procedure, true),
+    f("visit_date", "Visit date", Input::Date, true),
+    f("contact", "Contact", choice!(ContactMode), true),
+    f("limb_status", "Index limb", choice!(LimbStatus), true)
+        .help("Record a major amputation as an amputation event too."),
+    f("wound_status", "Wound", choice!(WoundStatus), false),
+    f(
+        "largest_wound_area_cm2",
+        "Largest wound area",
+        dec!(Positive),
+        false,
+    )
+    .unit("cm²"),
+    f(
+        "rutherford_category",
+        "Rutherford category",
+        int!(RutherfordCategory),
+        false,
+    )
+    .help(RUTHERFORD_HELP),
+    f("wifi_wound", "WIfI wound grade", int!(WifiGrade), false).help(WIFI_WOUND_HELP),
+    f(
+        "wifi_ischaemia",
+        "WIfI ischaemia grade",
+        int!(WifiGrade),
+        false,
+    )
+    .help(WIFI_ISCHAEMIA_HELP),
+    f(
+        "wifi_foot_infection",
+        "WIfI foot infection grade",
+        int!(WifiGrade),
+        false,
+    )
+    .help(WIFI_INFECTION_HELP),
+    f(
+        "toe_pressure_mmhg",
+        "Toe pressure",
+        int!(ToePressure),
+        false,
+    )
+    .unit("mmHg"),
+    f("tcpo2_mmhg", "TcPO2", int!(Tcpo2), false).unit("mmHg"),
+    f("pain_score", "Pain score", int!(PainScore), false)
+        .help("0 (no pain) to 10 (worst imaginable)."),
+    f(
+        "ambulatory_status",
+        "Ambulatory status",
+        choice!(AmbulatoryStatus),
+        false,
+    ),
+    f(
+        "circuit_patency",
+        "Circuit patency (duplex)",
+        choice!(CircuitPatency),
+        false,
+    ),
+];
+
+const AMPUTATION: &[Field] = &[
+    f("procedure_id", "Index procedure", Input::Procedure, true),
+    f("date", "Date of amputation", Input::Date, true),
+    f("limb", "Limb", choice!(Limb), true),
+    f("level", "Level", choice!(AmputationLevel), true).help(
+        "Syme and above are major amputations; toe, ray, transmetatarsal and midfoot are minor.",
+    ),
+    f(
+        "revision",
+        "Revision of an earlier amputation at the same level",
+        Input::YesNo,
+        true,
+    ),
+    f("reason", "Reason", Input::TextArea, false),
+];
+
+const REINTERVENTION: &[Field] = &[
+    f("procedure_id", "Index procedure", Input::Procedure, true),
+    f("date", "Date", Input::Date, true),
+    f("limb", "Limb", choice!(Limb), true),
+    f(
+        "planned",
+        "Planned (staged or scheduled in advance)",
+        Input::YesNo,
+        true,
+    )
+    .help("No if clinically driven."),
+    f("kind", "What was done", choice!(ReinterventionKind), true),
+    f(
+        "related_to_pdva",
+        "Related to pDVA",
+        choice!(YesNoUnknown),
+        false,
+    ),
+];
+
+const DEATH: &[Field] = &[
+    f("date", "Date of death", Input::Date, true),
+    f("cause", "Cause", choice!(CauseOfDeath), true),
+    f(
+        "procedure_related",
+        "Related to the procedure",
+        choice!(YesNoUnknown),
+        false,
+    ),
+];
+
+const ADVERSE_EVENT: &[Field] = &[
+    f("procedure_id", "Index procedure", Input::Procedure, true),
+    f("onset_date", "Onset", Input::Date, true),
+    f("kind", "Kind", choice!(AdverseEventKind), true),
+    f("severity", "Severity", choice!(Severity), true),
+    f("serious", "Serious adverse event", Input::OptYesNo, false).help(
+        "Death, life-threatening, hospitalisation or its prolongation, persistent disability.",
+    ),
+    f(
+        "device_or_procedure_related",
+        "Related to the device or procedure",
+        choice!(Relatedness),
+        false,
+    ),
+    f("resolved_on", "Resolved on", Input::Date, false),
+    f("description", "Description", Input::TextArea, false)
+        .help("Free text is never exported to research."),
+];
+
+const QUALITY_OF_LIFE: &[Field] = &[
+    f("procedure_id", "Index procedure", Input::Procedure, true),
+    f("assessment_date", "Assessment date", Input::Date, true)
+        .help("On or before the procedure date it is the baseline assessment."),
+    heading("VascuQoL-6 (two-week recall; answers 1 worst to 4 best)"),
+    f(
+        "vascuqol_1",
+        "VascuQoL-6 item 1 (licensed wording)",
+        int!(VascuQolItem),
+        false,
+    ),
+    f(
+        "vascuqol_2",
+        "VascuQoL-6 item 2 (licensed wording)",
+        int!(VascuQolItem),
+        false,
+    ),
+    f(
+        "vascuqol_3",
+        "VascuQoL-6 item 3 (licensed wording)",
+        int!(VascuQolItem),
+        false,
+    ),
+    f(
+        "vascuqol_4",
+        "VascuQoL-6 item 4 (licensed wording)",
+        int!(VascuQolItem),
+        false,
+    ),
+    f(
+        "vascuqol_5",
+        "VascuQoL-6 item 5 (licensed wording)",
+        int!(VascuQolItem),
+        false,
+    ),
+    f(
+        "vascuqol_6",
+        "VascuQoL-6 item 6 (licensed wording)",
+        int!(VascuQolItem),
+        false,
+    ),
+    heading("EQ-5D-5L (levels 1 no problems to 5 extreme problems or unable)"),
+    f(
+        "eq5d_mobility",
+        "EQ-5D-5L mobility (licensed wording)",
+        int!(Eq5dLevel),
+        false,
+    ),
+    f(
+        "eq5d_self_care",
+        "EQ-5D-5L self-care (licensed wording)",
+        int!(Eq5dLevel),
+        false,
+    ),
+    f(
+        "eq5d_usual_activities",
+        "EQ-5D-5L usual activities (licensed wording)",
+        int!(Eq5dLevel),
+        false,
+    ),
+    f(
+        "eq5d_pain_discomfort",
+        "EQ-5D-5L pain/discomfort (licensed wording)",
+        int!(Eq5dLevel),
+        false,
+    ),
+    f(
+        "eq5d_anxiety_depression",
+        "EQ-5D-5L anxiety/depression (licensed wording)",
+        int!(Eq5dLevel),
+        false,
+    ),
+    f("eq_vas", "EQ VAS", int!(EqVas), false).help("0 worst to 100 best imaginable health today."),
+];
+
+/// The instruments a clinician records for a patient, in the order of care,
+/// with their URL slug.
+pub(crate) const INSTRUMENTS: &[(&str, RecordKind)] = &[
+    ("consent", RecordKind::Consent),
+    ("procedure", RecordKind::Procedure),
+    ("baseline", RecordKind::Baseline),
+    ("antithrombotic-therapy", RecordKind::AntithromboticTherapy),
+    ("follow-up-visit", RecordKind::FollowUpVisit),
+    ("amputation", RecordKind::Amputation),
+    ("reintervention", RecordKind::Reintervention),
+    ("adverse-event", RecordKind::AdverseEvent),
+    ("quality-of-life", RecordKind::QualityOfLife),
+    ("death", RecordKind::Death),
+];
+
+/// The kind a URL slug names.
+pub(crate) fn kind_of_slug(slug: &str) -> Option<RecordKind> {
+    INSTRUMENTS
+        .iter()
+        .find(|(s, _)| *s == slug)
+        .map(|(_, k)| *k)
+}
+
+/// The URL slug of a kind.
+pub(crate) fn slug_of(kind: RecordKind) -> &'static str {
+    INSTRUMENTS
+        .iter()
+        .find(|(_, k)| *k == kind)
+        .map(|(s, _)| *s)
+        .unwrap_or("")
+}
+
+/// The title of an instrument's form.
+pub(crate) fn title_of(kind: RecordKind) -> &'static str {
+    match kind {
+        RecordKind::Consent => "Consent",
+        RecordKind::Baseline => "Baseline and patient selection",
+        RecordKind::Procedure => "Index procedure",
+        RecordKind::AntithromboticTherapy => "Antithrombotic therapy",
+        RecordKind::FollowUpVisit => "Follow-up visit",
+        RecordKind::Amputation => "Amputation",
+        RecordKind::Reintervention => "Reintervention",
+        RecordKind::Death => "Death",
+        RecordKind::AdverseEvent => "Adverse event",
+        RecordKind::QualityOfLife => "Quality of life",
+        RecordKind::Patient => "Patient",
+        RecordKind::Site => "Site",
+        RecordKind::Clinician => "Clinician",
+        RecordKind::GovernanceMeeting => "Governance review meeting",
+    }
+}
+
+/// The fields of a clinical instrument.
+pub(crate) fn fields_of(kind: RecordKind) -> &'static [Field] {
+    match kind {
+        RecordKind::Consent => CONSENT,
+        RecordKind::Baseline => BASELINE,
+        RecordKind::Procedure => PROCEDURE,
+        RecordKind::AntithromboticTherapy => THERAPY,
+        RecordKind::FollowUpVisit => VISIT,
+        RecordKind::Amputation => AMPUTATION,
+        RecordKind::Reintervention => REINTERVENTION,
+        RecordKind::Death => DEATH,
+        RecordKind::AdverseEvent => ADVERSE_EVENT,
+        RecordKind::QualityOfLife => QUALITY_OF_LIFE,
+        RecordKind::Patient => PATIENT,
+        RecordKind::Site | RecordKind::Clinician | RecordKind::GovernanceMeeting => &[],
+    }
+}
+
+/// A submitted form: every value as typed, several for a checkbox list.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Submitted(pub HashMap<String, Vec<String>>);
+
+impl Submitted {
+    /// From the decoded body's pairs.
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> Self {
+        let mut map: HashMap<String, Vec<String>> = HashMap::new();
+        for (k, v) in pairs {
+            map.entry(k).or_default().push(v);
+        }
+        Self(map)
+    }
+
+    /// The first value of a field, trimmed ("" when absent).
+    pub fn one(&self, name: &str) -> &str {
+        self.0
+            .get(name)
+            .and_then(|v| v.first())
+            .map(|s| s.trim())
+            .unwrap_or("")
+    }
+
+    /// Every non-empty value of a field.
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.0
+            .get(name)
+            .map(|v| {
+                v.iter()
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The form values of a stored record (for editing).
+    pub fn from_record(fields: &[Field], record: &Value) -> Self {
+        let mut map = HashMap::new();
+        for field in fields {
+            let value = match field.name.strip_prefix("vascuqol_") {
+                Some(i) => {
+                    let i: usize = i.parse().unwrap_or(1);
+                    record
+                        .get("vascuqol")
+                        .and_then(|a| a.get(i - 1))
+                        .cloned()
+                        .unwrap_or(Value::Null)
+                }
+                None => record.get(field.name).cloned().unwrap_or(Value::Null),
+            };
+            let values = match value {
+                Value::Null => vec![],
+                Value::Bool(b) => vec![if b { "yes" } else { "no" }.to_owned()],
+                Value::String(s) => vec![s],
+                Value::Number(n) => vec![n.to_string()],
+                Value::Array(a) => a
+                    .into_iter()
+                    .map(|v| match v {
+                        Value::String(s) => s,
+                        other => other.to_string(),
+                    })
+                    .collect(),
+                Value::Object(_) => vec![],
+            };
+            map.insert(field.name.to_owned(), values);
+        }
+        Self(map)
+    }
+}
+
+/// What a form offers in its clinician and procedure choices.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Offered {
+    /// Clinicians of the patient's site.
+    pub clinicians: Vec<Choice>,
+    /// The patient's index procedures.
+    pub procedures: Vec<Choice>,
+}
+
+/// Parses a submitted form into the JSON object of the domain record:
+/// every value through its domain constructor; every error collected.
+pub(crate) fn parse_fields(
+    fields: &[Field],
+    form: &Submitted,
+    offered: &Offered,
+) -> Result<Map<String, Value>, Vec<FieldError>> {
+    let mut out = Map::new();
+    let mut errors = Vec::new();
+    let mut vascuqol = vec![Value::Null; 6];
+    for field in fields {
+        let name = field.name;
+        let raw = form.one(name);
+        let value: Result<Value, FieldError> = match field.input {
+            Input::Heading => continue,
+            Input::Choices(options, check) => {
+                let picked = form.all(name);
+                if picked.is_empty() && field.required {
+                    Err(FieldError::new(name, "", "is required: choose one or more"))
+                } else {
+                    let _ = options;
+                    picked
+                        .iter()
+                        .map(|p| check(name, p).map(|()| Value::String(p.clone())))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map(Value::Array)
+                }
+            }
+            _ if raw.is_empty() => {
+                if field.required {
+                    Err(FieldError::new(name, "", "is required"))
+                } else {
+                    Ok(Value::Null)
+                }
+            }
+            Input::Date => date_check(name, raw).map(|d| Value::String(d.to_string())),
+            Input::Int(check) => match raw.parse::<i64>() {
+                Err(_) => Err(FieldError::new(name, raw, "must be a whole number")),
+                Ok(n) => match check {
+                    Some(check) => check(name, raw).map(|()| Value::from(n)),
+                    None if n < 0 => Err(FieldError::new(name, raw, "must be 0 or more")),
+                    None if n > i64::from(u32::MAX) => {
+                        Err(FieldError::new(name, raw, "is too large"))
+                    }
+                    None => Ok(Value::from(n)),
+                },
+            },
+            Input::Decimal(check) => check(name, raw)
+                .map(|()| Value::from(raw.parse::<f64>().expect("checked by the domain type"))),
+            Input::Text(check) => match check {
+                Some(check) => check(name, raw).map(|()| Value::String(raw.to_owned())),
+                None => Ok(Value::String(raw.to_owned())),
+            },
+            Input::TextArea => Ok(Value::String(raw.to_owned())),
+            Input::YesNo | Input::OptYesNo => match raw {
+                "yes" => Ok(Value::Bool(true)),
+                "no" => Ok(Value::Bool(false)),
+                other => Err(FieldError::new(name, other, "must be yes or no")),
+            },
+            Input::Choice(_, check) => check(name, raw).map(|()| Value::String(raw.to_owned())),
+            Input::Clinician | Input::Procedure => {
+                let list = if matches!(field.input, Input::Clinician) {
+                    &offered.clinicians
+                } else {
+                    &offered.procedures
+                };
+                match raw.parse::<RecordId>() {
+                    Ok(id) if list.iter().any(|(c, _)| *c == id.to_string()) => {
+                        Ok(Value::String(id.to_string()))
+                    }
+                    _ => Err(FieldError::new(
+                        name,
+                        raw,
+                        "must be one of the choices offered",
+                    )),
+                }
+            }
+        };
+        match value {
+            Ok(v) => {
+                if let Some(i) = name.strip_prefix("vascuqol_") {
+                    let i: usize = i.parse().expect("vascuqol item number");
+                    vascuqol[i - 1] = v;
+                } else {
+                    out.insert(name.to_owned(), v);
+                }
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    if fields.iter().any(|f| f.name.starts_with("vascuqol_")) {
+        out.insert("vascuqol".into(), Value::Array(vascuqol));
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Parses a clinical instrument's form into its record.
+pub(crate) fn parse_clinical(
+    kind: RecordKind,
+    form: &Submitted,
+    offered: &Offered,
+) -> Result<ClinicalRecord, Vec<FieldError>> {
+    let fields = parse_fields(fields_of(kind), form, offered)?;
+    let tagged = serde_json::json!({"kind": kind.as_str(), "record": Value::Object(fields)});
+    serde_json::from_value(tagged).map_err(|e| {
+        vec![FieldError::new(
+            "record",
+            "",
+            format!("could not be read: {e}"),
+        )]
+    })
+}
+
+/// One choice as a template shows it.
+pub(crate) struct OptionView {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+/// One field as a template shows it.
+pub(crate) struct FieldView {
+    pub name: &'static str,
+    pub label: &'static str,
+    /// `heading`, `date`, `number`, `decimal`, `text`, `textarea`, `yesno`, `select`, `checkboxes`.
+    pub kind: &'static str,
+    pub required: bool,
+    pub unit: &'static str,
+    pub help: &'static str,
+    pub value: String,
+    pub options: Vec<OptionView>,
+    pub errors: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+/// Messages for the fields of a form, from the parser and the domain rules.
+#[derive(Debug, Default)]
+pub(crate) struct Messages {
+    /// Errors by field.
+    pub errors: BTreeMap<String, Vec<String>>,
+    /// Soft warnings by field.
+    pub warnings: BTreeMap<String, Vec<String>>,
+    /// Messages that belong to no field of the form.
+    pub general: Vec<String>,
+}
+
+impl Messages {
+    /// From the parser's field errors.
+    pub fn from_field_errors(fields: &[Field], errors: &[FieldError]) -> Self {
+        let mut m = Self::default();
+        for e in errors {
+            let text = if e.value.is_empty() {
+                e.rule.clone()
+            } else {
+                format!("\"{}\" {}", e.value, e.rule)
+            };
+            if fields.iter().any(|f| f.name == e.field) {
+                m.errors.entry(e.field.to_owned()).or_default().push(text);
+            } else {
+                m.general.push(e.to_string());
+            }
+        }
+        m
+    }
+
+    /// From the domain's findings; `hard` says whether they refused the record.
+    pub fn from_findings(fields: &[Field], findings: &[Finding], hard: bool) -> Self {
+        let mut m = Self::default();
+        for finding in findings {
+            let text = format!("\"{}\" {}", finding.value, finding.message);
+            let known = fields.iter().any(|f| f.name == finding.field);
+            let target = if hard { &mut m.errors } else { &mut m.warnings };
+            if known {
+                target
+                    .entry(finding.field.to_owned())
+                    .or_default()
+                    .push(text);
+            } else {
+                m.general.push(format!("{}: {text}", finding.field));
+            }
+        }
+        m
+    }
+}
+
+/// The fields of a form as a template shows them, filled with `form`.
+pub(crate) fn field_views(
+    fields: &[Field],
+    form: &Submitted,
+    offered: &Offered,
+    messages: &Messages,
+) -> Vec<FieldView> {
+    fields
+        .iter()
+        .map(|field| {
+            let picked = form.all(field.name);
+            let value = form.one(field.name).to_owned();
+            let options_from = |choices: Vec<Choice>, blank: bool| {
+                let mut out = Vec::new();
+                if blank {
+                    out.push(OptionView {
+                        value: String::new(),
+                        label: if field.required {
+                            "— choose —".into()
+                        } else {
+                            "— not recorded —".into()
+                        },
+                        selected: value.is_empty(),
+                    });
+                }
+                out.extend(choices.into_iter().map(|(code, label)| OptionView {
+                    selected: picked.contains(&code),
+                    value: code,
+                    label,
+                }));
+                out
+            };
+            let yes_no = || {
+                vec![
+                    ("yes".to_owned(), "Yes".to_owned()),
+                    ("no".to_owned(), "No".to_owned()),
+                ]
+            };
+            let (kind, options) = match field.input {
+                Input::Heading => ("heading", vec![]),
+                Input::Date => ("date", vec![]),
+                Input::Int(_) => ("number", vec![]),
+                Input::Decimal(_) => ("decimal", vec![]),
+                Input::Text(_) => ("text", vec![]),
+                Input::TextArea => ("textarea", vec![]),
+                Input::YesNo => ("select", options_from(yes_no(), true)),
+                Input::OptYesNo => ("select", options_from(yes_no(), true)),
+                Input::Choice(choices, _) => ("select", options_from(choices(), true)),
+                Input::Choices(choices, _) => ("checkboxes", options_from(choices(), false)),
+                Input::Clinician => ("select", options_from(offered.clinicians.clone(), true)),
+                Input::Procedure => ("select", options_from(offered.procedures.clone(), true)),
+            };
+            FieldView {
+                name: field.name,
+                label: field.label,
+                kind,
+                required: field.required,
+                unit: field.unit,
+                help: field.help,
+                value,
+                options,
+                errors: messages.errors.get(field.name).cloned().unwrap_or_default(),
+                warnings: messages
+                    .warnings
+                    .get(field.name)
+                    .cloned()
+                    .unwrap_or_default(),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(pairs: &[(&str, &str)]) -> Submitted {
+        Submitted::from_pairs(
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn every_error_names_field_value_and_rule() {
+        let offered = Offered {
+            clinicians: vec![],
+            procedures: vec![(RecordId::new_random().to_string(), "p".into())],
+        };
+        let errors = parse_clinical(
+            RecordKind::Amputation,
+            &form(&[
+                ("date", "2025-13-01"),
+                ("level", "knee"),
+                ("revision", "maybe"),
+            ]),
+            &offered,
+        )
+        .unwrap_err();
+        let named: Vec<_> = errors.iter().map(|e| (e.field, e.value.as_str())).collect();
+        assert!(named.contains(&("date", "2025-13-01")), "{named:?}");
+        assert!(named.contains(&("level", "knee")), "{named:?}");
+        assert!(named.contains(&("revision", "maybe")), "{named:?}");
+        assert!(named.contains(&("procedure_id", "")), "{named:?}");
+        assert!(named.contains(&("limb", "")), "{named:?}");
+        let level = errors.iter().find(|e| e.field == "level").unwrap();
+        assert!(level.rule.contains("below_knee"), "{}", level.rule);
+    }
+
+    #[test]
+    fn a_valid_form_becomes_the_domain_record_and_back() {
+        let procedure = RecordId::new_random().to_string();
+        let offered = Offered {
+            clinicians: vec![],
+            procedures: vec![(procedure.clone(), "p".into())],
+        };
+        let submitted = form(&[
+            ("procedure_id", &procedure),
+            ("assessment_date", "2025-03-01"),
+            ("vascuqol_1", "2"),
+            ("vascuqol_6", "4"),
+            ("eq5d_mobility", "3"),
+            ("eq_vas", "55"),
+        ]);
+        let record = parse_clinical(RecordKind::QualityOfLife, &submitted, &offered).unwrap();
+        let ClinicalRecord::QualityOfLife(q) = &record else {
+            panic!("not QoL")
+        };
+        assert_eq!(q.vascuqol[0].unwrap().get(), 2);
+        assert!(q.vascuqol[1].is_none());
+        let json = serde_json::to_value(q).unwrap();
+        let back = Submitted::from_record(QUALITY_OF_LIFE, &json);
+        assert_eq!(back.one("vascuqol_6"), "4");
+        assert_eq!(back.one("eq_vas"), "55");
+        assert_eq!(back.one("assessment_date"), "2025-03-01");
+    }
+
+    #[test]
+    fn every_instrument_has_a_form() {
+        for (slug, kind) in INSTRUMENTS {
+            assert_eq!(kind_of_slug(slug), Some(*kind));
+            assert!(!fields_of(*kind).is_empty());
+            for field in fields_of(*kind) {
+                if !matches!(field.input, Input::Heading) {
+                    assert!(!field.label.is_empty(), "{slug}: {}", field.name);
+                }
+            }
+        }
+    }
+}

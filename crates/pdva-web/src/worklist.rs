@@ -1,0 +1,191 @@
+//! The lifelong follow-up worklist (DOMAIN.md section 5): visits due, due
+//! soon and overdue per site and operator, with follow-up completeness.
+
+use std::collections::{BTreeMap, HashMap};
+
+use askama::Template;
+use axum::Extension;
+use axum::extract::{Query, State};
+use axum::response::Html;
+use chrono::NaiveDate;
+use pdva_domain::schedule::{self, Completeness, FollowUpContext, WorklistState};
+use pdva_domain::{ClinicalRecord, RecordId};
+use serde::Deserialize;
+
+use crate::authz::Caller;
+use crate::patients::{Nav, today, visible_sites};
+use crate::{AppState, WebError};
+
+struct Row {
+    patient_id: String,
+    registry_id: String,
+    name: String,
+    site: String,
+    operator: String,
+    procedure_date: NaiveDate,
+    timepoint: String,
+    state: &'static str,
+    window: String,
+}
+
+struct CompletenessRow {
+    group: String,
+    with_visit: u32,
+    closed: u32,
+    percent: String,
+    flagged: bool,
+}
+
+#[derive(Template)]
+#[template(path = "worklist.html")]
+struct WorklistPage {
+    nav: Nav,
+    today: NaiveDate,
+    site: String,
+    sites: Vec<String>,
+    rows: Vec<Row>,
+    by_site: Vec<CompletenessRow>,
+    by_operator: Vec<CompletenessRow>,
+}
+
+/// Query of the worklist: one site, or all the user's sites.
+#[derive(Debug, Deserialize)]
+pub(crate) struct WorklistQuery {
+    site: Option<String>,
+}
+
+fn completeness_rows(groups: BTreeMap<String, Completeness>) -> Vec<CompletenessRow> {
+    groups
+        .into_iter()
+        .map(|(group, c)| CompletenessRow {
+            group,
+            with_visit: c.with_visit,
+            closed: c.closed,
+            percent: c
+                .proportion()
+                .map(|p| format!("{:.0}%", p * 100.0))
+                .unwrap_or_else(|| "—".into()),
+            // DOMAIN.md section 5: below 80% is flagged (registry choice).
+            flagged: c.proportion().is_some_and(|p| p < 0.8),
+        })
+        .collect()
+}
+
+/// The worklist of the user's sites (or the one chosen).
+#[tracing::instrument(skip_all)]
+pub(crate) async fn page(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<WorklistQuery>,
+) -> Result<Html<String>, WebError> {
+    let user = caller.user();
+    let sites: Vec<String> = match visible_sites(user) {
+        Some(s) => s.iter().map(ToString::to_string).collect(),
+        None => state
+            .store
+            .sites()
+            .await?
+            .into_iter()
+            .map(|(_, s)| s.site_code.to_string())
+            .collect(),
+    };
+    let chosen: Vec<String> = match q.site.filter(|s| !s.is_empty()) {
+        Some(s) if sites.contains(&s) => vec![s],
+        Some(_) => return Err(WebError::NotFound),
+        None => sites.clone(),
+    };
+    let clinicians: HashMap<RecordId, String> = state
+        .store
+        .clinicians()
+        .await?
+        .into_iter()
+        .map(|(id, c)| (id, c.display_name.to_string()))
+        .collect();
+    let today = today();
+    let mut rows = Vec::new();
+    let mut by_site: BTreeMap<String, Completeness> = BTreeMap::new();
+    let mut by_operator: BTreeMap<String, Completeness> = BTreeMap::new();
+    for site in &chosen {
+        for file in state.store.load_patient_files(Some(site)).await? {
+            let death = file.death().map(|(_, d)| d.date);
+            for (procedure_id, procedure) in file.procedures() {
+                let visits: Vec<NaiveDate> = file
+                    .records
+                    .iter()
+                    .filter_map(|(_, r)| match r {
+                        ClinicalRecord::FollowUpVisit(v) if v.procedure_id == procedure_id => {
+                            Some(v.visit_date)
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                let ctx = FollowUpContext {
+                    procedure_date: procedure.procedure_date,
+                    visit_dates: &visits,
+                    death_date: death,
+                    follow_up_ended_on: file.patient.follow_up_ended_on,
+                };
+                let operator = clinicians
+                    .get(&procedure.primary_operator)
+                    .cloned()
+                    .unwrap_or_else(|| "unknown operator".into());
+                let c = schedule::completeness(&ctx, today);
+                *by_site.entry(site.clone()).or_default() =
+                    by_site.get(site).copied().unwrap_or_default() + c;
+                *by_operator.entry(operator.clone()).or_default() =
+                    by_operator.get(&operator).copied().unwrap_or_default() + c;
+                for item in schedule::worklist(&ctx, today) {
+                    let p = &file.patient;
+                    rows.push(Row {
+                        patient_id: file.patient_id.to_string(),
+                        registry_id: p.registry_id.to_string(),
+                        name: match (&p.family_name, &p.given_name) {
+                            (Some(f), Some(g)) => format!("{}, {g}", f.to_uppercase()),
+                            (Some(f), None) => f.to_uppercase(),
+                            (None, Some(g)) => g.clone(),
+                            (None, None) => String::new(),
+                        },
+                        site: site.clone(),
+                        operator: operator.clone(),
+                        procedure_date: procedure.procedure_date,
+                        timepoint: item.timepoint.label(),
+                        state: match item.state {
+                            WorklistState::Overdue => "Overdue",
+                            WorklistState::Due => "Due",
+                            WorklistState::DueSoon => "Due soon",
+                        },
+                        window: format!("{} to {}", item.window_opens, item.window_closes),
+                    });
+                }
+            }
+        }
+    }
+    rows.sort_by(|a, b| {
+        (
+            a.state != "Overdue",
+            a.state != "Due",
+            &a.window,
+            &a.registry_id,
+        )
+            .cmp(&(
+                b.state != "Overdue",
+                b.state != "Due",
+                &b.window,
+                &b.registry_id,
+            ))
+    });
+    let page = WorklistPage {
+        nav: Nav::of(&caller),
+        today,
+        site: if chosen.len() == 1 {
+            chosen[0].clone()
+        } else {
+            String::new()
+        },
+        sites,
+        rows,
+        by_site: completeness_rows(by_site),
+        by_operator: completeness_rows(by_operator),
+    };
+    Ok(Html(page.render()?))
+}

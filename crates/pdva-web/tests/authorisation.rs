@@ -1,0 +1,421 @@
+//! Authorisation, walked in full: every role × every declared route × a
+//! patient or site of the user's own site and of another site, each asserted
+//! allowed or refused against the expectations written here (independently
+//! of the route table, which must match them one for one). Also: a POST
+//! without the CSRF token, or from another origin, is refused; a researcher
+//! never sees an identifier.
+
+mod common;
+
+use common::*;
+use pdva_store::{Role, SiteAccess};
+use pdva_web::authz::ROUTES;
+
+/// Who may use a route, and whether the site of its patient or site matters.
+struct Expectation {
+    method: &'static str,
+    path: &'static str,
+    roles: &'static [Role],
+    site_bound: bool,
+}
+
+const ALL: &[Role] = &[
+    Role::Clinician,
+    Role::GovernanceLead,
+    Role::Researcher,
+    Role::Admin,
+];
+const CLINICIAN: &[Role] = &[Role::Clinician];
+const IDENTIFIABLE: &[Role] = &[Role::Clinician, Role::GovernanceLead, Role::Admin];
+const ADMIN: &[Role] = &[Role::Admin];
+
+const fn e(
+    method: &'static str,
+    path: &'static str,
+    roles: &'static [Role],
+    site_bound: bool,
+) -> Expectation {
+    Expectation {
+        method,
+        path,
+        roles,
+        site_bound,
+    }
+}
+
+/// DOMAIN.md section 3, route by route. `public` routes have every role
+/// and no site.
+const EXPECTED: &[Expectation] = &[
+    e("GET", "/", ALL, false),
+    e("GET", "/healthz", ALL, false),
+    e("GET", "/sign-in", ALL, false),
+    e("POST", "/sign-in", ALL, false),
+    e("POST", "/sign-out", ALL, false),
+    e("GET", "/patients", ALL, false),
+    e("GET", "/sites/{site}/patients/new", CLINICIAN, true),
+    e("POST", "/sites/{site}/patients/new", CLINICIAN, true),
+    e("GET", "/patients/{patient_id}", ALL, true),
+    e(
+        "GET",
+        "/patients/{patient_id}/records/new/{kind}",
+        CLINICIAN,
+        true,
+    ),
+    e(
+        "POST",
+        "/patients/{patient_id}/records/new/{kind}",
+        CLINICIAN,
+        true,
+    ),
+    e(
+        "GET",
+        "/patients/{patient_id}/records/{record_id}/edit",
+        CLINICIAN,
+        true,
+    ),
+    e(
+        "POST",
+        "/patients/{patient_id}/records/{record_id}/edit",
+        CLINICIAN,
+        true,
+    ),
+    e(
+        "POST",
+        "/patients/{patient_id}/records/{record_id}/void",
+        CLINICIAN,
+        true,
+    ),
+    e(
+        "POST",
+        "/patients/{patient_id}/records/{record_id}/sign-off",
+        CLINICIAN,
+        true,
+    ),
+    e("GET", "/worklist", IDENTIFIABLE, false),
+    e("GET", "/admin/users", ADMIN, false),
+    e("GET", "/api/v1/outcomes", ALL, true),
+];
+
+const PUBLIC: &[&str] = &["/", "/healthz", "/sign-in"];
+
+#[test]
+fn every_declared_route_has_an_expectation_and_no_more() {
+    for rule in ROUTES {
+        assert!(
+            EXPECTED
+                .iter()
+                .any(|x| x.method == rule.method && x.path == rule.path),
+            "no expectation for {} {}",
+            rule.method,
+            rule.path
+        );
+    }
+    assert_eq!(ROUTES.len(), EXPECTED.len());
+}
+
+/// The route's path with the site's patient, record and site filled in.
+fn concrete(path: &str, world: &World, own: bool) -> String {
+    let (patient, site) = if own {
+        (&world.a, "NGH")
+    } else {
+        (&world.b, "OTH")
+    };
+    let path = path
+        .replace("{site}", site)
+        .replace("{patient_id}", &patient.id.to_string())
+        .replace("{record_id}", &patient.procedure.to_string())
+        .replace("{kind}", "follow-up-visit");
+    if path == "/api/v1/outcomes" {
+        format!("{path}?site={site}")
+    } else {
+        path
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_by_routes_by_own_and_other_site() {
+    let world = world().await;
+    let store = &world.store;
+    let users = [
+        user(store, "clin.ngh", Role::Clinician, ngh()).await,
+        user(store, "gov.ngh", Role::GovernanceLead, ngh()).await,
+        user(store, "res.ngh", Role::Researcher, ngh()).await,
+        user(store, "admin.all", Role::Admin, SiteAccess::All).await,
+    ];
+    let mut checked = 0;
+    let mut wrong = Vec::new();
+    for u in &users {
+        for x in EXPECTED {
+            for own in [true, false] {
+                let path = concrete(x.path, &world, own);
+                // A fresh session for each request: signing out ends one.
+                let who = session(store, u).await;
+                let answer = if x.method == "GET" {
+                    get(store, &path, Some(&who)).await
+                } else if x.path == "/sign-in" {
+                    post(
+                        store,
+                        &path,
+                        Some(&who),
+                        Some(&who.csrf),
+                        &[("username", u.username.as_str()), ("password", PASSWORD)],
+                    )
+                    .await
+                } else {
+                    post(store, &path, Some(&who), Some(&who.csrf), &[]).await
+                };
+                let expected =
+                    x.roles.contains(&u.role) && (!x.site_bound || own || u.role == Role::Admin);
+                if answer.allowed() != expected {
+                    wrong.push(format!(
+                        "{} {} {} ({}): expected {}, got {} {}",
+                        u.role,
+                        x.method,
+                        path,
+                        if own { "own site" } else { "other site" },
+                        if expected { "allowed" } else { "refused" },
+                        answer.status,
+                        answer.location
+                    ));
+                }
+                // Another site's patient or record is not found, rather than forbidden.
+                if x.site_bound && !own && u.role == Role::Clinician && x.roles.contains(&u.role) {
+                    assert_eq!(answer.status, 404, "{} {path}", x.method);
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    assert_eq!(checked, 4 * EXPECTED.len() * 2);
+
+    // Nobody signed in: only the public pages.
+    for x in EXPECTED {
+        let path = concrete(x.path, &world, true);
+        let answer = if x.method == "GET" {
+            get(store, &path, None).await
+        } else {
+            post(store, &path, None, None, &[]).await
+        };
+        let public = PUBLIC.contains(&x.path) && x.method == "GET";
+        assert_eq!(
+            answer.allowed(),
+            public,
+            "anonymous {} {path}: {} {}",
+            x.method,
+            answer.status,
+            answer.location
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_without_the_csrf_token_or_from_elsewhere_is_refused() {
+    let world = world().await;
+    let store = &world.store;
+    let clinician = user(store, "clin.ngh", Role::Clinician, ngh()).await;
+    let who = session(store, &clinician).await;
+    let path = format!("/patients/{}/records/new/death", world.a.id);
+    let fields = [("date", "2026-01-01"), ("cause", "unknown")];
+
+    let missing = post(store, &path, Some(&who), None, &fields).await;
+    assert_eq!(missing.status, 403, "{}", missing.body);
+    let wrong = post(store, &path, Some(&who), Some("0123"), &fields).await;
+    assert_eq!(wrong.status, 403);
+    // Another session's token is not this session's.
+    let other = session(store, &clinician).await;
+    let borrowed = post(store, &path, Some(&who), Some(&other.csrf), &fields).await;
+    assert_eq!(borrowed.status, 403);
+
+    // The right token, but sent from another site's page.
+    let body = serde_urlencoded::to_string([("_csrf", who.csrf.as_str())]).unwrap();
+    let foreign = send(
+        store,
+        axum::http::Request::post(&path)
+            .header("host", HOST)
+            .header("origin", "http://evil.example")
+            .header("cookie", &who.cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(axum::body::Body::from(body))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(foreign.status, 403);
+    assert!(
+        store
+            .patient_file(world.a.id)
+            .await
+            .unwrap()
+            .death()
+            .is_none(),
+        "nothing was recorded"
+    );
+
+    // The sign-in form needs its double-submit token too.
+    let no_cookie = post(
+        store,
+        "/sign-in",
+        None,
+        Some("abcd"),
+        &[("username", "clin.ngh"), ("password", PASSWORD)],
+    )
+    .await;
+    assert_eq!(no_cookie.status, 403);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_and_out_through_the_forms() {
+    let world = world().await;
+    let store = &world.store;
+    user(store, "clin.ngh", Role::Clinician, ngh()).await;
+    let page = get(store, "/sign-in", None).await;
+    assert_eq!(page.status, 200);
+    let csrf_cookie = page
+        .set_cookies
+        .iter()
+        .find(|c| c.starts_with("pdva_sign_in_csrf="))
+        .expect("the sign-in form's cookie")
+        .clone();
+    assert!(csrf_cookie.contains("HttpOnly") && csrf_cookie.contains("SameSite=Strict"));
+    let token = csrf_cookie
+        .trim_start_matches("pdva_sign_in_csrf=")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(page.body.contains(&token));
+    let pre = Signed {
+        cookie: format!("pdva_sign_in_csrf={token}"),
+        csrf: token.clone(),
+    };
+
+    let refused = post(
+        store,
+        "/sign-in",
+        Some(&pre),
+        Some(&token),
+        &[("username", "clin.ngh"), ("password", "not the password")],
+    )
+    .await;
+    assert_eq!(refused.status, 401);
+    let unknown = post(
+        store,
+        "/sign-in",
+        Some(&pre),
+        Some(&token),
+        &[
+            ("username", "nobody.at.all"),
+            ("password", "not the password"),
+        ],
+    )
+    .await;
+    // The same message whether or not the username exists.
+    let message = |body: &str| {
+        body.lines()
+            .find(|l| l.contains("Sign-in failed"))
+            .map(str::to_owned)
+    };
+    assert_eq!(message(&refused.body), message(&unknown.body));
+    assert!(message(&refused.body).is_some());
+
+    let accepted = post(
+        store,
+        "/sign-in",
+        Some(&pre),
+        Some(&token),
+        &[
+            ("username", "clin.ngh"),
+            ("password", PASSWORD),
+            ("next", "/worklist"),
+        ],
+    )
+    .await;
+    assert_eq!(accepted.status, 303);
+    assert_eq!(accepted.location, "/worklist");
+    let session_cookie = accepted
+        .set_cookies
+        .iter()
+        .find(|c| c.starts_with("pdva_session="))
+        .unwrap()
+        .clone();
+    assert_eq!(
+        session_cookie.split_once(';').unwrap().1,
+        " HttpOnly; SameSite=Strict; Path=/",
+        "no Secure on plain http by default"
+    );
+    let cookie = session_cookie.split(';').next().unwrap().to_owned();
+    let signed = Signed {
+        cookie: cookie.clone(),
+        csrf: String::new(),
+    };
+    let worklist = get(store, "/worklist", Some(&signed)).await;
+    assert_eq!(worklist.status, 200);
+    assert!(
+        worklist.body.contains("Follow-up worklist"),
+        "{}",
+        worklist.body
+    );
+    // The page's forms carry the session's token.
+    let csrf = worklist
+        .body
+        .split("name=\"_csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let out = post(store, "/sign-out", Some(&signed), Some(&csrf), &[]).await;
+    assert_eq!(out.status, 303);
+    let after = get(store, "/worklist", Some(&signed)).await;
+    assert_eq!(after.status, 303);
+    assert!(after.location.starts_with("/sign-in"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_researcher_never_sees_an_identifier() {
+    let world = world().await;
+    let store = &world.store;
+    let researcher = user(
+        store,
+        "res.both",
+        Role::Researcher,
+        SiteAccess::Sites(vec![
+            pdva_domain::values::SiteCode::parse("NGH").unwrap(),
+            pdva_domain::values::SiteCode::parse("OTH").unwrap(),
+        ]),
+    )
+    .await;
+    let who = session(store, &researcher).await;
+    let list = get(store, "/patients", Some(&who)).await;
+    assert_eq!(list.status, 200);
+    let page_a = get(store, &format!("/patients/{}", world.a.id), Some(&who)).await;
+    let page_b = get(store, &format!("/patients/{}", world.b.id), Some(&who)).await;
+    assert_eq!(page_a.status, 200);
+    assert!(list.body.contains("P-NGH-0018"), "{}", list.body);
+    for p in [&world.a, &world.b] {
+        let formatted = format!("{} {} {}", &p.nhs[..3], &p.nhs[3..6], &p.nhs[6..]);
+        for body in [&list.body, &page_a.body, &page_b.body] {
+            for secret in [
+                p.nhs,
+                formatted.as_str(),
+                p.family_name,
+                &p.family_name.to_uppercase(),
+                p.given_name,
+                p.date_of_birth,
+                &format!("HN{}", &p.nhs[5..]),
+            ] {
+                assert!(!body.contains(secret), "{secret} shown to a researcher");
+            }
+        }
+    }
+    // Age instead of the date of birth.
+    assert!(page_a.body.contains("<td>73</td>"), "{}", page_a.body);
+
+    // A clinician of the site sees them.
+    let clinician = user(store, "clin.ngh", Role::Clinician, ngh()).await;
+    let who = session(store, &clinician).await;
+    let page = get(store, &format!("/patients/{}", world.a.id), Some(&who)).await;
+    assert!(page.body.contains("999 000 0018"));
+    assert!(page.body.contains("ZWIEBELMANN"));
+}
