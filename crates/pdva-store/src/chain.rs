@@ -6,7 +6,7 @@
 //! entries commit together or not at all.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{LazyLock, Mutex};
 
 use sqlx::{Any, Row, Transaction};
 
@@ -161,10 +161,15 @@ impl ChainWriter {
             q.execute(&mut **tx).await?;
         }
         for row in &self.updates {
-            let sql = update_sql();
-            let q = row.bind(sqlx::query(&sql));
-            let done = q.execute(&mut **tx).await?;
-            debug_assert_eq!(done.rows_affected(), 1);
+            let done = row
+                .bind(sqlx::query(update_sql()))
+                .execute(&mut **tx)
+                .await?;
+            if done.rows_affected() != 1 {
+                // The row was read in this transaction; losing it means the
+                // database was changed underneath us. Roll back.
+                return Err(row.corrupt("the row to update is no longer there"));
+            }
         }
         for chunk in self.entries.chunks(BATCH_ROWS) {
             let sql = insert_sql(
@@ -204,10 +209,10 @@ impl ChainWriter {
 /// `INSERT INTO table (columns) VALUES ($1, …), (…)` for `rows` rows, cached
 /// so that each statement shape is built (and prepared) once.
 fn insert_sql(table: &'static str, columns: &'static str, width: usize, rows: usize) -> String {
-    static CACHE: Mutex<Option<HashMap<(&'static str, usize), String>>> = Mutex::new(None);
+    static CACHE: LazyLock<Mutex<HashMap<(&'static str, usize), String>>> =
+        LazyLock::new(Mutex::default);
     let mut cache = CACHE.lock().expect("cache lock");
     cache
-        .get_or_insert_with(HashMap::new)
         .entry((table, rows))
         .or_insert_with(|| {
             let mut sql = format!("INSERT INTO {table} ({columns}) VALUES ");
@@ -231,15 +236,18 @@ fn insert_sql(table: &'static str, columns: &'static str, width: usize, rows: us
 }
 
 /// Updates a row by id, binding the same column order as an insert.
-fn update_sql() -> String {
-    let sets: Vec<String> = RECORD_COLUMNS
-        .split(',')
-        .map(str::trim)
-        .enumerate()
-        .skip(1)
-        .map(|(i, c)| format!("{c} = ${}", i + 1))
-        .collect();
-    format!("UPDATE record SET {} WHERE id = $1", sets.join(", "))
+fn update_sql() -> &'static str {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        let sets: Vec<String> = RECORD_COLUMNS
+            .split(',')
+            .map(str::trim)
+            .enumerate()
+            .skip(1)
+            .map(|(i, c)| format!("{c} = ${}", i + 1))
+            .collect();
+        format!("UPDATE record SET {} WHERE id = $1", sets.join(", "))
+    });
+    &SQL
 }
 
 #[cfg(test)]

@@ -95,9 +95,14 @@ pub async fn connect(db: &str, max_connections: u32) -> Result<(AnyPool, Engine)
         .after_connect(move |conn, _meta| {
             Box::pin(async move {
                 if engine == Engine::Sqlite {
+                    // WAL lets readers work while one writer writes; a
+                    // 64 MiB page cache and memory-mapped reads keep index
+                    // pages of a large registry off the system-call path.
                     conn.execute(
                         "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
-                         PRAGMA busy_timeout = 30000; PRAGMA synchronous = NORMAL;",
+                         PRAGMA busy_timeout = 30000; PRAGMA synchronous = NORMAL; \
+                         PRAGMA cache_size = -65536; PRAGMA mmap_size = 4294967296; \
+                         PRAGMA temp_store = MEMORY;",
                     )
                     .await?;
                 }

@@ -174,9 +174,8 @@ impl Store {
         progress.start("verifying every record row", total_rows as u64);
         {
             let sql = format!(
-                "SELECT {}, (SELECT a.row_hash FROM audit_entry a WHERE a.record_id = r.id \
-                 ORDER BY a.seq DESC LIMIT 1), (SELECT MAX(a.seq) FROM audit_entry a WHERE a.record_id = r.id) \
-                 FROM record r",
+                "SELECT {}, a.row_hash, a.seq FROM record r LEFT JOIN audit_entry a \
+                 ON a.seq = (SELECT MAX(l.seq) FROM audit_entry l WHERE l.record_id = r.id)",
                 RECORD_COLUMNS
                     .split(',')
                     .map(|c| format!("r.{}", c.trim()))

@@ -105,13 +105,18 @@ impl LimbCourse {
 
 struct Ctx<'a> {
     rng: SynthRng,
+    index: usize,
     world: &'a World,
     records: Vec<(RecordId, ClinicalRecord)>,
 }
 
 impl Ctx<'_> {
+    /// Ids lead with the patient's index, so one patient's records sit
+    /// together and a bulk import appends to the database's indexes rather
+    /// than scattering writes across them; the rest is random.
     fn id(&mut self) -> RecordId {
-        RecordId::from_bits(self.rng.random::<u128>())
+        let random = self.rng.random::<u128>() & ((1u128 << 80) - 1);
+        RecordId::from_bits(((self.index as u128) << 80) | random)
     }
 
     fn push(&mut self, record: ClinicalRecord) -> RecordId {
@@ -197,6 +202,7 @@ pub(crate) fn generate(
     rng.set_stream(index as u64);
     let mut ctx = Ctx {
         rng,
+        index,
         world,
         records: Vec::with_capacity(40),
     };
