@@ -28,8 +28,6 @@
 //!   wound as healed, for a limb with a wound at baseline; a healing recorded
 //!   on or after the day of a major amputation does not count.
 
-use std::collections::HashMap;
-
 use chrono::NaiveDate;
 use pdva_domain::codes::{
     AdverseEventKind, AntithromboticDrug, CrossoverLevel, Diabetes, DrugClass, Limb, LimbStatus,
@@ -127,8 +125,10 @@ pub struct IndexLimb {
     /// Wound status at the 6-month visit (the visit representing the
     /// timepoint), unless the limb had been amputated (major) by then.
     pub wound_status_6_months: Option<WoundStatus>,
-    /// Kinds of adverse event with onset within 30 days (day 0–30).
-    pub adverse_events_30_day: Vec<AdverseEventKind>,
+    /// Kinds of adverse event with onset within 30 days (day 0–30), as a
+    /// bit set over [`AdverseEventKind::ALL`] (see
+    /// [`IndexLimb::had_adverse_event_30_day`]).
+    pub adverse_events_30_day: u16,
     /// Follow-up completeness of this limb (DOMAIN.md section 5).
     pub completeness: Completeness,
     /// Baseline QoL: the latest assessment on or before the procedure.
@@ -154,7 +154,39 @@ fn min_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
     }
 }
 
+/// The bit of an adverse event kind in [`IndexLimb::adverse_events_30_day`].
+fn adverse_event_bit(kind: AdverseEventKind) -> u16 {
+    let i = AdverseEventKind::ALL
+        .iter()
+        .position(|k| *k == kind)
+        .expect("every kind is listed");
+    1 << i
+}
+
+/// The latest of a record's dates that is on or before `cut_off` (its
+/// primary date is known to be).
+fn latest_date(r: &ClinicalRecord, cut_off: NaiveDate) -> NaiveDate {
+    let secondary = match r {
+        ClinicalRecord::Consent(c) => c.research_consent_withdrawn_on,
+        ClinicalRecord::Baseline(b) => b.mdt_decision_date,
+        ClinicalRecord::Procedure(p) => p.discharge_date,
+        ClinicalRecord::AntithromboticTherapy(a) => a.stop_date,
+        ClinicalRecord::AdverseEvent(e) => e.resolved_on,
+        _ => None,
+    };
+    let primary = r.date();
+    match secondary {
+        Some(s) if s <= cut_off && s > primary => s,
+        _ => primary,
+    }
+}
+
 impl IndexLimb {
+    /// Whether an adverse event of `kind` began within 30 days.
+    pub fn had_adverse_event_30_day(&self, kind: AdverseEventKind) -> bool {
+        self.adverse_events_30_day & adverse_event_bit(kind) != 0
+    }
+
     /// Last day of person-time for reintervention: the earliest of major
     /// amputation, death and the last known date.
     pub fn person_time_end_day(&self) -> i64 {
@@ -269,6 +301,13 @@ impl IndexLimb {
 /// Derives every index limb of `file` as of `report_date`. Procedures dated
 /// after the report date are left out.
 pub fn index_limbs(file: &PatientFile, report_date: NaiveDate) -> Vec<IndexLimb> {
+    let mut limbs = Vec::with_capacity(1);
+    index_limbs_into(file, report_date, &mut limbs);
+    limbs
+}
+
+/// [`index_limbs`], appending to `limbs`.
+pub fn index_limbs_into(file: &PatientFile, report_date: NaiveDate, limbs: &mut Vec<IndexLimb>) {
     let ended_on = file
         .patient
         .follow_up_ended_on
@@ -284,37 +323,29 @@ pub fn index_limbs(file: &PatientFile, report_date: NaiveDate) -> Vec<IndexLimb>
         file.records
             .iter()
             .filter(|(_, r)| counted(r))
-            .flat_map(|(_, r)| r.dates())
-            .map(|(_, d)| d)
-            .filter(|d| *d <= cut_off)
+            .map(|(_, r)| latest_date(r, cut_off))
             .max()
             .unwrap_or(cut_off)
     });
 
-    // Per-procedure records, gathered in one pass.
-    let mut by_procedure: HashMap<RecordId, Vec<&ClinicalRecord>> = HashMap::new();
-    for (_, r) in &file.records {
-        if let Some(pid) = r.procedure_id()
-            && counted(r)
-        {
-            by_procedure.entry(pid).or_default().push(r);
-        }
-    }
-    let no_records = Vec::new();
-
-    let mut limbs = Vec::new();
     for (procedure_id, p) in file.procedures() {
         if p.procedure_date > cut_off {
             continue;
         }
-        let records = by_procedure.get(&procedure_id).unwrap_or(&no_records);
+        // This procedure's counted records (a patient has one or two procedures).
+        let records = || {
+            file.records
+                .iter()
+                .map(|(_, r)| r)
+                .filter(move |r| r.procedure_id() == Some(procedure_id) && counted(r))
+        };
         let day = |d: NaiveDate| day_of(p.procedure_date, d);
         let death_day = death.map(day);
         let last_known_day = day(last_known).max(0);
 
         let mut baseline = None;
         let mut major_amputation_day: Option<i64> = None;
-        for r in records {
+        for r in records() {
             match r {
                 ClinicalRecord::Baseline(b) if baseline.is_none() => {
                     baseline = Some(BaselineFacts {
@@ -355,7 +386,7 @@ pub fn index_limbs(file: &PatientFile, report_date: NaiveDate) -> Vec<IndexLimb>
             unplanned_reinterventions: 0,
             wound_healed_day: None,
             wound_status_6_months: None,
-            adverse_events_30_day: Vec::new(),
+            adverse_events_30_day: 0,
             completeness: Completeness::default(),
             qol_baseline: None,
             qol_timepoints: Vec::new(),
@@ -374,7 +405,7 @@ pub fn index_limbs(file: &PatientFile, report_date: NaiveDate) -> Vec<IndexLimb>
             Option<i64>,
             Option<StopReason>,
         )> = Vec::new();
-        for r in records {
+        for r in records() {
             match r {
                 ClinicalRecord::Reintervention(x) => {
                     let d = day(x.date);
@@ -415,8 +446,8 @@ pub fn index_limbs(file: &PatientFile, report_date: NaiveDate) -> Vec<IndexLimb>
                 }
                 ClinicalRecord::AdverseEvent(e) => {
                     let d = day(e.onset_date);
-                    if (0..=30).contains(&d) && !limb.adverse_events_30_day.contains(&e.kind) {
-                        limb.adverse_events_30_day.push(e.kind);
+                    if (0..=30).contains(&d) {
+                        limb.adverse_events_30_day |= adverse_event_bit(e.kind);
                     }
                 }
                 ClinicalRecord::QualityOfLife(q) => {
@@ -496,7 +527,6 @@ pub fn index_limbs(file: &PatientFile, report_date: NaiveDate) -> Vec<IndexLimb>
         }
         limbs.push(limb);
     }
-    limbs
 }
 
 /// Union of the courses' periods from day 0, each [start, stop) with a

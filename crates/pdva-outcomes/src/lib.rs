@@ -25,11 +25,12 @@ pub mod benchmarks;
 pub mod derive;
 mod error;
 mod filter;
+mod logrank;
 mod monitoring;
 pub mod report;
 mod text;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDate;
 use pdva_domain::codes::{AdverseEventKind, AntithromboticDrug, WoundStatus};
@@ -37,11 +38,13 @@ use pdva_domain::derived::EQ5D5L_VALUE_SET;
 use pdva_domain::schedule::{Completeness, Timepoint};
 use pdva_domain::{PatientFile, RecordId, ReferenceData};
 use pdva_stats::{
-    CompetingObservation, CumulativeIncidence, KaplanMeier, Observation, logrank_test, median_iqr,
+    CompetingObservation, CumulativeIncidence, KaplanMeier, Observation, median_iqr,
     rate_per_100_patient_years, wilson_interval,
 };
 
-pub use derive::{BaselineFacts, IndexLimb, QolScores, TherapyDuration, index_limbs};
+pub use derive::{
+    BaselineFacts, IndexLimb, QolScores, TherapyDuration, index_limbs, index_limbs_into,
+};
 pub use error::{OutcomesError, Result};
 pub use filter::{Filter, ResolvedFilter};
 pub use report::*;
@@ -184,11 +187,17 @@ pub fn cohort(files: &[PatientFile], filter: &ResolvedFilter, as_of: NaiveDate) 
         {
             continue;
         }
-        limbs.extend(
-            index_limbs(file, as_of)
-                .into_iter()
-                .filter(|l| filter.admits(&l.site, l.operator, l.procedure_date)),
-        );
+        let before = limbs.len();
+        derive::index_limbs_into(file, as_of, &mut limbs);
+        let mut kept = before;
+        for i in before..limbs.len() {
+            let l = &limbs[i];
+            if filter.admits(&l.site, l.operator, l.procedure_date) {
+                limbs.swap(kept, i);
+                kept += 1;
+            }
+        }
+        limbs.truncate(kept);
     }
     limbs
 }
@@ -210,9 +219,25 @@ pub fn report_from_limbs(
     request: &ReportRequest,
 ) -> Result<OutcomesReport> {
     let names = Names::new(reference);
+    let orders = day_orders(limbs);
+    let sites = Interned::new(limbs, |l| l.site.as_str());
+    let devices = Interned::new(limbs, |l| l.device_system.as_str());
     let survival: Vec<(SurvivalKind, Option<KaplanMeier>)> = SURVIVAL_ENDPOINTS
         .iter()
-        .map(|&k| Ok((k, fit_km(limbs.iter().map(|l| k.observe(l)))?)))
+        .zip(&orders)
+        .map(|(&k, order)| {
+            if order.is_empty() {
+                return Ok((k, None));
+            }
+            let obs: Vec<Observation> = order
+                .iter()
+                .map(|&(t, (_, event))| Observation {
+                    time_days: t as f64,
+                    event,
+                })
+                .collect();
+            Ok((k, Some(KaplanMeier::fit(&obs)?)))
+        })
         .collect::<Result<_>>()?;
     let survival_view = |k: SurvivalKind| {
         let km = &survival.iter().find(|(s, _)| *s == k).expect("fitted").1;
@@ -269,7 +294,7 @@ pub fn report_from_limbs(
                 &format!("{} with onset within 30 days (day 0–30)", kind.label()),
                 thirty
                     .iter()
-                    .filter(|l| l.adverse_events_30_day.contains(&kind))
+                    .filter(|l| l.had_adverse_event_30_day(kind))
                     .count(),
                 thirty.len(),
             )?,
@@ -281,7 +306,7 @@ pub fn report_from_limbs(
             "any adverse event with onset within 30 days (day 0–30)",
             thirty
                 .iter()
-                .filter(|l| !l.adverse_events_30_day.is_empty())
+                .filter(|l| l.adverse_events_30_day != 0)
                 .count(),
             thirty.len(),
         )?,
@@ -330,7 +355,7 @@ pub fn report_from_limbs(
         person_days,
     )?;
 
-    let comparisons = comparisons(limbs, &names)?;
+    let comparisons = comparisons(limbs, &orders, [&sites, &devices], &names)?;
     let survival_reports: Vec<(SurvivalKind, SurvivalEndpoint)> = SURVIVAL_ENDPOINTS
         .iter()
         .map(|&k| (k, survival_view(k)))
@@ -382,7 +407,7 @@ pub fn report_from_limbs(
         duration_of_anticoagulation: duration_of_anticoagulation(limbs)?,
         comparisons,
         benchmarks: Vec::new(),
-        monitoring: monitoring::monitoring(limbs, &names)?,
+        monitoring: monitoring::monitoring(limbs, &sites, &names)?,
     };
     report.benchmarks = benchmarks::benchmarks(&report);
     Ok(report)
@@ -392,6 +417,43 @@ pub fn report_from_limbs(
 pub fn report_schema() -> serde_json::Value {
     let schema = schemars::schema_for!(OutcomesReport);
     serde_json::to_value(&schema).expect("a schema serialises")
+}
+
+/// A text field of every limb (site, device) as a small index into its
+/// distinct values, so that grouping a million limbs compares no strings.
+pub(crate) struct Interned<'a> {
+    /// The distinct values, in order of first appearance.
+    pub(crate) values: Vec<&'a str>,
+    /// Each limb's value, as an index into `values`.
+    pub(crate) of: Vec<u16>,
+}
+
+impl<'a> Interned<'a> {
+    fn new(limbs: &'a [IndexLimb], field: fn(&IndexLimb) -> &str) -> Self {
+        let mut values: Vec<&'a str> = Vec::new();
+        let mut last: Option<(&'a str, u16)> = None;
+        let of = limbs
+            .iter()
+            .map(|l| {
+                let v: &'a str = field(l);
+                if let Some((lv, i)) = last
+                    && lv == v
+                {
+                    return i;
+                }
+                let i = match values.iter().position(|x| *x == v) {
+                    Some(i) => i as u16,
+                    None => {
+                        values.push(v);
+                        (values.len() - 1) as u16
+                    }
+                };
+                last = Some((v, i));
+                i
+            })
+            .collect();
+        Self { values, of }
+    }
 }
 
 /// Names of sites and operators for labels.
@@ -653,29 +715,33 @@ fn definitions() -> Definitions {
 }
 
 fn cohort_counts(limbs: &[IndexLimb]) -> CohortCounts {
-    let mut patients: HashMap<RecordId, (NaiveDate, bool, bool, bool)> = HashMap::new();
-    let mut limbs_per_patient: HashMap<RecordId, u32> = HashMap::new();
-    for l in limbs {
-        *limbs_per_patient.entry(l.patient_id).or_default() += 1;
-        let dialysis = l.baseline.is_some_and(|b| b.dialysis_dependent);
-        let entry = patients.entry(l.patient_id).or_insert((
-            l.procedure_date,
-            dialysis,
-            l.death_day.is_some(),
-            l.follow_up_ended,
-        ));
-        if l.procedure_date < entry.0 {
-            entry.0 = l.procedure_date;
-            entry.1 = dialysis;
+    // A patient's limbs are adjacent (derived file by file).
+    let (mut patients, mut bilateral, mut dialysis, mut deaths, mut ended) = (0, 0, 0, 0, 0);
+    let mut i = 0;
+    while i < limbs.len() {
+        let mut j = i + 1;
+        while j < limbs.len() && limbs[j].patient_id == limbs[i].patient_id {
+            j += 1;
         }
+        let group = &limbs[i..j];
+        let first = group
+            .iter()
+            .min_by_key(|l| l.procedure_date)
+            .expect("non-empty");
+        patients += 1;
+        bilateral += u64::from(group.len() > 1);
+        dialysis += u64::from(first.baseline.is_some_and(|b| b.dialysis_dependent));
+        deaths += u64::from(first.death_day.is_some());
+        ended += u64::from(first.follow_up_ended);
+        i = j;
     }
     CohortCounts {
-        patients: patients.len() as u64,
+        patients,
         index_procedures: limbs.len() as u64,
-        bilateral_patients: limbs_per_patient.values().filter(|n| **n > 1).count() as u64,
-        dialysis_dependent_patients: patients.values().filter(|p| p.1).count() as u64,
-        deaths: patients.values().filter(|p| p.2).count() as u64,
-        follow_up_ended: patients.values().filter(|p| p.3).count() as u64,
+        bilateral_patients: bilateral,
+        dialysis_dependent_patients: dialysis,
+        deaths,
+        follow_up_ended: ended,
         procedures_without_baseline: limbs.iter().filter(|l| l.baseline.is_none()).count() as u64,
         first_procedure: limbs
             .iter()
@@ -825,54 +891,93 @@ fn duration_of_anticoagulation(limbs: &[IndexLimb]) -> Result<DurationOfAnticoag
     })
 }
 
-/// A stratification variable: its key and each limb's stratum.
-type StratumOf = fn(&IndexLimb, &Names) -> Option<(String, String)>;
+/// A limb's stratum, small and `Copy`, so that grouping a million limbs
+/// allocates nothing and compares no strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum StratumKey {
+    /// A code (dialysis yes/no, diabetes, crossover level).
+    Code(&'static str, &'static str),
+    /// WIfI stage.
+    Stage(u8),
+    /// A site code or device name, by its index among the distinct values.
+    Text(u16),
+    /// An operator.
+    Operator(RecordId),
+}
+
+impl StratumKey {
+    /// Stored value and label; `text` holds the sites' and devices' values.
+    fn value_and_label(
+        self,
+        variable: &str,
+        text: &[&Interned<'_>; 2],
+        names: &Names,
+    ) -> (String, String) {
+        match self {
+            Self::Code(code, label) => (code.to_owned(), label.to_owned()),
+            Self::Stage(s) => (s.to_string(), format!("WIfI stage {s}")),
+            Self::Text(t) if variable == "site" => {
+                let code = text[0].values[usize::from(t)];
+                (code.to_owned(), names.site(code))
+            }
+            Self::Text(t) => {
+                let device = text[1].values[usize::from(t)];
+                (device.to_owned(), device.to_owned())
+            }
+            Self::Operator(id) => (id.to_string(), names.operator(id)),
+        }
+    }
+}
+
+/// A stratification variable: each limb's stratum (none without a baseline).
+type StratumOf = fn(&IndexLimb, usize, &[&Interned<'_>; 2]) -> Option<StratumKey>;
 
 const COMPARISON_VARIABLES: [(&str, &str, StratumOf); 7] = [
-    ("dialysis_dependent", "Dialysis dependence", |l, _| {
+    ("dialysis_dependent", "Dialysis dependence", |l, _, _| {
         l.baseline.map(|b| {
             if b.dialysis_dependent {
-                ("yes".into(), "Dialysis dependent".into())
+                StratumKey::Code("yes", "Dialysis dependent")
             } else {
-                ("no".into(), "Not on dialysis".into())
+                StratumKey::Code("no", "Not on dialysis")
             }
         })
     }),
-    ("diabetes", "Diabetes", |l, _| {
+    ("diabetes", "Diabetes", |l, _, _| {
         l.baseline
-            .map(|b| (b.diabetes.as_code().into(), b.diabetes.label().into()))
+            .map(|b| StratumKey::Code(b.diabetes.as_code(), b.diabetes.label()))
     }),
-    ("wifi_clinical_stage", "WIfI clinical stage", |l, _| {
-        l.baseline.map(|b| {
-            (
-                b.wifi_clinical_stage.to_string(),
-                format!("WIfI stage {}", b.wifi_clinical_stage),
-            )
-        })
+    ("wifi_clinical_stage", "WIfI clinical stage", |l, _, _| {
+        l.baseline.map(|b| StratumKey::Stage(b.wifi_clinical_stage))
     }),
-    ("site", "Site", |l, names| {
-        Some((l.site.clone(), names.site(&l.site)))
+    ("site", "Site", |_, i, text| {
+        Some(StratumKey::Text(text[0].of[i]))
     }),
-    ("operator", "Primary operator", |l, names| {
-        Some((l.operator.to_string(), names.operator(l.operator)))
+    ("operator", "Primary operator", |l, _, _| {
+        Some(StratumKey::Operator(l.operator))
     }),
-    ("device_system", "Device system", |l, _| {
-        Some((l.device_system.clone(), l.device_system.clone()))
+    ("device_system", "Device system", |_, i, text| {
+        Some(StratumKey::Text(text[1].of[i]))
     }),
-    ("crossover_level", "Technique: crossover level", |l, _| {
-        Some((
-            l.crossover_level.as_code().into(),
-            l.crossover_level.label().into(),
-        ))
-    }),
+    (
+        "crossover_level",
+        "Technique: crossover level",
+        |l, _, _| {
+            Some(StratumKey::Code(
+                l.crossover_level.as_code(),
+                l.crossover_level.label(),
+            ))
+        },
+    ),
 ];
 
-fn comparisons(limbs: &[IndexLimb], names: &Names) -> Result<Vec<Comparison>> {
-    // Each endpoint's limbs in day order, once.
-    let orders: Vec<Vec<(i64, (u32, bool))>> = SURVIVAL_ENDPOINTS
+/// Each endpoint's limbs in day order: (day, (limb index, event)).
+type DayOrder = Vec<(i64, (u32, bool))>;
+
+fn day_orders(limbs: &[IndexLimb]) -> Vec<DayOrder> {
+    SURVIVAL_ENDPOINTS
         .iter()
         .map(|k| {
-            let items: Vec<(i64, (u32, bool))> = limbs
+            let items: DayOrder = limbs
                 .iter()
                 .enumerate()
                 .map(|(i, l)| {
@@ -882,19 +987,31 @@ fn comparisons(limbs: &[IndexLimb], names: &Names) -> Result<Vec<Comparison>> {
                 .collect();
             by_day(&items)
         })
-        .collect();
+        .collect()
+}
+
+fn comparisons(
+    limbs: &[IndexLimb],
+    orders: &[DayOrder],
+    text: [&Interned<'_>; 2],
+    names: &Names,
+) -> Result<Vec<Comparison>> {
     let mut out = Vec::new();
     for (variable, label, stratum_of) in COMPARISON_VARIABLES {
         let mut keys: Vec<(String, String)> = Vec::new();
-        let mut index: HashMap<String, usize> = HashMap::new();
+        // A handful of strata: a linear search beats hashing a million keys.
+        let mut seen: Vec<StratumKey> = Vec::new();
         let assignment: Vec<Option<usize>> = limbs
             .iter()
-            .map(|l| {
-                stratum_of(l, names).map(|(key, lab)| {
-                    *index.entry(key.clone()).or_insert_with(|| {
-                        keys.push((key, lab));
+            .enumerate()
+            .map(|(i, l)| {
+                stratum_of(l, i, &text).map(|key| match seen.iter().position(|k| *k == key) {
+                    Some(i) => i,
+                    None => {
+                        seen.push(key);
+                        keys.push(key.value_and_label(variable, &text, names));
                         keys.len() - 1
-                    })
+                    }
                 })
             })
             .collect();
@@ -917,15 +1034,26 @@ fn comparisons(limbs: &[IndexLimb], names: &Names) -> Result<Vec<Comparison>> {
                 mortality_30_day: empty_proportion(),
             })
             .collect();
+        let mut sizes = vec![0usize; s];
+        for k in assignment.iter().flatten() {
+            sizes[position[*k]] += 1;
+        }
         let mut tests = Vec::new();
+        // One buffer per stratum, reused for every endpoint.
+        let mut groups: Vec<Vec<Observation>> =
+            sizes.iter().map(|&n| Vec::with_capacity(n)).collect();
         for (e, kind) in SURVIVAL_ENDPOINTS.iter().enumerate() {
-            let mut groups: Vec<Vec<Observation>> = vec![Vec::new(); s];
+            groups.iter_mut().for_each(Vec::clear);
+            let max_day = orders[e].last().map_or(0, |x| x.0.max(0) as usize);
+            let mut counts = logrank::DailyCounts::new(max_day, s);
             for &(t, (i, event)) in &orders[e] {
                 if let Some(k) = assignment[i as usize] {
-                    groups[position[k]].push(Observation {
+                    let g = position[k];
+                    groups[g].push(Observation {
                         time_days: t as f64,
                         event,
                     });
+                    counts.add(t as usize, g, event);
                 }
             }
             for (g, group) in groups.iter().enumerate() {
@@ -945,7 +1073,7 @@ fn comparisons(limbs: &[IndexLimb], names: &Names) -> Result<Vec<Comparison>> {
             }
             let non_empty = groups.iter().filter(|g| !g.is_empty()).count();
             tests.push(if non_empty >= 2 {
-                let t = logrank_test(&groups)?;
+                let t = counts.logrank()?;
                 LogRank {
                     endpoint: kind.name().to_owned(),
                     statistic: Some(t.statistic),
@@ -1003,9 +1131,4 @@ fn empty_proportion() -> ProportionEndpoint {
         ci_lower: None,
         ci_upper: None,
     }
-}
-
-/// Patients (ids) in a set of limbs.
-pub fn patients_of(limbs: &[IndexLimb]) -> HashSet<RecordId> {
-    limbs.iter().map(|l| l.patient_id).collect()
 }

@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use pdva_domain::RecordId;
+
 use pdva_stats::{
     BadDirection, CusumCase, CusumParams, FunnelClass, classify, funnel_limits,
     learning_curve_cusum,
@@ -13,7 +15,7 @@ use crate::error::Result;
 use crate::report::{
     CusumPointView, Funnel, FunnelUnit, LearningCurve, LearningCurves, Monitoring,
 };
-use crate::{LEARNING_CURVE_POINTS, Names};
+use crate::{Interned, LEARNING_CURVE_POINTS, Names};
 
 /// An indicator: its name, definition, bad direction, and for each limb
 /// `None` (not eligible) or whether it has the indicator.
@@ -71,7 +73,11 @@ fn direction(bad: BadDirection) -> &'static str {
     }
 }
 
-pub(crate) fn monitoring(limbs: &[IndexLimb], names: &Names) -> Result<Monitoring> {
+pub(crate) fn monitoring(
+    limbs: &[IndexLimb],
+    sites: &Interned<'_>,
+    names: &Names,
+) -> Result<Monitoring> {
     let mut funnels = Vec::new();
     for indicator in &INDICATORS {
         let values: Vec<Option<bool>> = limbs.iter().map(indicator.value).collect();
@@ -79,17 +85,27 @@ pub(crate) fn monitoring(limbs: &[IndexLimb], names: &Names) -> Result<Monitorin
         let k = values.iter().flatten().filter(|v| **v).count();
         let theta = (n > 0).then(|| k as f64 / n as f64);
         for unit_type in ["operator", "site"] {
-            let mut units: BTreeMap<String, (String, u64, u64)> = BTreeMap::new();
-            for (l, v) in limbs.iter().zip(&values) {
+            // (n, k) per operator and per site, without a string per limb.
+            let mut by_operator: BTreeMap<RecordId, (u64, u64)> = BTreeMap::new();
+            let mut by_site: Vec<(u64, u64)> = vec![(0, 0); sites.values.len()];
+            for ((l, v), site) in limbs.iter().zip(&values).zip(&sites.of) {
                 let Some(v) = v else { continue };
-                let (key, label) = if unit_type == "operator" {
-                    (l.operator.to_string(), names.operator(l.operator))
+                let slot = if unit_type == "operator" {
+                    by_operator.entry(l.operator).or_default()
                 } else {
-                    (l.site.clone(), names.site(&l.site))
+                    &mut by_site[usize::from(*site)]
                 };
-                let slot = units.entry(key).or_insert((label, 0, 0));
-                slot.1 += 1;
-                slot.2 += u64::from(*v);
+                slot.0 += 1;
+                slot.1 += u64::from(*v);
+            }
+            let mut units: BTreeMap<String, (String, u64, u64)> = BTreeMap::new();
+            for (id, (n_u, k_u)) in by_operator {
+                units.insert(id.to_string(), (names.operator(id), n_u, k_u));
+            }
+            for (site, (n_u, k_u)) in sites.values.iter().zip(by_site) {
+                if n_u > 0 {
+                    units.insert((*site).to_owned(), (names.site(site), n_u, k_u));
+                }
             }
             let mut unit_views = Vec::new();
             if let Some(theta) = theta {
@@ -131,12 +147,9 @@ pub(crate) fn monitoring(limbs: &[IndexLimb], names: &Names) -> Result<Monitorin
 fn learning_curves(limbs: &[IndexLimb], names: &Names) -> Result<LearningCurves> {
     let params = CusumParams::default();
     // Cases per operator in date order (then by procedure id, for a stable order).
-    let mut by_operator: BTreeMap<String, Vec<&IndexLimb>> = BTreeMap::new();
+    let mut by_operator: BTreeMap<RecordId, Vec<&IndexLimb>> = BTreeMap::new();
     for l in limbs {
-        by_operator
-            .entry(l.operator.to_string())
-            .or_default()
-            .push(l);
+        by_operator.entry(l.operator).or_default().push(l);
     }
     for cases in by_operator.values_mut() {
         cases.sort_by_key(|l| (l.procedure_date, l.procedure_id));
