@@ -15,8 +15,17 @@ use serde_json::{Map, Value};
 /// A choice offered by a select or a checkbox list: (stored code, label).
 pub(crate) type Choice = (String, String);
 
-/// Checks a typed value with the domain's constructor.
-type Check = fn(&'static str, &str) -> Result<(), FieldError>;
+/// Parses a typed value with the domain's constructor into the JSON the
+/// domain type itself serialises to.
+type Check = fn(&'static str, &str) -> Result<Value, FieldError>;
+
+/// The code a stored (serialised) value of a code set stands for.
+type ToCode = fn(&Value) -> Option<String>;
+
+/// The JSON of a domain value.
+fn json<T: serde::Serialize>(value: T) -> Value {
+    serde_json::to_value(value).expect("domain values serialise")
+}
 
 /// How a field is entered.
 #[derive(Clone, Copy)]
@@ -38,9 +47,9 @@ pub(crate) enum Input {
     /// A yes/no answer that may be left unrecorded.
     OptYesNo,
     /// One of a code set.
-    Choice(fn() -> Vec<Choice>, Check),
+    Choice(fn() -> Vec<Choice>, Check, ToCode),
     /// Any of a code set.
-    Choices(fn() -> Vec<Choice>, Check),
+    Choices(fn() -> Vec<Choice>, Check, ToCode),
     /// A clinician of the patient's site.
     Clinician,
     /// One of the patient's index procedures.
@@ -100,24 +109,41 @@ macro_rules! codes {
         }
     };
 }
+macro_rules! to_code {
+    ($t:ty) => {
+        |v| {
+            serde_json::from_value::<$t>(v.clone())
+                .ok()
+                .map(|c| c.as_code().to_owned())
+        }
+    };
+}
 macro_rules! choice {
     ($t:ty) => {
-        Input::Choice(codes!($t), |f, s| <$t>::parse_for(f, s).map(drop))
+        Input::Choice(
+            codes!($t),
+            |f, s| <$t>::parse_for(f, s).map(json),
+            to_code!($t),
+        )
     };
 }
 macro_rules! choices {
     ($t:ty) => {
-        Input::Choices(codes!($t), |f, s| <$t>::parse_for(f, s).map(drop))
+        Input::Choices(
+            codes!($t),
+            |f, s| <$t>::parse_for(f, s).map(json),
+            to_code!($t),
+        )
     };
 }
 macro_rules! int {
     ($t:ty) => {
-        Input::Int(Some(|f, s| <$t>::parse_for(f, s).map(drop)))
+        Input::Int(Some(|f, s| <$t>::parse_for(f, s).map(json)))
     };
 }
 macro_rules! dec {
     ($t:ty) => {
-        Input::Decimal(|f, s| <$t>::parse_for(f, s).map(drop))
+        Input::Decimal(|f, s| <$t>::parse_for(f, s).map(json))
     };
 }
 
@@ -138,7 +164,7 @@ pub(crate) const PATIENT: &[Field] = &[
         "nhs_number",
         "NHS number",
         Input::Text(Some(|f, s| {
-            NhsNumber::parse(s).map(drop).map_err(|mut e| {
+            NhsNumber::parse(s).map(json).map_err(|mut e| {
                 e.field = f;
                 e
             })
@@ -196,7 +222,7 @@ const PROCEDURE: &[Field] = &[
     f("second_operator", "Second operator", Input::Clinician, false),
     f("proctor", "Proctor", Input::Clinician, false),
     f("anaesthesia", "Anaesthesia", choice!(Anaesthesia), true),
-    f("device_system", "Device system", Input::Text(Some(|f, s| RequiredText::parse_for(f, s).map(drop))), true)
+    f("device_system", "Device system", Input::Text(Some(|f, s| RequiredText::parse_for(f, s).map(json))), true)
         .help("Name and model of the system used."),
     f("device_lot", "Device lot", Input::Text(None), false),
     heading("Technique"),
@@ -694,6 +720,22 @@ impl Submitted {
                 }
                 None => record.get(field.name).cloned().unwrap_or(Value::Null),
             };
+            let to_code = match field.input {
+                Input::Choice(_, _, to_code) | Input::Choices(_, _, to_code) => Some(to_code),
+                _ => None,
+            };
+            let value = match (to_code, value) {
+                (Some(to_code), Value::Array(items)) => Value::Array(
+                    items
+                        .iter()
+                        .map(|v| to_code(v).map(Value::String).unwrap_or(Value::Null))
+                        .collect(),
+                ),
+                (Some(to_code), v @ Value::String(_)) => {
+                    to_code(&v).map(Value::String).unwrap_or(Value::Null)
+                }
+                (_, v) => v,
+            };
             let values = match value {
                 Value::Null => vec![],
                 Value::Bool(b) => vec![if b { "yes" } else { "no" }.to_owned()],
@@ -738,15 +780,14 @@ pub(crate) fn parse_fields(
         let raw = form.one(name);
         let value: Result<Value, FieldError> = match field.input {
             Input::Heading => continue,
-            Input::Choices(options, check) => {
+            Input::Choices(_, check, _) => {
                 let picked = form.all(name);
                 if picked.is_empty() && field.required {
                     Err(FieldError::new(name, "", "is required: choose one or more"))
                 } else {
-                    let _ = options;
                     picked
                         .iter()
-                        .map(|p| check(name, p).map(|()| Value::String(p.clone())))
+                        .map(|p| check(name, p))
                         .collect::<Result<Vec<_>, _>>()
                         .map(Value::Array)
                 }
@@ -762,7 +803,7 @@ pub(crate) fn parse_fields(
             Input::Int(check) => match raw.parse::<i64>() {
                 Err(_) => Err(FieldError::new(name, raw, "must be a whole number")),
                 Ok(n) => match check {
-                    Some(check) => check(name, raw).map(|()| Value::from(n)),
+                    Some(check) => check(name, raw),
                     None if n < 0 => Err(FieldError::new(name, raw, "must be 0 or more")),
                     None if n > i64::from(u32::MAX) => {
                         Err(FieldError::new(name, raw, "is too large"))
@@ -770,10 +811,9 @@ pub(crate) fn parse_fields(
                     None => Ok(Value::from(n)),
                 },
             },
-            Input::Decimal(check) => check(name, raw)
-                .map(|()| Value::from(raw.parse::<f64>().expect("checked by the domain type"))),
+            Input::Decimal(check) => check(name, raw),
             Input::Text(check) => match check {
-                Some(check) => check(name, raw).map(|()| Value::String(raw.to_owned())),
+                Some(check) => check(name, raw),
                 None => Ok(Value::String(raw.to_owned())),
             },
             Input::TextArea => Ok(Value::String(raw.to_owned())),
@@ -782,7 +822,7 @@ pub(crate) fn parse_fields(
                 "no" => Ok(Value::Bool(false)),
                 other => Err(FieldError::new(name, other, "must be yes or no")),
             },
-            Input::Choice(_, check) => check(name, raw).map(|()| Value::String(raw.to_owned())),
+            Input::Choice(_, check, _) => check(name, raw),
             Input::Clinician | Input::Procedure => {
                 let list = if matches!(field.input, Input::Clinician) {
                     &offered.clinicians
@@ -959,8 +999,8 @@ pub(crate) fn field_views(
                 Input::TextArea => ("textarea", vec![]),
                 Input::YesNo => ("select", options_from(yes_no(), true)),
                 Input::OptYesNo => ("select", options_from(yes_no(), true)),
-                Input::Choice(choices, _) => ("select", options_from(choices(), true)),
-                Input::Choices(choices, _) => ("checkboxes", options_from(choices(), false)),
+                Input::Choice(choices, _, _) => ("select", options_from(choices(), true)),
+                Input::Choices(choices, _, _) => ("checkboxes", options_from(choices(), false)),
                 Input::Clinician => ("select", options_from(offered.clinicians.clone(), true)),
                 Input::Procedure => ("select", options_from(offered.procedures.clone(), true)),
             };
@@ -1049,6 +1089,42 @@ mod tests {
         assert_eq!(back.one("vascuqol_6"), "4");
         assert_eq!(back.one("eq_vas"), "55");
         assert_eq!(back.one("assessment_date"), "2025-03-01");
+    }
+
+    #[test]
+    fn codes_whose_stored_spelling_differs_round_trip() {
+        // Diabetes `type_2` is stored by serde as `type2`: the form speaks
+        // codes and the record its own serialisation.
+        let procedure = RecordId::new_random().to_string();
+        let offered = Offered {
+            clinicians: vec![],
+            procedures: vec![(procedure.clone(), "p".into())],
+        };
+        let submitted = form(&[
+            ("procedure_id", &procedure),
+            ("assessment_date", "2025-03-01"),
+            ("rutherford_category", "5"),
+            ("wifi_wound", "1"),
+            ("wifi_ischaemia", "2"),
+            ("wifi_foot_infection", "0"),
+            ("diabetes", "type_2"),
+            ("dialysis_dependent", "yes"),
+            ("no_option_reasons", "no_bypass_target"),
+            ("no_option_reasons", "no_autologous_conduit"),
+            ("pedal_venous_anatomy_confirmed", "yes"),
+            ("abi", "0.45"),
+        ]);
+        let record = parse_clinical(RecordKind::Baseline, &submitted, &offered).unwrap();
+        let ClinicalRecord::Baseline(b) = &record else {
+            panic!("not a baseline")
+        };
+        assert_eq!(b.diabetes, Diabetes::Type2);
+        assert_eq!(b.no_option_reasons.len(), 2);
+        let back = Submitted::from_record(BASELINE, &serde_json::to_value(b).unwrap());
+        assert_eq!(back.one("diabetes"), "type_2");
+        assert_eq!(back.all("no_option_reasons").len(), 2);
+        assert_eq!(back.one("abi"), "0.45");
+        assert_eq!(back.one("dialysis_dependent"), "yes");
     }
 
     #[test]
