@@ -152,8 +152,15 @@ impl ChainWriter {
 
     /// Writes everything staged and moves the chain head. The caller commits.
     pub async fn flush(self, tx: &mut Transaction<'static, Any>) -> Result<DataVersion> {
+        let style = Placeholders::of(tx);
         for chunk in self.inserts.chunks(BATCH_ROWS) {
-            let sql = insert_sql("record", RECORD_COLUMNS, RECORD_COLUMN_COUNT, chunk.len());
+            let sql = insert_sql(
+                "record",
+                RECORD_COLUMNS,
+                RECORD_COLUMN_COUNT,
+                chunk.len(),
+                style,
+            );
             let mut q = sqlx::query(&sql);
             for row in chunk {
                 q = row.bind(q);
@@ -177,6 +184,7 @@ impl ChainWriter {
                 AUDIT_COLUMNS,
                 AUDIT_COLUMN_COUNT,
                 chunk.len(),
+                style,
             );
             let mut q = sqlx::query(&sql);
             for e in chunk {
@@ -206,14 +214,41 @@ impl ChainWriter {
     }
 }
 
+/// How a statement marks its parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Placeholders {
+    /// `$1, $2, …`: PostgreSQL's only form.
+    Numbered,
+    /// `?, ?, …`: bound in order. SQLite looks each named or numbered
+    /// parameter up by a linear scan, so a many-row INSERT with `$N`
+    /// placeholders costs time quadratic in its parameters; `?` does not.
+    Positional,
+}
+
+impl Placeholders {
+    fn of(conn: &sqlx::AnyConnection) -> Self {
+        if conn.backend_name().eq_ignore_ascii_case("sqlite") {
+            Self::Positional
+        } else {
+            Self::Numbered
+        }
+    }
+}
+
 /// `INSERT INTO table (columns) VALUES ($1, …), (…)` for `rows` rows, cached
 /// so that each statement shape is built (and prepared) once.
-fn insert_sql(table: &'static str, columns: &'static str, width: usize, rows: usize) -> String {
-    static CACHE: LazyLock<Mutex<HashMap<(&'static str, usize), String>>> =
-        LazyLock::new(Mutex::default);
+fn insert_sql(
+    table: &'static str,
+    columns: &'static str,
+    width: usize,
+    rows: usize,
+    style: Placeholders,
+) -> String {
+    type Key = (&'static str, usize, Placeholders);
+    static CACHE: LazyLock<Mutex<HashMap<Key, String>>> = LazyLock::new(Mutex::default);
     let mut cache = CACHE.lock().expect("cache lock");
     cache
-        .entry((table, rows))
+        .entry((table, rows, style))
         .or_insert_with(|| {
             let mut sql = format!("INSERT INTO {table} ({columns}) VALUES ");
             for r in 0..rows {
@@ -225,8 +260,13 @@ fn insert_sql(table: &'static str, columns: &'static str, width: usize, rows: us
                     if c > 0 {
                         sql.push_str(", ");
                     }
-                    sql.push('$');
-                    sql.push_str(&(r * width + c + 1).to_string());
+                    match style {
+                        Placeholders::Numbered => {
+                            sql.push('$');
+                            sql.push_str(&(r * width + c + 1).to_string());
+                        }
+                        Placeholders::Positional => sql.push('?'),
+                    }
                 }
                 sql.push(')');
             }
@@ -257,8 +297,12 @@ mod tests {
     #[test]
     fn insert_sql_numbers_placeholders_across_rows() {
         assert_eq!(
-            insert_sql("t", "a, b", 2, 2),
+            insert_sql("t", "a, b", 2, 2, Placeholders::Numbered),
             "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)"
+        );
+        assert_eq!(
+            insert_sql("t", "a, b", 2, 2, Placeholders::Positional),
+            "INSERT INTO t (a, b) VALUES (?, ?), (?, ?)"
         );
     }
 
