@@ -1,7 +1,7 @@
 //! Reading patients for lists: a page of a site's patients without their
 //! whole files.
 
-use pdva_domain::values::SiteCode;
+use pdva_domain::values::{NhsNumber, RegistryId, SiteCode};
 use pdva_domain::{Patient, RecordId, RecordKind};
 use sqlx::Row;
 
@@ -9,7 +9,33 @@ use crate::Store;
 use crate::error::{Result, StoreError};
 use crate::model::AnyRecord;
 
+/// What a patient search looks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PatientKey {
+    /// The registry's own id.
+    RegistryId(RegistryId),
+    /// The NHS number.
+    NhsNumber(NhsNumber),
+}
+
 impl Store {
+    /// The non-voided patient with this registry id or NHS number, if any.
+    #[tracing::instrument(skip_all)]
+    pub async fn find_patient(&self, key: &PatientKey) -> Result<Option<(RecordId, Patient)>> {
+        let (sql, value) = match key {
+            PatientKey::RegistryId(id) => (
+                "SELECT id, body FROM record WHERE natural_key = $1 AND voided = 0",
+                format!("registry_id:{id}"),
+            ),
+            PatientKey::NhsNumber(n) => (
+                "SELECT id, body FROM record WHERE nhs_number = $1 AND kind = 'patient' AND voided = 0",
+                n.as_str().to_owned(),
+            ),
+        };
+        let rows = sqlx::query(sql).bind(value).fetch_all(&self.pool).await?;
+        rows.iter().map(patient_from_row).next().transpose()
+    }
+
     /// The newest non-voided patients registered at `sites` (every site
     /// when `None`), at most `limit`.
     #[tracing::instrument(skip_all)]
@@ -34,25 +60,26 @@ impl Store {
             query = query.bind(site.as_str().to_owned());
         }
         let rows = query.bind(limit).fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|row| {
-                let id: String = row.try_get(0)?;
-                let body: String = row.try_get(1)?;
-                let corrupt = |detail: String| StoreError::Corrupt {
-                    id: id.clone(),
-                    kind: "patient".into(),
-                    detail,
-                };
-                let patient = match AnyRecord::from_body(RecordKind::Patient, &body) {
-                    Ok(AnyRecord::Patient(p)) => p,
-                    Ok(_) => return Err(corrupt("not a patient".into())),
-                    Err(e) => return Err(corrupt(e.to_string())),
-                };
-                let id = id
-                    .parse()
-                    .map_err(|_| corrupt("id is not a record id".into()))?;
-                Ok((id, patient))
-            })
-            .collect()
+        rows.iter().map(patient_from_row).collect()
     }
+}
+
+/// A patient selected as `id, body`.
+fn patient_from_row(row: &sqlx::any::AnyRow) -> Result<(RecordId, Patient)> {
+    let id: String = row.try_get(0)?;
+    let body: String = row.try_get(1)?;
+    let corrupt = |detail: String| StoreError::Corrupt {
+        id: id.clone(),
+        kind: "patient".into(),
+        detail,
+    };
+    let patient = match AnyRecord::from_body(RecordKind::Patient, &body) {
+        Ok(AnyRecord::Patient(p)) => p,
+        Ok(_) => return Err(corrupt("not a patient".into())),
+        Err(e) => return Err(corrupt(e.to_string())),
+    };
+    let id = id
+        .parse()
+        .map_err(|_| corrupt("id is not a record id".into()))?;
+    Ok((id, patient))
 }

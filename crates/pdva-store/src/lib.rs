@@ -23,6 +23,7 @@ mod users;
 mod verify;
 mod write;
 
+pub use browse::PatientKey;
 pub use db::{Engine, redact};
 pub use error::{Result, StoreError};
 pub use model::{

@@ -13,9 +13,9 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::NaiveDate;
 use pdva_domain::codes::LimbStatus;
 use pdva_domain::schedule::{self, FollowUpContext, WorklistState};
-use pdva_domain::values::{RegistryId, SiteCode};
+use pdva_domain::values::{NhsNumber, RegistryId, SiteCode};
 use pdva_domain::{ClinicalRecord, Patient, PatientFile, RecordId, RecordKind};
-use pdva_store::{AnyRecord, Change, Role, SiteAccess, StoreError, StoredRecord, User};
+use pdva_store::{AnyRecord, Change, PatientKey, Role, SiteAccess, StoreError, StoredRecord, User};
 use serde_json::Value;
 
 use crate::authz::{Caller, research_use_allowed};
@@ -72,6 +72,8 @@ struct PatientRow {
 #[template(path = "patients.html")]
 struct PatientsPage {
     nav: Nav,
+    query: String,
+    message: String,
     identifiable: bool,
     patients: Vec<PatientRow>,
     register_at: Vec<String>,
@@ -122,15 +124,73 @@ fn patient_row(
     }
 }
 
+/// The patient list's search.
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct ListQuery {
+    q: Option<String>,
+}
+
+/// Finds the patient a search names, among those the user may see.
+/// Researchers search by registry id only: an NHS number search would tell
+/// them whether a person is in the registry.
+async fn search(
+    state: &AppState,
+    user: &User,
+    query: &str,
+) -> Result<Result<RecordId, String>, WebError> {
+    let identifiable = user.role.sees_identifiers();
+    let digits: String = query.chars().filter(char::is_ascii_digit).collect();
+    let key = if digits.len() >= 9 && !query.to_ascii_uppercase().starts_with("P-") {
+        if !identifiable {
+            return Ok(Err(
+                "Search by registry id (researchers do not search by NHS number).".into(),
+            ));
+        }
+        match NhsNumber::parse(query) {
+            Ok(n) => PatientKey::NhsNumber(n),
+            Err(e) => return Ok(Err(format!("NHS number \"{}\" {}", e.value, e.rule))),
+        }
+    } else {
+        match RegistryId::parse(&query.to_ascii_uppercase()) {
+            Ok(id) => PatientKey::RegistryId(id),
+            Err(e) => return Ok(Err(format!("Registry id \"{}\" {}", e.value, e.rule))),
+        }
+    };
+    let not_found = || {
+        Ok(Err(
+            "No patient of your sites has that registry id or NHS number.".into(),
+        ))
+    };
+    let Some((id, patient)) = state.store.find_patient(&key).await? else {
+        return not_found();
+    };
+    if !user.has_site(&patient.home_site) {
+        return not_found();
+    }
+    if !identifiable && !research_use_allowed(&state.store.patient_file(id).await?) {
+        return not_found();
+    }
+    Ok(Ok(id))
+}
+
 /// The patients of the user's sites: identifiable for clinical roles,
 /// de-identified (and only those whose data may be used for research) for
-/// researchers.
+/// researchers. A search by registry id or NHS number goes to the patient.
 #[tracing::instrument(skip_all)]
 pub(crate) async fn list(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-) -> Result<Html<String>, WebError> {
+    axum::extract::Query(q): axum::extract::Query<ListQuery>,
+) -> Result<Response, WebError> {
     let user = caller.user();
+    let query = q.q.unwrap_or_default().trim().to_owned();
+    let mut message = String::new();
+    if !query.is_empty() {
+        match search(&state, user, &query).await? {
+            Ok(id) => return Ok(Redirect::to(&patient_path(id)).into_response()),
+            Err(m) => message = m,
+        }
+    }
     let identifiable = user.role.sees_identifiers();
     let sites = visible_sites(user);
     let patients = if identifiable {
@@ -177,11 +237,13 @@ pub(crate) async fn list(
     };
     let page = PatientsPage {
         nav: Nav::of(&caller),
+        query,
+        message,
         identifiable,
         patients,
         register_at,
     };
-    Ok(Html(page.render()?))
+    Ok(Html(page.render()?).into_response())
 }
 
 #[derive(Template)]

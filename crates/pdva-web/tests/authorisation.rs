@@ -419,3 +419,43 @@ async fn a_researcher_never_sees_an_identifier() {
     assert!(page.body.contains("999 000 0018"));
     assert!(page.body.contains("ZWIEBELMANN"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn searches_find_only_patients_of_the_users_sites() {
+    let world = world().await;
+    let store = &world.store;
+    let clinician = user(store, "clin.ngh", Role::Clinician, ngh()).await;
+    let who = session(store, &clinician).await;
+    let own = get(store, "/patients?q=999+000+0018", Some(&who)).await;
+    assert_eq!(own.status, 303);
+    assert_eq!(own.location, format!("/patients/{}", world.a.id));
+    let by_id = get(store, "/patients?q=p-ngh-0018", Some(&who)).await;
+    assert_eq!(by_id.location, format!("/patients/{}", world.a.id));
+    // Another site's patient is "not found", exactly like a number nobody has.
+    let other = get(store, "/patients?q=9990000026", Some(&who)).await;
+    let nobody = get(store, "/patients?q=9990000042", Some(&who)).await;
+    assert_eq!(other.status, 200);
+    let message = |body: &str| {
+        body.lines()
+            .find(|l| l.contains("role=\"alert\""))
+            .map(str::to_owned)
+    };
+    assert_eq!(message(&other.body), message(&nobody.body));
+    assert!(
+        message(&other.body)
+            .unwrap()
+            .contains("No patient of your sites")
+    );
+    // A researcher cannot test whether an NHS number is in the registry.
+    let researcher = user(store, "res.ngh", Role::Researcher, ngh()).await;
+    let who = session(store, &researcher).await;
+    let probe = get(store, "/patients?q=9990000018", Some(&who)).await;
+    assert_eq!(probe.status, 200);
+    assert!(
+        probe
+            .body
+            .contains("researchers do not search by NHS number")
+    );
+    let by_id = get(store, "/patients?q=P-NGH-0018", Some(&who)).await;
+    assert_eq!(by_id.location, format!("/patients/{}", world.a.id));
+}

@@ -188,7 +188,7 @@ pub fn print_demo_logins(logins: &[DemoLogin]) {
     for l in logins {
         println!(
             "  {:<18} password {:<22} {} — {}",
-            l.user.username,
+            l.user.username.as_str(),
             l.password,
             l.user.role.label(),
             sites_text(&l.user)
