@@ -64,6 +64,26 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The governance review meetings of a site (non-voided), latest first.
+    pub async fn governance_meetings(
+        &self,
+        site: &SiteCode,
+    ) -> Result<Vec<(RecordId, pdva_domain::GovernanceMeeting)>> {
+        let mut meetings = Vec::new();
+        for row in crate::read::rows_of_kind(&self.pool, "governance_meeting").await? {
+            let stored = row.to_stored()?;
+            if let AnyRecord::GovernanceMeeting(m) = stored.record
+                && m.site_code == *site
+            {
+                meetings.push((stored.meta.id, m));
+            }
+        }
+        meetings.sort_by_key(|m| std::cmp::Reverse(m.1.held_on));
+        Ok(meetings)
+    }
+}
+
 /// A patient selected as `id, body`.
 fn patient_from_row(row: &sqlx::any::AnyRow) -> Result<(RecordId, Patient)> {
     let id: String = row.try_get(0)?;

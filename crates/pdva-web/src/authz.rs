@@ -108,6 +108,13 @@ pub const OUTCOMES: Permission = Permission {
     signed_in: true,
     scope: Scope::SiteQuery,
 };
+/// The IPG773 compliance view of a site.
+pub const COMPLIANCE: Permission = Permission {
+    name: "compliance",
+    roles: &[GovernanceLead, Admin],
+    signed_in: true,
+    scope: Scope::Site,
+};
 /// Users and their rights.
 pub const MANAGE_USERS: Permission = Permission {
     name: "manage_users",
@@ -178,6 +185,7 @@ pub const ROUTES: &[RouteRule] = &[
         RECORD_CARE,
     ),
     r("GET", "/worklist", WORKLIST),
+    r("GET", "/sites/{site}/compliance", COMPLIANCE),
     r("GET", "/admin/users", MANAGE_USERS),
     r("GET", "/api/v1/outcomes", OUTCOMES),
 ];

@@ -10,6 +10,7 @@ mod admin;
 mod api;
 mod auth;
 pub mod authz;
+mod compliance;
 mod error;
 mod forms;
 mod pages;
@@ -74,6 +75,7 @@ pub fn router_with(store: Store, settings: Settings) -> Router {
             post(patients::sign_off_record),
         )
         .route("/worklist", get(worklist::page))
+        .route("/sites/{site}/compliance", get(compliance::page))
         .route("/admin/users", get(admin::users))
         .route_layer(middleware::from_fn_with_state(state.clone(), authz::guard))
         .layer(middleware::from_fn(security_headers))

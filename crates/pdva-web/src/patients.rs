@@ -29,6 +29,8 @@ pub(crate) struct Nav {
     pub csrf_token: String,
     pub worklist: bool,
     pub users: bool,
+    /// Sites whose IPG773 compliance view the user may open from the menu.
+    pub compliance: Vec<String>,
 }
 
 impl Nav {
@@ -40,6 +42,12 @@ impl Nav {
             csrf_token: caller.csrf_token.clone(),
             worklist: user.role != Role::Researcher,
             users: user.role == Role::Admin,
+            compliance: match (&user.sites, user.role) {
+                (SiteAccess::Sites(s), Role::GovernanceLead | Role::Admin) => {
+                    s.iter().map(ToString::to_string).collect()
+                }
+                _ => Vec::new(),
+            },
         }
     }
 }

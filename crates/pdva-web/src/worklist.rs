@@ -46,6 +46,7 @@ struct WorklistPage {
     rows: Vec<Row>,
     by_site: Vec<CompletenessRow>,
     by_operator: Vec<CompletenessRow>,
+    compliance_links: bool,
 }
 
 /// Query of the worklist: one site, or all the user's sites.
@@ -186,6 +187,10 @@ pub(crate) async fn page(
         rows,
         by_site: completeness_rows(by_site),
         by_operator: completeness_rows(by_operator),
+        compliance_links: matches!(
+            user.role,
+            pdva_store::Role::GovernanceLead | pdva_store::Role::Admin
+        ),
     };
     Ok(Html(page.render()?))
 }

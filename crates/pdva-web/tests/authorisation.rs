@@ -28,6 +28,7 @@ const ALL: &[Role] = &[
 const CLINICIAN: &[Role] = &[Role::Clinician];
 const IDENTIFIABLE: &[Role] = &[Role::Clinician, Role::GovernanceLead, Role::Admin];
 const ADMIN: &[Role] = &[Role::Admin];
+const GOVERNANCE: &[Role] = &[Role::GovernanceLead, Role::Admin];
 
 const fn e(
     method: &'static str,
@@ -92,6 +93,7 @@ const EXPECTED: &[Expectation] = &[
         true,
     ),
     e("GET", "/worklist", IDENTIFIABLE, false),
+    e("GET", "/sites/{site}/compliance", GOVERNANCE, true),
     e("GET", "/admin/users", ADMIN, false),
     e("GET", "/api/v1/outcomes", ALL, true),
 ];
@@ -458,4 +460,29 @@ async fn searches_find_only_patients_of_the_users_sites() {
     );
     let by_id = get(store, "/patients?q=P-NGH-0018", Some(&who)).await;
     assert_eq!(by_id.location, format!("/patients/{}", world.a.id));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_compliance_view_names_the_paragraph_and_links_the_records() {
+    let world = world().await;
+    let store = &world.store;
+    let lead = user(store, "gov.ngh", Role::GovernanceLead, ngh()).await;
+    let who = session(store, &lead).await;
+    let page = get(store, "/sites/NGH/compliance", Some(&who)).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("/sites/NGH/compliance"),
+        "the menu links it"
+    );
+    // No governance meeting recorded: IPG773 1.3 not met.
+    assert!(page.body.contains("<td>1.3</td><td>Governance review meeting in the last 12 months</td><td>no meeting recorded</td><td><strong>no</strong></td>"), "{}", page.body);
+    // The seeded procedure has no visit: no 30-day visit, with a link to it.
+    assert!(page.body.contains(&format!(
+        "/patients/{}#record-{}",
+        world.a.id, world.a.procedure
+    )));
+    assert!(
+        !page.body.contains(&world.b.id.to_string()),
+        "another site's patient"
+    );
 }

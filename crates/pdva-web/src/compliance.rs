@@ -1,0 +1,248 @@
+//! The IPG773 compliance view of a site: each special arrangement NICE asks
+//! for, whether the site meets it, and links to the records behind each
+//! finding.
+
+use askama::Template;
+use axum::Extension;
+use axum::extract::State;
+use axum::response::Html;
+use chrono::{Days, NaiveDate};
+use pdva_domain::schedule::{self, FollowUpContext, Timepoint, WorklistState};
+use pdva_domain::{ClinicalRecord, RecordId};
+
+use crate::authz::Caller;
+use crate::patients::{Nav, today};
+use crate::{AppState, WebError};
+
+/// One finding: a record to look at.
+struct Item {
+    patient_id: String,
+    registry_id: String,
+    record: String,
+    detail: String,
+}
+
+/// One arrangement of IPG773 and what was found.
+struct Check {
+    paragraph: &'static str,
+    title: &'static str,
+    status: String,
+    met: bool,
+    items: Vec<Item>,
+}
+
+#[derive(Template)]
+#[template(path = "compliance.html")]
+struct CompliancePage {
+    nav: Nav,
+    site: String,
+    site_name: String,
+    today: NaiveDate,
+    procedures: usize,
+    checks: Vec<Check>,
+}
+
+/// Governance review meetings are overdue after 12 months without one
+/// (DOMAIN.md 1.3, registry choice).
+const MEETING_INTERVAL_DAYS: u64 = 365;
+
+/// The compliance view of the site in the path.
+#[tracing::instrument(skip_all)]
+pub(crate) async fn page(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Html<String>, WebError> {
+    let site_code = caller.site.clone().ok_or(WebError::NotFound)?;
+    let reference = state.store.reference_data().await?;
+    let site = reference
+        .sites
+        .get(&site_code)
+        .cloned()
+        .ok_or(WebError::NotFound)?;
+    let today = today();
+    let meetings = state.store.governance_meetings(&site_code).await?;
+    let files = state
+        .store
+        .load_patient_files(Some(site_code.as_str()))
+        .await?;
+    let name_of = |id: &RecordId| {
+        reference
+            .clinicians
+            .get(id)
+            .map(|c| c.display_name.to_string())
+            .unwrap_or_else(|| "unknown clinician".into())
+    };
+
+    let mut no_consent = Vec::new();
+    let mut uncertainties = Vec::new();
+    let mut uncredentialed = Vec::new();
+    let mut no_30_day = Vec::new();
+    let mut overdue = Vec::new();
+    let mut procedures = 0;
+    for file in &files {
+        let item = |record: RecordId, detail: String| Item {
+            patient_id: file.patient_id.to_string(),
+            registry_id: file.patient.registry_id.to_string(),
+            record: record.to_string(),
+            detail,
+        };
+        let death = file.death().map(|(_, d)| d.date);
+        for (procedure_id, procedure) in file.procedures() {
+            procedures += 1;
+            let date = procedure.procedure_date;
+            match file.consent_for(date) {
+                None => no_consent.push(item(
+                    procedure_id,
+                    format!("procedure on {date}: no consent recorded on or before it"),
+                )),
+                Some((consent_id, c)) if !c.uncertainties_explained => uncertainties.push(item(
+                    consent_id,
+                    format!(
+                        "consent of {} for the procedure on {date}: uncertainties not recorded as explained",
+                        c.consent_date
+                    ),
+                )),
+                Some(_) => {}
+            }
+            if let Some(operator) = reference.clinicians.get(&procedure.primary_operator)
+                && !operator.credentialed_on(date, site.min_proctored_cases)
+            {
+                uncredentialed.push(item(
+                    procedure_id,
+                    format!(
+                        "procedure on {date} by {}: not credentialed on that date",
+                        name_of(&procedure.primary_operator)
+                    ),
+                ));
+            }
+            let visits: Vec<NaiveDate> = file
+                .records
+                .iter()
+                .filter_map(|(_, r)| match r {
+                    ClinicalRecord::FollowUpVisit(v) if v.procedure_id == procedure_id => {
+                        Some(v.visit_date)
+                    }
+                    _ => None,
+                })
+                .collect();
+            let (_, closes) = schedule::window_dates(date, Timepoint::Day30);
+            let followed_until = [Some(today), death, file.patient.follow_up_ended_on]
+                .into_iter()
+                .flatten()
+                .min()
+                .unwrap_or(today);
+            if closes < followed_until
+                && schedule::representative_visit(date, Timepoint::Day30, &visits).is_none()
+            {
+                no_30_day.push(item(
+                    procedure_id,
+                    format!("procedure on {date}: no visit between day 14 and day 60"),
+                ));
+            }
+            let ctx = FollowUpContext {
+                procedure_date: date,
+                visit_dates: &visits,
+                death_date: death,
+                follow_up_ended_on: file.patient.follow_up_ended_on,
+            };
+            for w in schedule::worklist(&ctx, today) {
+                if w.state == WorklistState::Overdue {
+                    overdue.push(item(
+                        procedure_id,
+                        format!(
+                            "{} visit after the procedure on {date}: window closed {}",
+                            w.timepoint.label(),
+                            w.window_closes
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    let last_meeting = meetings.first().map(|(_, m)| m.held_on);
+    let meeting_due = last_meeting
+        .and_then(|d| d.checked_add_days(Days::new(MEETING_INTERVAL_DAYS)))
+        .is_none_or(|due| due < today);
+    let count = |items: &Vec<Item>, what: &str| {
+        if items.is_empty() {
+            "none".to_owned()
+        } else {
+            format!("{} {what}", items.len())
+        }
+    };
+    let checks = vec![
+        Check {
+            paragraph: "1.2",
+            title: "Clinical governance lead informed",
+            status: match site.governance_lead_informed_on {
+                Some(d) => format!(
+                    "informed on {d}{}",
+                    site.governance_lead_name
+                        .as_deref()
+                        .map(|n| format!(" ({n})"))
+                        .unwrap_or_default()
+                ),
+                None => "no date recorded: the governance lead has not been informed".into(),
+            },
+            met: site.governance_lead_informed_on.is_some(),
+            items: Vec::new(),
+        },
+        Check {
+            paragraph: "1.3",
+            title: "Governance review meeting in the last 12 months",
+            status: match last_meeting {
+                Some(d) => format!(
+                    "last meeting on {d}{}",
+                    if meeting_due { ": overdue" } else { "" }
+                ),
+                None => "no meeting recorded".into(),
+            },
+            met: !meeting_due,
+            items: Vec::new(),
+        },
+        Check {
+            paragraph: "1.2",
+            title: "Procedures without recorded consent",
+            status: count(&no_consent, "procedures"),
+            met: no_consent.is_empty(),
+            items: no_consent,
+        },
+        Check {
+            paragraph: "1.2",
+            title: "Consent without the uncertainties explained",
+            status: count(&uncertainties, "procedures"),
+            met: uncertainties.is_empty(),
+            items: uncertainties,
+        },
+        Check {
+            paragraph: "3.7",
+            title: "Operators not credentialed on the procedure date",
+            status: count(&uncredentialed, "procedures"),
+            met: uncredentialed.is_empty(),
+            items: uncredentialed,
+        },
+        Check {
+            paragraph: "1.2, 3.6",
+            title: "Procedures without a 30-day visit",
+            status: count(&no_30_day, "procedures"),
+            met: no_30_day.is_empty(),
+            items: no_30_day,
+        },
+        Check {
+            paragraph: "3.6",
+            title: "Overdue follow-up visits",
+            status: count(&overdue, "visits"),
+            met: overdue.is_empty(),
+            items: overdue,
+        },
+    ];
+    let page = CompliancePage {
+        nav: Nav::of(&caller),
+        site: site_code.to_string(),
+        site_name: site.name.to_string(),
+        today,
+        procedures,
+        checks,
+    };
+    Ok(Html(page.render()?))
+}
