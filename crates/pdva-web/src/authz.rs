@@ -154,6 +154,8 @@ pub const ROUTES: &[RouteRule] = &[
     r("GET", "/sites/{site}/patients/new", REGISTER_PATIENT),
     r("POST", "/sites/{site}/patients/new", REGISTER_PATIENT),
     r("GET", "/patients/{patient_id}", VIEW_PATIENT),
+    r("GET", "/patients/{patient_id}/edit", RECORD_CARE),
+    r("POST", "/patients/{patient_id}/edit", RECORD_CARE),
     r(
         "GET",
         "/patients/{patient_id}/records/new/{kind}",

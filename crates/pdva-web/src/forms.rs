@@ -179,6 +179,22 @@ pub(crate) const PATIENT: &[Field] = &[
     f("sex", "Sex", choice!(Sex), true),
 ];
 
+/// The patient's details when amended: as at registration, plus the end of
+/// lifelong follow-up (4.3).
+pub(crate) const PATIENT_EDIT: &[Field] = &[
+    PATIENT[0],
+    PATIENT[1],
+    PATIENT[2],
+    PATIENT[3],
+    PATIENT[4],
+    PATIENT[5],
+    heading("End of follow-up"),
+    f("follow_up_ended_on", "Follow-up ended on", Input::Date, false)
+        .help("Lifelong follow-up stops only here: the patient withdrew from follow-up, moved away or was transferred out. Leave empty otherwise; death is recorded as an event."),
+    f("follow_up_end_reason", "Why follow-up ended", choice!(FollowUpEndReason), false)
+        .help("Required with the date."),
+];
+
 const CONSENT: &[Field] = &[
     f("consent_date", "Date consent was taken", Input::Date, true),
     f("taken_by", "Consent taken by", Input::Clinician, true),

@@ -59,6 +59,10 @@ pub fn router_with(store: Store, settings: Settings) -> Router {
         )
         .route("/patients/{patient_id}", get(patients::page))
         .route(
+            "/patients/{patient_id}/edit",
+            get(patients::edit_patient_form).post(patients::update_patient),
+        )
+        .route(
             "/patients/{patient_id}/records/new/{kind}",
             get(patients::new_record_form).post(patients::create_record),
         )

@@ -610,6 +610,11 @@ pub(crate) async fn sign_off_record(
 #[template(path = "register.html")]
 struct RegisterPage {
     nav: Nav,
+    title: String,
+    editing: bool,
+    expected_version: String,
+    reason: String,
+    back: String,
     site: String,
     action: String,
     fields: Vec<FieldView>,
@@ -635,6 +640,11 @@ fn render_register(
     let site = caller.site.as_ref().ok_or(WebError::NotFound)?;
     let page = RegisterPage {
         nav: Nav::of(caller),
+        title: format!("Register a patient at {site}"),
+        editing: false,
+        expected_version: String::new(),
+        reason: String::new(),
+        back: "/patients".into(),
         site: site.to_string(),
         action: format!("/sites/{site}/patients/new"),
         fields: forms::field_views(forms::PATIENT, form, &Offered::default(), messages),
@@ -702,6 +712,123 @@ pub(crate) async fn register(
         Err(StoreError::NeedsAcknowledgement(f)) => {
             refused(Messages::from_findings(forms::PATIENT, &f, false), true)
         }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn render_patient_edit(
+    caller: &Caller,
+    version: i64,
+    form: &Submitted,
+    messages: &Messages,
+    warnings: bool,
+) -> Result<Html<String>, WebError> {
+    let patient = caller.patient.as_ref().ok_or(WebError::NotFound)?;
+    let page = RegisterPage {
+        nav: Nav::of(caller),
+        title: format!(
+            "Amend the patient's details: {}",
+            patient_heading(&patient.patient)
+        ),
+        editing: true,
+        expected_version: version.to_string(),
+        reason: form.one("reason").to_owned(),
+        back: patient_path(patient.id),
+        site: patient.patient.home_site.to_string(),
+        action: format!("{}/edit", patient_path(patient.id)),
+        fields: forms::field_views(forms::PATIENT_EDIT, form, &Offered::default(), messages),
+        general: messages.general.clone(),
+        has_errors: !messages.errors.is_empty() || !messages.general.is_empty(),
+        warnings,
+    };
+    Ok(Html(page.render()?))
+}
+
+/// The patient's details, to amend them (or record the end of follow-up).
+pub(crate) async fn edit_patient_form(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Response, WebError> {
+    let patient = caller.patient.as_ref().ok_or(WebError::NotFound)?;
+    let version = state.store.get(patient.id).await?.meta.version;
+    let json = serde_json::to_value(&patient.patient).unwrap_or(Value::Null);
+    let form = Submitted::from_record(forms::PATIENT_EDIT, &json);
+    Ok(render_patient_edit(&caller, version, &form, &Messages::default(), false)?.into_response())
+}
+
+/// Saves the amended details; the registry id and home site do not change.
+#[tracing::instrument(skip_all)]
+pub(crate) async fn update_patient(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    axum::Form(pairs): axum::Form<Vec<(String, String)>>,
+) -> Result<Response, WebError> {
+    let in_scope = caller.patient.clone().ok_or(WebError::NotFound)?;
+    let form = Submitted::from_pairs(pairs);
+    let version = state.store.get(in_scope.id).await?.meta.version;
+    let refused = |messages: Messages, warnings: bool| -> Result<Response, WebError> {
+        Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            render_patient_edit(&caller, version, &form, &messages, warnings)?,
+        )
+            .into_response())
+    };
+    let mut fields = match forms::parse_fields(forms::PATIENT_EDIT, &form, &Offered::default()) {
+        Ok(f) => f,
+        Err(errors) => {
+            return refused(
+                Messages::from_field_errors(forms::PATIENT_EDIT, &errors),
+                false,
+            );
+        }
+    };
+    for (k, v) in fields.iter_mut() {
+        if k != "date_of_birth" && v.as_str() == Some("") {
+            *v = Value::Null;
+        }
+    }
+    fields.insert(
+        "registry_id".into(),
+        Value::String(in_scope.patient.registry_id.to_string()),
+    );
+    fields.insert(
+        "home_site".into(),
+        Value::String(in_scope.patient.home_site.to_string()),
+    );
+    let patient: Patient = serde_json::from_value(Value::Object(fields)).map_err(|e| {
+        WebError::Store(StoreError::Invalid(format!(
+            "patient: could not be read: {e}"
+        )))
+    })?;
+    let reason = form.one("reason").to_owned();
+    let change = Change {
+        id: Some(in_scope.id),
+        expected_version: form.one("expected_version").parse().ok(),
+        record: patient,
+        reason: (!reason.is_empty()).then_some(reason),
+        acknowledge_warnings: form.one("acknowledge_warnings") == "yes",
+    };
+    match state
+        .store
+        .save_patient(&caller.user().actor(), change, today())
+        .await
+    {
+        Ok(_) => Ok(Redirect::to(&patient_path(in_scope.id)).into_response()),
+        Err(StoreError::Refused(f)) => refused(
+            Messages::from_findings(forms::PATIENT_EDIT, &f, true),
+            false,
+        ),
+        Err(StoreError::NeedsAcknowledgement(f)) => refused(
+            Messages::from_findings(forms::PATIENT_EDIT, &f, false),
+            true,
+        ),
+        Err(e @ StoreError::Conflict { .. }) => refused(
+            Messages {
+                general: vec![e.to_string()],
+                ..Messages::default()
+            },
+            false,
+        ),
         Err(e) => Err(e.into()),
     }
 }

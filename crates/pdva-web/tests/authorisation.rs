@@ -56,6 +56,8 @@ const EXPECTED: &[Expectation] = &[
     e("GET", "/sites/{site}/patients/new", CLINICIAN, true),
     e("POST", "/sites/{site}/patients/new", CLINICIAN, true),
     e("GET", "/patients/{patient_id}", ALL, true),
+    e("GET", "/patients/{patient_id}/edit", CLINICIAN, true),
+    e("POST", "/patients/{patient_id}/edit", CLINICIAN, true),
     e(
         "GET",
         "/patients/{patient_id}/records/new/{kind}",

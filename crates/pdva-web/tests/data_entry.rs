@@ -354,6 +354,53 @@ async fn a_clinician_records_a_patients_care_from_registration_to_amputation() {
         "{}",
         worklist.body
     );
+    // The end of lifelong follow-up is recorded on the patient's details,
+    // its reason required by the rules and the form kept on refusal; the
+    // patient then leaves the worklist.
+    let edit = get(store, &format!("{base}/edit"), Some(&who)).await;
+    assert!(edit.body.contains("value=\"Featherstonehaugh\""));
+    let details = |reason: &'static str| {
+        vec![
+            ("nhs_number", "9990000034"),
+            ("family_name", "Featherstonehaugh"),
+            ("given_name", "Imelda"),
+            ("date_of_birth", "1948-02-29"),
+            ("sex", "female"),
+            ("follow_up_ended_on", "2026-01-05"),
+            ("follow_up_end_reason", reason),
+            ("expected_version", "1"),
+            ("reason", "moved to Scotland"),
+        ]
+    };
+    let refused = post(
+        store,
+        &format!("{base}/edit"),
+        Some(&who),
+        csrf,
+        &details(""),
+    )
+    .await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(refused.body.contains("value=\"2026-01-05\""));
+    let saved = post(
+        store,
+        &format!("{base}/edit"),
+        Some(&who),
+        csrf,
+        &details("moved_away"),
+    )
+    .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let page = get(store, &base, Some(&who)).await;
+    assert!(
+        page.body.contains("2026-01-05 (Moved away)"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("moved to Scotland"));
+    let worklist = get(store, "/worklist?site=NGH", Some(&who)).await;
+    assert!(!worklist.body.contains(&format!("/patients/{patient}")));
+
     assert!(
         store
             .verify_audit(&pdva_store::NoProgress)
