@@ -19,6 +19,7 @@ mod error;
 mod model;
 mod read;
 mod rows;
+mod sites;
 mod users;
 mod verify;
 mod write;

@@ -115,6 +115,13 @@ pub const COMPLIANCE: Permission = Permission {
     signed_in: true,
     scope: Scope::Site,
 };
+/// Recording a site's governance notification and review meetings.
+pub const RECORD_GOVERNANCE: Permission = Permission {
+    name: "record_governance",
+    roles: &[GovernanceLead],
+    signed_in: true,
+    scope: Scope::Site,
+};
 /// Users and their rights.
 pub const MANAGE_USERS: Permission = Permission {
     name: "manage_users",
@@ -188,6 +195,18 @@ pub const ROUTES: &[RouteRule] = &[
     ),
     r("GET", "/worklist", WORKLIST),
     r("GET", "/sites/{site}/compliance", COMPLIANCE),
+    r(
+        "GET",
+        "/sites/{site}/governance-meetings/new",
+        RECORD_GOVERNANCE,
+    ),
+    r(
+        "POST",
+        "/sites/{site}/governance-meetings/new",
+        RECORD_GOVERNANCE,
+    ),
+    r("GET", "/sites/{site}/governance-lead", RECORD_GOVERNANCE),
+    r("POST", "/sites/{site}/governance-lead", RECORD_GOVERNANCE),
     r("GET", "/admin/users", MANAGE_USERS),
     r("GET", "/api/v1/outcomes", OUTCOMES),
 ];

@@ -40,6 +40,7 @@ struct CompliancePage {
     today: NaiveDate,
     procedures: usize,
     checks: Vec<Check>,
+    can_record: bool,
 }
 
 /// Governance review meetings are overdue after 12 months without one
@@ -243,6 +244,7 @@ pub(crate) async fn page(
         today,
         procedures,
         checks,
+        can_record: caller.user().role == pdva_store::Role::GovernanceLead,
     };
     Ok(Html(page.render()?))
 }

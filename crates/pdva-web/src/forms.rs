@@ -615,6 +615,23 @@ const QUALITY_OF_LIFE: &[Field] = &[
     f("eq_vas", "EQ VAS", int!(EqVas), false).help("0 worst to 100 best imaginable health today."),
 ];
 
+/// A governance review meeting of a site (4.1, IPG773 1.3).
+pub(crate) const GOVERNANCE_MEETING: &[Field] = &[
+    f("held_on", "Date held", Input::Date, true),
+    f("attendees", "Attendees", Input::TextArea, false),
+    f("report_data_version", "Data version of the report reviewed", Input::Text(None), false)
+        .help("Printed on every report, so that the meeting can be traced to the registry state it reviewed."),
+    f("actions", "Actions agreed", Input::TextArea, false),
+];
+
+/// The site's clinical governance lead and when they were informed (IPG773 1.2).
+pub(crate) const GOVERNANCE_LEAD: &[Field] = &[
+    f("governance_lead_name", "Name of the clinical governance lead", Input::Text(None), false),
+    f("governance_lead_informed_on", "Date the governance lead was informed", Input::Date, true)
+        .help("NICE IPG773 1.2: clinicians should inform their organisation's clinical governance leads before offering pDVA."),
+    f("reason", "Reason for the change", Input::TextArea, false),
+];
+
 /// The instruments a clinician records for a patient, in the order of care,
 /// with their URL slug.
 pub(crate) const INSTRUMENTS: &[(&str, RecordKind)] = &[

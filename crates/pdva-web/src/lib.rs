@@ -13,6 +13,7 @@ pub mod authz;
 mod compliance;
 mod error;
 mod forms;
+mod governance;
 mod pages;
 mod patients;
 mod worklist;
@@ -80,6 +81,14 @@ pub fn router_with(store: Store, settings: Settings) -> Router {
         )
         .route("/worklist", get(worklist::page))
         .route("/sites/{site}/compliance", get(compliance::page))
+        .route(
+            "/sites/{site}/governance-meetings/new",
+            get(governance::meeting_form).post(governance::record_meeting),
+        )
+        .route(
+            "/sites/{site}/governance-lead",
+            get(governance::lead_form).post(governance::record_lead),
+        )
         .route("/admin/users", get(admin::users))
         .route_layer(middleware::from_fn_with_state(state.clone(), authz::guard))
         .layer(middleware::from_fn(security_headers))

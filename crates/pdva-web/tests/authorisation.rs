@@ -29,6 +29,7 @@ const CLINICIAN: &[Role] = &[Role::Clinician];
 const IDENTIFIABLE: &[Role] = &[Role::Clinician, Role::GovernanceLead, Role::Admin];
 const ADMIN: &[Role] = &[Role::Admin];
 const GOVERNANCE: &[Role] = &[Role::GovernanceLead, Role::Admin];
+const GOVERNANCE_LEAD: &[Role] = &[Role::GovernanceLead];
 
 const fn e(
     method: &'static str,
@@ -96,6 +97,30 @@ const EXPECTED: &[Expectation] = &[
     ),
     e("GET", "/worklist", IDENTIFIABLE, false),
     e("GET", "/sites/{site}/compliance", GOVERNANCE, true),
+    e(
+        "GET",
+        "/sites/{site}/governance-meetings/new",
+        GOVERNANCE_LEAD,
+        true,
+    ),
+    e(
+        "POST",
+        "/sites/{site}/governance-meetings/new",
+        GOVERNANCE_LEAD,
+        true,
+    ),
+    e(
+        "GET",
+        "/sites/{site}/governance-lead",
+        GOVERNANCE_LEAD,
+        true,
+    ),
+    e(
+        "POST",
+        "/sites/{site}/governance-lead",
+        GOVERNANCE_LEAD,
+        true,
+    ),
     e("GET", "/admin/users", ADMIN, false),
     e("GET", "/api/v1/outcomes", ALL, true),
 ];
@@ -486,5 +511,61 @@ async fn the_compliance_view_names_the_paragraph_and_links_the_records() {
     assert!(
         !page.body.contains(&world.b.id.to_string()),
         "another site's patient"
+    );
+
+    // The governance lead records a review meeting: the arrangement is met.
+    let form = get(store, "/sites/NGH/governance-meetings/new", Some(&who)).await;
+    let version = store.data_version().await.unwrap().to_string();
+    assert!(
+        form.body.contains(&format!("value=\"{version}\"")),
+        "prefilled"
+    );
+    let refused = post(
+        store,
+        "/sites/NGH/governance-meetings/new",
+        Some(&who),
+        Some(&who.csrf),
+        &[("held_on", "last week"), ("attendees", "Dr A, Ms B")],
+    )
+    .await;
+    assert_eq!(refused.status, 422);
+    assert!(refused.body.contains("Dr A, Ms B"), "kept as typed");
+    let today = chrono::Local::now().date_naive().to_string();
+    let saved = post(
+        store,
+        "/sites/NGH/governance-meetings/new",
+        Some(&who),
+        Some(&who.csrf),
+        &[
+            ("held_on", &today),
+            ("attendees", "Dr A, Ms B"),
+            ("report_data_version", &version),
+        ],
+    )
+    .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let page = get(store, "/sites/NGH/compliance", Some(&who)).await;
+    assert!(
+        page.body
+            .contains(&format!("last meeting on {today}</td><td>yes</td>")),
+        "{}",
+        page.body
+    );
+    let lead = post(
+        store,
+        "/sites/NGH/governance-lead",
+        Some(&who),
+        Some(&who.csrf),
+        &[
+            ("governance_lead_name", "Dr Newly Appointed"),
+            ("governance_lead_informed_on", "2024-02-01"),
+        ],
+    )
+    .await;
+    assert_eq!(lead.status, 303, "{}", lead.body);
+    let page = get(store, "/sites/NGH/compliance", Some(&who)).await;
+    assert!(
+        page.body
+            .contains("informed on 2024-02-01 (Dr Newly Appointed)")
     );
 }
