@@ -413,6 +413,32 @@ pub fn report_from_limbs(
     Ok(report)
 }
 
+/// The core curves alone — Kaplan–Meier of amputation-free survival,
+/// overall survival and freedom from major amputation, and the
+/// Aalen–Johansen cumulative incidence of major amputation — from the
+/// patients' files: the work `benchmarks/outcomes_python.py` does, for a
+/// like-for-like timing.
+pub fn core_curves(
+    files: &[PatientFile],
+    filter: &ResolvedFilter,
+    as_of: NaiveDate,
+) -> Result<Vec<SurvivalEndpoint>> {
+    let limbs = cohort(files, filter, as_of);
+    let mut out = Vec::new();
+    for kind in [
+        SurvivalKind::AmputationFreeSurvival,
+        SurvivalKind::OverallSurvival,
+        SurvivalKind::FreedomFromMajorAmputation,
+    ] {
+        let km = fit_km(limbs.iter().map(|l| kind.observe(l)))?;
+        out.push(survival_endpoint(kind, km.as_ref()));
+    }
+    let amputation: Vec<(i64, u32)> = limbs.iter().map(|l| l.major_amputation_competing()).collect();
+    let cif = competing_endpoint(&amputation, "major amputation", "death")?;
+    std::hint::black_box(cif);
+    Ok(out)
+}
+
 /// The JSON Schema of [`OutcomesReport`], generated from the types.
 pub fn report_schema() -> serde_json::Value {
     let schema = schemars::schema_for!(OutcomesReport);

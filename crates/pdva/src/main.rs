@@ -18,6 +18,13 @@ use pdva_domain::RecordId;
 use pdva_store::{Store, redact};
 
 use crate::config::Config;
+
+/// mimalloc instead of the system allocator: reading a large registry
+/// allocates tens of millions of small strings and records from several
+/// threads at once, where glibc's malloc spends most of its time in lock
+/// contention and consolidation.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use crate::progress::CliProgress;
 
 /// The outcomes registry and audit system for percutaneous deep venous
