@@ -209,6 +209,7 @@ pub const ROUTES: &[RouteRule] = &[
     r("POST", "/sites/{site}/governance-lead", RECORD_GOVERNANCE),
     r("GET", "/admin/users", MANAGE_USERS),
     r("GET", "/api/v1/outcomes", OUTCOMES),
+    r("GET", "/dashboard", OUTCOMES),
 ];
 
 /// The declaration of a route.

@@ -11,6 +11,7 @@ mod api;
 mod auth;
 pub mod authz;
 mod compliance;
+mod dashboard;
 mod error;
 mod forms;
 mod governance;
@@ -80,6 +81,7 @@ pub fn router_with(store: Store, settings: Settings) -> Router {
             post(patients::sign_off_record),
         )
         .route("/worklist", get(worklist::page))
+        .route("/dashboard", get(dashboard::page))
         .route("/sites/{site}/compliance", get(compliance::page))
         .route(
             "/sites/{site}/governance-meetings/new",

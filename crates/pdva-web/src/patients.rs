@@ -31,6 +31,8 @@ pub(crate) struct Nav {
     pub users: bool,
     /// Sites whose IPG773 compliance view the user may open from the menu.
     pub compliance: Vec<String>,
+    /// The outcomes page of the menu: the user's first site, or every site.
+    pub outcomes: String,
 }
 
 impl Nav {
@@ -42,6 +44,12 @@ impl Nav {
             csrf_token: caller.csrf_token.clone(),
             worklist: user.role != Role::Researcher,
             users: user.role == Role::Admin,
+            outcomes: match (&user.sites, user.role) {
+                (SiteAccess::Sites(s), role) if role != Role::Admin && !s.is_empty() => {
+                    format!("/dashboard?site={}", s[0])
+                }
+                _ => "/dashboard".into(),
+            },
             compliance: match (&user.sites, user.role) {
                 (SiteAccess::Sites(s), Role::GovernanceLead | Role::Admin) => {
                     s.iter().map(ToString::to_string).collect()

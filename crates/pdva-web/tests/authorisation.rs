@@ -123,6 +123,7 @@ const EXPECTED: &[Expectation] = &[
     ),
     e("GET", "/admin/users", ADMIN, false),
     e("GET", "/api/v1/outcomes", ALL, true),
+    e("GET", "/dashboard", ALL, true),
 ];
 
 const PUBLIC: &[&str] = &["/", "/healthz", "/sign-in"];
@@ -154,7 +155,7 @@ fn concrete(path: &str, world: &World, own: bool) -> String {
         .replace("{patient_id}", &patient.id.to_string())
         .replace("{record_id}", &patient.procedure.to_string())
         .replace("{kind}", "follow-up-visit");
-    if path == "/api/v1/outcomes" {
+    if path == "/api/v1/outcomes" || path == "/dashboard" {
         format!("{path}?site={site}")
     } else {
         path

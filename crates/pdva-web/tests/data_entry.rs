@@ -246,6 +246,19 @@ async fn a_clinician_records_a_patients_care_from_registration_to_amputation() {
             .any(|(_, r)| matches!(r, ClinicalRecord::Amputation(a) if a.is_major()))
     );
 
+    // The dashboard reflects the event: one of the site's two index
+    // procedures had a major amputation within 30 days.
+    let dashboard = get(store, "/dashboard?site=NGH", Some(&who)).await;
+    assert_eq!(dashboard.status, 200, "{}", dashboard.body);
+    let row = dashboard
+        .body
+        .lines()
+        .find(|l| l.contains("Major amputation within 30 days"))
+        .unwrap_or_default()
+        .to_owned();
+    assert!(row.contains("<td>50.0%"), "{row}");
+    assert!(dashboard.body.contains("<polyline points=\"56.0,12.0 "));
+
     // The patient page: limb state, timeline, change history with who.
     let page = get(store, &base, Some(&who)).await;
     assert_eq!(page.status, 200);
