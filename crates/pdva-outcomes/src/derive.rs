@@ -28,6 +28,8 @@
 //!   wound as healed, for a limb with a wound at baseline; a healing recorded
 //!   on or after the day of a major amputation does not count.
 
+use std::sync::Arc;
+
 use chrono::NaiveDate;
 use pdva_domain::codes::{
     AdverseEventKind, AntithromboticDrug, CrossoverLevel, Diabetes, DrugClass, Limb, LimbStatus,
@@ -86,12 +88,12 @@ pub struct IndexLimb {
     pub procedure_date: NaiveDate,
     /// The index limb.
     pub limb: Limb,
-    /// The patient's home site code.
-    pub site: String,
+    /// The patient's home site code (shared by the limbs of a cohort).
+    pub site: Arc<str>,
     /// Primary operator.
     pub operator: RecordId,
-    /// Device system used.
-    pub device_system: String,
+    /// Device system used (shared by the limbs of a cohort).
+    pub device_system: Arc<str>,
     /// Crossover level (technique).
     pub crossover_level: CrossoverLevel,
     /// Technical success (DOMAIN.md 4.6).
@@ -302,12 +304,37 @@ impl IndexLimb {
 /// after the report date are left out.
 pub fn index_limbs(file: &PatientFile, report_date: NaiveDate) -> Vec<IndexLimb> {
     let mut limbs = Vec::with_capacity(1);
-    index_limbs_into(file, report_date, &mut limbs);
+    index_limbs_into(file, report_date, &mut limbs, &mut Scratch::default());
     limbs
 }
 
-/// [`index_limbs`], appending to `limbs`.
-pub fn index_limbs_into(file: &PatientFile, report_date: NaiveDate, limbs: &mut Vec<IndexLimb>) {
+/// Buffers reused from one patient to the next when deriving a cohort: the
+/// site codes and device names already seen (so that a million limbs share
+/// a handful of strings) and the visit dates of the limb at hand.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    texts: Vec<Arc<str>>,
+    visit_dates: Vec<NaiveDate>,
+}
+
+impl Scratch {
+    fn shared(&mut self, text: &str) -> Arc<str> {
+        if let Some(t) = self.texts.iter().find(|t| &***t == text) {
+            return Arc::clone(t);
+        }
+        let t: Arc<str> = Arc::from(text);
+        self.texts.push(Arc::clone(&t));
+        t
+    }
+}
+
+/// [`index_limbs`], appending to `limbs` and reusing `scratch`.
+pub fn index_limbs_into(
+    file: &PatientFile,
+    report_date: NaiveDate,
+    limbs: &mut Vec<IndexLimb>,
+    scratch: &mut Scratch,
+) {
     let ended_on = file
         .patient
         .follow_up_ended_on
@@ -368,9 +395,9 @@ pub fn index_limbs_into(file: &PatientFile, report_date: NaiveDate, limbs: &mut 
             procedure_id,
             procedure_date: p.procedure_date,
             limb: p.index_limb,
-            site: file.patient.home_site.to_string(),
+            site: scratch.shared(file.patient.home_site.as_str()),
             operator: p.primary_operator,
-            device_system: p.device_system.to_string(),
+            device_system: scratch.shared(p.device_system.as_str()),
             crossover_level: p.crossover_level,
             technical_success: p.technical_success(),
             baseline,
@@ -394,7 +421,8 @@ pub fn index_limbs_into(file: &PatientFile, report_date: NaiveDate, limbs: &mut 
             anticoagulation_by_drug: Vec::new(),
         };
 
-        let mut visit_dates = Vec::new();
+        let mut visit_dates = std::mem::take(&mut scratch.visit_dates);
+        visit_dates.clear();
         let mut six_month_visit: Option<(i64, NaiveDate, LimbStatus, Option<WoundStatus>)> = None;
         let (lo6, hi6) = Timepoint::Month6.window();
         let mut qol_baseline: Option<(NaiveDate, QolScores)> = None;
@@ -502,6 +530,7 @@ pub fn index_limbs_into(file: &PatientFile, report_date: NaiveDate, limbs: &mut 
             },
             report_date,
         );
+        scratch.visit_dates = visit_dates;
         limb.qol_baseline = qol_baseline.map(|(_, s)| s);
         qol_points.sort_by_key(|(t, _, _)| *t);
         limb.qol_timepoints = qol_points.into_iter().map(|(t, _, s)| (t, s)).collect();

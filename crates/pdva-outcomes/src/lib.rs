@@ -43,7 +43,7 @@ use pdva_stats::{
 };
 
 pub use derive::{
-    BaselineFacts, IndexLimb, QolScores, TherapyDuration, index_limbs, index_limbs_into,
+    BaselineFacts, IndexLimb, QolScores, Scratch, TherapyDuration, index_limbs, index_limbs_into,
 };
 pub use error::{OutcomesError, Result};
 pub use filter::{Filter, ResolvedFilter};
@@ -181,6 +181,7 @@ pub struct ReportRequest {
 /// Derives the index limbs of every file that the filter admits.
 pub fn cohort(files: &[PatientFile], filter: &ResolvedFilter, as_of: NaiveDate) -> Vec<IndexLimb> {
     let mut limbs = Vec::with_capacity(files.len() + files.len() / 10);
+    let mut scratch = derive::Scratch::default();
     for file in files {
         if let Some(site) = &filter.site
             && file.patient.home_site.as_str() != site
@@ -188,7 +189,7 @@ pub fn cohort(files: &[PatientFile], filter: &ResolvedFilter, as_of: NaiveDate) 
             continue;
         }
         let before = limbs.len();
-        derive::index_limbs_into(file, as_of, &mut limbs);
+        derive::index_limbs_into(file, as_of, &mut limbs, &mut scratch);
         let mut kept = before;
         for i in before..limbs.len() {
             let l = &limbs[i];
@@ -220,8 +221,8 @@ pub fn report_from_limbs(
 ) -> Result<OutcomesReport> {
     let names = Names::new(reference);
     let orders = day_orders(limbs);
-    let sites = Interned::new(limbs, |l| l.site.as_str());
-    let devices = Interned::new(limbs, |l| l.device_system.as_str());
+    let sites = Interned::new(limbs, |l| &l.site);
+    let devices = Interned::new(limbs, |l| &l.device_system);
     let survival: Vec<(SurvivalKind, Option<KaplanMeier>)> = SURVIVAL_ENDPOINTS
         .iter()
         .zip(&orders)
@@ -433,7 +434,10 @@ pub fn core_curves(
         let km = fit_km(limbs.iter().map(|l| kind.observe(l)))?;
         out.push(survival_endpoint(kind, km.as_ref()));
     }
-    let amputation: Vec<(i64, u32)> = limbs.iter().map(|l| l.major_amputation_competing()).collect();
+    let amputation: Vec<(i64, u32)> = limbs
+        .iter()
+        .map(|l| l.major_amputation_competing())
+        .collect();
     let cif = competing_endpoint(&amputation, "major amputation", "death")?;
     std::hint::black_box(cif);
     Ok(out)
@@ -848,7 +852,7 @@ fn follow_up_completeness(limbs: &[IndexLimb]) -> Result<FollowUpCompleteness> {
         .fold(Completeness::default(), |acc, l| acc + l.completeness);
     let mut by_site: BTreeMap<&str, Completeness> = BTreeMap::new();
     for l in limbs {
-        let slot = by_site.entry(l.site.as_str()).or_default();
+        let slot = by_site.entry(&*l.site).or_default();
         *slot = *slot + l.completeness;
     }
     let mut sites = Vec::new();
