@@ -1,16 +1,26 @@
-//! Administration: the users and their rights.
+//! Administration: the users and their rights. Every creation and every
+//! change of a role, sites or status is audited by the store under the
+//! administrator's name.
+
+use std::collections::BTreeMap;
 
 use askama::Template;
 use axum::Extension;
-use axum::extract::State;
-use axum::response::Html;
-use pdva_store::SiteAccess;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use pdva_domain::RecordId;
+use pdva_domain::values::SiteCode;
+use pdva_store::{NewUser, Password, Role, SiteAccess, StoreError, User, Username};
+
+use crate::forms::Submitted;
 
 use crate::authz::Caller;
 use crate::patients::Nav;
 use crate::{AppState, WebError};
 
 struct UserRow {
+    id: String,
     username: String,
     display_name: String,
     role: &'static str,
@@ -40,6 +50,7 @@ pub(crate) async fn users(
                 SiteAccess::All => "all sites".into(),
                 SiteAccess::Sites(s) => s.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", "),
             },
+            id: u.id.to_string(),
             username: u.username.to_string(),
             display_name: u.display_name,
             role: u.role.label(),
@@ -53,4 +64,271 @@ pub(crate) async fn users(
         }
         .render()?,
     ))
+}
+
+struct RoleOption {
+    value: &'static str,
+    label: &'static str,
+    selected: bool,
+}
+
+struct SiteOption {
+    code: String,
+    checked: bool,
+}
+
+#[derive(Template)]
+#[template(path = "user_form.html")]
+struct UserForm {
+    nav: Nav,
+    title: String,
+    action: String,
+    editing: bool,
+    username: String,
+    display_name: String,
+    roles: Vec<RoleOption>,
+    sites: Vec<SiteOption>,
+    all_sites: bool,
+    disabled: bool,
+    reason: String,
+    errors: BTreeMap<&'static str, String>,
+}
+
+impl UserForm {
+    fn error(&self, field: &str) -> &str {
+        self.errors.get(field).map(String::as_str).unwrap_or("")
+    }
+}
+
+async fn user_form(
+    state: &AppState,
+    caller: &Caller,
+    existing: Option<&User>,
+    form: &Submitted,
+    errors: BTreeMap<&'static str, String>,
+) -> Result<UserForm, WebError> {
+    let picked = form.all("site");
+    let role = form.one("role");
+    let sites = state
+        .store
+        .sites()
+        .await?
+        .into_iter()
+        .map(|(_, s)| SiteOption {
+            checked: picked.contains(&s.site_code.to_string()),
+            code: s.site_code.to_string(),
+        })
+        .collect();
+    Ok(UserForm {
+        nav: Nav::of(caller),
+        title: match existing {
+            Some(u) => format!("Change the access of {}", u.username),
+            None => "Add a user".into(),
+        },
+        action: match existing {
+            Some(u) => format!("/admin/users/{}/access", u.id),
+            None => "/admin/users/new".into(),
+        },
+        editing: existing.is_some(),
+        username: form.one("username").to_owned(),
+        display_name: form.one("display_name").to_owned(),
+        roles: Role::ALL
+            .iter()
+            .map(|r| RoleOption {
+                value: r.as_str(),
+                label: r.label(),
+                selected: r.as_str() == role,
+            })
+            .collect(),
+        sites,
+        all_sites: form.one("all_sites") == "yes",
+        disabled: form.one("disabled") == "yes",
+        reason: form.one("reason").to_owned(),
+        errors,
+    })
+}
+
+fn access_of(
+    form: &Submitted,
+    errors: &mut BTreeMap<&'static str, String>,
+) -> Option<(Role, SiteAccess)> {
+    let role = Role::parse(form.one("role"))
+        .map_err(|e| errors.insert("role", e.to_string()))
+        .ok();
+    let sites = if form.one("all_sites") == "yes" {
+        Some(SiteAccess::All)
+    } else {
+        let parsed: Result<Vec<SiteCode>, _> = form
+            .all("site")
+            .iter()
+            .map(|s| SiteCode::parse(s))
+            .collect();
+        match parsed {
+            Ok(s) if s.is_empty() => {
+                errors.insert("sites", "choose one or more sites, or all sites".into());
+                None
+            }
+            Ok(s) => Some(SiteAccess::Sites(s)),
+            Err(e) => {
+                errors.insert("sites", e.to_string());
+                None
+            }
+        }
+    };
+    Some((role?, sites?))
+}
+
+/// The form of a new user.
+pub(crate) async fn new_user_form(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Html<String>, WebError> {
+    Ok(Html(
+        user_form(
+            &state,
+            &caller,
+            None,
+            &Submitted::default(),
+            BTreeMap::new(),
+        )
+        .await?
+        .render()?,
+    ))
+}
+
+/// Creates a user.
+#[tracing::instrument(skip_all)]
+pub(crate) async fn create_user(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    axum::Form(pairs): axum::Form<Vec<(String, String)>>,
+) -> Result<Response, WebError> {
+    let mut form = Submitted::from_pairs(pairs);
+    let mut errors = BTreeMap::new();
+    let username = Username::parse(form.one("username"))
+        .map_err(|e| errors.insert("username", e.to_string()))
+        .ok();
+    let password = Password::parse(form.one("password"))
+        .map_err(|e| errors.insert("password", e.to_string()))
+        .ok();
+    let access = access_of(&form, &mut errors);
+    // The password is never sent back.
+    form.0.remove("password");
+    if let (Some(username), Some(password), Some((role, sites)), true) =
+        (username, password, access, errors.is_empty())
+    {
+        let display_name = match form.one("display_name") {
+            "" => username.to_string(),
+            name => name.to_owned(),
+        };
+        match state
+            .store
+            .create_user(
+                &caller.user().actor(),
+                NewUser {
+                    username,
+                    display_name,
+                    role,
+                    sites,
+                    password,
+                },
+            )
+            .await
+        {
+            Ok(_) => return Ok(Redirect::to("/admin/users").into_response()),
+            Err(StoreError::Invalid(message)) => {
+                errors.insert("general", message);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let page = user_form(&state, &caller, None, &form, errors).await?;
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page.render()?)).into_response())
+}
+
+async fn user_by_id(state: &AppState, id: &str) -> Result<User, WebError> {
+    let id: RecordId = id.parse().map_err(|_| WebError::NotFound)?;
+    state
+        .store
+        .users()
+        .await?
+        .into_iter()
+        .find(|u| u.id == id)
+        .ok_or(WebError::NotFound)
+}
+
+/// The form to change a user's role, sites or status.
+pub(crate) async fn access_form(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Html<String>, WebError> {
+    let user = user_by_id(&state, &id).await?;
+    let mut form = Submitted::default();
+    form.0
+        .insert("role".into(), vec![user.role.as_str().into()]);
+    form.0
+        .insert("username".into(), vec![user.username.to_string()]);
+    form.0
+        .insert("display_name".into(), vec![user.display_name.clone()]);
+    match &user.sites {
+        SiteAccess::All => {
+            form.0.insert("all_sites".into(), vec!["yes".into()]);
+        }
+        SiteAccess::Sites(s) => {
+            form.0
+                .insert("site".into(), s.iter().map(ToString::to_string).collect());
+        }
+    }
+    if user.disabled {
+        form.0.insert("disabled".into(), vec!["yes".into()]);
+    }
+    Ok(Html(
+        user_form(&state, &caller, Some(&user), &form, BTreeMap::new())
+            .await?
+            .render()?,
+    ))
+}
+
+/// Changes a user's role, sites or status, with a reason.
+#[tracing::instrument(skip_all)]
+pub(crate) async fn change_access(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    axum::Form(pairs): axum::Form<Vec<(String, String)>>,
+) -> Result<Response, WebError> {
+    let user = user_by_id(&state, &id).await?;
+    let mut form = Submitted::from_pairs(pairs);
+    form.0
+        .insert("username".into(), vec![user.username.to_string()]);
+    form.0
+        .insert("display_name".into(), vec![user.display_name.clone()]);
+    let mut errors = BTreeMap::new();
+    let access = access_of(&form, &mut errors);
+    if let (Some((role, sites)), true) = (access, errors.is_empty()) {
+        match state
+            .store
+            .change_user_access(
+                &caller.user().actor(),
+                user.id,
+                role,
+                sites,
+                form.one("disabled") == "yes",
+                form.one("reason"),
+            )
+            .await
+        {
+            Ok(_) => return Ok(Redirect::to("/admin/users").into_response()),
+            Err(StoreError::ReasonRequired(why)) => {
+                errors.insert("reason", why.to_owned());
+            }
+            Err(StoreError::Invalid(message)) => {
+                errors.insert("general", message);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let page = user_form(&state, &caller, Some(&user), &form, errors).await?;
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page.render()?)).into_response())
 }

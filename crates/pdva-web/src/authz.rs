@@ -208,6 +208,10 @@ pub const ROUTES: &[RouteRule] = &[
     r("GET", "/sites/{site}/governance-lead", RECORD_GOVERNANCE),
     r("POST", "/sites/{site}/governance-lead", RECORD_GOVERNANCE),
     r("GET", "/admin/users", MANAGE_USERS),
+    r("GET", "/admin/users/new", MANAGE_USERS),
+    r("POST", "/admin/users/new", MANAGE_USERS),
+    r("GET", "/admin/users/{user_id}/access", MANAGE_USERS),
+    r("POST", "/admin/users/{user_id}/access", MANAGE_USERS),
     r("GET", "/api/v1/outcomes", OUTCOMES),
     r("GET", "/dashboard", OUTCOMES),
 ];

@@ -92,6 +92,14 @@ pub fn router_with(store: Store, settings: Settings) -> Router {
             get(governance::lead_form).post(governance::record_lead),
         )
         .route("/admin/users", get(admin::users))
+        .route(
+            "/admin/users/new",
+            get(admin::new_user_form).post(admin::create_user),
+        )
+        .route(
+            "/admin/users/{user_id}/access",
+            get(admin::access_form).post(admin::change_access),
+        )
         .route_layer(middleware::from_fn_with_state(state.clone(), authz::guard))
         .layer(middleware::from_fn(security_headers))
         .with_state(state)

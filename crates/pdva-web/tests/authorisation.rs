@@ -122,6 +122,10 @@ const EXPECTED: &[Expectation] = &[
         true,
     ),
     e("GET", "/admin/users", ADMIN, false),
+    e("GET", "/admin/users/new", ADMIN, false),
+    e("POST", "/admin/users/new", ADMIN, false),
+    e("GET", "/admin/users/{user_id}/access", ADMIN, false),
+    e("POST", "/admin/users/{user_id}/access", ADMIN, false),
     e("GET", "/api/v1/outcomes", ALL, true),
     e("GET", "/dashboard", ALL, true),
 ];
@@ -144,7 +148,7 @@ fn every_declared_route_has_an_expectation_and_no_more() {
 }
 
 /// The route's path with the site's patient, record and site filled in.
-fn concrete(path: &str, world: &World, own: bool) -> String {
+fn concrete(path: &str, world: &World, own: bool, user_id: &str) -> String {
     let (patient, site) = if own {
         (&world.a, "NGH")
     } else {
@@ -154,7 +158,8 @@ fn concrete(path: &str, world: &World, own: bool) -> String {
         .replace("{site}", site)
         .replace("{patient_id}", &patient.id.to_string())
         .replace("{record_id}", &patient.procedure.to_string())
-        .replace("{kind}", "follow-up-visit");
+        .replace("{kind}", "follow-up-visit")
+        .replace("{user_id}", user_id);
     if path == "/api/v1/outcomes" || path == "/dashboard" {
         format!("{path}?site={site}")
     } else {
@@ -177,7 +182,7 @@ async fn roles_by_routes_by_own_and_other_site() {
     for u in &users {
         for x in EXPECTED {
             for own in [true, false] {
-                let path = concrete(x.path, &world, own);
+                let path = concrete(x.path, &world, own, &u.id.to_string());
                 // A fresh session for each request: signing out ends one.
                 let who = session(store, u).await;
                 let answer = if x.method == "GET" {
@@ -221,7 +226,7 @@ async fn roles_by_routes_by_own_and_other_site() {
 
     // Nobody signed in: only the public pages.
     for x in EXPECTED {
-        let path = concrete(x.path, &world, true);
+        let path = concrete(x.path, &world, true, &users[0].id.to_string());
         let answer = if x.method == "GET" {
             get(store, &path, None).await
         } else {
@@ -569,4 +574,91 @@ async fn the_compliance_view_names_the_paragraph_and_links_the_records() {
         page.body
             .contains("informed on 2024-02-01 (Dr Newly Appointed)")
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_adds_a_user_and_changes_their_access_with_a_reason() {
+    let world = world().await;
+    let store = &world.store;
+    let admin = user(store, "the.admin", Role::Admin, SiteAccess::All).await;
+    let who = session(store, &admin).await;
+    let csrf = Some(who.csrf.as_str());
+    let weak = post(
+        store,
+        "/admin/users/new",
+        Some(&who),
+        csrf,
+        &[
+            ("username", "new.surgeon"),
+            ("role", "clinician"),
+            ("site", "NGH"),
+            ("password", "short"),
+        ],
+    )
+    .await;
+    assert_eq!(weak.status, 422);
+    assert!(weak.body.contains("at least 12 characters"));
+    assert!(weak.body.contains("value=\"new.surgeon\""), "kept as typed");
+    assert!(
+        !weak.body.contains("value=\"short\""),
+        "the password is not sent back"
+    );
+    let created = post(
+        store,
+        "/admin/users/new",
+        Some(&who),
+        csrf,
+        &[
+            ("username", "new.surgeon"),
+            ("role", "clinician"),
+            ("site", "NGH"),
+            ("password", PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(created.status, 303, "{}", created.body);
+    let new = store
+        .users()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|u| u.username.as_str() == "new.surgeon")
+        .unwrap();
+    let path = format!("/admin/users/{}/access", new.id);
+    let no_reason = post(
+        store,
+        &path,
+        Some(&who),
+        csrf,
+        &[
+            ("role", "governance_lead"),
+            ("site", "NGH"),
+            ("site", "OTH"),
+        ],
+    )
+    .await;
+    assert_eq!(no_reason.status, 422);
+    let changed = post(
+        store,
+        &path,
+        Some(&who),
+        csrf,
+        &[
+            ("role", "governance_lead"),
+            ("site", "NGH"),
+            ("site", "OTH"),
+            ("reason", "appointed governance lead for both sites"),
+        ],
+    )
+    .await;
+    assert_eq!(changed.status, 303, "{}", changed.body);
+    let log = store.audit_log(Some(new.id), 5).await.unwrap();
+    assert_eq!(log.len(), 2);
+    assert!(log.iter().all(|e| e.actor == "the.admin"));
+    assert_eq!(
+        log[0].reason.as_deref(),
+        Some("appointed governance lead for both sites")
+    );
+    let list = get(store, "/admin/users", Some(&who)).await;
+    assert!(list.body.contains("Governance lead"));
 }
