@@ -659,6 +659,12 @@ impl Store {
         if let Some(until) = locked_until
             && parse_timestamp(&until)? > now
         {
+            // As slow as a wrong password, so that the answer's timing does
+            // not tell that the account exists and is locked.
+            let password = password.to_owned();
+            tokio::task::spawn_blocking(move || verify_password(decoy_hash(), &password))
+                .await
+                .expect("hashing thread");
             return Ok(SignIn::Refused);
         }
         let password = password.to_owned();
