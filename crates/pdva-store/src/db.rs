@@ -136,6 +136,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_users.sql"),
         postgres: include_str!("../migrations/postgres/0002_users.sql"),
     },
+    Migration {
+        version: 3,
+        name: "audit_patient_index",
+        sqlite: include_str!("../migrations/sqlite/0003_audit_patient_index.sql"),
+        postgres: include_str!("../migrations/postgres/0003_audit_patient_index.sql"),
+    },
 ];
 
 /// Applies the migrations not yet applied, each in its own transaction, and
