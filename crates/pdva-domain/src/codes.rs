@@ -15,10 +15,11 @@ macro_rules! code_enum {
         }
     ) => {
         $(#[$meta])*
+        // Each variant is stored exactly as DOMAIN.md spells it (serde's
+        // snake_case would write `Type1` as `type1`, not `type_1`).
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-        #[serde(rename_all = "snake_case")]
         pub enum $name {
-            $( $(#[$vmeta])* #[doc = $label] $variant ),+
+            $( $(#[$vmeta])* #[doc = $label] #[serde(rename = $code)] $variant ),+
         }
 
         impl $name {
@@ -478,6 +479,24 @@ mod tests {
             assert_eq!(level.as_code().parse::<AmputationLevel>().unwrap(), *level);
             let json = serde_json::to_string(level).unwrap();
             assert_eq!(json, format!("\"{}\"", level.as_code()));
+        }
+    }
+
+    #[test]
+    fn stored_spelling_is_the_dictionary_s_for_every_code() {
+        // Codes with digits are where a derived spelling goes wrong.
+        assert_eq!(
+            serde_json::to_string(&Diabetes::Type1).unwrap(),
+            "\"type_1\""
+        );
+        assert_eq!(
+            serde_json::from_str::<Diabetes>("\"type_2\"").unwrap(),
+            Diabetes::Type2
+        );
+        assert!(serde_json::from_str::<Diabetes>("\"type2\"").is_err());
+        for d in Diabetes::ALL {
+            let json = serde_json::to_string(d).unwrap();
+            assert_eq!(json, format!("\"{}\"", d.as_code()));
         }
     }
 

@@ -1126,8 +1126,8 @@ mod tests {
 
     #[test]
     fn codes_whose_stored_spelling_differs_round_trip() {
-        // Diabetes `type_2` is stored by serde as `type2`: the form speaks
-        // codes and the record its own serialisation.
+        // The form speaks codes and the record its own serialisation; a
+        // code with a digit (`type_2`) must survive the round trip.
         let procedure = RecordId::new_random().to_string();
         let offered = Offered {
             clinicians: vec![],
