@@ -1064,6 +1064,17 @@ fn comparisons(
                 mortality_30_day: empty_proportion(),
             })
             .collect();
+        // Each limb's stratum position in two bytes (u16::MAX: none), read
+        // in day order, i.e. at random: small enough to stay in the cache
+        // for a million limbs.
+        let compact: Vec<u16> = assignment
+            .iter()
+            .map(|a| {
+                a.map_or(u16::MAX, |k| {
+                    u16::try_from(position[k]).expect("fewer than 65,535 strata")
+                })
+            })
+            .collect();
         let mut sizes = vec![0usize; s];
         for k in assignment.iter().flatten() {
             sizes[position[*k]] += 1;
@@ -1077,8 +1088,9 @@ fn comparisons(
             let max_day = orders[e].last().map_or(0, |x| x.0.max(0) as usize);
             let mut counts = logrank::DailyCounts::new(max_day, s);
             for &(t, (i, event)) in &orders[e] {
-                if let Some(k) = assignment[i as usize] {
-                    let g = position[k];
+                let g = compact[i as usize];
+                if g != u16::MAX {
+                    let g = usize::from(g);
                     groups[g].push(Observation {
                         time_days: t as f64,
                         event,
