@@ -125,6 +125,72 @@ impl Store {
 
     /// Registers a clinician. Every site named must exist.
     pub async fn create_clinician(&self, actor: &Actor, clinician: Clinician) -> Result<RecordId> {
+        self.check_clinician_sites(&clinician).await?;
+        self.create_reference(actor, AnyRecord::Clinician(clinician))
+            .await
+    }
+
+    /// Records a governance review meeting of a site.
+    pub async fn create_governance_meeting(
+        &self,
+        actor: &Actor,
+        meeting: GovernanceMeeting,
+    ) -> Result<RecordId> {
+        self.create_reference(actor, AnyRecord::GovernanceMeeting(meeting))
+            .await
+    }
+
+    /// Edits a site. Its code cannot change (patients, clinicians and users
+    /// name it); a reason for the change is required.
+    pub async fn update_site(&self, actor: &Actor, change: Change<Site>) -> Result<DataVersion> {
+        let id = change
+            .id
+            .ok_or_else(|| StoreError::Invalid("site: no id to edit".into()))?;
+        let new_code = change.record.site_code.clone();
+        self.update_reference(
+            actor,
+            id,
+            change.expected_version,
+            change.reason,
+            |before| match before {
+                AnyRecord::Site(old) if old.site_code == new_code => {
+                    Ok(AnyRecord::Site(change.record))
+                }
+                AnyRecord::Site(old) => Err(StoreError::Invalid(format!(
+                    "site_code: \"{new_code}\" cannot replace \"{}\": a site's code never changes",
+                    old.site_code
+                ))),
+                _ => Err(StoreError::NotFound(id)),
+            },
+        )
+        .await
+    }
+
+    /// Edits a clinician (their sites, pDVA training and proctored cases);
+    /// every site named must exist, and a reason for the change is required.
+    pub async fn update_clinician(
+        &self,
+        actor: &Actor,
+        change: Change<Clinician>,
+    ) -> Result<DataVersion> {
+        let id = change
+            .id
+            .ok_or_else(|| StoreError::Invalid("clinician: no id to edit".into()))?;
+        self.check_clinician_sites(&change.record).await?;
+        self.update_reference(
+            actor,
+            id,
+            change.expected_version,
+            change.reason,
+            |before| match before {
+                AnyRecord::Clinician(_) => Ok(AnyRecord::Clinician(change.record)),
+                _ => Err(StoreError::NotFound(id)),
+            },
+        )
+        .await
+    }
+
+    async fn check_clinician_sites(&self, clinician: &Clinician) -> Result<()> {
         if clinician.sites.is_empty() {
             return Err(StoreError::Invalid(
                 "sites: a clinician must work at one site or more".into(),
@@ -140,18 +206,34 @@ impl Store {
                 "sites: \"{missing}\" is not a site of this registry"
             )));
         }
-        self.create_reference(actor, AnyRecord::Clinician(clinician))
-            .await
+        Ok(())
     }
 
-    /// Records a governance review meeting of a site.
-    pub async fn create_governance_meeting(
+    /// Replaces a reference record (site, clinician) with what `replace`
+    /// makes of it, in one audited transaction checked against the version
+    /// the user edited.
+    async fn update_reference(
         &self,
         actor: &Actor,
-        meeting: GovernanceMeeting,
-    ) -> Result<RecordId> {
-        self.create_reference(actor, AnyRecord::GovernanceMeeting(meeting))
-            .await
+        id: RecordId,
+        expected_version: Option<i64>,
+        reason: Option<String>,
+        replace: impl FnOnce(AnyRecord) -> Result<AnyRecord>,
+    ) -> Result<DataVersion> {
+        let reason = non_empty(reason).ok_or(StoreError::ReasonRequired(
+            "reason: a change to a site or clinician needs a reason",
+        ))?;
+        let (mut tx, head) = self.begin_write().await?;
+        let before = row_by_id(&mut *tx, id)
+            .await?
+            .ok_or(StoreError::NotFound(id))?;
+        let record = replace(before.to_stored()?.record)?;
+        let mut chain = ChainWriter::new(head, actor.name());
+        let after = edited(&before, &record, expected_version, &chain)?;
+        chain.change(AuditAction::Update, &before, after, Some(reason), None);
+        let version = chain.flush(&mut tx).await?;
+        tx.commit().await?;
+        Ok(version)
     }
 
     /// Creates or edits a patient, checked against the rules and the NHS

@@ -581,3 +581,121 @@ on_both_engines!(
         );
     }
 );
+
+on_both_engines!(
+    sites_and_clinicians_are_amended_with_a_reason_and_audited,
+    |db: TestDb| async move {
+        let s = seed(&db.store).await;
+        let stored = db.store.get(s.clinician).await.unwrap();
+        let AnyRecord::Clinician(mut clinician) = stored.record else {
+            panic!("not a clinician");
+        };
+        clinician.proctored_cases = 2;
+        let change = |reason: Option<&str>, version: i64, record| Change {
+            id: Some(s.clinician),
+            expected_version: Some(version),
+            record,
+            reason: reason.map(str::to_owned),
+            acknowledge_warnings: true,
+        };
+        // No reason: refused, nothing written.
+        let before = db.store.data_version().await.unwrap();
+        let refused = db
+            .store
+            .update_clinician(&actor(), change(Some("  "), 1, clinician.clone()))
+            .await;
+        assert!(
+            matches!(refused, Err(StoreError::ReasonRequired(_))),
+            "{refused:?}"
+        );
+        assert_eq!(db.store.data_version().await.unwrap(), before);
+        // A site that does not exist: refused, naming it.
+        let mut elsewhere = clinician.clone();
+        elsewhere
+            .sites
+            .push(pdva_domain::values::SiteCode::parse("NOPE").unwrap());
+        let refused = db
+            .store
+            .update_clinician(&actor(), change(Some("moved"), 1, elsewhere))
+            .await;
+        assert!(
+            matches!(&refused, Err(StoreError::Invalid(m)) if m.contains("NOPE")),
+            "{refused:?}"
+        );
+        // With a reason: saved, version 2, the reason in the audit trail.
+        db.store
+            .update_clinician(
+                &actor(),
+                change(Some("proctoring log reconciled"), 1, clinician.clone()),
+            )
+            .await
+            .unwrap();
+        let stored = db.store.get(s.clinician).await.unwrap();
+        assert_eq!(stored.meta.version, 2);
+        assert!(matches!(stored.record, AnyRecord::Clinician(c) if c.proctored_cases == 2));
+        let log = db.store.audit_log(Some(s.clinician), 10).await.unwrap();
+        assert!(
+            log.iter().any(|e| e.action == "update"
+                && e.reason.as_deref() == Some("proctoring log reconciled")),
+            "{log:?}"
+        );
+        // An edit of version 1 now is a conflict.
+        let stale = db
+            .store
+            .update_clinician(&actor(), change(Some("again"), 1, clinician.clone()))
+            .await;
+        assert!(
+            matches!(stale, Err(StoreError::Conflict { .. })),
+            "{stale:?}"
+        );
+
+        // A site's code never changes; its other details do.
+        let (site_id, mut site) = db.store.sites().await.unwrap().remove(0);
+        site.min_proctored_cases = 3;
+        let site_change = |record| Change {
+            id: Some(site_id),
+            expected_version: None,
+            record,
+            reason: Some("governance set three proctored cases".to_owned()),
+            acknowledge_warnings: true,
+        };
+        db.store
+            .update_site(&actor(), site_change(site.clone()))
+            .await
+            .unwrap();
+        assert_eq!(
+            db.store
+                .reference_data()
+                .await
+                .unwrap()
+                .sites
+                .values()
+                .next()
+                .unwrap()
+                .min_proctored_cases,
+            3
+        );
+        let mut renamed = site.clone();
+        renamed.site_code = pdva_domain::values::SiteCode::parse("NEW").unwrap();
+        let refused = db.store.update_site(&actor(), site_change(renamed)).await;
+        assert!(
+            matches!(&refused, Err(StoreError::Invalid(m)) if m.contains("never changes")),
+            "{refused:?}"
+        );
+        // A site id given as a clinician's is not found.
+        let wrong = db
+            .store
+            .update_clinician(
+                &actor(),
+                Change {
+                    id: Some(site_id),
+                    ..change(Some("x"), 1, clinician)
+                },
+            )
+            .await;
+        assert!(matches!(wrong, Err(StoreError::NotFound(_))), "{wrong:?}");
+
+        let report = db.store.verify_audit(&NoProgress).await.unwrap();
+        assert!(report.is_intact(), "{:?}", report.breaks);
+    }
+);

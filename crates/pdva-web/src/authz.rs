@@ -130,6 +130,14 @@ pub const MANAGE_USERS: Permission = Permission {
     scope: Scope::None,
 };
 
+/// Sites and clinicians with their pDVA credentials.
+pub const MANAGE_REFERENCE: Permission = Permission {
+    name: "manage_reference",
+    roles: &[Admin],
+    signed_in: true,
+    scope: Scope::None,
+};
+
 /// One declared route.
 #[derive(Debug, Clone, Copy)]
 pub struct RouteRule {
@@ -212,6 +220,23 @@ pub const ROUTES: &[RouteRule] = &[
     r("POST", "/admin/users/new", MANAGE_USERS),
     r("GET", "/admin/users/{user_id}/access", MANAGE_USERS),
     r("POST", "/admin/users/{user_id}/access", MANAGE_USERS),
+    r("GET", "/admin/sites", MANAGE_REFERENCE),
+    r("GET", "/admin/sites/new", MANAGE_REFERENCE),
+    r("POST", "/admin/sites/new", MANAGE_REFERENCE),
+    r("GET", "/admin/sites/{site_code}/edit", MANAGE_REFERENCE),
+    r("POST", "/admin/sites/{site_code}/edit", MANAGE_REFERENCE),
+    r("GET", "/admin/clinicians/new", MANAGE_REFERENCE),
+    r("POST", "/admin/clinicians/new", MANAGE_REFERENCE),
+    r(
+        "GET",
+        "/admin/clinicians/{clinician_id}/edit",
+        MANAGE_REFERENCE,
+    ),
+    r(
+        "POST",
+        "/admin/clinicians/{clinician_id}/edit",
+        MANAGE_REFERENCE,
+    ),
     r("GET", "/api/v1/outcomes", OUTCOMES),
     r("GET", "/dashboard", OUTCOMES),
 ];

@@ -10,7 +10,9 @@ use askama::Template;
 use axum::Extension;
 use axum::extract::State;
 use axum::response::Html;
-use pdva_outcomes::{Filter, OutcomesReport, ReportRequest, SurvivalEndpoint};
+use pdva_outcomes::{
+    CompetingRiskEndpoint, Filter, Funnel, OutcomesReport, ReportRequest, SurvivalEndpoint,
+};
 
 use crate::authz::Caller;
 use crate::patients::{Nav, today};
@@ -47,6 +49,7 @@ struct Chart {
     y_ticks: Vec<Tick>,
     estimates: Vec<Estimate>,
     summary: String,
+    axis_label: String,
 }
 
 fn percent(p: Option<f64>) -> String {
@@ -63,9 +66,28 @@ fn with_ci(p: Option<f64>, lo: Option<f64>, hi: Option<f64>) -> String {
     }
 }
 
-fn chart(id: &'static str, title: &str, endpoint: &SurvivalEndpoint) -> Chart {
-    let x_max = endpoint
-        .rows
+/// One step of a curve: time, estimate and its 95% limits.
+struct Step {
+    t_days: f64,
+    value: f64,
+    lower: Option<f64>,
+    upper: Option<f64>,
+}
+
+/// A step curve with its 95% band, from `start` (1 for survival, 0 for
+/// cumulative incidence) at day 0.
+#[allow(clippy::too_many_arguments)]
+fn step_chart(
+    id: &'static str,
+    title: &str,
+    event: String,
+    start: f64,
+    steps: &[Step],
+    estimates: Vec<Estimate>,
+    summary: String,
+    axis_label: &str,
+) -> Chart {
+    let x_max = steps
         .iter()
         .map(|r| r.t_days)
         .fold(365.0_f64, f64::max)
@@ -75,17 +97,17 @@ fn chart(id: &'static str, title: &str, endpoint: &SurvivalEndpoint) -> Chart {
     let x = |t: f64| LEFT + t.min(x_max) / x_max * plot_w;
     let y = |s: f64| TOP + (1.0 - s.clamp(0.0, 1.0)) * plot_h;
     let point = |t: f64, s: f64| format!("{:.1},{:.1}", x(t), y(s));
-    let rows: Vec<_> = endpoint.rows.iter().filter(|r| r.t_days <= x_max).collect();
-    // The step function: flat until each time, then down.
-    let mut line = vec![point(0.0, 1.0)];
-    let mut upper = vec![point(0.0, 1.0)];
-    let mut lower = vec![point(0.0, 1.0)];
-    let (mut s, mut hi, mut lo) = (1.0, 1.0, 1.0);
-    for r in &rows {
+    let shown = steps.iter().filter(|r| r.t_days <= x_max);
+    // The step function: flat until each time, then to the new value.
+    let mut line = vec![point(0.0, start)];
+    let mut upper = vec![point(0.0, start)];
+    let mut lower = vec![point(0.0, start)];
+    let (mut s, mut hi, mut lo) = (start, start, start);
+    for r in shown {
         line.push(point(r.t_days, s));
-        line.push(point(r.t_days, r.survival));
-        s = r.survival;
-        let (h, l) = (r.ci_upper.unwrap_or(s), r.ci_lower.unwrap_or(s));
+        line.push(point(r.t_days, r.value));
+        s = r.value;
+        let (h, l) = (r.upper.unwrap_or(s), r.lower.unwrap_or(s));
         upper.push(point(r.t_days, hi));
         upper.push(point(r.t_days, h));
         lower.push(point(r.t_days, lo));
@@ -121,12 +143,36 @@ fn chart(id: &'static str, title: &str, endpoint: &SurvivalEndpoint) -> Chart {
     Chart {
         id,
         title: title.to_owned(),
-        event: endpoint.event.clone(),
+        event,
         line: line.join(" "),
         band,
         x_ticks,
         y_ticks,
-        estimates: endpoint
+        estimates,
+        summary,
+        axis_label: axis_label.to_owned(),
+    }
+}
+
+/// A Kaplan–Meier chart.
+fn survival_chart(id: &'static str, title: &str, endpoint: &SurvivalEndpoint) -> Chart {
+    let steps: Vec<Step> = endpoint
+        .rows
+        .iter()
+        .map(|r| Step {
+            t_days: r.t_days,
+            value: r.survival,
+            lower: r.ci_lower,
+            upper: r.ci_upper,
+        })
+        .collect();
+    step_chart(
+        id,
+        title,
+        endpoint.event.clone(),
+        1.0,
+        &steps,
+        endpoint
             .estimates
             .iter()
             .map(|e| Estimate {
@@ -135,7 +181,7 @@ fn chart(id: &'static str, title: &str, endpoint: &SurvivalEndpoint) -> Chart {
                 at_risk: e.at_risk,
             })
             .collect(),
-        summary: format!(
+        format!(
             "{} index procedures, {} events, {} censored; median {}",
             endpoint.n,
             endpoint.events,
@@ -145,6 +191,191 @@ fn chart(id: &'static str, title: &str, endpoint: &SurvivalEndpoint) -> Chart {
                 .map(|d| format!("{d:.0} days"))
                 .unwrap_or_else(|| "not reached".into())
         ),
+        "Estimate",
+    )
+}
+
+/// The Aalen–Johansen chart of a competing-risk endpoint.
+fn incidence_chart(id: &'static str, title: &str, endpoint: &CompetingRiskEndpoint) -> Chart {
+    let steps: Vec<Step> = endpoint
+        .rows
+        .iter()
+        .map(|r| Step {
+            t_days: r.t_days,
+            value: r.cumulative_incidence,
+            lower: r.ci_lower,
+            upper: r.ci_upper,
+        })
+        .collect();
+    step_chart(
+        id,
+        title,
+        format!("{}; competing: {}", endpoint.event, endpoint.competing),
+        0.0,
+        &steps,
+        endpoint
+            .estimates
+            .iter()
+            .map(|e| Estimate {
+                label: e.label.clone(),
+                value: with_ci(Some(e.cumulative_incidence), e.ci_lower, e.ci_upper),
+                at_risk: e.at_risk,
+            })
+            .collect(),
+        format!(
+            "{} index procedures, {} events, {} competing events, {} censored. {}",
+            endpoint.n,
+            endpoint.events,
+            endpoint.competing_events,
+            endpoint.censored,
+            endpoint.why_competing_risks
+        ),
+        "Cumulative incidence",
+    )
+}
+
+/// One unit on a funnel plot.
+struct FunnelPoint {
+    x: String,
+    y: String,
+    label: String,
+    n: u64,
+    k: u64,
+    observed: String,
+    limits_95: String,
+    limits_998: String,
+    /// `within`, `alert` or `alarm`.
+    status: &'static str,
+}
+
+/// A funnel plot: the registry mean, the 95% and 99.8% control limits as
+/// curves over n, and each unit as a point (open circle within the limits,
+/// grey square beyond 95%, black diamond beyond 99.8%: legible in greyscale).
+struct FunnelChart {
+    id: String,
+    title: String,
+    definition: String,
+    mean: String,
+    mean_y: String,
+    limits_95: Vec<String>,
+    limits_998: Vec<String>,
+    x_ticks: Vec<Tick>,
+    y_ticks: Vec<Tick>,
+    points: Vec<FunnelPoint>,
+}
+
+/// The n at which the limit curves are drawn: every n up to 30, then 60
+/// steps spread geometrically to `n_max`.
+fn funnel_grid(n_max: u64) -> Vec<u64> {
+    let mut grid: Vec<u64> = (1..=n_max.min(30)).collect();
+    if n_max > 30 {
+        let ratio = (n_max as f64 / 30.0).powf(1.0 / 60.0);
+        let mut v = 30.0;
+        for _ in 0..60 {
+            v *= ratio;
+            grid.push(v.round() as u64);
+        }
+        grid.push(n_max);
+        grid.dedup();
+    }
+    grid
+}
+
+fn funnel_chart(funnel: &Funnel) -> Option<FunnelChart> {
+    let theta = funnel.registry_mean?;
+    let n_max = funnel.units.iter().map(|u| u.n).max()?.max(10);
+    let plot_w = WIDTH - LEFT - RIGHT;
+    let plot_h = HEIGHT - TOP - BOTTOM;
+    let x_top = n_max as f64 * 1.05;
+    let x = |n: f64| LEFT + n / x_top * plot_w;
+    let y = |p: f64| TOP + (1.0 - p.clamp(0.0, 1.0)) * plot_h;
+    let mut lower_95 = Vec::new();
+    let mut upper_95 = Vec::new();
+    let mut lower_998 = Vec::new();
+    let mut upper_998 = Vec::new();
+    for n in funnel_grid(n_max) {
+        let Ok(l) = pdva_stats::funnel_limits(theta, n) else {
+            continue;
+        };
+        let at = |p: f64| format!("{:.1},{:.1}", x(n as f64), y(p));
+        lower_95.push(at(l.lower_95));
+        upper_95.push(at(l.upper_95));
+        lower_998.push(at(l.lower_998));
+        upper_998.push(at(l.upper_998));
+    }
+    let step = nice_step(x_top);
+    let mut x_ticks = Vec::new();
+    let mut t = 0.0;
+    while t <= x_top {
+        x_ticks.push(Tick {
+            at: format!("{:.1}", x(t)),
+            label: format!("{t:.0}"),
+        });
+        t += step;
+    }
+    let y_ticks = [0.0, 0.25, 0.5, 0.75, 1.0]
+        .iter()
+        .map(|v| Tick {
+            at: format!("{:.1}", y(*v)),
+            label: format!("{:.0}%", v * 100.0),
+        })
+        .collect();
+    let unit_kind = if funnel.unit_type == "site" {
+        "site"
+    } else {
+        "operator"
+    };
+    Some(FunnelChart {
+        id: format!("funnel-{}-{}", funnel.indicator, funnel.unit_type),
+        title: format!("{} by {unit_kind}", indicator_title(&funnel.indicator)),
+        definition: funnel.definition.clone(),
+        mean: format!("{:.1}%", theta * 100.0),
+        mean_y: format!("{:.1}", y(theta)),
+        limits_95: vec![lower_95.join(" "), upper_95.join(" ")],
+        limits_998: vec![lower_998.join(" "), upper_998.join(" ")],
+        x_ticks,
+        y_ticks,
+        points: funnel
+            .units
+            .iter()
+            .map(|u| FunnelPoint {
+                x: format!("{:.1}", x(u.n as f64)),
+                y: format!("{:.1}", y(u.observed)),
+                label: u.label.clone(),
+                n: u.n,
+                k: u.k,
+                observed: format!("{:.1}%", u.observed * 100.0),
+                limits_95: format!("{:.1}–{:.1}%", u.lower_95 * 100.0, u.upper_95 * 100.0),
+                limits_998: format!("{:.1}–{:.1}%", u.lower_998 * 100.0, u.upper_998 * 100.0),
+                status: if u.alarm {
+                    "alarm"
+                } else if u.alert {
+                    "alert"
+                } else {
+                    "within"
+                },
+            })
+            .collect(),
+    })
+}
+
+/// A round tick interval giving about five ticks up to `top`.
+fn nice_step(top: f64) -> f64 {
+    let raw = (top / 5.0).max(1.0);
+    let magnitude = 10f64.powf(raw.log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * magnitude)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * magnitude)
+}
+
+fn indicator_title(indicator: &str) -> &str {
+    match indicator {
+        "amputation_free_survival_6_months" => "Amputation-free survival at 6 months",
+        "male_or_death_30_day" => "Major adverse limb event or death within 30 days",
+        "unplanned_reintervention_1_year" => "Unplanned reintervention within 1 year",
+        other => other,
     }
 }
 
@@ -171,7 +402,7 @@ struct DashboardPage {
     as_of: String,
     counts: Vec<Line>,
     charts: Vec<Chart>,
-    cumulative_incidence: Vec<Estimate>,
+    funnels: Vec<FunnelChart>,
     adverse_events: Vec<Line>,
     thirty_day: Vec<Line>,
     rates: Vec<Line>,
@@ -232,22 +463,23 @@ fn page_of(caller: &Caller, report: &OutcomesReport, sites: Vec<String>) -> Dash
             },
         ],
         charts: vec![
-            chart(
+            survival_chart(
                 "afs",
                 "Amputation-free survival",
                 &report.amputation_free_survival,
             ),
-            chart("os", "Overall survival", &report.overall_survival),
+            survival_chart("os", "Overall survival", &report.overall_survival),
+            incidence_chart(
+                "cif",
+                "Cumulative incidence of major amputation (death competing)",
+                &report.cumulative_incidence_major_amputation,
+            ),
         ],
-        cumulative_incidence: report
-            .cumulative_incidence_major_amputation
-            .estimates
+        funnels: report
+            .monitoring
+            .funnels
             .iter()
-            .map(|e| Estimate {
-                label: e.label.clone(),
-                value: with_ci(Some(e.cumulative_incidence), e.ci_lower, e.ci_upper),
-                at_risk: e.at_risk,
-            })
+            .filter_map(funnel_chart)
             .collect(),
         adverse_events: ae
             .by_kind

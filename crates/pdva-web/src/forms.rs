@@ -54,6 +54,8 @@ pub(crate) enum Input {
     Clinician,
     /// One of the patient's index procedures.
     Procedure,
+    /// Any of the registry's sites (codes).
+    Sites,
 }
 
 /// One field of a form.
@@ -632,6 +634,87 @@ pub(crate) const GOVERNANCE_LEAD: &[Field] = &[
     f("reason", "Reason for the change", Input::TextArea, false),
 ];
 
+/// A site of the registry (4.1), as an administrator registers it.
+pub(crate) const SITE: &[Field] = &[
+    f(
+        "site_code",
+        "Site code",
+        Input::Text(Some(|f, s| {
+            SiteCode::parse(s).map(json).map_err(|mut e| {
+                e.field = f;
+                e
+            })
+        })),
+        true,
+    )
+    .help(
+        "A short unique code (letters and digits). It never changes once the site is registered.",
+    ),
+    SITE_EDIT[0],
+    SITE_EDIT[1],
+    SITE_EDIT[2],
+    SITE_EDIT[3],
+    SITE_EDIT[4],
+    SITE_EDIT[5],
+];
+
+/// A site's details when amended (the code never changes).
+pub(crate) const SITE_EDIT: &[Field] = &[
+    f(
+        "name",
+        "Hospital name",
+        Input::Text(Some(|f, s| RequiredText::parse_for(f, s).map(json))),
+        true,
+    ),
+    f(
+        "country",
+        "Country",
+        Input::Text(Some(|f, s| {
+            CountryCode::parse(s).map(json).map_err(|mut e| {
+                e.field = f;
+                e
+            })
+        })),
+        true,
+    )
+    .help("ISO 3166-1 two-letter code, e.g. GB."),
+    f("ods_code", "NHS ODS code", Input::Text(None), false),
+    f(
+        "governance_lead_name",
+        "Clinical governance lead",
+        Input::Text(None),
+        false,
+    ),
+    f(
+        "governance_lead_informed_on",
+        "Date the governance lead was informed",
+        Input::Date,
+        false,
+    )
+    .help("NICE IPG773 1.2. Left empty, the site is flagged on its compliance view."),
+    f(
+        "min_proctored_cases",
+        "Proctored cases required before operating unsupervised",
+        Input::Int(None),
+        true,
+    )
+    .help("Registry choice; 5 unless the site's governance sets another number."),
+];
+
+/// A clinician and their pDVA credentials (4.2).
+pub(crate) const CLINICIAN: &[Field] = &[
+    f("display_name", "Name", Input::Text(Some(|f, s| RequiredText::parse_for(f, s).map(json))), true),
+    f("professional_registration", "Professional registration", Input::Text(None), false)
+        .help("e.g. GMC number."),
+    f("specialty", "Specialty", choice!(Specialty), true),
+    f("sites", "Sites where the clinician works", Input::Sites, true),
+    heading("pDVA training and experience (NICE IPG773 1.5)"),
+    f("pdva_training_completed_on", "pDVA training completed on", Input::Date, false)
+        .help("An operator is credentialed on a procedure date when training was completed on or before it and the proctored cases reach the site's requirement."),
+    f("pdva_training_description", "Training (course, proctoring programme)", Input::TextArea, false),
+    f("proctored_cases", "Proctored pDVA cases performed", Input::Int(None), true),
+];
+
 /// The instruments a clinician records for a patient, in the order of care,
 /// with their URL slug.
 pub(crate) const INSTRUMENTS: &[(&str, RecordKind)] = &[
@@ -796,6 +879,8 @@ pub(crate) struct Offered {
     pub clinicians: Vec<Choice>,
     /// The patient's index procedures.
     pub procedures: Vec<Choice>,
+    /// The registry's sites.
+    pub sites: Vec<Choice>,
 }
 
 /// Parses a submitted form into the JSON object of the domain record:
@@ -823,6 +908,25 @@ pub(crate) fn parse_fields(
                         .map(|p| check(name, p))
                         .collect::<Result<Vec<_>, _>>()
                         .map(Value::Array)
+                }
+            }
+            Input::Sites => {
+                let picked = form.all(name);
+                match picked
+                    .iter()
+                    .find(|p| !offered.sites.iter().any(|(c, _)| c == *p))
+                {
+                    Some(unknown) => Err(FieldError::new(
+                        name,
+                        unknown.as_str(),
+                        "must be one of the sites offered",
+                    )),
+                    None if picked.is_empty() && field.required => {
+                        Err(FieldError::new(name, "", "is required: choose one or more"))
+                    }
+                    None => Ok(Value::Array(
+                        picked.into_iter().map(Value::String).collect(),
+                    )),
                 }
             }
             _ if raw.is_empty() => {
@@ -1036,6 +1140,7 @@ pub(crate) fn field_views(
                 Input::Choices(choices, _, _) => ("checkboxes", options_from(choices(), false)),
                 Input::Clinician => ("select", options_from(offered.clinicians.clone(), true)),
                 Input::Procedure => ("select", options_from(offered.procedures.clone(), true)),
+                Input::Sites => ("checkboxes", options_from(offered.sites.clone(), false)),
             };
             FieldView {
                 name: field.name,
@@ -1075,6 +1180,7 @@ mod tests {
         let offered = Offered {
             clinicians: vec![],
             procedures: vec![(RecordId::new_random().to_string(), "p".into())],
+            ..Offered::default()
         };
         let errors = parse_clinical(
             RecordKind::Amputation,
@@ -1102,6 +1208,7 @@ mod tests {
         let offered = Offered {
             clinicians: vec![],
             procedures: vec![(procedure.clone(), "p".into())],
+            ..Offered::default()
         };
         let submitted = form(&[
             ("procedure_id", &procedure),
@@ -1132,6 +1239,7 @@ mod tests {
         let offered = Offered {
             clinicians: vec![],
             procedures: vec![(procedure.clone(), "p".into())],
+            ..Offered::default()
         };
         let submitted = form(&[
             ("procedure_id", &procedure),

@@ -17,6 +17,7 @@ mod forms;
 mod governance;
 mod pages;
 mod patients;
+mod reference;
 mod worklist;
 
 pub use auth::Settings;
@@ -99,6 +100,23 @@ pub fn router_with(store: Store, settings: Settings) -> Router {
         .route(
             "/admin/users/{user_id}/access",
             get(admin::access_form).post(admin::change_access),
+        )
+        .route("/admin/sites", get(reference::list))
+        .route(
+            "/admin/sites/new",
+            get(reference::new_site_form).post(reference::create_site),
+        )
+        .route(
+            "/admin/sites/{site_code}/edit",
+            get(reference::edit_site_form).post(reference::update_site),
+        )
+        .route(
+            "/admin/clinicians/new",
+            get(reference::new_clinician_form).post(reference::create_clinician),
+        )
+        .route(
+            "/admin/clinicians/{clinician_id}/edit",
+            get(reference::edit_clinician_form).post(reference::update_clinician),
         )
         .route_layer(middleware::from_fn_with_state(state.clone(), authz::guard))
         .layer(middleware::from_fn(security_headers))

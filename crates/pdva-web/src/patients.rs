@@ -311,6 +311,7 @@ async fn offered(state: &AppState, file: &PatientFile) -> Result<Offered, WebErr
     Ok(Offered {
         clinicians,
         procedures,
+        sites: Vec::new(),
     })
 }
 

@@ -126,6 +126,20 @@ const EXPECTED: &[Expectation] = &[
     e("POST", "/admin/users/new", ADMIN, false),
     e("GET", "/admin/users/{user_id}/access", ADMIN, false),
     e("POST", "/admin/users/{user_id}/access", ADMIN, false),
+    e("GET", "/admin/sites", ADMIN, false),
+    e("GET", "/admin/sites/new", ADMIN, false),
+    e("POST", "/admin/sites/new", ADMIN, false),
+    e("GET", "/admin/sites/{site_code}/edit", ADMIN, false),
+    e("POST", "/admin/sites/{site_code}/edit", ADMIN, false),
+    e("GET", "/admin/clinicians/new", ADMIN, false),
+    e("POST", "/admin/clinicians/new", ADMIN, false),
+    e("GET", "/admin/clinicians/{clinician_id}/edit", ADMIN, false),
+    e(
+        "POST",
+        "/admin/clinicians/{clinician_id}/edit",
+        ADMIN,
+        false,
+    ),
     e("GET", "/api/v1/outcomes", ALL, true),
     e("GET", "/dashboard", ALL, true),
 ];
@@ -159,7 +173,9 @@ fn concrete(path: &str, world: &World, own: bool, user_id: &str) -> String {
         .replace("{patient_id}", &patient.id.to_string())
         .replace("{record_id}", &patient.procedure.to_string())
         .replace("{kind}", "follow-up-visit")
-        .replace("{user_id}", user_id);
+        .replace("{user_id}", user_id)
+        .replace("{site_code}", site)
+        .replace("{clinician_id}", &world.clinician_a.to_string());
     if path == "/api/v1/outcomes" || path == "/dashboard" {
         format!("{path}?site={site}")
     } else {

@@ -1,0 +1,606 @@
+//! End-to-end tests in a real browser: Debian's Chromium, driven through
+//! ChromeDriver (WebDriver, by fantoccini), against the real server on a
+//! loopback port. What a user does, a click at a time: a clinician records
+//! a patient's care from registration to a major amputation and sees it on
+//! the worklist and the dashboard; a refused form keeps what was typed; a
+//! researcher follows every link and never meets an identifier.
+//!
+//! Screenshots of the main pages are written to
+//! `target/tmp/screenshots/` (or `PDVA_SCREENSHOT_DIR`) as test artefacts.
+//!
+//! Without `chromedriver` on the PATH (or at `PDVA_CHROMEDRIVER`) the test
+//! says so and passes, unless `PDVA_REQUIRE_BROWSER=1` (set by `.ci/run`,
+//! which installs Chromium), where a missing browser fails the run.
+
+mod common;
+
+use std::collections::{BTreeSet, VecDeque};
+use std::net::TcpListener as StdListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+use fantoccini::{Client, Locator};
+use pdva_store::{Role, SiteAccess};
+use serde_json::json;
+
+/// ChromeDriver and Chromium, or why there are none.
+fn browser_binaries() -> Option<(PathBuf, PathBuf)> {
+    let find = |env: &str, names: &[&str]| -> Option<PathBuf> {
+        if let Some(p) = std::env::var_os(env).filter(|p| !p.is_empty()) {
+            return Some(PathBuf::from(p));
+        }
+        let path = std::env::var_os("PATH")?;
+        std::env::split_paths(&path)
+            .flat_map(|dir| names.iter().map(move |n| dir.join(n)))
+            .find(|p| p.is_file())
+    };
+    let driver = find("PDVA_CHROMEDRIVER", &["chromedriver"])?;
+    let chromium = find(
+        "PDVA_CHROMIUM",
+        &["chromium", "chromium-browser", "google-chrome"],
+    )?;
+    Some((driver, chromium))
+}
+
+fn free_port() -> u16 {
+    StdListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A headless Chromium session; the driver process dies with it.
+struct Browser {
+    driver: Child,
+    client: Client,
+    base: String,
+    shots: PathBuf,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+impl Browser {
+    async fn start(base: String) -> Option<Self> {
+        let Some((driver_path, chromium)) = browser_binaries() else {
+            assert!(
+                std::env::var("PDVA_REQUIRE_BROWSER").as_deref() != Ok("1"),
+                "PDVA_REQUIRE_BROWSER=1 but chromedriver or chromium was not found \
+                 (apt-get install chromium chromium-driver)"
+            );
+            eprintln!(
+                "skipped: no chromedriver/chromium (apt-get install chromium chromium-driver)"
+            );
+            return None;
+        };
+        let port = free_port();
+        let driver = Command::new(&driver_path)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let profile = tempfile::tempdir().unwrap();
+        let capabilities = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": chromium,
+                "args": [
+                    "--headless=new",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--no-first-run",
+                    "--disable-dev-shm-usage",
+                    "--lang=en-GB",
+                    "--window-size=1280,1400",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ]
+            }
+        });
+        let capabilities = capabilities.as_object().unwrap().clone();
+        let address = format!("http://127.0.0.1:{port}");
+        // ChromeDriver takes a moment to listen.
+        let mut last_error = None;
+        let mut client = None;
+        for _ in 0..100 {
+            match Client::with_capabilities_and_connector(
+                &address,
+                &capabilities,
+                hyper_util::client::legacy::connect::HttpConnector::new(),
+            )
+            .await
+            {
+                Ok(c) => {
+                    client = Some(c);
+                    break;
+                }
+                Err(e) => {
+                    last_error = Some(e.to_string());
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+        let client = client.unwrap_or_else(|| panic!("no WebDriver session: {last_error:?}"));
+        let shots = std::env::var_os("PDVA_SCREENSHOT_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots"));
+        std::fs::create_dir_all(&shots).unwrap();
+        Some(Self {
+            driver,
+            client,
+            base,
+            shots,
+            _profile: profile,
+        })
+    }
+
+    async fn goto(&self, path: &str) {
+        self.client
+            .goto(&format!("{}{path}", self.base))
+            .await
+            .unwrap();
+    }
+
+    async fn path(&self) -> String {
+        let url = self.client.current_url().await.unwrap();
+        match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_owned(),
+        }
+    }
+
+    async fn source(&self) -> String {
+        self.client.source().await.unwrap()
+    }
+
+    /// The visible text of the page.
+    async fn text(&self) -> String {
+        self.client
+            .find(Locator::Css("body"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    async fn screenshot(&self, name: &str) {
+        self.client
+            .execute("window.scrollTo(0, 0)", vec![])
+            .await
+            .unwrap();
+        let png = self.client.screenshot().await.unwrap();
+        std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
+    }
+
+    /// Clicks something that loads a page, and waits until the new page
+    /// has replaced the old one (a click returns before a form's response
+    /// has arrived).
+    async fn click_and_wait(&self, element: fantoccini::elements::Element) {
+        let old = self.client.find(Locator::Css("html")).await.unwrap();
+        element.click().await.unwrap();
+        for _ in 0..400 {
+            // The old document's element goes stale when the new page loads.
+            if old.tag_name().await.is_err() {
+                let ready = self
+                    .client
+                    .execute("return document.readyState", vec![])
+                    .await
+                    .unwrap();
+                if ready == json!("complete") {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("no new page within 10 s of the click");
+    }
+
+    async fn click_link(&self, text: &str) {
+        let path = self.path().await;
+        let link = self
+            .client
+            .find(Locator::LinkText(text))
+            .await
+            .unwrap_or_else(|e| panic!("no link {text:?} on {path}: {e}"));
+        self.click_and_wait(link).await;
+    }
+
+    /// Fills one field as a user would: types into text boxes, picks the
+    /// option of a select, ticks a checkbox. Date inputs are set by script,
+    /// because how Chromium takes typed dates depends on the locale.
+    async fn fill(&self, name: &str, value: &str) {
+        let inputs = self
+            .client
+            .find_all(Locator::Css(&format!("main [name='{name}']")))
+            .await
+            .unwrap();
+        let first = inputs
+            .first()
+            .unwrap_or_else(|| panic!("no field {name:?}"));
+        let tag = first.tag_name().await.unwrap();
+        let kind = first.attr("type").await.unwrap().unwrap_or_default();
+        match (tag.as_str(), kind.as_str()) {
+            ("select", _) => {
+                if value.is_empty() {
+                    // The first real choice (a clinician, a procedure).
+                    let options = first.find_all(Locator::Css("option")).await.unwrap();
+                    for o in options {
+                        if !o
+                            .attr("value")
+                            .await
+                            .unwrap()
+                            .unwrap_or_default()
+                            .is_empty()
+                        {
+                            o.click().await.unwrap();
+                            break;
+                        }
+                    }
+                } else {
+                    first.select_by_value(value).await.unwrap();
+                }
+            }
+            (_, "checkbox") => {
+                for i in inputs {
+                    if i.attr("value").await.unwrap().as_deref() == Some(value) {
+                        if !i.is_selected().await.unwrap() {
+                            i.click().await.unwrap();
+                        }
+                        return;
+                    }
+                }
+                panic!("no choice {value:?} for {name:?}");
+            }
+            (_, "date") => {
+                self.client
+                    .execute(
+                        "document.querySelector(arguments[0]).value = arguments[1];",
+                        vec![json!(format!("main [name='{name}']")), json!(value)],
+                    )
+                    .await
+                    .unwrap();
+            }
+            _ => {
+                first.clear().await.unwrap();
+                first.send_keys(value).await.unwrap();
+            }
+        }
+    }
+
+    /// Submits the page's first form in `main` (the record form; the
+    /// sign-off and void forms come after it).
+    async fn submit(&self) {
+        let button = self
+            .client
+            .find(Locator::Css(
+                "main form[method='post'] button[type='submit']",
+            ))
+            .await
+            .unwrap();
+        self.click_and_wait(button).await;
+    }
+
+    /// Fills and submits a form; where the domain asks to confirm soft
+    /// warnings, ticks the confirmation and submits again. Ends on the
+    /// patient page.
+    async fn record(&self, fields: &[(&str, &str)]) {
+        for (name, value) in fields {
+            self.fill(name, value).await;
+        }
+        self.submit().await;
+        if self
+            .client
+            .find(Locator::Css("input[name='acknowledge_warnings']"))
+            .await
+            .is_ok()
+        {
+            self.fill("acknowledge_warnings", "yes").await;
+            self.submit().await;
+        }
+        let path = self.path().await;
+        assert!(
+            path.starts_with("/patients/") && !path.contains("/records/"),
+            "the form was not saved: still on {path}\n{}",
+            self.text().await
+        );
+    }
+
+    async fn sign_in(&self, username: &str) {
+        self.goto("/sign-in").await;
+        self.fill_sign_in(username).await;
+    }
+
+    async fn fill_sign_in(&self, username: &str) {
+        let form = |id: &'static str| self.client.find(Locator::Id(id));
+        form("username")
+            .await
+            .unwrap()
+            .send_keys(username)
+            .await
+            .unwrap();
+        form("password")
+            .await
+            .unwrap()
+            .send_keys(PASSWORD)
+            .await
+            .unwrap();
+        let button = self
+            .client
+            .find(Locator::Css("form button[type='submit']"))
+            .await
+            .unwrap();
+        self.click_and_wait(button).await;
+        assert!(
+            !self.path().await.starts_with("/sign-in"),
+            "sign-in of {username} failed: {}",
+            self.text().await
+        );
+    }
+
+    async fn sign_out(&self) {
+        let button = self
+            .client
+            .find(Locator::Css("nav form button[type='submit']"))
+            .await
+            .unwrap();
+        self.click_and_wait(button).await;
+    }
+
+    /// The value cell of the dashboard row headed `label`.
+    async fn dashboard_value(&self, label: &str) -> String {
+        self.client
+            .find(Locator::XPath(&format!(
+                "//tr[th[normalize-space(.)='{label}']]/td"
+            )))
+            .await
+            .unwrap_or_else(|e| panic!("no dashboard row {label:?}: {e}"))
+            .text()
+            .await
+            .unwrap()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clinician_records_care_to_amputation_and_researcher_sees_no_identifier() {
+    let world = world().await;
+    let store = world.store.clone();
+    user(&store, "clin.ngh", Role::Clinician, ngh()).await;
+    user(&store, "research.all", Role::Researcher, SiteAccess::All).await;
+    user(&store, "gov.ngh", Role::GovernanceLead, ngh()).await;
+    user(&store, "admin", Role::Admin, SiteAccess::All).await;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(pdva_web::serve(listener, store.clone(), async {
+        let _ = stopped.await;
+    }));
+
+    let Some(b) = Browser::start(base).await else {
+        return;
+    };
+
+    // Not signed in: sent to sign in, and back to the page asked for.
+    b.goto("/patients").await;
+    assert!(b.path().await.starts_with("/sign-in"));
+    b.screenshot("01-sign-in").await;
+    b.fill_sign_in("clin.ngh").await;
+    assert_eq!(b.path().await, "/patients");
+    b.screenshot("02-patients").await;
+
+    // The dashboard before: the site's one seeded patient, no amputation.
+    b.click_link("Outcomes").await;
+    let before = b.dashboard_value("Major amputation within 30 days").await;
+    assert!(before.starts_with("0.0%"), "{before}");
+
+    // Registration: a wrong NHS number is refused and everything typed stays.
+    b.goto("/patients").await;
+    b.click_link("Register a patient at NGH").await;
+    let registration = [
+        ("nhs_number", "999 000 0043"),
+        ("hospital_number", "HN-E2E-1"),
+        ("family_name", "Brackenridge-Voss"),
+        ("given_name", "Winifred"),
+        ("date_of_birth", "1944-07-19"),
+        ("sex", "female"),
+    ];
+    for (name, value) in registration {
+        b.fill(name, value).await;
+    }
+    b.submit().await;
+    let refused = b.source().await;
+    assert!(b.path().await.ends_with("/patients/new"));
+    assert!(refused.contains("class=\"error\">NHS number:"), "{refused}");
+    for (name, value) in registration {
+        let kept = b
+            .client
+            .find(Locator::Css(&format!("[name='{name}']")))
+            .await
+            .unwrap()
+            .prop("value")
+            .await
+            .unwrap()
+            .unwrap_or_default();
+        assert_eq!(kept, value, "{name} was not kept after a refused submit");
+    }
+    b.screenshot("03-registration-refused").await;
+    b.fill("nhs_number", "999 000 0042").await;
+    b.submit().await;
+    let patient_path = b.path().await;
+    assert!(patient_path.starts_with("/patients/"), "{patient_path}");
+    let heading = b
+        .client
+        .find(Locator::Css("h1"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let registry_id = heading.trim_start_matches("Patient ").to_owned();
+    assert!(b.text().await.contains("999 000 0042"));
+
+    // Consent, procedure, baseline, a 30-day visit and the amputation, each
+    // from the patient page's own links.
+    b.click_link("Consent").await;
+    b.record(&[
+        ("consent_date", "2025-03-01"),
+        ("taken_by", ""),
+        ("uncertainties_explained", "yes"),
+        ("information_given", "nice_information_for_the_public"),
+        ("shared_decision_making_documented", "yes"),
+        ("lacks_capacity", "no"),
+        ("registry_data_consent", "yes"),
+        ("research_consent", "yes"),
+    ])
+    .await;
+    b.click_link("Index procedure").await;
+    b.screenshot("04-procedure-form").await;
+    b.record(&[
+        ("procedure_date", "2025-03-10"),
+        ("index_limb", "left"),
+        ("primary_operator", ""),
+        ("anaesthesia", "general"),
+        ("device_system", "Test system"),
+        ("arterial_access", "antegrade_common_femoral"),
+        ("venous_access", "retrograde_tibial_vein"),
+        ("target_artery", "posterior_tibial"),
+        ("target_vein", "posterior_tibial"),
+        ("crossover_level", "distal_calf"),
+        ("fistula_created", "yes"),
+        ("valvulotomy", "yes"),
+        ("completion_angiography", "yes"),
+        ("venous_arch_flow", "complete"),
+    ])
+    .await;
+    b.click_link("Baseline and patient selection").await;
+    b.record(&[
+        ("procedure_id", ""),
+        ("assessment_date", "2025-03-05"),
+        ("rutherford_category", "5"),
+        ("wifi_wound", "2"),
+        ("wifi_ischaemia", "3"),
+        ("wifi_foot_infection", "1"),
+        ("diabetes", "type_2"),
+        ("dialysis_dependent", "no"),
+        ("no_option_reasons", "no_bypass_target"),
+        ("pedal_venous_anatomy_confirmed", "yes"),
+    ])
+    .await;
+    b.click_link("Follow-up visit").await;
+    b.record(&[
+        ("procedure_id", ""),
+        ("visit_date", "2025-04-09"),
+        ("contact", "in_person"),
+        ("limb_status", "major_amputation"),
+        ("wound_status", "worse"),
+    ])
+    .await;
+    b.click_link("Amputation").await;
+    b.record(&[
+        ("procedure_id", ""),
+        ("date", "2025-04-02"),
+        ("limb", "left"),
+        ("level", "below_knee"),
+        ("revision", "no"),
+    ])
+    .await;
+    let page = b.text().await;
+    assert!(page.contains("Below knee"), "{page}");
+    b.screenshot("05-patient-page").await;
+
+    // The worklist lists the patient (lifelong follow-up continues after
+    // an amputation while the patient lives).
+    b.click_link("Follow-up worklist").await;
+    assert!(b.text().await.contains(&registry_id), "{}", b.text().await);
+    b.screenshot("06-worklist").await;
+
+    // The dashboard now counts the amputation: one of the site's two limbs.
+    b.click_link("Outcomes").await;
+    let after = b.dashboard_value("Major amputation within 30 days").await;
+    assert!(after.starts_with("50.0%"), "{after}");
+    b.screenshot("07-dashboard").await;
+    b.sign_out().await;
+
+    // The governance lead's compliance view and the administrator's users.
+    b.sign_in("gov.ngh").await;
+    b.click_link("IPG773 compliance NGH").await;
+    b.screenshot("08-compliance").await;
+    b.sign_out().await;
+    b.sign_in("admin").await;
+    b.click_link("Users").await;
+    b.screenshot("09-users").await;
+    b.sign_out().await;
+
+    // The researcher follows every link and never meets an identifier.
+    b.sign_in("research.all").await;
+    let forbidden = [
+        world.a.nhs,
+        world.a.family_name,
+        world.a.given_name,
+        world.a.date_of_birth,
+        world.b.nhs,
+        world.b.family_name,
+        world.b.given_name,
+        "9990000042",
+        "999 000 0042",
+        "Brackenridge",
+        "Winifred",
+        "1944-07-19",
+        "HN-E2E-1",
+    ];
+    let mut seen = BTreeSet::new();
+    let mut queue = VecDeque::from(["/".to_owned(), "/patients".to_owned()]);
+    let mut patient_pages = 0;
+    while let Some(path) = queue.pop_front() {
+        if !seen.insert(path.clone()) || seen.len() > 300 {
+            continue;
+        }
+        b.goto(&path).await;
+        let source = b.source().await;
+        for word in forbidden {
+            assert!(
+                !source.contains(word),
+                "the researcher saw {word:?} on {path}"
+            );
+        }
+        if path.starts_with("/patients/") {
+            patient_pages += 1;
+            if patient_pages == 1 {
+                b.screenshot("10-researcher-patient").await;
+            }
+        }
+        let links = b.client.find_all(Locator::Css("a[href]")).await.unwrap();
+        for link in links {
+            let href = link.attr("href").await.unwrap().unwrap_or_default();
+            let href = href.split('#').next().unwrap_or_default().to_owned();
+            if href.starts_with('/') && !seen.contains(&href) {
+                queue.push_back(href);
+            }
+        }
+    }
+    assert!(
+        patient_pages >= 3,
+        "the researcher should reach every research-consented patient's page: {seen:?}"
+    );
+    assert!(seen.iter().any(|p| p.starts_with("/dashboard")));
+    eprintln!(
+        "researcher followed {} pages; screenshots in {}",
+        seen.len(),
+        b.shots.display()
+    );
+
+    drop(b);
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}
