@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::{Query, State};
 use chrono::NaiveDate;
-use pdva_outcomes::{Filter, OutcomesReport, ReportRequest};
+use pdva_outcomes::{Filter, OutcomesReport};
 use serde::Deserialize;
 
 use crate::{AppState, WebError};
@@ -44,23 +44,6 @@ pub(crate) async fn outcomes(
         to: date("to", q.to)?,
     };
     let as_of = date("as_of", q.as_of)?.unwrap_or_else(|| chrono::Local::now().date_naive());
-    let reference = state.store.reference_data().await?;
-    let filter = filter.resolve(&reference)?;
-    let data_version = state.store.data_version().await?.to_string();
-    let files = state
-        .store
-        .load_patient_files(filter.site.as_deref())
-        .await?;
-    let request = ReportRequest {
-        as_of,
-        filter,
-        data_version,
-    };
-    // The computation is CPU-bound: keep it off the async workers.
-    let report = tokio::task::spawn_blocking(move || {
-        pdva_outcomes::build_report(&files, &reference, &request)
-    })
-    .await
-    .expect("report task")?;
-    Ok(Json(report))
+    let report = crate::outcomes::report(&state, filter, as_of).await?;
+    Ok(Json(OutcomesReport::clone(&report)))
 }

@@ -10,9 +10,7 @@ use askama::Template;
 use axum::Extension;
 use axum::extract::State;
 use axum::response::Html;
-use pdva_outcomes::{
-    CompetingRiskEndpoint, Filter, Funnel, OutcomesReport, ReportRequest, SurvivalEndpoint,
-};
+use pdva_outcomes::{CompetingRiskEndpoint, Filter, Funnel, OutcomesReport, SurvivalEndpoint};
 
 use crate::authz::Caller;
 use crate::patients::{Nav, today};
@@ -96,7 +94,7 @@ fn step_chart(
     let plot_h = HEIGHT - TOP - BOTTOM;
     let x = |t: f64| LEFT + t.min(x_max) / x_max * plot_w;
     let y = |s: f64| TOP + (1.0 - s.clamp(0.0, 1.0)) * plot_h;
-    let point = |t: f64, s: f64| format!("{:.1},{:.1}", x(t), y(s));
+    let point = |t: f64, s: f64| (x(t), y(s));
     let shown = steps.iter().filter(|r| r.t_days <= x_max);
     // The step function: flat until each time, then to the new value.
     let mut line = vec![point(0.0, start)];
@@ -118,8 +116,19 @@ fn step_chart(
     line.push(point(x_max, s));
     upper.push(point(x_max, hi));
     lower.push(point(x_max, lo));
+    let mut lower = in_pixels(lower);
     lower.reverse();
-    let band = upper.into_iter().chain(lower).collect::<Vec<_>>().join(" ");
+    let band = in_pixels(upper)
+        .into_iter()
+        .chain(lower)
+        .map(svg_point)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let line = in_pixels(line)
+        .into_iter()
+        .map(svg_point)
+        .collect::<Vec<_>>()
+        .join(" ");
     let mut x_ticks = Vec::new();
     let mut t = 0.0;
     while t <= x_max + 0.5 {
@@ -144,7 +153,7 @@ fn step_chart(
         id,
         title: title.to_owned(),
         event,
-        line: line.join(" "),
+        line,
         band,
         x_ticks,
         y_ticks,
@@ -152,6 +161,34 @@ fn step_chart(
         summary,
         axis_label: axis_label.to_owned(),
     }
+}
+
+/// The points of a step curve as drawn: a registry's curve has a step on
+/// most days, thousands in a chart 570 pixels wide; within each pixel
+/// column only the first and the last point show, so only they are kept
+/// (the curve is drawn exactly as before, in a page a fraction the size).
+fn in_pixels(points: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
+    let column = |x: f64| x.round() as i64;
+    let mut out: Vec<(f64, f64)> = Vec::with_capacity(points.len().min(2400));
+    let mut run_start = 0;
+    for p in points {
+        match out.last() {
+            Some(&last) if column(last.0) == column(p.0) && out.len() - run_start >= 2 => {
+                // Replace the run's last point: keep its first and newest.
+                *out.last_mut().expect("not empty") = p;
+            }
+            Some(&last) if column(last.0) == column(p.0) => out.push(p),
+            _ => {
+                run_start = out.len();
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+fn svg_point((x, y): (f64, f64)) -> String {
+    format!("{x:.1},{y:.1}")
 }
 
 /// A Kaplan–Meier chart.
@@ -571,28 +608,13 @@ pub(crate) async fn page(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
 ) -> Result<Html<String>, WebError> {
-    let reference = state.store.reference_data().await?;
     let filter = Filter {
         site: caller.site.as_ref().map(ToString::to_string),
         operator: None,
         from: None,
         to: None,
-    }
-    .resolve(&reference)?;
-    let files = state
-        .store
-        .load_patient_files(filter.site.as_deref())
-        .await?;
-    let request = ReportRequest {
-        as_of: today(),
-        filter,
-        data_version: state.store.data_version().await?.to_string(),
     };
-    let report = tokio::task::spawn_blocking(move || {
-        pdva_outcomes::build_report(&files, &reference, &request)
-    })
-    .await
-    .expect("report task")?;
+    let report = crate::outcomes::report(&state, filter, today()).await?;
     let user = caller.user();
     let sites = match crate::patients::visible_sites(user) {
         Some(s) => s.iter().map(ToString::to_string).collect(),
@@ -605,4 +627,43 @@ pub(crate) async fn page(
             .collect(),
     };
     Ok(Html(page_of(&caller, &report, sites).render()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dense_step_curve_keeps_the_first_and_last_point_of_each_column() {
+        // A survival curve falling a little on each of 3,000 days, drawn 570
+        // pixels wide.
+        let points: Vec<(f64, f64)> = (0..3000)
+            .flat_map(|d| {
+                let x = LEFT + d as f64 / 3000.0 * 570.0;
+                [(x, d as f64), (x, d as f64 + 1.0)]
+            })
+            .collect();
+        let kept = in_pixels(points.clone());
+        assert!(kept.len() <= 2 * 572, "{} points kept", kept.len());
+        assert_eq!(kept.first(), points.first());
+        assert_eq!(kept.last(), points.last());
+        // Every point kept is a point of the curve, in order.
+        let mut rest = points.iter();
+        for k in &kept {
+            assert!(rest.any(|p| p == k), "{k:?} is not on the curve");
+        }
+        // In each column, the first and the last point are kept.
+        let column = |x: f64| x.round() as i64;
+        for w in points.windows(2) {
+            if column(w[0].0) != column(w[1].0) {
+                assert!(kept.contains(&w[0]) && kept.contains(&w[1]));
+            }
+        }
+    }
+
+    #[test]
+    fn a_sparse_curve_is_kept_whole() {
+        let points = vec![(56.0, 12.0), (100.0, 12.0), (100.0, 40.0), (200.0, 40.0)];
+        assert_eq!(in_pixels(points.clone()), points);
+    }
 }

@@ -15,6 +15,7 @@ mod dashboard;
 mod error;
 mod forms;
 mod governance;
+mod outcomes;
 mod pages;
 mod patients;
 mod reference;
@@ -22,6 +23,7 @@ mod worklist;
 
 pub use auth::Settings;
 pub use error::WebError;
+pub use outcomes::ReportCache;
 
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, header};
@@ -37,6 +39,8 @@ pub struct AppState {
     pub store: Store,
     /// Server settings.
     pub settings: Settings,
+    /// Outcomes reports kept for the data version they were computed at.
+    pub reports: std::sync::Arc<outcomes::ReportCache>,
 }
 
 /// The application's routes with the default settings (cookies without
@@ -48,7 +52,11 @@ pub fn router(store: Store) -> Router {
 /// The application's routes. Each is declared with its permission in
 /// [`authz::ROUTES`]; the guard checks it before the handler runs.
 pub fn router_with(store: Store, settings: Settings) -> Router {
-    let state = AppState { store, settings };
+    let state = AppState {
+        store,
+        settings,
+        reports: Default::default(),
+    };
     Router::new()
         .route("/", get(pages::index))
         .route("/healthz", get(pages::healthz))

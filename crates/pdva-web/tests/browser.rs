@@ -529,6 +529,10 @@ async fn clinician_records_care_to_amputation_and_researcher_sees_no_identifier(
     b.click_link("Outcomes").await;
     let after = b.dashboard_value("Major amputation within 30 days").await;
     assert!(after.starts_with("50.0%"), "{after}");
+    assert_eq!(
+        b.client.title().await.unwrap(),
+        "Outcomes, site NGH — pDVA registry"
+    );
     b.screenshot("07-dashboard").await;
     b.sign_out().await;
 
@@ -568,6 +572,11 @@ async fn clinician_records_care_to_amputation_and_researcher_sees_no_identifier(
         }
         b.goto(&path).await;
         let source = b.source().await;
+        let title = b.client.title().await.unwrap();
+        assert!(
+            title.ends_with("— pDVA registry") && !title.contains('<'),
+            "{path} has the title {title:?}"
+        );
         for word in forbidden {
             assert!(
                 !source.contains(word),

@@ -131,25 +131,55 @@ pub fn remove_sqlite_files(path: &str) -> Result<()> {
     Ok(())
 }
 
-/// Times generation and verification on a fresh database and prints the
-/// figures.
+/// A fresh registry for a benchmark: the SQLite file given (replaced), a
+/// temporary SQLite file, or a new schema in the PostgreSQL database given,
+/// dropped by [`BenchRegistry::remove`].
+pub struct BenchRegistry {
+    /// Where the registry is.
+    pub url: String,
+    schema: Option<(String, String)>,
+    _temp: tempfile::TempDir,
+}
+
+impl BenchRegistry {
+    /// Makes the registry's place (empty).
+    pub async fn new(db: Option<String>) -> Result<Self> {
+        let temp = tempfile::TempDir::new()?;
+        let (url, schema) = match db {
+            Some(url) if Engine::of(&url) == Engine::Postgres => {
+                let schema = format!("pdva_bench_{}", std::process::id());
+                db::execute_on(&url, &format!("CREATE SCHEMA {schema}")).await?;
+                (db::with_search_path(&url, &schema), Some((url, schema)))
+            }
+            Some(path) => {
+                remove_sqlite_files(&path)?;
+                (path, None)
+            }
+            None => (temp.path().join("bench.db").display().to_string(), None),
+        };
+        Ok(Self {
+            url,
+            schema,
+            _temp: temp,
+        })
+    }
+
+    /// Drops the PostgreSQL schema (a SQLite file is left for inspection,
+    /// unless it was temporary).
+    pub async fn remove(self) -> Result<()> {
+        if let Some((url, schema)) = &self.schema {
+            db::execute_on(url, &format!("DROP SCHEMA {schema} CASCADE")).await?;
+        }
+        Ok(())
+    }
+}
+
+/// `pdva bench generate`: times generating and verifying a registry.
 pub async fn bench(db: Option<String>, patients: usize, seed: u64) -> Result<()> {
     let today: NaiveDate = "2026-06-30".parse().expect("date");
-    let temp = tempfile::TempDir::new()?;
-    let (url, schema) = match db {
-        Some(url) if Engine::of(&url) == Engine::Postgres => {
-            let schema = format!("pdva_bench_{}", std::process::id());
-            db::execute_on(&url, &format!("CREATE SCHEMA {schema}")).await?;
-            (db::with_search_path(&url, &schema), Some((url, schema)))
-        }
-        Some(path) => {
-            remove_sqlite_files(&path)?;
-            (path, None)
-        }
-        None => (temp.path().join("bench.db").display().to_string(), None),
-    };
+    let registry = BenchRegistry::new(db).await?;
     let result = async {
-        let store = Store::open(&url).await?;
+        let store = Store::open(&registry.url).await?;
         println!(
             "pdva bench: {patients} patients, seed {seed}, engine {:?}",
             store.engine()
@@ -173,8 +203,6 @@ pub async fn bench(db: Option<String>, patients: usize, seed: u64) -> Result<()>
         anyhow::Ok(())
     }
     .await;
-    if let Some((url, schema)) = schema {
-        db::execute_on(&url, &format!("DROP SCHEMA {schema} CASCADE")).await?;
-    }
+    registry.remove().await?;
     result
 }

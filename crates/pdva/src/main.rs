@@ -3,6 +3,7 @@
 //! The only crate that does process-level I/O: it reads configuration,
 //! shows progress and wires the store, the generator and the web server.
 
+mod bench_web;
 mod config;
 mod generate;
 mod progress;
@@ -174,6 +175,26 @@ enum BenchCommand {
         /// Seed.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+    },
+    /// Time the heaviest web pages (each site's dashboard, the whole
+    /// registry's, patients' pages) on a freshly generated registry.
+    Web {
+        /// Database to fill: a SQLite path (a temporary file if omitted) or a
+        /// postgres:// URL (a fresh schema is made in it and dropped after).
+        #[arg(long, env = "PDVA_DB", value_name = "URL")]
+        db: Option<String>,
+        /// Number of patients.
+        #[arg(long, default_value_t = 100_000)]
+        patients: usize,
+        /// Seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Requests of each dashboard measured.
+        #[arg(long, default_value_t = 15)]
+        rounds: usize,
+        /// Patients' pages measured.
+        #[arg(long, default_value_t = 100)]
+        patient_pages: usize,
     },
     /// Time reading and computing the full outcomes report on an existing
     /// SQLite registry, beside benchmarks/outcomes_python.py (pandas,
@@ -368,6 +389,18 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             command: BenchCommand::Generate { db, patients, seed },
         } => {
             generate::bench(db, patients, seed).await?;
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Web {
+                    db,
+                    patients,
+                    seed,
+                    rounds,
+                    patient_pages,
+                },
+        } => {
+            bench_web::bench(db, patients, seed, rounds, patient_pages).await?;
         }
         Command::Bench {
             command: BenchCommand::Outcomes { db, as_of, script },

@@ -1,0 +1,84 @@
+//! The outcomes report as the dashboard and the API get it: computed by the
+//! engine from the registry, and kept for the data version it was computed
+//! at. Every change to the registry moves the data version (the head of the
+//! audit chain), so a kept report is exactly what recomputing would give
+//! until the next change; then it is simply never asked for again.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use chrono::NaiveDate;
+use pdva_outcomes::{Filter, OutcomesReport, ReportRequest, ResolvedFilter};
+
+use crate::{AppState, WebError};
+
+/// Reports kept: a dashboard per site and a few API filters.
+const KEPT_REPORTS: usize = 32;
+
+/// The key of a report: data version, report date and filter.
+type Key = (String, NaiveDate, ResolvedFilter);
+
+/// Recently computed reports, newest last.
+#[derive(Debug, Default)]
+pub struct ReportCache {
+    reports: Mutex<VecDeque<(Key, Arc<OutcomesReport>)>>,
+}
+
+impl ReportCache {
+    fn get(&self, key: &Key) -> Option<Arc<OutcomesReport>> {
+        let reports = self.reports.lock().expect("report cache lock");
+        reports
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, r)| Arc::clone(r))
+    }
+
+    fn keep(&self, key: Key, report: Arc<OutcomesReport>) {
+        let mut reports = self.reports.lock().expect("report cache lock");
+        // Reports of older data versions are never asked for again.
+        reports.retain(|(k, _)| k.0 == key.0);
+        if reports.len() >= KEPT_REPORTS {
+            reports.pop_front();
+        }
+        reports.push_back((key, report));
+    }
+}
+
+/// The outcomes report for `filter` as of `as_of`, from the cache when the
+/// registry has not changed since it was computed.
+pub(crate) async fn report(
+    state: &AppState,
+    filter: Filter,
+    as_of: NaiveDate,
+) -> Result<Arc<OutcomesReport>, WebError> {
+    let reference = state.store.reference_data().await?;
+    let filter = filter.resolve(&reference)?;
+    let data_version = state.store.data_version().await?.to_string();
+    let key = (data_version.clone(), as_of, filter.clone());
+    if let Some(report) = state.reports.get(&key) {
+        return Ok(report);
+    }
+    let files = state
+        .store
+        .load_patient_files(filter.site.as_deref())
+        .await?;
+    // A change that landed while the files were read would make the report
+    // newer than its stamp: such a report is served, not kept.
+    let unchanged = state.store.data_version().await?.to_string() == data_version;
+    let request = ReportRequest {
+        as_of,
+        filter,
+        data_version,
+    };
+    // The computation is CPU-bound: keep it off the async workers.
+    let report = tokio::task::spawn_blocking(move || {
+        pdva_outcomes::build_report(&files, &reference, &request)
+    })
+    .await
+    .expect("report task")?;
+    let report = Arc::new(report);
+    if unchanged {
+        state.reports.keep(key, Arc::clone(&report));
+    }
+    Ok(report)
+}
