@@ -45,6 +45,8 @@ struct Chart {
     band: String,
     x_ticks: Vec<Tick>,
     y_ticks: Vec<Tick>,
+    /// Numbers at risk under the x axis, at each year.
+    at_risk: Vec<Tick>,
     estimates: Vec<Estimate>,
     summary: String,
     axis_label: String,
@@ -70,6 +72,22 @@ struct Step {
     value: f64,
     lower: Option<f64>,
     upper: Option<f64>,
+    /// At risk just before `t_days`.
+    at_risk: u64,
+    /// Leaving the risk set at `t_days` (events of every kind and censorings).
+    leaving: u64,
+}
+
+/// The number at risk at `t`: the risk set of the first step at or after
+/// `t`, or, after the last step, what remains of it.
+fn at_risk_at(steps: &[Step], t: f64) -> u64 {
+    match steps.iter().find(|s| s.t_days >= t) {
+        Some(s) => s.at_risk,
+        None => steps
+            .last()
+            .map(|s| s.at_risk.saturating_sub(s.leaving))
+            .unwrap_or(0),
+    }
 }
 
 /// A step curve with its 95% band, from `start` (1 for survival, 0 for
@@ -130,6 +148,7 @@ fn step_chart(
         .collect::<Vec<_>>()
         .join(" ");
     let mut x_ticks = Vec::new();
+    let mut at_risk = Vec::new();
     let mut t = 0.0;
     while t <= x_max + 0.5 {
         x_ticks.push(Tick {
@@ -139,6 +158,10 @@ fn step_chart(
             } else {
                 format!("{:.0} y", t / 365.0)
             },
+        });
+        at_risk.push(Tick {
+            at: format!("{:.1}", x(t)),
+            label: at_risk_at(steps, t).to_string(),
         });
         t += 365.0;
     }
@@ -150,6 +173,7 @@ fn step_chart(
         })
         .collect();
     Chart {
+        at_risk,
         id,
         title: title.to_owned(),
         event,
@@ -201,6 +225,8 @@ fn survival_chart(id: &'static str, title: &str, endpoint: &SurvivalEndpoint) ->
             value: r.survival,
             lower: r.ci_lower,
             upper: r.ci_upper,
+            at_risk: r.at_risk,
+            leaving: r.events + r.censored,
         })
         .collect();
     step_chart(
@@ -242,6 +268,8 @@ fn incidence_chart(id: &'static str, title: &str, endpoint: &CompetingRiskEndpoi
             value: r.cumulative_incidence,
             lower: r.ci_lower,
             upper: r.ci_upper,
+            at_risk: r.at_risk,
+            leaving: r.events + r.competing_events + r.censored,
         })
         .collect();
     step_chart(
@@ -659,6 +687,25 @@ mod tests {
                 assert!(kept.contains(&w[0]) && kept.contains(&w[1]));
             }
         }
+    }
+
+    #[test]
+    fn numbers_at_risk_are_read_from_the_risk_set_at_each_time() {
+        let step = |t_days, at_risk, leaving| Step {
+            t_days,
+            value: 1.0,
+            lower: None,
+            upper: None,
+            at_risk,
+            leaving,
+        };
+        let steps = [step(10.0, 100, 5), step(400.0, 60, 10), step(800.0, 20, 3)];
+        assert_eq!(at_risk_at(&steps, 0.0), 100);
+        assert_eq!(at_risk_at(&steps, 365.0), 60);
+        assert_eq!(at_risk_at(&steps, 400.0), 60);
+        assert_eq!(at_risk_at(&steps, 730.0), 20);
+        assert_eq!(at_risk_at(&steps, 1095.0), 17);
+        assert_eq!(at_risk_at(&[], 0.0), 0);
     }
 
     #[test]

@@ -1,24 +1,49 @@
 //! Page handlers: extract, call the store, render.
 
 use askama::Template;
+use axum::Extension;
 use axum::extract::State;
 use axum::response::Html;
 use pdva_store::SiteCounts;
 
+use crate::authz::Caller;
 use crate::{AppState, WebError};
 
 #[derive(Template)]
 #[template(path = "index.html")]
 struct IndexPage {
     data_version: String,
+    signed_in: bool,
     sites: Vec<SiteCounts>,
     total: SiteCounts,
 }
 
-/// The registry's counts per site.
+/// The front page: the way to sign in, and, once signed in, the counts of
+/// the sites the user sees. Nothing about the registry's contents is shown
+/// to someone who has not signed in.
 #[tracing::instrument(skip_all)]
-pub(crate) async fn index(State(state): State<AppState>) -> Result<Html<String>, WebError> {
-    let sites = state.store.site_counts().await?;
+pub(crate) async fn index(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Html<String>, WebError> {
+    let signed_in = caller.session.is_some();
+    let sites = match &caller.session {
+        None => Vec::new(),
+        Some(session) => {
+            let visible = crate::patients::visible_sites(&session.user);
+            state
+                .store
+                .site_counts()
+                .await?
+                .into_iter()
+                .filter(|c| {
+                    visible
+                        .as_ref()
+                        .is_none_or(|v| v.iter().any(|s| s.as_str() == c.site_code))
+                })
+                .collect()
+        }
+    };
     let total = SiteCounts {
         site_code: String::new(),
         site_name: String::new(),
@@ -29,6 +54,7 @@ pub(crate) async fn index(State(state): State<AppState>) -> Result<Html<String>,
     };
     let page = IndexPage {
         data_version: state.store.data_version().await?.to_string(),
+        signed_in,
         sites,
         total,
     };

@@ -1,5 +1,8 @@
-//! The web server, in process: the front page shows the registry's counts
-//! and every response carries the security headers.
+//! The web server, in process: the front page shows the counts of the
+//! user's sites (and nothing to someone not signed in), and every response
+//! carries the security headers.
+
+mod common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -10,8 +13,20 @@ use pdva_store::{Actor, Store};
 use tower::ServiceExt;
 
 async fn get(store: &Store, path: &str) -> (StatusCode, axum::http::HeaderMap, String) {
+    get_as(store, path, None).await
+}
+
+async fn get_as(
+    store: &Store,
+    path: &str,
+    cookie: Option<&str>,
+) -> (StatusCode, axum::http::HeaderMap, String) {
+    let mut request = Request::get(path);
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
     let response = pdva_web::router(store.clone())
-        .oneshot(Request::get(path).body(Body::empty()).unwrap())
+        .oneshot(request.body(Body::empty()).unwrap())
         .await
         .unwrap();
     let status = response.status();
@@ -26,7 +41,15 @@ async fn front_page_lists_sites_with_counts_and_the_data_version() {
     let store = Store::open(dir.path().join("t.db").to_str().unwrap())
         .await
         .unwrap();
-    let (status, _, body) = get(&store, "/").await;
+    let admin = common::user(
+        &store,
+        "admin",
+        pdva_store::Role::Admin,
+        pdva_store::SiteAccess::All,
+    )
+    .await;
+    let cookie = common::session(&store, &admin).await.cookie;
+    let (status, _, body) = get_as(&store, "/", Some(&cookie)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(body.contains("No sites are registered yet."));
 
@@ -45,7 +68,12 @@ async fn front_page_lists_sites_with_counts_and_the_data_version() {
         )
         .await
         .unwrap();
-    let (status, headers, body) = get(&store, "/").await;
+    // Not signed in: the way in, and nothing about the registry's contents.
+    let (status, _, body) = get(&store, "/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("href=\"/sign-in\""), "{body}");
+    assert!(!body.contains("NGH"), "{body}");
+    let (status, headers, body) = get_as(&store, "/", Some(&cookie)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(body.contains("<td>NGH</td>"), "{body}");
     // Names are escaped by the template, never pasted in raw.
