@@ -33,10 +33,13 @@ pub const SIGN_IN_CSRF_COOKIE: &str = "pdva_sign_in_csrf";
 pub const CSRF_FIELD: &str = "_csrf";
 
 /// The web server's settings.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Settings {
     /// Mark cookies `Secure` (serve over TLS, directly or behind a proxy).
     pub secure_cookies: bool,
+    /// The licensed wording of the quality-of-life instruments, if the
+    /// registry holds the licence (see [`crate::InstrumentWording`]).
+    pub instrument_wording: Option<std::sync::Arc<crate::InstrumentWording>>,
 }
 
 /// The cookies of a request, by name.
@@ -54,7 +57,7 @@ pub fn cookies(headers: &HeaderMap) -> HashMap<String, String> {
 }
 
 /// A `Set-Cookie` value with the registry's flags.
-pub fn cookie(settings: Settings, name: &str, value: &str, max_age: Option<i64>) -> HeaderValue {
+pub fn cookie(settings: &Settings, name: &str, value: &str, max_age: Option<i64>) -> HeaderValue {
     let mut c = format!("{name}={value}; HttpOnly; SameSite=Strict; Path=/");
     if let Some(age) = max_age {
         c.push_str(&format!("; Max-Age={age}"));
@@ -159,7 +162,7 @@ pub(crate) async fn sign_in_page(
     let mut response = Html(page.render()?).into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
-        cookie(state.settings, SIGN_IN_CSRF_COOKIE, &token, None),
+        cookie(&state.settings, SIGN_IN_CSRF_COOKIE, &token, None),
     );
     Ok(response)
 }
@@ -193,11 +196,11 @@ pub(crate) async fn sign_in(
             let headers = response.headers_mut();
             headers.append(
                 header::SET_COOKIE,
-                cookie(state.settings, SESSION_COOKIE, &session.token, None),
+                cookie(&state.settings, SESSION_COOKIE, &session.token, None),
             );
             headers.append(
                 header::SET_COOKIE,
-                cookie(state.settings, SIGN_IN_CSRF_COOKIE, "", Some(0)),
+                cookie(&state.settings, SIGN_IN_CSRF_COOKIE, "", Some(0)),
             );
             Ok(response)
         }
@@ -224,7 +227,7 @@ pub(crate) async fn sign_out(
     let mut response = Redirect::to("/sign-in").into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
-        cookie(state.settings, SESSION_COOKIE, "", Some(0)),
+        cookie(&state.settings, SESSION_COOKIE, "", Some(0)),
     );
     Ok(response)
 }
@@ -271,11 +274,12 @@ mod tests {
 
     #[test]
     fn cookies_carry_the_flags_and_secure_only_when_asked() {
-        let plain = cookie(Settings::default(), "a", "b", None);
+        let plain = cookie(&Settings::default(), "a", "b", None);
         assert_eq!(plain, "a=b; HttpOnly; SameSite=Strict; Path=/");
         let tls = cookie(
-            Settings {
+            &Settings {
                 secure_cookies: true,
+                ..Settings::default()
             },
             "a",
             "b",

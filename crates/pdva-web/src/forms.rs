@@ -4,6 +4,7 @@
 //! that every error names the field, the value and the rule. A refused
 //! submission comes back with every value as typed.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDate;
@@ -542,78 +543,93 @@ const ADVERSE_EVENT: &[Field] = &[
         .help("Free text is never exported to research."),
 ];
 
+/// Help on a quality-of-life item when the registry has not installed the
+/// instruments' licensed wording (see `wording.rs`).
+const QOL_SCORE_HELP: &str = "Enter the score of the answer the patient gave on the licensed questionnaire. The form shows the questions themselves once the registry installs their licensed wording (pdva serve --instrument-wording).";
+
 const QUALITY_OF_LIFE: &[Field] = &[
     f("procedure_id", "Index procedure", Input::Procedure, true),
     f("assessment_date", "Assessment date", Input::Date, true)
         .help("On or before the procedure date it is the baseline assessment."),
-    heading("VascuQoL-6 (two-week recall; answers 1 worst to 4 best)"),
+    heading("VascuQoL-6 (two-week recall; each item scored 1 worst to 4 best)"),
     f(
         "vascuqol_1",
-        "VascuQoL-6 item 1 (licensed wording)",
+        "VascuQoL-6 item 1 score",
         int!(VascuQolItem),
         false,
-    ),
+    )
+    .help(QOL_SCORE_HELP),
     f(
         "vascuqol_2",
-        "VascuQoL-6 item 2 (licensed wording)",
+        "VascuQoL-6 item 2 score",
         int!(VascuQolItem),
         false,
-    ),
+    )
+    .help(QOL_SCORE_HELP),
     f(
         "vascuqol_3",
-        "VascuQoL-6 item 3 (licensed wording)",
+        "VascuQoL-6 item 3 score",
         int!(VascuQolItem),
         false,
-    ),
+    )
+    .help(QOL_SCORE_HELP),
     f(
         "vascuqol_4",
-        "VascuQoL-6 item 4 (licensed wording)",
+        "VascuQoL-6 item 4 score",
         int!(VascuQolItem),
         false,
-    ),
+    )
+    .help(QOL_SCORE_HELP),
     f(
         "vascuqol_5",
-        "VascuQoL-6 item 5 (licensed wording)",
+        "VascuQoL-6 item 5 score",
         int!(VascuQolItem),
         false,
-    ),
+    )
+    .help(QOL_SCORE_HELP),
     f(
         "vascuqol_6",
-        "VascuQoL-6 item 6 (licensed wording)",
+        "VascuQoL-6 item 6 score",
         int!(VascuQolItem),
         false,
-    ),
+    )
+    .help(QOL_SCORE_HELP),
     heading("EQ-5D-5L (levels 1 no problems to 5 extreme problems or unable)"),
     f(
         "eq5d_mobility",
-        "EQ-5D-5L mobility (licensed wording)",
+        "EQ-5D-5L mobility level",
         int!(Eq5dLevel),
         false,
-    ),
+    )
+    .help(QOL_SCORE_HELP),
     f(
         "eq5d_self_care",
-        "EQ-5D-5L self-care (licensed wording)",
+        "EQ-5D-5L self-care level",
         int!(Eq5dLevel),
         false,
-    ),
+    )
+    .help(QOL_SCORE_HELP),
     f(
         "eq5d_usual_activities",
-        "EQ-5D-5L usual activities (licensed wording)",
+        "EQ-5D-5L usual activities level",
         int!(Eq5dLevel),
         false,
-    ),
+    )
+    .help(QOL_SCORE_HELP),
     f(
         "eq5d_pain_discomfort",
-        "EQ-5D-5L pain/discomfort (licensed wording)",
+        "EQ-5D-5L pain/discomfort level",
         int!(Eq5dLevel),
         false,
-    ),
+    )
+    .help(QOL_SCORE_HELP),
     f(
         "eq5d_anxiety_depression",
-        "EQ-5D-5L anxiety/depression (licensed wording)",
+        "EQ-5D-5L anxiety/depression level",
         int!(Eq5dLevel),
         false,
-    ),
+    )
+    .help(QOL_SCORE_HELP),
     f("eq_vas", "EQ VAS", int!(EqVas), false).help("0 worst to 100 best imaginable health today."),
 ];
 
@@ -881,6 +897,8 @@ pub(crate) struct Offered {
     pub procedures: Vec<Choice>,
     /// The registry's sites.
     pub sites: Vec<Choice>,
+    /// The licensed wording of the quality-of-life items, when given.
+    pub wording: Option<std::sync::Arc<crate::InstrumentWording>>,
 }
 
 /// Parses a submitted form into the JSON object of the domain record:
@@ -1027,12 +1045,12 @@ pub(crate) struct OptionView {
 /// One field as a template shows it.
 pub(crate) struct FieldView {
     pub name: &'static str,
-    pub label: &'static str,
+    pub label: Cow<'static, str>,
     /// `heading`, `date`, `number`, `decimal`, `text`, `textarea`, `yesno`, `select`, `checkboxes`.
     pub kind: &'static str,
     pub required: bool,
     pub unit: &'static str,
-    pub help: &'static str,
+    pub help: Cow<'static, str>,
     pub value: String,
     pub options: Vec<OptionView>,
     pub errors: Vec<String>,
@@ -1142,13 +1160,13 @@ pub(crate) fn field_views(
                 Input::Procedure => ("select", options_from(offered.procedures.clone(), true)),
                 Input::Sites => ("checkboxes", options_from(offered.sites.clone(), false)),
             };
-            FieldView {
+            let mut view = FieldView {
                 name: field.name,
-                label: field.label,
+                label: Cow::Borrowed(field.label),
                 kind,
                 required: field.required,
                 unit: field.unit,
-                help: field.help,
+                help: Cow::Borrowed(field.help),
                 value,
                 options,
                 errors: messages.errors.get(field.name).cloned().unwrap_or_default(),
@@ -1157,9 +1175,38 @@ pub(crate) fn field_views(
                     .get(field.name)
                     .cloned()
                     .unwrap_or_default(),
+            };
+            if let Some(item) = offered.wording.as_ref().and_then(|w| w.item(field.name)) {
+                with_wording(&mut view, item);
             }
+            view
         })
         .collect()
+}
+
+/// Shows an item with its licensed wording: the question as the label, and
+/// the answers as choices scored from 1 (the form still submits the score).
+fn with_wording(view: &mut FieldView, item: &crate::ItemWording) {
+    view.help = Cow::Owned(format!("Recorded as: {}.", view.label));
+    view.label = Cow::Owned(item.question.clone());
+    if item.answers.is_empty() {
+        return;
+    }
+    let mut options = vec![OptionView {
+        value: String::new(),
+        label: "— not recorded —".into(),
+        selected: view.value.is_empty(),
+    }];
+    options.extend(item.answers.iter().enumerate().map(|(i, answer)| {
+        let score = (i + 1).to_string();
+        OptionView {
+            selected: view.value == score,
+            label: format!("{answer} (scores {score})"),
+            value: score,
+        }
+    }));
+    view.kind = "select";
+    view.options = options;
 }
 
 #[cfg(test)]

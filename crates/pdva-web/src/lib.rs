@@ -19,11 +19,13 @@ mod outcomes;
 mod pages;
 mod patients;
 mod reference;
+mod wording;
 mod worklist;
 
 pub use auth::Settings;
 pub use error::WebError;
 pub use outcomes::ReportCache;
+pub use wording::{InstrumentWording, ItemWording};
 
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, header};

@@ -312,6 +312,7 @@ async fn offered(state: &AppState, file: &PatientFile) -> Result<Offered, WebErr
         clinicians,
         procedures,
         sites: Vec::new(),
+        wording: state.settings.instrument_wording.clone(),
     })
 }
 

@@ -422,3 +422,77 @@ async fn a_clinician_records_a_patients_care_from_registration_to_amputation() {
             .is_intact()
     );
 }
+
+/// With the licensed wording installed, the quality-of-life form shows each
+/// question and its answers as the patient reads them, scored as the
+/// instrument scores them; without it, it asks for the scores.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_quality_of_life_form_shows_the_licensed_wording_when_installed() {
+    use axum::body::Body;
+    use axum::http::Request;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    let world = world().await;
+    let store = &world.store;
+    let clinician = user(store, "clin.ngh", Role::Clinician, ngh()).await;
+    let who = session(store, &clinician).await;
+    let path = format!("/patients/{}/records/new/quality-of-life", world.a.id);
+
+    let without = get(store, &path, Some(&who)).await;
+    assert_eq!(without.status, 200);
+    assert!(
+        without.body.contains("VascuQoL-6 item 1 score"),
+        "{}",
+        without.body
+    );
+    assert!(without.body.contains("licensed questionnaire"));
+
+    let wording: pdva_web::InstrumentWording = toml::from_str(
+        r#"
+        [vascuqol_1]
+        question = "Synthetic question one (test wording)"
+        answers = ["worst answer", "second", "third", "best answer"]
+        [eq_vas]
+        question = "Synthetic health scale (test wording)"
+        "#,
+    )
+    .unwrap();
+    let settings = pdva_web::Settings {
+        instrument_wording: Some(std::sync::Arc::new(wording.check().unwrap())),
+        ..Default::default()
+    };
+    let response = pdva_web::router_with(store.clone(), settings)
+        .oneshot(
+            Request::get(&path)
+                .header("host", HOST)
+                .header("cookie", &who.cookie)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let body = String::from_utf8(
+        response
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+    .unwrap();
+    assert!(
+        body.contains("<label for=\"vascuqol_1\">Synthetic question one (test wording)</label>"),
+        "{body}"
+    );
+    assert!(body.contains("<select id=\"vascuqol_1\" name=\"vascuqol_1\""));
+    assert!(body.contains("<option value=\"1\">worst answer (scores 1)</option>"));
+    assert!(body.contains("<option value=\"4\">best answer (scores 4)</option>"));
+    assert!(body.contains("Recorded as: VascuQoL-6 item 1 score."));
+    // The EQ VAS keeps its number box, with the question as its label.
+    assert!(body.contains("<label for=\"eq_vas\">Synthetic health scale (test wording)</label>"));
+    assert!(body.contains("<input id=\"eq_vas\" name=\"eq_vas\""));
+    // Items without wording keep their score boxes.
+    assert!(body.contains("VascuQoL-6 item 2 score"));
+}

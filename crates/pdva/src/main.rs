@@ -66,6 +66,34 @@ struct AddrArg {
     /// reached over https (directly or through a TLS proxy).
     #[arg(long, env = "PDVA_SECURE_COOKIES")]
     secure_cookies: bool,
+    /// A TOML file with the licensed wording of the VascuQoL-6 and
+    /// EQ-5D-5L items, for registries that hold the licences: the
+    /// quality-of-life form then shows each question and its answers.
+    #[arg(long, env = "PDVA_INSTRUMENT_WORDING", value_name = "FILE")]
+    instrument_wording: Option<std::path::PathBuf>,
+}
+
+impl AddrArg {
+    /// The web server's settings from these flags.
+    fn settings(&self) -> Result<pdva_web::Settings> {
+        let instrument_wording = match &self.instrument_wording {
+            None => None,
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("could not read {}", path.display()))?;
+                let wording: pdva_web::InstrumentWording = toml::from_str(&text)
+                    .with_context(|| format!("{} is not valid TOML wording", path.display()))?;
+                let wording = wording.check().map_err(|problems| {
+                    anyhow::anyhow!("{}:\n  {}", path.display(), problems.join("\n  "))
+                })?;
+                Some(std::sync::Arc::new(wording))
+            }
+        };
+        Ok(pdva_web::Settings {
+            secure_cookies: self.secure_cookies,
+            instrument_wording,
+        })
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -286,7 +314,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Serve { db, addr } => {
             let store = open(&config.db(db.db)).await?;
-            serve(store, &config.addr(addr.addr), addr.secure_cookies).await?;
+            let settings = addr.settings()?;
+            serve(store, &config.addr(addr.addr), settings).await?;
         }
         Command::Generate {
             db,
@@ -306,6 +335,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             seed,
             addr,
         } => {
+            let settings = addr.settings()?;
             generate::remove_sqlite_files(&db)?;
             let store = open(&db).await?;
             let today = chrono::Local::now().date_naive();
@@ -314,7 +344,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             println!("{summary}");
             let logins = users::create_demo_users(&store).await?;
             users::print_demo_logins(&logins);
-            serve(store, &config.addr(addr.addr), addr.secure_cookies).await?;
+            serve(store, &config.addr(addr.addr), settings).await?;
         }
         Command::User { command } => users::run(&config, command).await?,
         Command::Audit {
@@ -412,13 +442,12 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn serve(store: Store, addr: &str, secure_cookies: bool) -> Result<()> {
+async fn serve(store: Store, addr: &str, settings: pdva_web::Settings) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("could not listen on {addr}"))?;
     let local = listener.local_addr()?;
     println!("pdva-registry is serving at http://{local}/  (Ctrl-C to stop)");
-    let settings = pdva_web::Settings { secure_cookies };
     pdva_web::serve_with(listener, store, settings, async {
         let _ = tokio::signal::ctrl_c().await;
     })
