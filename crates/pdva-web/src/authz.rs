@@ -162,6 +162,7 @@ const fn r(method: &'static str, path: &'static str, permission: Permission) -> 
 pub const ROUTES: &[RouteRule] = &[
     r("GET", "/", PUBLIC),
     r("GET", "/healthz", PUBLIC),
+    r("GET", "/static/registry.css", PUBLIC),
     r("GET", "/sign-in", PUBLIC),
     r("POST", "/sign-in", PUBLIC),
     r("POST", "/sign-out", SIGNED_IN),

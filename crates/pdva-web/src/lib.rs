@@ -62,6 +62,7 @@ pub fn router_with(store: Store, settings: Settings) -> Router {
     Router::new()
         .route("/", get(pages::index))
         .route("/healthz", get(pages::healthz))
+        .route("/static/registry.css", get(pages::stylesheet))
         .route("/api/v1/outcomes", get(api::outcomes))
         .route("/sign-in", get(auth::sign_in_page).post(auth::sign_in))
         .route("/sign-out", post(auth::sign_out))
@@ -140,7 +141,7 @@ async fn security_headers(request: axum::extract::Request, next: Next) -> Respon
     for (name, value) in [
         (
             header::CONTENT_SECURITY_POLICY,
-            "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+            "default-src 'self'; style-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
         ),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         // `same-origin`, not `no-referrer`: with `no-referrer` a browser sends

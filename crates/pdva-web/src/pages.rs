@@ -61,6 +61,19 @@ pub(crate) async fn index(
     Ok(Html(page.render()?))
 }
 
+/// The registry's one stylesheet, compiled into the binary (nothing is
+/// fetched from elsewhere, and the Content-Security-Policy allows styles from
+/// this origin only).
+pub(crate) async fn stylesheet() -> impl axum::response::IntoResponse {
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (axum::http::header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../static/registry.css"),
+    )
+}
+
 /// Liveness: the database answers.
 pub(crate) async fn healthz(State(state): State<AppState>) -> Result<&'static str, WebError> {
     state.store.data_version().await?;

@@ -50,6 +50,7 @@ const fn e(
 const EXPECTED: &[Expectation] = &[
     e("GET", "/", ALL, false),
     e("GET", "/healthz", ALL, false),
+    e("GET", "/static/registry.css", ALL, false),
     e("GET", "/sign-in", ALL, false),
     e("POST", "/sign-in", ALL, false),
     e("POST", "/sign-out", ALL, false),
@@ -144,7 +145,7 @@ const EXPECTED: &[Expectation] = &[
     e("GET", "/dashboard", ALL, true),
 ];
 
-const PUBLIC: &[&str] = &["/", "/healthz", "/sign-in"];
+const PUBLIC: &[&str] = &["/", "/healthz", "/static/registry.css", "/sign-in"];
 
 #[test]
 fn every_declared_route_has_an_expectation_and_no_more() {

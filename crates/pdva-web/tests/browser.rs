@@ -397,6 +397,17 @@ async fn clinician_records_care_to_amputation_and_researcher_sees_no_identifier(
     b.screenshot("01-sign-in").await;
     b.fill_sign_in("clin.ngh").await;
     assert_eq!(b.path().await, "/patients");
+    // The stylesheet loaded under the Content-Security-Policy (no inline
+    // styles are allowed, so a blocked sheet would leave the page unstyled).
+    let nav_display = b
+        .client
+        .execute(
+            "return getComputedStyle(document.querySelector('nav')).display",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(nav_display, json!("flex"));
     b.screenshot("02-patients").await;
 
     // The dashboard before: the site's one seeded patient, no amputation.

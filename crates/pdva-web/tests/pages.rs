@@ -90,6 +90,18 @@ async fn front_page_lists_sites_with_counts_and_the_data_version() {
             .unwrap()
             .contains("frame-ancestors 'none'")
     );
+    // Styles come only from the registry's own stylesheet: no inline styles.
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("style-src 'self';"), "{csp}");
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    assert!(
+        !body.contains("<style") && !body.contains("style="),
+        "{body}"
+    );
+    let (status, headers, css) = get(&store, "/static/registry.css").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-type"], "text/css; charset=utf-8");
+    assert!(css.contains("body.app"));
     // `same-origin` rather than `no-referrer`, so that form posts carry the
     // Origin the CSRF defence checks (see the security headers in lib.rs).
     assert_eq!(headers["referrer-policy"], "same-origin");
