@@ -16,6 +16,7 @@ mod common;
 
 use std::collections::{BTreeSet, VecDeque};
 use std::net::TcpListener as StdListener;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -62,8 +63,12 @@ struct Browser {
 }
 
 impl Drop for Browser {
+    /// Ends ChromeDriver and every browser process it started, even when
+    /// the test failed before it could close the session: they all run in
+    /// the driver's own process group.
     fn drop(&mut self) {
-        let _ = self.driver.kill();
+        let group = format!("-{}", self.driver.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.driver.wait();
     }
 }
@@ -84,6 +89,7 @@ impl Browser {
         let port = free_port();
         let driver = Command::new(&driver_path)
             .arg(format!("--port={port}"))
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -101,6 +107,8 @@ impl Browser {
                     "--disable-component-update",
                     "--no-first-run",
                     "--disable-dev-shm-usage",
+                    "--disable-breakpad",
+                    "--disable-crash-reporter",
                     "--lang=en-GB",
                     "--window-size=1280,1400",
                     format!("--user-data-dir={}", profile.path().display()),
@@ -620,6 +628,8 @@ async fn clinician_records_care_to_amputation_and_researcher_sees_no_identifier(
         b.shots.display()
     );
 
+    let Browser { ref client, .. } = b;
+    client.clone().close().await.unwrap();
     drop(b);
     let _ = stop.send(());
     server.await.unwrap().unwrap();
