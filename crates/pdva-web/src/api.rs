@@ -45,5 +45,5 @@ pub(crate) async fn outcomes(
     };
     let as_of = date("as_of", q.as_of)?.unwrap_or_else(|| chrono::Local::now().date_naive());
     let report = crate::outcomes::report(&state, filter, as_of).await?;
-    Ok(Json(OutcomesReport::clone(&report)))
+    Ok(Json(report.report.clone()))
 }

@@ -458,13 +458,21 @@ struct BenchmarkRow {
 
 #[derive(Template)]
 #[template(path = "dashboard.html")]
-struct DashboardPage {
+struct DashboardPage<'a> {
     nav: Nav,
     scope: String,
     site: String,
     sites: Vec<String>,
-    data_version: String,
-    as_of: String,
+    data_version: &'a str,
+    as_of: &'a str,
+    /// The rendered [`DashboardBody`].
+    body: &'a str,
+}
+
+/// Everything of the dashboard that comes from the report alone.
+#[derive(Template)]
+#[template(path = "dashboard_body.html")]
+struct DashboardBody {
     counts: Vec<Line>,
     charts: Vec<Chart>,
     funnels: Vec<FunnelChart>,
@@ -479,24 +487,10 @@ struct DashboardPage {
     bottom_axis: f64,
 }
 
-fn page_of(caller: &Caller, report: &OutcomesReport, sites: Vec<String>) -> DashboardPage {
+fn body_of(report: &OutcomesReport) -> DashboardBody {
     let c = &report.cohort;
     let ae = &report.adverse_events_30_day;
-    DashboardPage {
-        nav: Nav::of(caller),
-        scope: caller
-            .site
-            .as_ref()
-            .map(|s| format!("site {s}"))
-            .unwrap_or_else(|| "all sites".into()),
-        site: caller
-            .site
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default(),
-        sites,
-        data_version: report.data_version.clone(),
-        as_of: report.as_of.clone(),
+    DashboardBody {
         counts: vec![
             Line {
                 label: "Patients".into(),
@@ -642,7 +636,9 @@ pub(crate) async fn page(
         from: None,
         to: None,
     };
-    let report = crate::outcomes::report(&state, filter, today()).await?;
+    let kept = crate::outcomes::report(&state, filter, today()).await?;
+    let body = kept.dashboard_html(|report| Ok(body_of(report).render()?))?;
+    let report = &kept.report;
     let user = caller.user();
     let sites = match crate::patients::visible_sites(user) {
         Some(s) => s.iter().map(ToString::to_string).collect(),
@@ -654,7 +650,24 @@ pub(crate) async fn page(
             .map(|(_, s)| s.site_code.to_string())
             .collect(),
     };
-    Ok(Html(page_of(&caller, &report, sites).render()?))
+    let page = DashboardPage {
+        nav: Nav::of(&caller),
+        scope: caller
+            .site
+            .as_ref()
+            .map(|s| format!("site {s}"))
+            .unwrap_or_else(|| "all sites".into()),
+        site: caller
+            .site
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        sites,
+        data_version: &report.data_version,
+        as_of: &report.as_of,
+        body,
+    };
+    Ok(Html(page.render()?))
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! until the next change; then it is simply never asked for again.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use chrono::NaiveDate;
 use pdva_outcomes::{Filter, OutcomesReport, ReportRequest, ResolvedFilter};
@@ -18,14 +18,38 @@ const KEPT_REPORTS: usize = 32;
 /// The key of a report: data version, report date and filter.
 type Key = (String, NaiveDate, ResolvedFilter);
 
+/// A computed report, and its dashboard once a dashboard has shown it.
+#[derive(Debug)]
+pub(crate) struct KeptReport {
+    /// The engine's report.
+    pub report: OutcomesReport,
+    /// The dashboard's report-dependent part, rendered once.
+    dashboard: OnceLock<String>,
+}
+
+impl KeptReport {
+    /// The dashboard's rendering of this report, rendered on first use.
+    pub(crate) fn dashboard_html(
+        &self,
+        render: impl FnOnce(&OutcomesReport) -> Result<String, WebError>,
+    ) -> Result<&str, WebError> {
+        if let Some(html) = self.dashboard.get() {
+            return Ok(html);
+        }
+        let html = render(&self.report)?;
+        // Two requests may render at once; either rendering is the same.
+        Ok(self.dashboard.get_or_init(|| html))
+    }
+}
+
 /// Recently computed reports, newest last.
 #[derive(Debug, Default)]
 pub struct ReportCache {
-    reports: Mutex<VecDeque<(Key, Arc<OutcomesReport>)>>,
+    reports: Mutex<VecDeque<(Key, Arc<KeptReport>)>>,
 }
 
 impl ReportCache {
-    fn get(&self, key: &Key) -> Option<Arc<OutcomesReport>> {
+    fn get(&self, key: &Key) -> Option<Arc<KeptReport>> {
         let reports = self.reports.lock().expect("report cache lock");
         reports
             .iter()
@@ -33,7 +57,7 @@ impl ReportCache {
             .map(|(_, r)| Arc::clone(r))
     }
 
-    fn keep(&self, key: Key, report: Arc<OutcomesReport>) {
+    fn keep(&self, key: Key, report: Arc<KeptReport>) {
         let mut reports = self.reports.lock().expect("report cache lock");
         // Reports of older data versions are never asked for again.
         reports.retain(|(k, _)| k.0 == key.0);
@@ -50,7 +74,7 @@ pub(crate) async fn report(
     state: &AppState,
     filter: Filter,
     as_of: NaiveDate,
-) -> Result<Arc<OutcomesReport>, WebError> {
+) -> Result<Arc<KeptReport>, WebError> {
     let reference = state.store.reference_data().await?;
     let filter = filter.resolve(&reference)?;
     let data_version = state.store.data_version().await?.to_string();
@@ -76,7 +100,10 @@ pub(crate) async fn report(
     })
     .await
     .expect("report task")?;
-    let report = Arc::new(report);
+    let report = Arc::new(KeptReport {
+        report,
+        dashboard: OnceLock::new(),
+    });
     if unchanged {
         state.reports.keep(key, Arc::clone(&report));
     }
