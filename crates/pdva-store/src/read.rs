@@ -223,8 +223,14 @@ impl Store {
                     warnings, before_state, row_hash, prev_hash, hash FROM audit_entry";
         let rows = match record {
             Some(id) => {
+                // Two index searches, not `record_id = $1 OR patient_id = $1`:
+                // with the LIMIT, PostgreSQL would walk the whole trail
+                // backwards by seq testing each entry (0.37 s a patient page
+                // at 100,000 patients, against 1 ms on SQLite).
                 sqlx::query(&format!(
-                    "{base} WHERE record_id = $1 OR patient_id = $1 ORDER BY seq DESC LIMIT $2"
+                    "{base} WHERE seq IN (SELECT seq FROM audit_entry WHERE record_id = $1 \
+                     UNION SELECT seq FROM audit_entry WHERE patient_id = $1) \
+                     ORDER BY seq DESC LIMIT $2"
                 ))
                 .bind(id.to_string())
                 .bind(limit)
