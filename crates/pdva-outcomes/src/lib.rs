@@ -16,16 +16,15 @@
 //! The crate is pure: no I/O, no SQL, no HTTP. It knows the domain types
 //! and the statistics, and returns its own view types.
 //!
-//! Cost: derivation is one pass over each file; each curve's observations
-//! are put in time order by a counting sort over whole days (O(n)), so the
-//! statistics crate's sort finds them already sorted. The log-rank tests are
-//! the only O(n log n) step.
+//! Cost: derivation is one pass over each file; every curve and log-rank
+//! test is computed from counts per whole day (one counting pass over the
+//! limbs, no sort), so the report is O(limbs + days × strata²).
 
 pub mod benchmarks;
+mod days;
 pub mod derive;
 mod error;
 mod filter;
-mod logrank;
 mod monitoring;
 pub mod report;
 mod text;
@@ -38,9 +37,10 @@ use pdva_domain::derived::EQ5D5L_VALUE_SET;
 use pdva_domain::schedule::{Completeness, Timepoint};
 use pdva_domain::{PatientFile, RecordId, ReferenceData};
 use pdva_stats::{
-    CompetingObservation, CumulativeIncidence, KaplanMeier, Observation, median_iqr,
-    rate_per_100_patient_years, wilson_interval,
+    KaplanMeier, LogRankCounts, median_iqr, rate_per_100_patient_years, wilson_interval,
 };
+
+use crate::days::{Axis, cif_and_naive_km, fit_km, km_on};
 
 pub use derive::{
     BaselineFacts, IndexLimb, QolScores, Scratch, TherapyDuration, index_limbs, index_limbs_into,
@@ -220,25 +220,16 @@ pub fn report_from_limbs(
     request: &ReportRequest,
 ) -> Result<OutcomesReport> {
     let names = Names::new(reference);
-    let orders = day_orders(limbs);
+    let axes: Vec<Axis> = SURVIVAL_ENDPOINTS
+        .iter()
+        .map(|k| Axis::new(limbs.iter().map(|l| k.observe(l).0)))
+        .collect::<Result<_>>()?;
     let sites = Interned::new(limbs, |l| &l.site);
     let devices = Interned::new(limbs, |l| &l.device_system);
     let survival: Vec<(SurvivalKind, Option<KaplanMeier>)> = SURVIVAL_ENDPOINTS
         .iter()
-        .zip(&orders)
-        .map(|(&k, order)| {
-            if order.is_empty() {
-                return Ok((k, None));
-            }
-            let obs: Vec<Observation> = order
-                .iter()
-                .map(|&(t, (_, event))| Observation {
-                    time_days: t as f64,
-                    event,
-                })
-                .collect();
-            Ok((k, Some(KaplanMeier::fit(&obs)?)))
-        })
+        .zip(&axes)
+        .map(|(&k, axis)| Ok((k, km_on(axis, limbs.iter().map(|l| k.observe(l)))?)))
         .collect::<Result<_>>()?;
     let survival_view = |k: SurvivalKind| {
         let km = &survival.iter().find(|(s, _)| *s == k).expect("fitted").1;
@@ -356,7 +347,7 @@ pub fn report_from_limbs(
         person_days,
     )?;
 
-    let comparisons = comparisons(limbs, &orders, [&sites, &devices], &names)?;
+    let comparisons = comparisons(limbs, &axes, [&sites, &devices], &names)?;
     let survival_reports: Vec<(SurvivalKind, SurvivalEndpoint)> = SURVIVAL_ENDPOINTS
         .iter()
         .map(|&k| (k, survival_view(k)))
@@ -523,50 +514,6 @@ impl Names {
     }
 }
 
-/// Puts (day, value) pairs in day order by a counting sort: O(n + days).
-pub(crate) fn by_day<T: Copy>(items: &[(i64, T)]) -> Vec<(i64, T)> {
-    let Some(max) = items.iter().map(|x| x.0).max() else {
-        return Vec::new();
-    };
-    let min = items.iter().map(|x| x.0).min().expect("non-empty");
-    if min < 0 || max - min > 10 * items.len() as i64 + 100_000 {
-        let mut v = items.to_vec();
-        v.sort_by_key(|x| x.0);
-        return v;
-    }
-    let width = (max - min + 1) as usize;
-    let mut start = vec![0usize; width + 1];
-    for x in items {
-        start[(x.0 - min) as usize + 1] += 1;
-    }
-    for i in 0..width {
-        start[i + 1] += start[i];
-    }
-    let mut out = vec![items[0]; items.len()];
-    for x in items {
-        let slot = &mut start[(x.0 - min) as usize];
-        out[*slot] = *x;
-        *slot += 1;
-    }
-    out
-}
-
-/// Kaplan–Meier of (day, event) pairs; `None` for no observations.
-pub(crate) fn fit_km(data: impl Iterator<Item = (i64, bool)>) -> Result<Option<KaplanMeier>> {
-    let items: Vec<(i64, bool)> = data.collect();
-    if items.is_empty() {
-        return Ok(None);
-    }
-    let obs: Vec<Observation> = by_day(&items)
-        .into_iter()
-        .map(|(t, event)| Observation {
-            time_days: t as f64,
-            event,
-        })
-        .collect();
-    Ok(Some(KaplanMeier::fit(&obs)?))
-}
-
 fn km_estimates(km: Option<&KaplanMeier>) -> Vec<SurvivalEstimate> {
     let Some(km) = km else {
         return Vec::new();
@@ -640,26 +587,9 @@ fn competing_endpoint(
         estimates: Vec::new(),
         rows: Vec::new(),
     };
-    if data.is_empty() {
+    let Some((cif, km)) = cif_and_naive_km(data)? else {
         return Ok(view);
-    }
-    let sorted = by_day(data);
-    let obs: Vec<CompetingObservation> = sorted
-        .iter()
-        .map(|&(t, status)| CompetingObservation {
-            time_days: t as f64,
-            status,
-        })
-        .collect();
-    let cif = CumulativeIncidence::fit(&obs, 1)?;
-    let naive: Vec<Observation> = sorted
-        .iter()
-        .map(|&(t, status)| Observation {
-            time_days: t as f64,
-            event: status == 1,
-        })
-        .collect();
-    let km = KaplanMeier::fit(&naive)?;
+    };
     for (&t, label) in ESTIMATE_DAYS.iter().zip(ESTIMATE_LABELS) {
         let e = cif.estimate_at(t)?;
         view.estimates.push(CumulativeIncidenceEstimate {
@@ -1000,29 +930,9 @@ const COMPARISON_VARIABLES: [(&str, &str, StratumOf); 7] = [
     ),
 ];
 
-/// Each endpoint's limbs in day order: (day, (limb index, event)).
-type DayOrder = Vec<(i64, (u32, bool))>;
-
-fn day_orders(limbs: &[IndexLimb]) -> Vec<DayOrder> {
-    SURVIVAL_ENDPOINTS
-        .iter()
-        .map(|k| {
-            let items: DayOrder = limbs
-                .iter()
-                .enumerate()
-                .map(|(i, l)| {
-                    let (t, e) = k.observe(l);
-                    (t, (i as u32, e))
-                })
-                .collect();
-            by_day(&items)
-        })
-        .collect()
-}
-
 fn comparisons(
     limbs: &[IndexLimb],
-    orders: &[DayOrder],
+    axes: &[Axis],
     text: [&Interned<'_>; 2],
     names: &Names,
 ) -> Result<Vec<Comparison>> {
@@ -1065,8 +975,7 @@ fn comparisons(
             })
             .collect();
         // Each limb's stratum position in two bytes (u16::MAX: none), read
-        // in day order, i.e. at random: small enough to stay in the cache
-        // for a million limbs.
+        // once per endpoint.
         let compact: Vec<u16> = assignment
             .iter()
             .map(|a| {
@@ -1080,42 +989,34 @@ fn comparisons(
             sizes[position[*k]] += 1;
         }
         let mut tests = Vec::new();
-        // One buffer per stratum, reused for every endpoint.
-        let mut groups: Vec<Vec<Observation>> =
-            sizes.iter().map(|&n| Vec::with_capacity(n)).collect();
-        for (e, kind) in SURVIVAL_ENDPOINTS.iter().enumerate() {
-            groups.iter_mut().for_each(Vec::clear);
-            let max_day = orders[e].last().map_or(0, |x| x.0.max(0) as usize);
-            let mut counts = logrank::DailyCounts::new(max_day, s);
-            for &(t, (i, event)) in &orders[e] {
-                let g = compact[i as usize];
+        for (kind, axis) in SURVIVAL_ENDPOINTS.iter().zip(axes) {
+            let mut counts = LogRankCounts::new(axis.len(), s);
+            for (l, &g) in limbs.iter().zip(&compact) {
                 if g != u16::MAX {
-                    let g = usize::from(g);
-                    groups[g].push(Observation {
-                        time_days: t as f64,
-                        event,
-                    });
-                    counts.add(t as usize, g, event);
+                    let (t, event) = kind.observe(l);
+                    counts.add(axis.index(t), usize::from(g), event)?;
                 }
             }
-            for (g, group) in groups.iter().enumerate() {
-                let km = if group.is_empty() {
+            for (g, stratum) in strata.iter_mut().enumerate() {
+                let km = if sizes[g] == 0 {
                     None
                 } else {
-                    Some(KaplanMeier::fit(group)?)
+                    Some(KaplanMeier::from_counts(
+                        &counts.time_counts(g, |i| axis.t_days(i)),
+                    )?)
                 };
-                strata[g].n = group.len() as u64;
-                strata[g].endpoints.push(StratumEndpoint {
+                stratum.n = sizes[g] as u64;
+                stratum.endpoints.push(StratumEndpoint {
                     endpoint: kind.name().to_owned(),
-                    n: group.len() as u64,
+                    n: sizes[g] as u64,
                     events: km_events(km.as_ref()),
                     median_days: km.as_ref().and_then(KaplanMeier::median),
                     estimates: km_estimates(km.as_ref()),
                 });
             }
-            let non_empty = groups.iter().filter(|g| !g.is_empty()).count();
+            let non_empty = sizes.iter().filter(|&&n| n > 0).count();
             tests.push(if non_empty >= 2 {
-                let t = counts.logrank()?;
+                let t = counts.test()?;
                 LogRank {
                     endpoint: kind.name().to_owned(),
                     statistic: Some(t.statistic),

@@ -38,15 +38,17 @@ pub mod proportion;
 pub mod quantile;
 pub mod rate;
 
-pub use competing_risks::{CifEstimate, CifRow, CompetingObservation, CumulativeIncidence};
+pub use competing_risks::{
+    CifEstimate, CifRow, CompetingCounts, CompetingObservation, CumulativeIncidence,
+};
 pub use cusum::{CusumCase, CusumParams, CusumPoint, learning_curve_cusum};
 pub use distributions::{Z_95, chi_squared_quantile, chi_squared_sf};
 pub use error::{Result, StatsError};
 pub use funnel::{
     BadDirection, FunnelClass, FunnelLimits, binomial_limit, classify, funnel_limits,
 };
-pub use kaplan_meier::{KaplanMeier, KmEstimate, KmRow, Observation};
-pub use logrank::{LogRankTest, logrank_test};
+pub use kaplan_meier::{KaplanMeier, KmEstimate, KmRow, Observation, TimeCounts};
+pub use logrank::{LogRankCounts, LogRankTest, logrank_test};
 pub use proportion::{Proportion, wilson_interval};
 pub use quantile::{MedianIqr, iqr, median, median_iqr, quantile, quantiles};
 pub use rate::{
