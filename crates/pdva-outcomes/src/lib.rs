@@ -43,7 +43,8 @@ use pdva_stats::{
 use crate::days::{Axis, cif_and_naive_km, fit_km, km_on};
 
 pub use derive::{
-    BaselineFacts, IndexLimb, QolScores, Scratch, TherapyDuration, index_limbs, index_limbs_into,
+    BaselineFacts, IndexLimb, PatientFacts, QolScores, RecordFacts, Scratch, TherapyDuration,
+    index_limbs, index_limbs_into,
 };
 pub use error::{OutcomesError, Result};
 pub use filter::{Filter, ResolvedFilter};
@@ -180,27 +181,71 @@ pub struct ReportRequest {
 
 /// Derives the index limbs of every file that the filter admits.
 pub fn cohort(files: &[PatientFile], filter: &ResolvedFilter, as_of: NaiveDate) -> Vec<IndexLimb> {
-    let mut limbs = Vec::with_capacity(files.len() + files.len() / 10);
-    let mut scratch = derive::Scratch::default();
+    let mut cohort = CohortBuilder::new(filter, as_of);
+    cohort.reserve(files.len() + files.len() / 10);
     for file in files {
-        if let Some(site) = &filter.site
-            && file.patient.home_site.as_str() != site
-        {
-            continue;
+        if cohort.admits_site(file.patient.home_site.as_str()) {
+            cohort.add(&PatientFacts::from(file));
         }
-        let before = limbs.len();
-        derive::index_limbs_into(file, as_of, &mut limbs, &mut scratch);
+    }
+    cohort.finish()
+}
+
+/// Derives a cohort patient by patient, from each patient's outcome facts
+/// as a store streams them ([`cohort`] is this over whole files): only the
+/// limbs are kept, so memory grows with the limbs, not with the records.
+#[derive(Debug)]
+pub struct CohortBuilder {
+    filter: ResolvedFilter,
+    as_of: NaiveDate,
+    limbs: Vec<IndexLimb>,
+    scratch: derive::Scratch,
+}
+
+impl CohortBuilder {
+    /// An empty cohort of the limbs `filter` admits, derived as of `as_of`.
+    pub fn new(filter: &ResolvedFilter, as_of: NaiveDate) -> Self {
+        Self {
+            filter: filter.clone(),
+            as_of,
+            limbs: Vec::new(),
+            scratch: derive::Scratch::default(),
+        }
+    }
+
+    /// Room for `limbs` more limbs.
+    pub fn reserve(&mut self, limbs: usize) {
+        self.limbs.reserve(limbs);
+    }
+
+    /// Whether the site filter admits patients of `home_site` (so a caller
+    /// can skip reading the others).
+    pub fn admits_site(&self, home_site: &str) -> bool {
+        self.filter.site.as_deref().is_none_or(|s| s == home_site)
+    }
+
+    /// Adds the limbs of one patient that the filter admits.
+    pub fn add(&mut self, facts: &PatientFacts) {
+        if !self.admits_site(facts.home_site.as_str()) {
+            return;
+        }
+        let before = self.limbs.len();
+        derive::index_limbs_into(facts, self.as_of, &mut self.limbs, &mut self.scratch);
         let mut kept = before;
-        for i in before..limbs.len() {
-            let l = &limbs[i];
-            if filter.admits(&l.site, l.operator, l.procedure_date) {
-                limbs.swap(kept, i);
+        for i in before..self.limbs.len() {
+            let l = &self.limbs[i];
+            if self.filter.admits(&l.site, l.operator, l.procedure_date) {
+                self.limbs.swap(kept, i);
                 kept += 1;
             }
         }
-        limbs.truncate(kept);
+        self.limbs.truncate(kept);
     }
-    limbs
+
+    /// The limbs derived, in the order the patients were added.
+    pub fn finish(self) -> Vec<IndexLimb> {
+        self.limbs
+    }
 }
 
 /// Builds the whole outcomes report from the patients' files.
@@ -408,14 +453,9 @@ pub fn report_from_limbs(
 /// The core curves alone — Kaplan–Meier of amputation-free survival,
 /// overall survival and freedom from major amputation, and the
 /// Aalen–Johansen cumulative incidence of major amputation — from the
-/// patients' files: the work `benchmarks/outcomes_python.py` does, for a
-/// like-for-like timing.
-pub fn core_curves(
-    files: &[PatientFile],
-    filter: &ResolvedFilter,
-    as_of: NaiveDate,
-) -> Result<Vec<SurvivalEndpoint>> {
-    let limbs = cohort(files, filter, as_of);
+/// derived limbs: with the derivation, the work
+/// `benchmarks/outcomes_python.py` does, for a like-for-like timing.
+pub fn core_curves(limbs: &[IndexLimb]) -> Result<Vec<SurvivalEndpoint>> {
     let mut out = Vec::new();
     for kind in [
         SurvivalKind::AmputationFreeSurvival,
