@@ -30,7 +30,7 @@
 
 use std::sync::Arc;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use pdva_domain::codes::{
     AdverseEventKind, AntithromboticDrug, CrossoverLevel, DrugClass, Limb, LimbStatus, StopReason,
     WoundStatus,
@@ -133,7 +133,9 @@ pub struct IndexLimb {
 
 /// Days from the procedure to `date`.
 fn day_of(procedure: NaiveDate, date: NaiveDate) -> i64 {
-    (date - procedure).num_days()
+    // Day numbers subtract exactly as `(date - procedure).num_days()` does,
+    // without building a `TimeDelta`.
+    i64::from(date.num_days_from_ce()) - i64::from(procedure.num_days_from_ce())
 }
 
 fn min_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
