@@ -131,11 +131,10 @@ pub struct IndexLimb {
     pub anticoagulation_by_drug: Vec<(AntithromboticDrug, TherapyDuration)>,
 }
 
-/// Days from the procedure to `date`.
-fn day_of(procedure: NaiveDate, date: NaiveDate) -> i64 {
-    // Day numbers subtract exactly as `(date - procedure).num_days()` does,
-    // without building a `TimeDelta`.
-    i64::from(date.num_days_from_ce()) - i64::from(procedure.num_days_from_ce())
+/// A date's day number: day numbers subtract exactly as
+/// `(date - procedure).num_days()` does, without building a `TimeDelta`.
+fn day_number(date: NaiveDate) -> i64 {
+    i64::from(date.num_days_from_ce())
 }
 
 fn min_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
@@ -361,7 +360,8 @@ pub fn index_limbs_into(
                 .iter()
                 .filter(move |r| r.procedure_id == Some(procedure_id) && counted(r))
         };
-        let day = |d: NaiveDate| day_of(procedure_date, d);
+        let day_zero = day_number(procedure_date);
+        let day = |d: NaiveDate| day_number(d) - day_zero;
         let death_day = death.map(day);
         let last_known_day = day(last_known).max(0);
 

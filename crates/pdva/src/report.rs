@@ -103,20 +103,22 @@ pub async fn bench(db: &str, as_of: NaiveDate, script: &str) -> Result<()> {
     // the reading's (its wall time overlaps the reading).
     let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<PatientFacts>>(64);
     let derive_filter = filter.clone();
-    let deriver = std::thread::spawn(move || {
-        let cpu = thread_cpu_seconds();
-        let mut cohort = CohortBuilder::new(&derive_filter, as_of);
-        let (mut patients, mut records) = (0usize, 0usize);
-        for batch in receiver {
-            for facts in &batch {
-                patients += 1;
-                records += facts.records.len();
-                cohort.add(facts);
+    let deriver = std::thread::Builder::new()
+        .name("derive".into())
+        .spawn(move || {
+            let cpu = thread_cpu_seconds();
+            let mut cohort = CohortBuilder::new(&derive_filter, as_of);
+            let (mut patients, mut records) = (0usize, 0usize);
+            for batch in receiver {
+                for facts in &batch {
+                    patients += 1;
+                    records += facts.records.len();
+                    cohort.add(facts);
+                }
             }
-        }
-        let cpu = cpu.zip(thread_cpu_seconds()).map(|(a, b)| b - a);
-        (cohort.finish(), cpu, patients, records)
-    });
+            let cpu = cpu.zip(thread_cpu_seconds()).map(|(a, b)| b - a);
+            (cohort.finish(), cpu, patients, records)
+        })?;
     const BATCH: usize = 256;
     let mut batch = Vec::with_capacity(BATCH);
     store
