@@ -1,6 +1,7 @@
 //! Derived values that more than one record or report needs, each computed
 //! in exactly one place (DOMAIN.md section 6).
 
+use crate::codes::VenousArchFlow;
 use crate::values::{Abi, AnklePressure, Eq5dLevel, Tcpo2, ToePressure, VascuQolItem, WifiGrade};
 
 /// SVS WIfI clinical stage (amputation-risk table, "Table 4a"), indexed
@@ -71,6 +72,22 @@ pub fn suggested_wifi_ischaemia(
         .flatten()
         .max()
         .map(|g| WifiGrade::new(g).expect("grades 0-3"))
+}
+
+/// Whether the limb had a wound at baseline: the wound count when recorded,
+/// else a WIfI wound grade above 0 (for the wound-healing endpoint).
+pub fn has_wound(wound_count: Option<u32>, wifi_wound: WifiGrade) -> bool {
+    wound_count.map_or(wifi_wound.get() > 0, |n| n > 0)
+}
+
+/// Technical success: a fistula created and arterialised flow into the deep
+/// venous arch, complete or partial (DOMAIN.md 4.6).
+pub fn technical_success(fistula_created: bool, venous_arch_flow: Option<VenousArchFlow>) -> bool {
+    fistula_created
+        && matches!(
+            venous_arch_flow,
+            Some(VenousArchFlow::Complete | VenousArchFlow::Partial)
+        )
 }
 
 /// VascuQoL-6 total 6–24 (higher is better), only when all six items are

@@ -12,12 +12,14 @@
 pub mod codes;
 pub mod derived;
 pub mod error;
+pub mod facts;
 pub mod records;
 pub mod schedule;
 pub mod validation;
 pub mod values;
 
 pub use error::{DomainError, FieldError};
+pub use facts::{PatientFacts, RecordFacts};
 pub use records::*;
 pub use validation::{
     Checked, Finding, PatientFile, ReferenceData, Rule, Severity, check_file, check_record,

@@ -272,8 +272,7 @@ impl Baseline {
 
     /// Whether the limb had a wound at baseline (for the wound-healing endpoint).
     pub fn has_wound(&self) -> bool {
-        self.wound_count
-            .map_or(self.wifi_wound.get() > 0, |n| n > 0)
+        crate::derived::has_wound(self.wound_count, self.wifi_wound)
     }
 }
 
@@ -341,11 +340,7 @@ impl IndexProcedure {
     /// Technical success: a fistula created and arterialised flow into the
     /// deep venous arch (complete or partial) (DOMAIN.md 4.6).
     pub fn technical_success(&self) -> bool {
-        self.fistula_created
-            && matches!(
-                self.venous_arch_flow,
-                Some(VenousArchFlow::Complete | VenousArchFlow::Partial)
-            )
+        crate::derived::technical_success(self.fistula_created, self.venous_arch_flow)
     }
 
     /// Proctored: a proctor was recorded.

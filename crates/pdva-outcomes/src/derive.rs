@@ -30,27 +30,15 @@
 
 use std::sync::Arc;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use pdva_domain::codes::{
-    AdverseEventKind, AntithromboticDrug, CrossoverLevel, Diabetes, DrugClass, Limb, LimbStatus,
-    StopReason, WoundStatus,
+    AdverseEventKind, AntithromboticDrug, CrossoverLevel, DrugClass, Limb, LimbStatus, StopReason,
+    WoundStatus,
 };
+use pdva_domain::facts::FactDetail;
+pub use pdva_domain::facts::{BaselineFacts, PatientFacts, RecordFacts};
 use pdva_domain::schedule::{self, Completeness, FollowUpContext, Timepoint};
-use pdva_domain::{ClinicalRecord, PatientFile, RecordId};
-
-/// What the baseline assessment says about the limb, for stratification and
-/// the wound-healing endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BaselineFacts {
-    /// Dependent on dialysis.
-    pub dialysis_dependent: bool,
-    /// Diabetes.
-    pub diabetes: Diabetes,
-    /// WIfI clinical stage 1–4.
-    pub wifi_clinical_stage: u8,
-    /// A wound at baseline.
-    pub has_wound: bool,
-}
+use pdva_domain::{PatientFile, RecordId};
 
 /// Covered days of a drug (or of anticoagulation as a whole) from the
 /// index procedure, as DOMAIN.md 4.7 defines the duration.
@@ -143,9 +131,10 @@ pub struct IndexLimb {
     pub anticoagulation_by_drug: Vec<(AntithromboticDrug, TherapyDuration)>,
 }
 
-/// Days from the procedure to `date`.
-fn day_of(procedure: NaiveDate, date: NaiveDate) -> i64 {
-    (date - procedure).num_days()
+/// A date's day number: day numbers subtract exactly as
+/// `(date - procedure).num_days()` does, without building a `TimeDelta`.
+fn day_number(date: NaiveDate) -> i64 {
+    i64::from(date.num_days_from_ce())
 }
 
 fn min_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
@@ -167,19 +156,10 @@ fn adverse_event_bit(kind: AdverseEventKind) -> u16 {
 
 /// The latest of a record's dates that is on or before `cut_off` (its
 /// primary date is known to be).
-fn latest_date(r: &ClinicalRecord, cut_off: NaiveDate) -> NaiveDate {
-    let secondary = match r {
-        ClinicalRecord::Consent(c) => c.research_consent_withdrawn_on,
-        ClinicalRecord::Baseline(b) => b.mdt_decision_date,
-        ClinicalRecord::Procedure(p) => p.discharge_date,
-        ClinicalRecord::AntithromboticTherapy(a) => a.stop_date,
-        ClinicalRecord::AdverseEvent(e) => e.resolved_on,
-        _ => None,
-    };
-    let primary = r.date();
-    match secondary {
-        Some(s) if s <= cut_off && s > primary => s,
-        _ => primary,
+fn latest_date(r: &RecordFacts, cut_off: NaiveDate) -> NaiveDate {
+    match r.secondary_date {
+        Some(s) if s <= cut_off && s > r.date => s,
+        _ => r.date,
     }
 }
 
@@ -304,7 +284,12 @@ impl IndexLimb {
 /// after the report date are left out.
 pub fn index_limbs(file: &PatientFile, report_date: NaiveDate) -> Vec<IndexLimb> {
     let mut limbs = Vec::with_capacity(1);
-    index_limbs_into(file, report_date, &mut limbs, &mut Scratch::default());
+    index_limbs_into(
+        &PatientFacts::from(file),
+        report_date,
+        &mut limbs,
+        &mut Scratch::default(),
+    );
     limbs
 }
 
@@ -328,62 +313,65 @@ impl Scratch {
     }
 }
 
-/// [`index_limbs`], appending to `limbs` and reusing `scratch`.
+/// [`index_limbs`] from a patient's outcome facts (a [`PatientFile`]
+/// converts to them; a store can read them directly), appending to `limbs`
+/// and reusing `scratch`.
 pub fn index_limbs_into(
-    file: &PatientFile,
+    file: &PatientFacts,
     report_date: NaiveDate,
     limbs: &mut Vec<IndexLimb>,
     scratch: &mut Scratch,
 ) {
-    let ended_on = file
-        .patient
-        .follow_up_ended_on
-        .filter(|d| *d <= report_date);
+    let ended_on = file.follow_up_ended_on.filter(|d| *d <= report_date);
     let cut_off = ended_on.map_or(report_date, |e| e.min(report_date));
-    let counted = |r: &ClinicalRecord| r.date() <= cut_off;
+    let counted = |r: &RecordFacts| r.date <= cut_off;
 
-    let death = file.records.iter().find_map(|(_, r)| match r {
-        ClinicalRecord::Death(d) if counted(r) => Some(d.date),
+    let death = file.records.iter().find_map(|r| match r.detail {
+        FactDetail::Death if counted(r) => Some(r.date),
         _ => None,
     });
     let last_known = death.unwrap_or_else(|| {
         file.records
             .iter()
-            .filter(|(_, r)| counted(r))
-            .map(|(_, r)| latest_date(r, cut_off))
+            .filter(|r| counted(r))
+            .map(|r| latest_date(r, cut_off))
             .max()
             .unwrap_or(cut_off)
     });
 
-    for (procedure_id, p) in file.procedures() {
-        if p.procedure_date > cut_off {
+    for p in &file.records {
+        let FactDetail::Procedure {
+            index_limb,
+            primary_operator,
+            ref device_system,
+            crossover_level,
+            technical_success,
+        } = p.detail
+        else {
+            continue;
+        };
+        let (procedure_id, procedure_date) = (p.id, p.date);
+        if procedure_date > cut_off {
             continue;
         }
         // This procedure's counted records (a patient has one or two procedures).
         let records = || {
             file.records
                 .iter()
-                .map(|(_, r)| r)
-                .filter(move |r| r.procedure_id() == Some(procedure_id) && counted(r))
+                .filter(move |r| r.procedure_id == Some(procedure_id) && counted(r))
         };
-        let day = |d: NaiveDate| day_of(p.procedure_date, d);
+        let day_zero = day_number(procedure_date);
+        let day = |d: NaiveDate| day_number(d) - day_zero;
         let death_day = death.map(day);
         let last_known_day = day(last_known).max(0);
 
         let mut baseline = None;
         let mut major_amputation_day: Option<i64> = None;
         for r in records() {
-            match r {
-                ClinicalRecord::Baseline(b) if baseline.is_none() => {
-                    baseline = Some(BaselineFacts {
-                        dialysis_dependent: b.dialysis_dependent,
-                        diabetes: b.diabetes,
-                        wifi_clinical_stage: b.wifi_clinical_stage(),
-                        has_wound: b.has_wound(),
-                    });
-                }
-                ClinicalRecord::Amputation(a) if a.is_major() => {
-                    major_amputation_day = min_opt(major_amputation_day, Some(day(a.date)));
+            match r.detail {
+                FactDetail::Baseline(b) if baseline.is_none() => baseline = Some(b),
+                FactDetail::Amputation { major: true } => {
+                    major_amputation_day = min_opt(major_amputation_day, Some(day(r.date)));
                 }
                 _ => {}
             }
@@ -393,13 +381,13 @@ pub fn index_limbs_into(
         let mut limb = IndexLimb {
             patient_id: file.patient_id,
             procedure_id,
-            procedure_date: p.procedure_date,
-            limb: p.index_limb,
-            site: scratch.shared(file.patient.home_site.as_str()),
-            operator: p.primary_operator,
-            device_system: scratch.shared(p.device_system.as_str()),
-            crossover_level: p.crossover_level,
-            technical_success: p.technical_success(),
+            procedure_date,
+            limb: index_limb,
+            site: scratch.shared(file.home_site.as_str()),
+            operator: primary_operator,
+            device_system: scratch.shared(device_system.as_str()),
+            crossover_level,
+            technical_success,
             baseline,
             cut_off_day: day(cut_off),
             death_day,
@@ -434,29 +422,33 @@ pub fn index_limbs_into(
             Option<StopReason>,
         )> = Vec::new();
         for r in records() {
-            match r {
-                ClinicalRecord::Reintervention(x) => {
-                    let d = day(x.date);
+            match r.detail {
+                FactDetail::Reintervention { planned, major } => {
+                    let d = day(r.date);
                     if d > reintervention_limit {
                         continue;
                     }
                     limb.first_reintervention_day = min_opt(limb.first_reintervention_day, Some(d));
-                    if x.planned {
+                    if planned {
                         limb.planned_reinterventions += 1;
                     } else {
                         limb.unplanned_reinterventions += 1;
                         limb.first_unplanned_reintervention_day =
                             min_opt(limb.first_unplanned_reintervention_day, Some(d));
                     }
-                    if x.is_major() {
+                    if major {
                         limb.first_major_reintervention_day =
                             min_opt(limb.first_major_reintervention_day, Some(d));
                     }
                 }
-                ClinicalRecord::FollowUpVisit(v) => {
-                    let d = day(v.visit_date);
-                    visit_dates.push(v.visit_date);
-                    if v.wound_status == Some(WoundStatus::Healed)
+                FactDetail::FollowUpVisit {
+                    limb_status,
+                    wound_status,
+                } => {
+                    let visit_date = r.date;
+                    let d = day(visit_date);
+                    visit_dates.push(visit_date);
+                    if wound_status == Some(WoundStatus::Healed)
                         && major_amputation_day.is_none_or(|a| d < a)
                     {
                         limb.wound_healed_day = min_opt(limb.wound_healed_day, Some(d));
@@ -464,53 +456,60 @@ pub fn index_limbs_into(
                     if (lo6..=hi6).contains(&d) {
                         let distance = (d - Timepoint::Month6.target_day()).abs();
                         let better = six_month_visit.is_none_or(|(best, best_date, _, _)| {
-                            (distance, v.visit_date) < (best, best_date)
+                            (distance, visit_date) < (best, best_date)
                         });
                         if better {
                             six_month_visit =
-                                Some((distance, v.visit_date, v.limb_status, v.wound_status));
+                                Some((distance, visit_date, limb_status, wound_status));
                         }
                     }
                 }
-                ClinicalRecord::AdverseEvent(e) => {
-                    let d = day(e.onset_date);
+                FactDetail::AdverseEvent { kind } => {
+                    let d = day(r.date);
                     if (0..=30).contains(&d) {
-                        limb.adverse_events_30_day |= adverse_event_bit(e.kind);
+                        limb.adverse_events_30_day |= adverse_event_bit(kind);
                     }
                 }
-                ClinicalRecord::QualityOfLife(q) => {
+                FactDetail::QualityOfLife {
+                    vascuqol6_total,
+                    eq5d_index,
+                    eq_vas,
+                } => {
                     let scores = QolScores {
-                        vascuqol6: q.vascuqol6_total().map(f64::from),
-                        eq5d_index: q.eq5d_index(),
-                        eq_vas: q.eq_vas.map(|v| f64::from(v.get())),
+                        vascuqol6: vascuqol6_total.map(f64::from),
+                        eq5d_index,
+                        eq_vas: eq_vas.map(|v| f64::from(v.get())),
                     };
-                    if q.assessment_date <= p.procedure_date {
-                        if qol_baseline.is_none_or(|(d, _)| q.assessment_date > d) {
-                            qol_baseline = Some((q.assessment_date, scores));
+                    let assessment_date = r.date;
+                    if assessment_date <= procedure_date {
+                        if qol_baseline.is_none_or(|(d, _)| assessment_date > d) {
+                            qol_baseline = Some((assessment_date, scores));
                         }
-                    } else if let Some(t) = Timepoint::for_day(day(q.assessment_date)) {
-                        let distance = (day(q.assessment_date) - t.target_day()).abs();
+                    } else if let Some(t) = Timepoint::for_day(day(assessment_date)) {
+                        let distance = (day(assessment_date) - t.target_day()).abs();
                         match qol_points.iter_mut().find(|(pt, _, _)| *pt == t) {
                             Some(slot) => {
-                                let d = day(q.assessment_date);
+                                let d = day(assessment_date);
                                 let slot_day = slot.1;
                                 let slot_distance = (slot_day - t.target_day()).abs();
                                 if (distance, d) < (slot_distance, slot_day) {
                                     *slot = (t, d, scores);
                                 }
                             }
-                            None => qol_points.push((t, day(q.assessment_date), scores)),
+                            None => qol_points.push((t, day(assessment_date), scores)),
                         }
                     }
                 }
-                ClinicalRecord::AntithromboticTherapy(a)
-                    if a.drug.class() == DrugClass::Anticoagulant =>
-                {
-                    let stop = a.stop_date.filter(|s| *s <= cut_off).map(day);
-                    let reason = if stop.is_some() { a.stop_reason } else { None };
+                FactDetail::AntithromboticTherapy {
+                    drug,
+                    stop_date,
+                    stop_reason,
+                } if drug.class() == DrugClass::Anticoagulant => {
+                    let stop = stop_date.filter(|s| *s <= cut_off).map(day);
+                    let reason = if stop.is_some() { stop_reason } else { None };
                     // A course that stopped before the procedure is not part of it.
                     if stop.is_none_or(|s| s >= 0) {
-                        anticoagulant_courses.push((a.drug, day(a.start_date), stop, reason));
+                        anticoagulant_courses.push((drug, day(r.date), stop, reason));
                     }
                 }
                 _ => {}
@@ -523,7 +522,7 @@ pub fn index_limbs_into(
         }
         limb.completeness = schedule::completeness(
             &FollowUpContext {
-                procedure_date: p.procedure_date,
+                procedure_date,
                 visit_dates: &visit_dates,
                 death_date: death,
                 follow_up_ended_on: ended_on,

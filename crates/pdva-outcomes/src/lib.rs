@@ -16,16 +16,15 @@
 //! The crate is pure: no I/O, no SQL, no HTTP. It knows the domain types
 //! and the statistics, and returns its own view types.
 //!
-//! Cost: derivation is one pass over each file; each curve's observations
-//! are put in time order by a counting sort over whole days (O(n)), so the
-//! statistics crate's sort finds them already sorted. The log-rank tests are
-//! the only O(n log n) step.
+//! Cost: derivation is one pass over each file; every curve and log-rank
+//! test is computed from counts per whole day (one counting pass over the
+//! limbs, no sort), so the report is O(limbs + days × strata²).
 
 pub mod benchmarks;
+mod days;
 pub mod derive;
 mod error;
 mod filter;
-mod logrank;
 mod monitoring;
 pub mod report;
 mod text;
@@ -38,12 +37,14 @@ use pdva_domain::derived::EQ5D5L_VALUE_SET;
 use pdva_domain::schedule::{Completeness, Timepoint};
 use pdva_domain::{PatientFile, RecordId, ReferenceData};
 use pdva_stats::{
-    CompetingObservation, CumulativeIncidence, KaplanMeier, Observation, median_iqr,
-    rate_per_100_patient_years, wilson_interval,
+    KaplanMeier, LogRankCounts, median_iqr, rate_per_100_patient_years, wilson_interval,
 };
 
+use crate::days::{Axis, cif_and_naive_km, fit_km, km_on};
+
 pub use derive::{
-    BaselineFacts, IndexLimb, QolScores, Scratch, TherapyDuration, index_limbs, index_limbs_into,
+    BaselineFacts, IndexLimb, PatientFacts, QolScores, RecordFacts, Scratch, TherapyDuration,
+    index_limbs, index_limbs_into,
 };
 pub use error::{OutcomesError, Result};
 pub use filter::{Filter, ResolvedFilter};
@@ -180,27 +181,71 @@ pub struct ReportRequest {
 
 /// Derives the index limbs of every file that the filter admits.
 pub fn cohort(files: &[PatientFile], filter: &ResolvedFilter, as_of: NaiveDate) -> Vec<IndexLimb> {
-    let mut limbs = Vec::with_capacity(files.len() + files.len() / 10);
-    let mut scratch = derive::Scratch::default();
+    let mut cohort = CohortBuilder::new(filter, as_of);
+    cohort.reserve(files.len() + files.len() / 10);
     for file in files {
-        if let Some(site) = &filter.site
-            && file.patient.home_site.as_str() != site
-        {
-            continue;
+        if cohort.admits_site(file.patient.home_site.as_str()) {
+            cohort.add(&PatientFacts::from(file));
         }
-        let before = limbs.len();
-        derive::index_limbs_into(file, as_of, &mut limbs, &mut scratch);
+    }
+    cohort.finish()
+}
+
+/// Derives a cohort patient by patient, from each patient's outcome facts
+/// as a store streams them ([`cohort`] is this over whole files): only the
+/// limbs are kept, so memory grows with the limbs, not with the records.
+#[derive(Debug)]
+pub struct CohortBuilder {
+    filter: ResolvedFilter,
+    as_of: NaiveDate,
+    limbs: Vec<IndexLimb>,
+    scratch: derive::Scratch,
+}
+
+impl CohortBuilder {
+    /// An empty cohort of the limbs `filter` admits, derived as of `as_of`.
+    pub fn new(filter: &ResolvedFilter, as_of: NaiveDate) -> Self {
+        Self {
+            filter: filter.clone(),
+            as_of,
+            limbs: Vec::new(),
+            scratch: derive::Scratch::default(),
+        }
+    }
+
+    /// Room for `limbs` more limbs.
+    pub fn reserve(&mut self, limbs: usize) {
+        self.limbs.reserve(limbs);
+    }
+
+    /// Whether the site filter admits patients of `home_site` (so a caller
+    /// can skip reading the others).
+    pub fn admits_site(&self, home_site: &str) -> bool {
+        self.filter.site.as_deref().is_none_or(|s| s == home_site)
+    }
+
+    /// Adds the limbs of one patient that the filter admits.
+    pub fn add(&mut self, facts: &PatientFacts) {
+        if !self.admits_site(facts.home_site.as_str()) {
+            return;
+        }
+        let before = self.limbs.len();
+        derive::index_limbs_into(facts, self.as_of, &mut self.limbs, &mut self.scratch);
         let mut kept = before;
-        for i in before..limbs.len() {
-            let l = &limbs[i];
-            if filter.admits(&l.site, l.operator, l.procedure_date) {
-                limbs.swap(kept, i);
+        for i in before..self.limbs.len() {
+            let l = &self.limbs[i];
+            if self.filter.admits(&l.site, l.operator, l.procedure_date) {
+                self.limbs.swap(kept, i);
                 kept += 1;
             }
         }
-        limbs.truncate(kept);
+        self.limbs.truncate(kept);
     }
-    limbs
+
+    /// The limbs derived, in the order the patients were added.
+    pub fn finish(self) -> Vec<IndexLimb> {
+        self.limbs
+    }
 }
 
 /// Builds the whole outcomes report from the patients' files.
@@ -220,26 +265,43 @@ pub fn report_from_limbs(
     request: &ReportRequest,
 ) -> Result<OutcomesReport> {
     let names = Names::new(reference);
-    let orders = day_orders(limbs);
+    // Each endpoint's (day, event) of every limb, read off the limbs in one
+    // pass; then as (time index << 1 | event) in four bytes, which the
+    // 42 stratified passes read instead of the limbs.
+    let mut observed: Vec<Vec<(i64, bool)>> = SURVIVAL_ENDPOINTS
+        .iter()
+        .map(|_| Vec::with_capacity(limbs.len()))
+        .collect();
+    for l in limbs {
+        for (k, obs) in SURVIVAL_ENDPOINTS.iter().zip(observed.iter_mut()) {
+            obs.push(k.observe(l));
+        }
+    }
+    let axes: Vec<Axis> = observed
+        .iter()
+        .map(|obs| Axis::new(obs.iter().map(|x| x.0)))
+        .collect::<Result<_>>()?;
+    let packed: Vec<Vec<u32>> = observed
+        .iter()
+        .zip(&axes)
+        .map(|(obs, axis)| {
+            obs.iter()
+                .map(|&(t, e)| {
+                    let i = u32::try_from(axis.index(t)).expect("fewer than 2³¹ days");
+                    i << 1 | u32::from(e)
+                })
+                .collect()
+        })
+        .collect();
     let sites = Interned::new(limbs, |l| &l.site);
     let devices = Interned::new(limbs, |l| &l.device_system);
     let survival: Vec<(SurvivalKind, Option<KaplanMeier>)> = SURVIVAL_ENDPOINTS
         .iter()
-        .zip(&orders)
-        .map(|(&k, order)| {
-            if order.is_empty() {
-                return Ok((k, None));
-            }
-            let obs: Vec<Observation> = order
-                .iter()
-                .map(|&(t, (_, event))| Observation {
-                    time_days: t as f64,
-                    event,
-                })
-                .collect();
-            Ok((k, Some(KaplanMeier::fit(&obs)?)))
-        })
+        .zip(&axes)
+        .zip(&observed)
+        .map(|((&k, axis), obs)| Ok((k, km_on(axis, obs.iter().copied())?)))
         .collect::<Result<_>>()?;
+    drop(observed);
     let survival_view = |k: SurvivalKind| {
         let km = &survival.iter().find(|(s, _)| *s == k).expect("fitted").1;
         survival_endpoint(k, km.as_ref())
@@ -356,7 +418,7 @@ pub fn report_from_limbs(
         person_days,
     )?;
 
-    let comparisons = comparisons(limbs, &orders, [&sites, &devices], &names)?;
+    let comparisons = comparisons(limbs, &axes, &packed, [&sites, &devices], &names)?;
     let survival_reports: Vec<(SurvivalKind, SurvivalEndpoint)> = SURVIVAL_ENDPOINTS
         .iter()
         .map(|&k| (k, survival_view(k)))
@@ -417,14 +479,9 @@ pub fn report_from_limbs(
 /// The core curves alone — Kaplan–Meier of amputation-free survival,
 /// overall survival and freedom from major amputation, and the
 /// Aalen–Johansen cumulative incidence of major amputation — from the
-/// patients' files: the work `benchmarks/outcomes_python.py` does, for a
-/// like-for-like timing.
-pub fn core_curves(
-    files: &[PatientFile],
-    filter: &ResolvedFilter,
-    as_of: NaiveDate,
-) -> Result<Vec<SurvivalEndpoint>> {
-    let limbs = cohort(files, filter, as_of);
+/// derived limbs: with the derivation, the work
+/// `benchmarks/outcomes_python.py` does, for a like-for-like timing.
+pub fn core_curves(limbs: &[IndexLimb]) -> Result<Vec<SurvivalEndpoint>> {
     let mut out = Vec::new();
     for kind in [
         SurvivalKind::AmputationFreeSurvival,
@@ -523,50 +580,6 @@ impl Names {
     }
 }
 
-/// Puts (day, value) pairs in day order by a counting sort: O(n + days).
-pub(crate) fn by_day<T: Copy>(items: &[(i64, T)]) -> Vec<(i64, T)> {
-    let Some(max) = items.iter().map(|x| x.0).max() else {
-        return Vec::new();
-    };
-    let min = items.iter().map(|x| x.0).min().expect("non-empty");
-    if min < 0 || max - min > 10 * items.len() as i64 + 100_000 {
-        let mut v = items.to_vec();
-        v.sort_by_key(|x| x.0);
-        return v;
-    }
-    let width = (max - min + 1) as usize;
-    let mut start = vec![0usize; width + 1];
-    for x in items {
-        start[(x.0 - min) as usize + 1] += 1;
-    }
-    for i in 0..width {
-        start[i + 1] += start[i];
-    }
-    let mut out = vec![items[0]; items.len()];
-    for x in items {
-        let slot = &mut start[(x.0 - min) as usize];
-        out[*slot] = *x;
-        *slot += 1;
-    }
-    out
-}
-
-/// Kaplan–Meier of (day, event) pairs; `None` for no observations.
-pub(crate) fn fit_km(data: impl Iterator<Item = (i64, bool)>) -> Result<Option<KaplanMeier>> {
-    let items: Vec<(i64, bool)> = data.collect();
-    if items.is_empty() {
-        return Ok(None);
-    }
-    let obs: Vec<Observation> = by_day(&items)
-        .into_iter()
-        .map(|(t, event)| Observation {
-            time_days: t as f64,
-            event,
-        })
-        .collect();
-    Ok(Some(KaplanMeier::fit(&obs)?))
-}
-
 fn km_estimates(km: Option<&KaplanMeier>) -> Vec<SurvivalEstimate> {
     let Some(km) = km else {
         return Vec::new();
@@ -640,26 +653,9 @@ fn competing_endpoint(
         estimates: Vec::new(),
         rows: Vec::new(),
     };
-    if data.is_empty() {
+    let Some((cif, km)) = cif_and_naive_km(data)? else {
         return Ok(view);
-    }
-    let sorted = by_day(data);
-    let obs: Vec<CompetingObservation> = sorted
-        .iter()
-        .map(|&(t, status)| CompetingObservation {
-            time_days: t as f64,
-            status,
-        })
-        .collect();
-    let cif = CumulativeIncidence::fit(&obs, 1)?;
-    let naive: Vec<Observation> = sorted
-        .iter()
-        .map(|&(t, status)| Observation {
-            time_days: t as f64,
-            event: status == 1,
-        })
-        .collect();
-    let km = KaplanMeier::fit(&naive)?;
+    };
     for (&t, label) in ESTIMATE_DAYS.iter().zip(ESTIMATE_LABELS) {
         let e = cif.estimate_at(t)?;
         view.estimates.push(CumulativeIncidenceEstimate {
@@ -1000,48 +996,36 @@ const COMPARISON_VARIABLES: [(&str, &str, StratumOf); 7] = [
     ),
 ];
 
-/// Each endpoint's limbs in day order: (day, (limb index, event)).
-type DayOrder = Vec<(i64, (u32, bool))>;
-
-fn day_orders(limbs: &[IndexLimb]) -> Vec<DayOrder> {
-    SURVIVAL_ENDPOINTS
-        .iter()
-        .map(|k| {
-            let items: DayOrder = limbs
-                .iter()
-                .enumerate()
-                .map(|(i, l)| {
-                    let (t, e) = k.observe(l);
-                    (t, (i as u32, e))
-                })
-                .collect();
-            by_day(&items)
-        })
-        .collect()
-}
-
 fn comparisons(
     limbs: &[IndexLimb],
-    orders: &[DayOrder],
+    axes: &[Axis],
+    packed: &[Vec<u32>],
     text: [&Interned<'_>; 2],
     names: &Names,
 ) -> Result<Vec<Comparison>> {
     let mut out = Vec::new();
     for (variable, label, stratum_of) in COMPARISON_VARIABLES {
         let mut keys: Vec<(String, String)> = Vec::new();
-        // A handful of strata: a linear search beats hashing a million keys.
+        // A handful of strata (a linear search beats hashing), or hundreds
+        // of operators (hashed).
         let mut seen: Vec<StratumKey> = Vec::new();
+        let mut index: HashMap<StratumKey, usize> = HashMap::new();
         let assignment: Vec<Option<usize>> = limbs
             .iter()
             .enumerate()
             .map(|(i, l)| {
-                stratum_of(l, i, &text).map(|key| match seen.iter().position(|k| *k == key) {
-                    Some(i) => i,
-                    None => {
+                stratum_of(l, i, &text).map(|key| {
+                    let found = if seen.len() <= 16 {
+                        seen.iter().position(|k| *k == key)
+                    } else {
+                        index.get(&key).copied()
+                    };
+                    found.unwrap_or_else(|| {
+                        index.insert(key, seen.len());
                         seen.push(key);
                         keys.push(key.value_and_label(variable, &text, names));
                         keys.len() - 1
-                    }
+                    })
                 })
             })
             .collect();
@@ -1065,8 +1049,7 @@ fn comparisons(
             })
             .collect();
         // Each limb's stratum position in two bytes (u16::MAX: none), read
-        // in day order, i.e. at random: small enough to stay in the cache
-        // for a million limbs.
+        // once per endpoint.
         let compact: Vec<u16> = assignment
             .iter()
             .map(|a| {
@@ -1080,42 +1063,33 @@ fn comparisons(
             sizes[position[*k]] += 1;
         }
         let mut tests = Vec::new();
-        // One buffer per stratum, reused for every endpoint.
-        let mut groups: Vec<Vec<Observation>> =
-            sizes.iter().map(|&n| Vec::with_capacity(n)).collect();
-        for (e, kind) in SURVIVAL_ENDPOINTS.iter().enumerate() {
-            groups.iter_mut().for_each(Vec::clear);
-            let max_day = orders[e].last().map_or(0, |x| x.0.max(0) as usize);
-            let mut counts = logrank::DailyCounts::new(max_day, s);
-            for &(t, (i, event)) in &orders[e] {
-                let g = compact[i as usize];
+        for ((kind, axis), packed) in SURVIVAL_ENDPOINTS.iter().zip(axes).zip(packed) {
+            let mut counts = LogRankCounts::new(axis.len(), s);
+            for (&p, &g) in packed.iter().zip(&compact) {
                 if g != u16::MAX {
-                    let g = usize::from(g);
-                    groups[g].push(Observation {
-                        time_days: t as f64,
-                        event,
-                    });
-                    counts.add(t as usize, g, event);
+                    counts.add((p >> 1) as usize, usize::from(g), p & 1 == 1)?;
                 }
             }
-            for (g, group) in groups.iter().enumerate() {
-                let km = if group.is_empty() {
+            for (g, stratum) in strata.iter_mut().enumerate() {
+                let km = if sizes[g] == 0 {
                     None
                 } else {
-                    Some(KaplanMeier::fit(group)?)
+                    Some(KaplanMeier::from_counts(
+                        &counts.time_counts(g, |i| axis.t_days(i)),
+                    )?)
                 };
-                strata[g].n = group.len() as u64;
-                strata[g].endpoints.push(StratumEndpoint {
+                stratum.n = sizes[g] as u64;
+                stratum.endpoints.push(StratumEndpoint {
                     endpoint: kind.name().to_owned(),
-                    n: group.len() as u64,
+                    n: sizes[g] as u64,
                     events: km_events(km.as_ref()),
                     median_days: km.as_ref().and_then(KaplanMeier::median),
                     estimates: km_estimates(km.as_ref()),
                 });
             }
-            let non_empty = groups.iter().filter(|g| !g.is_empty()).count();
+            let non_empty = sizes.iter().filter(|&&n| n > 0).count();
             tests.push(if non_empty >= 2 {
-                let t = counts.logrank()?;
+                let t = counts.test()?;
                 LogRank {
                     endpoint: kind.name().to_owned(),
                     statistic: Some(t.statistic),

@@ -1,7 +1,7 @@
 //! Monitoring (DOMAIN.md 6.4–6.5): funnel-plot data per operator and site,
 //! and learning-curve CUSUMs per operator from their first case.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use pdva_domain::RecordId;
 
@@ -78,6 +78,25 @@ pub(crate) fn monitoring(
     sites: &Interned<'_>,
     names: &Names,
 ) -> Result<Monitoring> {
+    // Each limb's operator as an index into the distinct operators, so that
+    // counting a million limbs per operator looks nothing up in a map.
+    let mut operators: Vec<RecordId> = Vec::new();
+    let mut operator_index: HashMap<RecordId, u32> = HashMap::new();
+    let mut last: Option<(RecordId, u32)> = None;
+    let operator_of: Vec<u32> = limbs
+        .iter()
+        .map(|l| match last {
+            Some((id, i)) if id == l.operator => i,
+            _ => {
+                let i = *operator_index.entry(l.operator).or_insert_with(|| {
+                    operators.push(l.operator);
+                    (operators.len() - 1) as u32
+                });
+                last = Some((l.operator, i));
+                i
+            }
+        })
+        .collect();
     let mut funnels = Vec::new();
     for indicator in &INDICATORS {
         let values: Vec<Option<bool>> = limbs.iter().map(indicator.value).collect();
@@ -86,12 +105,12 @@ pub(crate) fn monitoring(
         let theta = (n > 0).then(|| k as f64 / n as f64);
         for unit_type in ["operator", "site"] {
             // (n, k) per operator and per site, without a string per limb.
-            let mut by_operator: BTreeMap<RecordId, (u64, u64)> = BTreeMap::new();
+            let mut by_operator: Vec<(u64, u64)> = vec![(0, 0); operators.len()];
             let mut by_site: Vec<(u64, u64)> = vec![(0, 0); sites.values.len()];
-            for ((l, v), site) in limbs.iter().zip(&values).zip(&sites.of) {
+            for ((v, site), op) in values.iter().zip(&sites.of).zip(&operator_of) {
                 let Some(v) = v else { continue };
                 let slot = if unit_type == "operator" {
-                    by_operator.entry(l.operator).or_default()
+                    &mut by_operator[*op as usize]
                 } else {
                     &mut by_site[usize::from(*site)]
                 };
@@ -99,8 +118,10 @@ pub(crate) fn monitoring(
                 slot.1 += u64::from(*v);
             }
             let mut units: BTreeMap<String, (String, u64, u64)> = BTreeMap::new();
-            for (id, (n_u, k_u)) in by_operator {
-                units.insert(id.to_string(), (names.operator(id), n_u, k_u));
+            for (id, (n_u, k_u)) in operators.iter().zip(by_operator) {
+                if n_u > 0 {
+                    units.insert(id.to_string(), (names.operator(*id), n_u, k_u));
+                }
             }
             for (site, (n_u, k_u)) in sites.values.iter().zip(by_site) {
                 if n_u > 0 {
@@ -146,10 +167,29 @@ pub(crate) fn monitoring(
 
 fn learning_curves(limbs: &[IndexLimb], names: &Names) -> Result<LearningCurves> {
     let params = CusumParams::default();
-    // Cases per operator in date order (then by procedure id, for a stable order).
-    let mut by_operator: BTreeMap<RecordId, Vec<&IndexLimb>> = BTreeMap::new();
+    // Cases per operator in date order (then by procedure id, for a stable
+    // order); operators in id order. Grouped by hashing, with the last
+    // operator remembered (a million map lookups otherwise).
+    let mut groups: Vec<Vec<&IndexLimb>> = Vec::new();
+    let mut index: HashMap<RecordId, usize> = HashMap::new();
+    let mut last: Option<(RecordId, usize)> = None;
     for l in limbs {
-        by_operator.entry(l.operator).or_default().push(l);
+        let g = match last {
+            Some((id, g)) if id == l.operator => g,
+            _ => {
+                let g = *index.entry(l.operator).or_insert_with(|| {
+                    groups.push(Vec::new());
+                    groups.len() - 1
+                });
+                last = Some((l.operator, g));
+                g
+            }
+        };
+        groups[g].push(l);
+    }
+    let mut by_operator: BTreeMap<RecordId, Vec<&IndexLimb>> = BTreeMap::new();
+    for (id, g) in index {
+        by_operator.insert(id, std::mem::take(&mut groups[g]));
     }
     for cases in by_operator.values_mut() {
         cases.sort_by_key(|l| (l.procedure_date, l.procedure_id));

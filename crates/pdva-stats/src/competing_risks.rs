@@ -26,6 +26,43 @@ pub struct CompetingObservation {
     pub status: u32,
 }
 
+/// What happens at one time, for one cause of interest: the input of
+/// [`CumulativeIncidence::from_counts`], for data whose times are few and
+/// known in order (whole days, say).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CompetingCounts {
+    /// The time (days).
+    pub t_days: f64,
+    /// Events of the cause of interest at `t_days`.
+    pub events: usize,
+    /// Events of any other cause at `t_days`.
+    pub competing_events: usize,
+    /// Censorings at `t_days`.
+    pub censored: usize,
+}
+
+impl CompetingCounts {
+    /// Nothing yet at `t_days`.
+    pub fn new(t_days: f64) -> Self {
+        Self {
+            t_days,
+            events: 0,
+            competing_events: 0,
+            censored: 0,
+        }
+    }
+
+    /// One more subject at this time with `status` (0 = censored), counted
+    /// as an event if `status` is `cause`, else as a competing event.
+    pub fn add(&mut self, status: u32, cause: u32) {
+        match status {
+            0 => self.censored += 1,
+            s if s == cause => self.events += 1,
+            _ => self.competing_events += 1,
+        }
+    }
+}
+
 /// One step of the cumulative incidence curve of the chosen cause.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CifRow {
@@ -171,8 +208,40 @@ impl CumulativeIncidence {
             sorted.push((t + 0.0, o.status));
         }
         sorted.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+        let mut counts: Vec<CompetingCounts> = Vec::new();
+        for &(t, status) in &sorted {
+            if counts.last().is_none_or(|c| c.t_days != t) {
+                counts.push(CompetingCounts::new(t));
+            }
+            counts.last_mut().expect("pushed").add(status, cause);
+        }
+        Self::from_counts(&counts, cause)
+    }
 
-        let n = sorted.len();
+    /// Fits the cumulative incidence of `cause` from what happens at each
+    /// time: the same curve as [`fit`](Self::fit) on the observations these
+    /// counts describe, without sorting them (O(number of times)). `cause`
+    /// only names the curve: the counts already say which events are of it.
+    /// Times must be strictly increasing, non-negative and finite; times with
+    /// nothing happening are skipped. Errors when there is no subject, or on
+    /// cause 0.
+    pub fn from_counts(counts: &[CompetingCounts], cause: u32) -> Result<Self> {
+        if cause == 0 {
+            return Err(StatsError::InvalidCause);
+        }
+        let mut n = 0usize;
+        let mut previous = f64::NEG_INFINITY;
+        for c in counts {
+            let t = check_non_negative("time_days", c.t_days)?;
+            if t <= previous {
+                return Err(StatsError::UnorderedTimes { t_days: t });
+            }
+            previous = t;
+            n += c.events + c.competing_events + c.censored;
+        }
+        if n == 0 {
+            return Err(StatsError::NoObservations);
+        }
         let mut rows = Vec::new();
         let mut cumulative = Vec::new();
         let mut at_risk = n;
@@ -180,17 +249,15 @@ impl CumulativeIncidence {
         let mut incidence = 0.0_f64;
         let mut variance = AalenVariance::default();
         let (mut total_events, mut total_competing) = (0, 0);
-        let mut i = 0;
-        while i < n {
-            let t = sorted[i].0;
-            let (mut events, mut competing, mut censored) = (0, 0, 0);
-            while i < n && sorted[i].0 == t {
-                match sorted[i].1 {
-                    0 => censored += 1,
-                    s if s == cause => events += 1,
-                    _ => competing += 1,
-                }
-                i += 1;
+        for &CompetingCounts {
+            t_days,
+            events,
+            competing_events: competing,
+            censored,
+        } in counts
+        {
+            if events + competing + censored == 0 {
+                continue;
             }
             let nr = at_risk as f64;
             let d_all = (events + competing) as f64;
@@ -203,7 +270,8 @@ impl CumulativeIncidence {
             variance.add_time(nr, d_all, dc, survival_before);
             let (ci_lower, ci_upper) = cif_interval(incidence, variance.variance());
             rows.push(CifRow {
-                t_days: t,
+                // +0.0 so that −0.0 reads as 0.0, as in `fit`.
+                t_days: t_days + 0.0,
                 at_risk,
                 events,
                 competing_events: competing,
@@ -423,5 +491,28 @@ mod tests {
             Err(StatsError::NoObservations)
         );
         assert!(CumulativeIncidence::fit(&obs(&[(-2.0, 1)]), 1).is_err());
+    }
+
+    #[test]
+    fn from_counts_equals_fit_and_checks_its_input() {
+        let data = obs(&[(1.0, 1), (2.0, 2), (2.0, 0), (3.0, 1), (4.0, 0)]);
+        let mut counts: Vec<CompetingCounts> =
+            (0..=4).map(|t| CompetingCounts::new(t as f64)).collect();
+        for o in &data {
+            counts[o.time_days as usize].add(o.status, 1);
+        }
+        assert_eq!(
+            CumulativeIncidence::from_counts(&counts, 1).unwrap(),
+            CumulativeIncidence::fit(&data, 1).unwrap()
+        );
+        assert_eq!(
+            CumulativeIncidence::from_counts(&counts, 0),
+            Err(StatsError::InvalidCause)
+        );
+        counts.swap(0, 1);
+        assert_eq!(
+            CumulativeIncidence::from_counts(&counts, 1),
+            Err(StatsError::UnorderedTimes { t_days: 0.0 })
+        );
     }
 }

@@ -52,6 +52,22 @@ pub enum StatsError {
     /// Cause 0 means "censored"; a cumulative incidence is for a cause 1, 2, ….
     #[error("the cause of interest must be 1 or more (0 means censored)")]
     InvalidCause,
+    /// Counts per time must come in strictly increasing time order.
+    #[error("times must be strictly increasing; {t_days} came after a time not before it")]
+    UnorderedTimes {
+        /// The time out of order.
+        t_days: f64,
+    },
+    /// An index (of a group, of a time) beyond the ones declared.
+    #[error("{what} {index} does not exist (there are {len})")]
+    NoSuchIndex {
+        /// What the index is of.
+        what: &'static str,
+        /// The index given.
+        index: usize,
+        /// How many there are.
+        len: usize,
+    },
 }
 
 /// Result alias for this crate.

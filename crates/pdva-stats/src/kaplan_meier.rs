@@ -37,6 +37,39 @@ impl Observation {
     }
 }
 
+/// What happens at one time: the input of [`KaplanMeier::from_counts`],
+/// for data whose times are few and known in order (whole days, say), so
+/// that a curve over a million subjects needs no sort.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TimeCounts {
+    /// The time (days).
+    pub t_days: f64,
+    /// Subjects with the event at `t_days`.
+    pub events: usize,
+    /// Subjects censored at `t_days`.
+    pub censored: usize,
+}
+
+impl TimeCounts {
+    /// Nothing yet at `t_days`.
+    pub fn new(t_days: f64) -> Self {
+        Self {
+            t_days,
+            events: 0,
+            censored: 0,
+        }
+    }
+
+    /// One more subject at this time, with the event or censored.
+    pub fn add(&mut self, event: bool) {
+        if event {
+            self.events += 1;
+        } else {
+            self.censored += 1;
+        }
+    }
+}
+
 /// One step of the Kaplan–Meier curve: everything that happens at `t_days`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct KmRow {
@@ -129,8 +162,39 @@ impl KaplanMeier {
             sorted.push((t + 0.0, o.event));
         }
         sorted.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+        let mut counts: Vec<TimeCounts> = Vec::new();
+        for &(t, event) in &sorted {
+            match counts.last_mut() {
+                Some(c) if c.t_days == t => c.add(event),
+                _ => {
+                    let mut c = TimeCounts::new(t);
+                    c.add(event);
+                    counts.push(c);
+                }
+            }
+        }
+        Self::from_counts(&counts)
+    }
 
-        let n = sorted.len();
+    /// Fits the curve from what happens at each time: the same curve as
+    /// [`fit`](Self::fit) on the observations these counts describe, without
+    /// sorting them (O(number of times)). Times must be strictly increasing,
+    /// non-negative and finite; times with neither events nor censorings
+    /// are skipped. Errors when there is no subject at all.
+    pub fn from_counts(counts: &[TimeCounts]) -> Result<Self> {
+        let mut n = 0usize;
+        let mut previous = f64::NEG_INFINITY;
+        for c in counts {
+            let t = check_non_negative("time_days", c.t_days)?;
+            if t <= previous {
+                return Err(StatsError::UnorderedTimes { t_days: t });
+            }
+            previous = t;
+            n += c.events + c.censored;
+        }
+        if n == 0 {
+            return Err(StatsError::NoObservations);
+        }
         let mut rows = Vec::new();
         let mut cumulative_events = Vec::new();
         let mut at_risk = n;
@@ -138,18 +202,14 @@ impl KaplanMeier {
         let mut log_survival = 0.0_f64;
         let mut greenwood = 0.0_f64;
         let mut total_events = 0;
-        let mut i = 0;
-        while i < n {
-            let t = sorted[i].0;
-            let mut events = 0;
-            let mut censored = 0;
-            while i < n && sorted[i].0 == t {
-                if sorted[i].1 {
-                    events += 1;
-                } else {
-                    censored += 1;
-                }
-                i += 1;
+        for &TimeCounts {
+            t_days,
+            events,
+            censored,
+        } in counts
+        {
+            if events + censored == 0 {
+                continue;
             }
             if events > 0 {
                 if events < at_risk {
@@ -168,7 +228,8 @@ impl KaplanMeier {
             total_events += events;
             let (ci_lower, ci_upper) = log_log_interval(survival, log_survival, greenwood);
             rows.push(KmRow {
-                t_days: t,
+                // +0.0 so that −0.0 reads as 0.0, as in `fit`.
+                t_days: t_days + 0.0,
                 at_risk,
                 events,
                 censored,
@@ -365,6 +426,40 @@ mod tests {
         assert_eq!(
             json,
             r#"{"n":1,"rows":[{"t_days":1.0,"at_risk":1,"events":0,"censored":1,"survival":1.0,"ci_lower":null,"ci_upper":null}]}"#
+        );
+    }
+
+    #[test]
+    fn from_counts_skips_empty_times_and_checks_the_order() {
+        let counts = [
+            TimeCounts {
+                t_days: 0.0,
+                events: 0,
+                censored: 0,
+            },
+            TimeCounts {
+                t_days: 1.0,
+                events: 1,
+                censored: 1,
+            },
+            TimeCounts {
+                t_days: 2.0,
+                events: 1,
+                censored: 0,
+            },
+        ];
+        let km = KaplanMeier::from_counts(&counts).unwrap();
+        let fitted = KaplanMeier::fit(&obs(&[(1.0, true), (1.0, false), (2.0, true)])).unwrap();
+        assert_eq!(km, fitted);
+        let mut unordered = counts;
+        unordered.swap(1, 2);
+        assert_eq!(
+            KaplanMeier::from_counts(&unordered),
+            Err(StatsError::UnorderedTimes { t_days: 1.0 })
+        );
+        assert_eq!(
+            KaplanMeier::from_counts(&counts[..1]),
+            Err(StatsError::NoObservations)
         );
     }
 }

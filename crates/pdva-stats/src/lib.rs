@@ -25,7 +25,12 @@
 //! Complexity: the survival methods sort once (O(n log n)) and then make one
 //! linear pass, so a 1,000,000-observation Kaplan–Meier takes a fraction of a
 //! second; an estimate at a time is a binary search. The log-rank test adds
-//! O(k²) per event time for k groups; funnel limits are O(n) per unit.
+//! O(k²) per event time for k groups; funnel limits are O(n) per unit. For
+//! data whose times are few and known in order (whole days), each survival
+//! method also takes counts per time — [`KaplanMeier::from_counts`],
+//! [`CumulativeIncidence::from_counts`], [`LogRankCounts`] — and then needs
+//! no sort at all; `fit` is a sort and a count followed by `from_counts`, so
+//! the two routes give the same result to the bit.
 
 pub mod competing_risks;
 pub mod cusum;
@@ -38,15 +43,17 @@ pub mod proportion;
 pub mod quantile;
 pub mod rate;
 
-pub use competing_risks::{CifEstimate, CifRow, CompetingObservation, CumulativeIncidence};
+pub use competing_risks::{
+    CifEstimate, CifRow, CompetingCounts, CompetingObservation, CumulativeIncidence,
+};
 pub use cusum::{CusumCase, CusumParams, CusumPoint, learning_curve_cusum};
 pub use distributions::{Z_95, chi_squared_quantile, chi_squared_sf};
 pub use error::{Result, StatsError};
 pub use funnel::{
     BadDirection, FunnelClass, FunnelLimits, binomial_limit, classify, funnel_limits,
 };
-pub use kaplan_meier::{KaplanMeier, KmEstimate, KmRow, Observation};
-pub use logrank::{LogRankTest, logrank_test};
+pub use kaplan_meier::{KaplanMeier, KmEstimate, KmRow, Observation, TimeCounts};
+pub use logrank::{LogRankCounts, LogRankTest, logrank_test};
 pub use proportion::{Proportion, wilson_interval};
 pub use quantile::{MedianIqr, iqr, median, median_iqr, quantile, quantiles};
 pub use rate::{

@@ -11,13 +11,14 @@
 //! group has nobody at risk at any event time).
 //!
 //! Cost: one O(N log N) sort, O(k²) per distinct event time, and an O(k³)
-//! eigen-decomposition.
+//! eigen-decomposition. [`LogRankCounts`] computes the same test from counts
+//! per time and group (whole days), without the sort.
 
 use serde::Serialize;
 
 use crate::distributions::chi_squared_sf;
 use crate::error::{Result, StatsError, check_non_negative};
-use crate::kaplan_meier::Observation;
+use crate::kaplan_meier::{Observation, TimeCounts};
 
 /// The result of a log-rank test.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -49,19 +50,9 @@ pub fn logrank_test<G: AsRef<[Observation]>>(groups: &[G]) -> Result<LogRankTest
         }
         sizes[g] = group.as_ref().len();
     }
-    let non_empty: Vec<usize> = (0..k).filter(|&g| sizes[g] > 0).collect();
-    if non_empty.len() < 2 {
-        return Err(StatsError::TooFewGroups {
-            non_empty: non_empty.len(),
-        });
-    }
+    let mut acc = Accumulator::new(sizes)?;
     all.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
 
-    let mut at_risk = sizes.clone();
-    let mut total_at_risk = all.len();
-    let mut observed = vec![0usize; k];
-    let mut expected = vec![0.0_f64; k];
-    let mut cov = vec![vec![0.0_f64; k]; k];
     let mut events_now = vec![0usize; k];
     let mut removed_now = vec![0usize; k];
     let mut i = 0;
@@ -69,64 +60,201 @@ pub fn logrank_test<G: AsRef<[Observation]>>(groups: &[G]) -> Result<LogRankTest
         let t = all[i].0;
         events_now.iter_mut().for_each(|x| *x = 0);
         removed_now.iter_mut().for_each(|x| *x = 0);
-        let mut d = 0;
         while i < all.len() && all[i].0 == t {
             let g = all[i].2;
             removed_now[g] += 1;
-            if all[i].1 {
-                events_now[g] += 1;
-                d += 1;
-            }
+            events_now[g] += usize::from(all[i].1);
             i += 1;
         }
+        acc.step(|g| events_now[g], |g| removed_now[g]);
+    }
+    acc.finish()
+}
+
+/// Events and removals per time and group, for data whose times are few
+/// and known in order (whole days, say): the log-rank test from these
+/// counts is [`logrank_test`] on the observations they describe, in
+/// O(N + T·k²) for N observations, T times and k groups instead of a sort of
+/// all N. Time index i stands for the i-th time in increasing order (day i,
+/// say); only the order of the times matters to the test.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogRankCounts {
+    groups: usize,
+    /// `removed[t * groups + g]`: subjects of group g leaving at time t
+    /// (event or censoring).
+    removed: Vec<u32>,
+    /// `events[t * groups + g]`: those of them with the event.
+    events: Vec<u32>,
+}
+
+impl LogRankCounts {
+    /// No subjects yet, for times 0..`times` and `groups` groups.
+    pub fn new(times: usize, groups: usize) -> Self {
+        Self {
+            groups,
+            removed: vec![0; times * groups],
+            events: vec![0; times * groups],
+        }
+    }
+
+    /// One subject of `group` leaving at time index `time`, with the event
+    /// or censored. Errors on a time or group beyond those declared.
+    pub fn add(&mut self, time: usize, group: usize, event: bool) -> Result<()> {
+        if group >= self.groups {
+            return Err(StatsError::NoSuchIndex {
+                what: "group",
+                index: group,
+                len: self.groups,
+            });
+        }
+        let i = time * self.groups + group;
+        if i >= self.removed.len() {
+            return Err(StatsError::NoSuchIndex {
+                what: "time",
+                index: time,
+                len: self.removed.len() / self.groups,
+            });
+        }
+        self.removed[i] += 1;
+        self.events[i] += u32::from(event);
+        Ok(())
+    }
+
+    /// The counts of one group at each time index with something happening,
+    /// as [`KaplanMeier::from_counts`](crate::KaplanMeier::from_counts)
+    /// takes them (`t_days` maps a time index to its time), so a stratified
+    /// report fits each stratum's curve from the counts of its test.
+    pub fn time_counts(&self, group: usize, t_days: impl Fn(usize) -> f64) -> Vec<TimeCounts> {
+        if group >= self.groups {
+            return Vec::new();
+        }
+        self.removed
+            .iter()
+            .zip(&self.events)
+            .skip(group)
+            .step_by(self.groups)
+            .enumerate()
+            .filter(|(_, (r, _))| **r > 0)
+            .map(|(t, (&r, &e))| TimeCounts {
+                t_days: t_days(t),
+                events: e as usize,
+                censored: (r - e) as usize,
+            })
+            .collect()
+    }
+
+    /// The log-rank test across the groups, as [`logrank_test`]: empty
+    /// groups take no part; at least two must have subjects.
+    pub fn test(&self) -> Result<LogRankTest> {
+        let k = self.groups;
+        let mut sizes = vec![0usize; k];
+        for row in self.removed.chunks_exact(k.max(1)) {
+            for (n, &r) in sizes.iter_mut().zip(row) {
+                *n += r as usize;
+            }
+        }
+        let mut acc = Accumulator::new(sizes)?;
+        for (events, removed) in self
+            .events
+            .chunks_exact(k.max(1))
+            .zip(self.removed.chunks_exact(k.max(1)))
+        {
+            acc.step(|g| events[g] as usize, |g| removed[g] as usize);
+        }
+        acc.finish()
+    }
+}
+
+/// The sums of the log-rank test, carried through the times in order.
+struct Accumulator {
+    non_empty: Vec<usize>,
+    at_risk: Vec<usize>,
+    total_at_risk: usize,
+    observed: Vec<usize>,
+    expected: Vec<f64>,
+    /// The hypergeometric covariance, k × k row-major.
+    cov: Vec<f64>,
+}
+
+impl Accumulator {
+    /// Starts with every subject at risk; errors unless two groups have some.
+    fn new(sizes: Vec<usize>) -> Result<Self> {
+        let k = sizes.len();
+        let non_empty: Vec<usize> = (0..k).filter(|&g| sizes[g] > 0).collect();
+        if non_empty.len() < 2 {
+            return Err(StatsError::TooFewGroups {
+                non_empty: non_empty.len(),
+            });
+        }
+        Ok(Self {
+            non_empty,
+            total_at_risk: sizes.iter().sum(),
+            at_risk: sizes,
+            observed: vec![0; k],
+            expected: vec![0.0; k],
+            cov: vec![0.0; k * k],
+        })
+    }
+
+    /// One time: `events(g)` of group g had the event, `removed(g)` (events
+    /// and censorings) leave the risk set after it.
+    fn step(&mut self, events: impl Fn(usize) -> usize, removed: impl Fn(usize) -> usize) {
+        let k = self.at_risk.len();
+        let d: usize = self.non_empty.iter().map(|&g| events(g)).sum();
         if d > 0 {
-            let n = total_at_risk as f64;
+            let n = self.total_at_risk as f64;
             let df = d as f64;
-            let factor = if total_at_risk > 1 {
+            let factor = if self.total_at_risk > 1 {
                 df * (n - df) / (n * n * (n - 1.0))
             } else {
                 0.0
             };
-            for &j in &non_empty {
-                observed[j] += events_now[j];
-                let nj = at_risk[j] as f64;
-                expected[j] += nj * df / n;
+            for &j in &self.non_empty {
+                self.observed[j] += events(j);
+                let nj = self.at_risk[j] as f64;
+                self.expected[j] += nj * df / n;
                 if factor > 0.0 && nj > 0.0 {
-                    cov[j][j] += factor * nj * (n - nj);
-                    for &l in &non_empty {
+                    let row = &mut self.cov[j * k..(j + 1) * k];
+                    row[j] += factor * nj * (n - nj);
+                    for &l in &self.non_empty {
                         if l != j {
-                            cov[j][l] -= factor * nj * at_risk[l] as f64;
+                            row[l] -= factor * nj * self.at_risk[l] as f64;
                         }
                     }
                 }
             }
         }
-        for g in 0..k {
-            at_risk[g] -= removed_now[g];
+        for &g in &self.non_empty {
+            let r = removed(g);
+            self.at_risk[g] -= r;
+            self.total_at_risk -= r;
         }
-        total_at_risk -= removed_now.iter().sum::<usize>();
     }
 
-    // Drop the last non-empty group (lifelines drops its last group).
-    let kept = &non_empty[..non_empty.len() - 1];
-    let z: Vec<f64> = kept
-        .iter()
-        .map(|&j| observed[j] as f64 - expected[j])
-        .collect();
-    let v: Vec<Vec<f64>> = kept
-        .iter()
-        .map(|&j| kept.iter().map(|&l| cov[j][l]).collect())
-        .collect();
-    let statistic = pinv_quadratic_form(&v, &z);
-    let degrees_of_freedom = non_empty.len() - 1;
-    let p_value = chi_squared_sf(statistic, degrees_of_freedom as f64)?;
-    Ok(LogRankTest {
-        statistic,
-        degrees_of_freedom,
-        p_value,
-        observed,
-        expected,
-    })
+    /// `Z' V⁺ Z` over the first k − 1 non-empty groups (lifelines drops its
+    /// last group), referred to χ²(k − 1).
+    fn finish(self) -> Result<LogRankTest> {
+        let k = self.at_risk.len();
+        let kept = &self.non_empty[..self.non_empty.len() - 1];
+        let z: Vec<f64> = kept
+            .iter()
+            .map(|&j| self.observed[j] as f64 - self.expected[j])
+            .collect();
+        let v: Vec<Vec<f64>> = kept
+            .iter()
+            .map(|&j| kept.iter().map(|&l| self.cov[j * k + l]).collect())
+            .collect();
+        let statistic = pinv_quadratic_form(&v, &z);
+        let degrees_of_freedom = self.non_empty.len() - 1;
+        let p_value = chi_squared_sf(statistic, degrees_of_freedom as f64)?;
+        Ok(LogRankTest {
+            statistic,
+            degrees_of_freedom,
+            p_value,
+            observed: self.observed,
+            expected: self.expected,
+        })
+    }
 }
 
 /// `z' A⁺ z` for a symmetric matrix A, with A⁺ its Moore–Penrose inverse:
@@ -274,5 +402,39 @@ mod tests {
                 assert!((rebuilt - a[r][c]).abs() < 1e-13);
             }
         }
+    }
+
+    #[test]
+    fn counts_give_the_same_test_and_check_their_indices() {
+        let a = group(&[(1.0, true), (2.0, true), (2.0, false)]);
+        let b = group(&[(3.0, true), (4.0, false), (0.0, true)]);
+        let mut counts = LogRankCounts::new(5, 3);
+        for (g, obs) in [&a, &b].iter().enumerate() {
+            for o in obs.iter() {
+                counts.add(o.time_days as usize, g * 2, o.event).unwrap();
+            }
+        }
+        let ours = counts.test().unwrap();
+        let theirs = logrank_test(&[a, vec![], b.clone()]).unwrap();
+        assert_eq!(ours.observed, theirs.observed);
+        assert!((ours.statistic - theirs.statistic).abs() < 1e-14);
+        assert_eq!(ours.degrees_of_freedom, theirs.degrees_of_freedom);
+        assert!(matches!(
+            counts.add(5, 0, true),
+            Err(StatsError::NoSuchIndex { what: "time", .. })
+        ));
+        assert!(matches!(
+            counts.add(0, 3, true),
+            Err(StatsError::NoSuchIndex { what: "group", .. })
+        ));
+        let b_counts = counts.time_counts(2, |t| t as f64);
+        assert_eq!(
+            crate::KaplanMeier::from_counts(&b_counts).unwrap(),
+            crate::KaplanMeier::fit(&b).unwrap()
+        );
+        assert!(counts.time_counts(1, |t| t as f64).is_empty());
+        let mut one = LogRankCounts::new(2, 2);
+        one.add(1, 0, true).unwrap();
+        assert_eq!(one.test(), Err(StatsError::TooFewGroups { non_empty: 1 }));
     }
 }

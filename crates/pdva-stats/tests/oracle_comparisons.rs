@@ -15,10 +15,11 @@ mod common;
 
 use common::{MaxDiff, Rng, num, nums, run_oracle};
 use pdva_stats::{
-    BadDirection, CompetingObservation, CumulativeIncidence, CusumCase, CusumParams, FunnelClass,
-    KaplanMeier, Observation, chi_squared_quantile, chi_squared_sf, classify, funnel_limits,
-    learning_curve_cusum, logrank_test, median, median_iqr, poisson_rate_interval, quantiles,
-    rate_per_100_patient_years, wilson_interval,
+    BadDirection, CompetingCounts, CompetingObservation, CumulativeIncidence, CusumCase,
+    CusumParams, FunnelClass, KaplanMeier, LogRankCounts, Observation, TimeCounts,
+    chi_squared_quantile, chi_squared_sf, classify, funnel_limits, learning_curve_cusum,
+    logrank_test, median, median_iqr, poisson_rate_interval, quantiles, rate_per_100_patient_years,
+    wilson_interval,
 };
 use serde_json::{Value, json};
 
@@ -111,6 +112,20 @@ fn query_times(data: &[(f64, u32)]) -> Vec<f64> {
     q
 }
 
+/// The data's distinct times in order, each with its (time, status) pairs.
+fn by_time(data: &[(f64, u32)]) -> Vec<(f64, Vec<u32>)> {
+    let mut sorted = data.to_vec();
+    sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut out: Vec<(f64, Vec<u32>)> = Vec::new();
+    for (t, s) in sorted {
+        match out.last_mut() {
+            Some(last) if last.0 == t => last.1.push(s),
+            _ => out.push((t, vec![s])),
+        }
+    }
+    out
+}
+
 fn check_interval(
     max: &mut MaxDiff,
     ours: (Option<f64>, Option<f64>),
@@ -173,6 +188,21 @@ fn kaplan_meier_matches_lifelines() {
             })
             .collect();
         let km = KaplanMeier::fit(&obs).unwrap();
+        // The curve from counts per time is the same curve, to the bit (so
+        // it too equals the oracle's).
+        let counts: Vec<TimeCounts> = by_time(data)
+            .into_iter()
+            .map(|(t, statuses)| {
+                let mut c = TimeCounts::new(t);
+                statuses.iter().for_each(|s| c.add(*s > 0));
+                c
+            })
+            .collect();
+        assert_eq!(
+            KaplanMeier::from_counts(&counts).unwrap(),
+            km,
+            "set {i}: from counts"
+        );
         let rows = theirs["rows"].as_array().unwrap();
         assert_eq!(km.rows().len(), rows.len(), "set {i}: number of rows");
         for (j, (ours, row)) in km.rows().iter().zip(rows).enumerate() {
@@ -278,6 +308,19 @@ fn cumulative_incidence_matches_scikit_survival() {
                 public_route += 1;
             }
             let cif = CumulativeIncidence::fit(&obs, cause).unwrap();
+            let counts: Vec<CompetingCounts> = by_time(data)
+                .into_iter()
+                .map(|(t, statuses)| {
+                    let mut c = CompetingCounts::new(t);
+                    statuses.iter().for_each(|s| c.add(*s, cause));
+                    c
+                })
+                .collect();
+            assert_eq!(
+                CumulativeIncidence::from_counts(&counts, cause).unwrap(),
+                cif,
+                "set {i} cause {cause}: from counts"
+            );
             let rows = their["rows"].as_array().unwrap();
             assert_eq!(cif.rows().len(), rows.len(), "set {i} cause {cause}: rows");
             for (j, (ours, row)) in cif.rows().iter().zip(rows).enumerate() {
@@ -371,8 +414,9 @@ fn logrank_matches_lifelines() {
         return;
     };
     let (mut u_diff, mut p_diff) = (MaxDiff::default(), MaxDiff::default());
-    for (i, (groups, theirs)) in sets.iter().zip(out.as_array().unwrap()).enumerate() {
-        let groups: Vec<Vec<Observation>> = groups
+    let mut by_counts = 0;
+    for (i, (raw, theirs)) in sets.iter().zip(out.as_array().unwrap()).enumerate() {
+        let groups: Vec<Vec<Observation>> = raw
             .iter()
             .map(|g| {
                 g.iter()
@@ -394,9 +438,37 @@ fn logrank_matches_lifelines() {
         let observed: usize = test.observed.iter().sum();
         let expected: f64 = test.expected.iter().sum();
         assert!((observed as f64 - expected).abs() < 1e-9 * (1.0 + expected));
+        // The same test from counts per whole day (every set's times are
+        // whole days), against the oracle too.
+        let max_day = raw
+            .iter()
+            .flatten()
+            .map(|x| x.0 as usize)
+            .max()
+            .unwrap_or(0);
+        let mut counts = LogRankCounts::new(max_day + 1, raw.len());
+        for (g, group) in raw.iter().enumerate() {
+            for &(t, s) in group {
+                assert_eq!(t, t.floor(), "set {i}: whole days");
+                counts.add(t as usize, g, s > 0).unwrap();
+            }
+        }
+        let from_counts = counts.test().unwrap();
+        let what = || format!("set {i} from counts");
+        u_diff.check(
+            from_counts.statistic,
+            t[0],
+            POINT * t[0].abs().max(1.0),
+            &what,
+        );
+        assert_eq!(from_counts.degrees_of_freedom, t[1] as usize, "{}", what());
+        p_diff.check(from_counts.p_value, t[2], 1e-12 + 1e-8 * t[2], &what);
+        assert_eq!(from_counts.observed, test.observed, "{}", what());
+        by_counts += 1;
     }
     eprintln!(
-        "logrank: {} data sets (2–6 groups) vs lifelines; max |ΔU| = {:e}, max |Δp| = {:e}",
+        "logrank: {} data sets (2–6 groups; {by_counts} also from counts per day) vs lifelines; \
+         max |ΔU| = {:e}, max |Δp| = {:e}",
         sets.len(),
         u_diff.0,
         p_diff.0

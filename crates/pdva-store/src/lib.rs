@@ -16,6 +16,7 @@ mod browse;
 mod chain;
 pub mod db;
 mod error;
+mod facts;
 mod model;
 mod read;
 mod rows;
@@ -61,6 +62,9 @@ impl Progress for NoProgress {
 pub struct Store {
     pool: AnyPool,
     engine: Engine,
+    /// The connection URL, for a native SQLite connection where the `Any`
+    /// driver's row decoding would dominate (reading a whole registry).
+    url: String,
 }
 
 impl std::fmt::Debug for Store {
@@ -78,7 +82,11 @@ impl Store {
     pub async fn open(db: &str) -> Result<Self> {
         let (pool, engine) = db::connect(db, 8).await?;
         db::migrate(&pool, engine).await?;
-        Ok(Self { pool, engine })
+        Ok(Self {
+            pool,
+            engine,
+            url: db::connection_url(db)?,
+        })
     }
 
     /// The engine in use.

@@ -10,6 +10,7 @@ use sqlx::{Any, Executor, Row};
 
 use crate::Store;
 use crate::error::{Result, StoreError};
+use crate::facts::timestamp_key;
 use crate::model::{AnyRecord, AuditEntry, DataVersion, SiteCounts, StoredRecord};
 use crate::rows::{RECORD_COLUMNS, RecordRow};
 
@@ -288,15 +289,6 @@ const PARSE_BATCH: usize = 4096;
 
 /// Batches being parsed at once, at most (bounds the memory held in raw rows).
 const PARSE_IN_FLIGHT: usize = 4;
-
-/// `created_at` (UTC, RFC 3339 with a fixed number of digits) as a number
-/// that sorts as the text does.
-fn timestamp_key(created_at: &str) -> u128 {
-    created_at
-        .bytes()
-        .filter(u8::is_ascii_digit)
-        .fold(0u128, |acc, b| acc.wrapping_mul(10) + u128::from(b - b'0'))
-}
 
 fn parse_batch(rows: Vec<RawRow>) -> Result<Vec<Parsed>> {
     rows.into_iter()

@@ -1,0 +1,168 @@
+//! Whole days as time indices, so that each curve and test of the report is
+//! computed from counts per day: one counting pass over the limbs and no
+//! sort, whatever the size of the registry.
+
+use pdva_stats::{CompetingCounts, CumulativeIncidence, KaplanMeier, StatsError, TimeCounts};
+
+use crate::error::Result;
+
+/// The days an endpoint's limbs leave follow-up on, as indices into arrays
+/// of counts: the day itself when the days span a range of reasonable size
+/// (a registry's few thousand days), else its rank among the distinct days,
+/// so that one far-off date cannot make the arrays huge.
+pub(crate) struct Axis {
+    /// The distinct days in order, when the indices are ranks.
+    distinct: Option<Vec<i64>>,
+    len: usize,
+}
+
+impl Axis {
+    /// The axis of `days`. Errors on a negative day, as the statistics crate
+    /// does on a negative time.
+    pub(crate) fn new(days: impl Iterator<Item = i64> + Clone) -> Result<Self> {
+        let (mut max, mut n) = (-1_i64, 0_i64);
+        for d in days.clone() {
+            if d < 0 {
+                return Err(StatsError::Negative {
+                    what: "time_days",
+                    value: d as f64,
+                }
+                .into());
+            }
+            max = max.max(d);
+            n += 1;
+        }
+        if max <= 10 * n + 100_000 {
+            return Ok(Self {
+                distinct: None,
+                len: (max + 1) as usize,
+            });
+        }
+        let mut distinct: Vec<i64> = days.collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        Ok(Self {
+            len: distinct.len(),
+            distinct: Some(distinct),
+        })
+    }
+
+    /// Number of time indices.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The index of `day`, one of the days the axis was made from.
+    pub(crate) fn index(&self, day: i64) -> usize {
+        match &self.distinct {
+            None => day as usize,
+            Some(d) => d.binary_search(&day).expect("a day of the axis"),
+        }
+    }
+
+    /// The time (days) of an index.
+    pub(crate) fn t_days(&self, index: usize) -> f64 {
+        match &self.distinct {
+            None => index as f64,
+            Some(d) => d[index] as f64,
+        }
+    }
+}
+
+/// Kaplan–Meier of (day, event) pairs on `axis`, from counts per day;
+/// `None` for no pairs.
+pub(crate) fn km_on(
+    axis: &Axis,
+    data: impl Iterator<Item = (i64, bool)>,
+) -> Result<Option<KaplanMeier>> {
+    let mut counts: Vec<TimeCounts> = (0..axis.len())
+        .map(|i| TimeCounts::new(axis.t_days(i)))
+        .collect();
+    let mut any = false;
+    for (day, event) in data {
+        counts[axis.index(day)].add(event);
+        any = true;
+    }
+    if !any {
+        return Ok(None);
+    }
+    Ok(Some(KaplanMeier::from_counts(&counts)?))
+}
+
+/// Kaplan–Meier of (day, event) pairs; `None` for no pairs.
+pub(crate) fn fit_km(
+    data: impl Iterator<Item = (i64, bool)> + Clone,
+) -> Result<Option<KaplanMeier>> {
+    let axis = Axis::new(data.clone().map(|x| x.0))?;
+    km_on(&axis, data)
+}
+
+/// The Aalen–Johansen cumulative incidence of cause 1 of (day, status)
+/// pairs (0 = censored, 2, 3, … = competing causes), and beside it the
+/// Kaplan–Meier of cause 1 with every other outcome censored (what 1 − KM
+/// would claim); `None` for no pairs.
+pub(crate) fn cif_and_naive_km(
+    data: &[(i64, u32)],
+) -> Result<Option<(CumulativeIncidence, KaplanMeier)>> {
+    if data.is_empty() {
+        return Ok(None);
+    }
+    let axis = Axis::new(data.iter().map(|x| x.0))?;
+    let mut competing: Vec<CompetingCounts> = (0..axis.len())
+        .map(|i| CompetingCounts::new(axis.t_days(i)))
+        .collect();
+    for &(day, status) in data {
+        competing[axis.index(day)].add(status, 1);
+    }
+    let cif = CumulativeIncidence::from_counts(&competing, 1)?;
+    let naive: Vec<TimeCounts> = competing
+        .iter()
+        .map(|c| TimeCounts {
+            t_days: c.t_days,
+            events: c.events,
+            censored: c.competing_events + c.censored,
+        })
+        .collect();
+    Ok(Some((cif, KaplanMeier::from_counts(&naive)?)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pdva_stats::{CompetingObservation, Observation};
+
+    #[test]
+    fn dense_and_sparse_axes_give_the_curves_of_the_observations() {
+        for data in [
+            vec![(0, true), (3, false), (3, true), (10, true), (2, false)],
+            // A far-off day: the axis ranks the distinct days instead.
+            vec![(0, true), (5_000_000, false), (3, true), (3, true)],
+        ] {
+            let km = fit_km(data.iter().copied()).unwrap().unwrap();
+            let obs: Vec<Observation> = data
+                .iter()
+                .map(|&(t, event)| Observation {
+                    time_days: t as f64,
+                    event,
+                })
+                .collect();
+            assert_eq!(km, KaplanMeier::fit(&obs).unwrap());
+            let competing: Vec<(i64, u32)> = data
+                .iter()
+                .enumerate()
+                .map(|(i, &(t, e))| (t, if e { 1 + (i as u32 % 2) } else { 0 }))
+                .collect();
+            let (cif, _) = cif_and_naive_km(&competing).unwrap().unwrap();
+            let obs: Vec<CompetingObservation> = competing
+                .iter()
+                .map(|&(t, status)| CompetingObservation {
+                    time_days: t as f64,
+                    status,
+                })
+                .collect();
+            assert_eq!(cif, CumulativeIncidence::fit(&obs, 1).unwrap());
+        }
+        assert!(fit_km(std::iter::empty()).unwrap().is_none());
+        assert!(fit_km([(-1, true)].into_iter()).is_err());
+    }
+}
