@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use chrono::NaiveDate;
-use pdva_outcomes::{Filter, OutcomesReport, ReportRequest, ResolvedFilter};
+use pdva_outcomes::{CohortBuilder, Filter, OutcomesReport, ReportRequest, ResolvedFilter};
 
 use crate::{AppState, WebError};
 
@@ -82,21 +82,25 @@ pub(crate) async fn report(
     if let Some(report) = state.reports.get(&key) {
         return Ok(report);
     }
-    let files = state
+    // Each patient's limbs are derived as the store streams their outcome
+    // facts: no patient file is built and at most one patient's rows are held.
+    let mut cohort = CohortBuilder::new(&filter, as_of);
+    state
         .store
-        .load_patient_files(filter.site.as_deref())
+        .for_each_patient_facts(filter.site.as_deref(), |facts| cohort.add(&facts))
         .await?;
-    // A change that landed while the files were read would make the report
-    // newer than its stamp: such a report is served, not kept.
+    let limbs = cohort.finish();
+    // A change that landed while the registry was read would make the
+    // report newer than its stamp: such a report is served, not kept.
     let unchanged = state.store.data_version().await?.to_string() == data_version;
     let request = ReportRequest {
         as_of,
         filter,
         data_version,
     };
-    // The computation is CPU-bound: keep it off the async workers.
+    // The statistics are CPU-bound: keep them off the async workers.
     let report = tokio::task::spawn_blocking(move || {
-        pdva_outcomes::build_report(&files, &reference, &request)
+        pdva_outcomes::report_from_limbs(&limbs, &reference, &request)
     })
     .await
     .expect("report task")?;

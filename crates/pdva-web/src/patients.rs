@@ -218,20 +218,17 @@ pub(crate) async fn list(
             .map(|(id, p)| patient_row(*id, p, true, None))
             .collect()
     } else {
+        // The newest patients first, each file read to check research
+        // consent, until 200 may be shown: not every file of the registry.
         let mut rows = Vec::new();
-        let site_list: Vec<Option<String>> = match &sites {
-            None => vec![None],
-            Some(s) => s.iter().map(|c| Some(c.to_string())).collect(),
-        };
-        for site in site_list {
-            for file in state.store.load_patient_files(site.as_deref()).await? {
-                if rows.len() >= 200 {
-                    break;
-                }
-                if research_use_allowed(&file) {
-                    let first = file.procedures().map(|(_, p)| p.procedure_date).min();
-                    rows.push(patient_row(file.patient_id, &file.patient, false, first));
-                }
+        for (id, _) in state.store.patients_at(sites.as_deref(), 2000).await? {
+            if rows.len() >= 200 {
+                break;
+            }
+            let file = state.store.patient_file(id).await?;
+            if research_use_allowed(&file) {
+                let first = file.procedures().map(|(_, p)| p.procedure_date).min();
+                rows.push(patient_row(file.patient_id, &file.patient, false, first));
             }
         }
         rows.sort_by(|a: &PatientRow, b| a.registry_id.cmp(&b.registry_id));
