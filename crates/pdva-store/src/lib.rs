@@ -100,6 +100,21 @@ impl Store {
         &self.pool
     }
 
+    /// Refreshes the query planner's statistics (`ANALYZE`) after a bulk
+    /// load. PostgreSQL's planner otherwise still sees the tables as they
+    /// were before the load, and picks plans that walk whole tables: a
+    /// patient page took 0.14 s instead of 1 ms at 100,000 patients.
+    /// SQLite plans these queries well without statistics, and gets
+    /// `PRAGMA optimize`, which analyses only where it would help.
+    pub async fn refresh_statistics(&self) -> Result<()> {
+        let sql = match self.engine {
+            Engine::Postgres => "ANALYZE",
+            Engine::Sqlite => "PRAGMA optimize",
+        };
+        sqlx::query(sql).execute(&self.pool).await?;
+        Ok(())
+    }
+
     /// Closes the pool.
     pub async fn close(&self) {
         self.pool.close().await;

@@ -103,6 +103,7 @@ pub async fn generate(
         voided += batch.voids.len();
         progress.advance(summary.patients as u64);
     }
+    store.refresh_statistics().await?;
     Ok(GenerateSummary {
         patients: written,
         records,
