@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use pdva_domain::values::SiteCode;
 use pdva_domain::{Clinician, RecordId, Site};
-use pdva_store::{AnyRecord, Change, StoreError, StoredRecord};
+use pdva_store::{AnyRecord, Change, DataVersion, StoreError, StoredRecord};
 use serde_json::{Map, Value};
 
 use crate::authz::Caller;
@@ -204,8 +204,38 @@ fn store_messages(e: StoreError) -> Result<(Messages, String), WebError> {
     }
 }
 
-fn is_blank(form: &Submitted, name: &str) -> bool {
-    form.one(name).is_empty()
+/// Reads an amendment and, if it reads and has a reason, saves it with
+/// `save`. `None` when saved; otherwise the messages and the reason's error
+/// to show on the form again.
+async fn amend<T: serde::de::DeserializeOwned>(
+    state: &AppState,
+    form: &Submitted,
+    fields: &'static [Field],
+    extra: Map<String, Value>,
+    (id, expected_version): (RecordId, i64),
+    what: &str,
+    save: impl AsyncFnOnce(Change<T>) -> Result<DataVersion, StoreError>,
+) -> Result<Option<(Messages, String)>, WebError> {
+    match parse::<T>(state, fields, form, extra).await? {
+        Err(messages) => Ok(Some((messages, String::new()))),
+        Ok(_) if form.one("reason").is_empty() => Ok(Some((
+            Messages::default(),
+            format!("A change to {what} needs a reason."),
+        ))),
+        Ok(record) => {
+            let change = Change {
+                id: Some(id),
+                expected_version: Some(expected_version),
+                record,
+                reason: Some(form.one("reason").to_owned()),
+                acknowledge_warnings: true,
+            };
+            match save(change).await {
+                Ok(_) => Ok(None),
+                Err(e) => store_messages(e).map(Some),
+            }
+        }
+    }
 }
 
 // ---- sites -------------------------------------------------------------
@@ -343,31 +373,20 @@ pub(crate) async fn update_site(
     let expected: i64 = form.one("expected_version").parse().unwrap_or(version);
     let code = existing.site_code.to_string();
     let extra = Map::from_iter([("site_code".to_owned(), Value::String(code.clone()))]);
-    let (messages, reason_error) =
-        match parse::<Site>(&state, forms::SITE_EDIT, &form, extra).await? {
-            Ok(site) if !is_blank(&form, "reason") => {
-                let change = Change {
-                    id: Some(id),
-                    expected_version: Some(expected),
-                    record: site,
-                    reason: Some(form.one("reason").to_owned()),
-                    acknowledge_warnings: true,
-                };
-                match state
-                    .store
-                    .update_site(&caller.user().actor(), change)
-                    .await
-                {
-                    Ok(_) => return Ok(Redirect::to("/admin/sites").into_response()),
-                    Err(e) => store_messages(e)?,
-                }
-            }
-            Ok(_) => (
-                Messages::default(),
-                "A change to a site needs a reason.".into(),
-            ),
-            Err(messages) => (messages, String::new()),
-        };
+    let actor = caller.user().actor();
+    let Some((messages, reason_error)) = amend(
+        &state,
+        &form,
+        forms::SITE_EDIT,
+        extra,
+        (id, expected),
+        "a site",
+        async |change| state.store.update_site(&actor, change).await,
+    )
+    .await?
+    else {
+        return Ok(Redirect::to("/admin/sites").into_response());
+    };
     render(
         &state,
         &caller,
@@ -509,31 +528,20 @@ pub(crate) async fn update_clinician(
     let (id, version, existing) = clinician_record(&state, &id).await?;
     let form = Submitted::from_pairs(pairs);
     let expected: i64 = form.one("expected_version").parse().unwrap_or(version);
-    let (messages, reason_error) =
-        match parse::<Clinician>(&state, forms::CLINICIAN, &form, Map::new()).await? {
-            Ok(clinician) if !is_blank(&form, "reason") => {
-                let change = Change {
-                    id: Some(id),
-                    expected_version: Some(expected),
-                    record: clinician,
-                    reason: Some(form.one("reason").to_owned()),
-                    acknowledge_warnings: true,
-                };
-                match state
-                    .store
-                    .update_clinician(&caller.user().actor(), change)
-                    .await
-                {
-                    Ok(_) => return Ok(Redirect::to("/admin/sites#clinicians").into_response()),
-                    Err(e) => store_messages(e)?,
-                }
-            }
-            Ok(_) => (
-                Messages::default(),
-                "A change to a clinician needs a reason.".into(),
-            ),
-            Err(messages) => (messages, String::new()),
-        };
+    let actor = caller.user().actor();
+    let Some((messages, reason_error)) = amend(
+        &state,
+        &form,
+        forms::CLINICIAN,
+        Map::new(),
+        (id, expected),
+        "a clinician",
+        async |change| state.store.update_clinician(&actor, change).await,
+    )
+    .await?
+    else {
+        return Ok(Redirect::to("/admin/sites#clinicians").into_response());
+    };
     render(
         &state,
         &caller,
