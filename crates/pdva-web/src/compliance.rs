@@ -164,12 +164,11 @@ pub(crate) async fn page(
     let meeting_due = last_meeting
         .and_then(|d| d.checked_add_days(Days::new(MEETING_INTERVAL_DAYS)))
         .is_none_or(|due| due < today);
-    let count = |items: &Vec<Item>, what: &str| {
-        if items.is_empty() {
-            "none".to_owned()
-        } else {
-            format!("{} {what}", items.len())
-        }
+    // `what` is the singular; one item is "1 procedure", more "2 procedures".
+    let count = |items: &Vec<Item>, what: &str| match items.len() {
+        0 => "none".to_owned(),
+        1 => format!("1 {what}"),
+        n => format!("{n} {what}s"),
     };
     let checks = vec![
         Check {
@@ -204,35 +203,35 @@ pub(crate) async fn page(
         Check {
             paragraph: "1.2",
             title: "Procedures without recorded consent",
-            status: count(&no_consent, "procedures"),
+            status: count(&no_consent, "procedure"),
             met: no_consent.is_empty(),
             items: no_consent,
         },
         Check {
             paragraph: "1.2",
             title: "Consent without the uncertainties explained",
-            status: count(&uncertainties, "procedures"),
+            status: count(&uncertainties, "procedure"),
             met: uncertainties.is_empty(),
             items: uncertainties,
         },
         Check {
             paragraph: "3.7",
             title: "Operators not credentialed on the procedure date",
-            status: count(&uncredentialed, "procedures"),
+            status: count(&uncredentialed, "procedure"),
             met: uncredentialed.is_empty(),
             items: uncredentialed,
         },
         Check {
             paragraph: "1.2, 3.6",
             title: "Procedures without a 30-day visit",
-            status: count(&no_30_day, "procedures"),
+            status: count(&no_30_day, "procedure"),
             met: no_30_day.is_empty(),
             items: no_30_day,
         },
         Check {
             paragraph: "3.6",
             title: "Overdue follow-up visits",
-            status: count(&overdue, "visits"),
+            status: count(&overdue, "visit"),
             met: overdue.is_empty(),
             items: overdue,
         },
