@@ -43,16 +43,36 @@ struct WorklistPage {
     today: NaiveDate,
     site: String,
     sites: Vec<String>,
+    operator: String,
+    operators: Vec<String>,
+    /// Visits to arrange in all (of the site and operator chosen).
+    total_rows: usize,
+    /// The first row of this page, counting from 1.
+    first_row: usize,
     rows: Vec<Row>,
+    pages: Vec<PageLink>,
     by_site: Vec<CompletenessRow>,
     by_operator: Vec<CompletenessRow>,
     compliance_links: bool,
 }
 
-/// Query of the worklist: one site, or all the user's sites.
+/// Query of the worklist: one site, or all the user's sites; one primary
+/// operator or all; the page of visits to arrange.
 #[derive(Debug, Deserialize)]
 pub(crate) struct WorklistQuery {
     site: Option<String>,
+    operator: Option<String>,
+    page: Option<usize>,
+}
+
+/// Visits to arrange shown on one page: a large site has thousands due at
+/// once, overdue first.
+const ROWS_PER_PAGE: usize = 100;
+
+/// A link to another page of the worklist, with the same choices.
+struct PageLink {
+    label: String,
+    href: String,
 }
 
 fn completeness_rows(groups: BTreeMap<String, Completeness>) -> Vec<CompletenessRow> {
@@ -161,6 +181,11 @@ pub(crate) async fn page(
             }
         }
     }
+    let operators: Vec<String> = by_operator.keys().cloned().collect();
+    let operator = q.operator.filter(|o| !o.is_empty()).unwrap_or_default();
+    if !operator.is_empty() {
+        rows.retain(|r| r.operator == operator);
+    }
     rows.sort_by(|a, b| {
         (
             a.state != "Overdue",
@@ -175,16 +200,46 @@ pub(crate) async fn page(
                 &b.registry_id,
             ))
     });
+    let site = if chosen.len() == 1 {
+        chosen[0].clone()
+    } else {
+        String::new()
+    };
+    let total_rows = rows.len();
+    let page_count = total_rows.div_ceil(ROWS_PER_PAGE).max(1);
+    let page_number = q.page.unwrap_or(1).clamp(1, page_count);
+    let first = (page_number - 1) * ROWS_PER_PAGE;
+    let rows: Vec<Row> = rows.into_iter().skip(first).take(ROWS_PER_PAGE).collect();
+    let link = |n: usize, label: String| PageLink {
+        label,
+        href: format!(
+            "/worklist?{}",
+            serde_urlencoded::to_string([
+                ("site", site.as_str()),
+                ("operator", operator.as_str()),
+                ("page", &n.to_string()),
+            ])
+            .expect("a query string encodes")
+        ),
+    };
+    let mut pages = Vec::new();
+    if page_number > 1 {
+        pages.push(link(page_number - 1, "Previous page".into()));
+    }
+    if page_number < page_count {
+        pages.push(link(page_number + 1, "Next page".into()));
+    }
     let page = WorklistPage {
         nav: Nav::of(&caller),
         today,
-        site: if chosen.len() == 1 {
-            chosen[0].clone()
-        } else {
-            String::new()
-        },
+        site,
         sites,
+        operator,
+        operators,
+        total_rows,
+        first_row: first + 1,
         rows,
+        pages,
         by_site: completeness_rows(by_site),
         by_operator: completeness_rows(by_operator),
         compliance_links: matches!(

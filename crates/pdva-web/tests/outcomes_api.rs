@@ -1,12 +1,13 @@
 //! `GET /api/v1/outcomes`, in process: the same document as the engine
 //! computes from the store, with filters, and clear errors for bad ones.
 
+mod common;
+
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use chrono::NaiveDate;
 use http_body_util::BodyExt;
-use pdva_store::{Actor, AnyRecord, Store};
-use pdva_synth::{Generator, GeneratorConfig};
+use pdva_store::{Actor, Store};
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -57,46 +58,10 @@ async fn get(store: &Store, path: &str) -> (StatusCode, String) {
     (status, String::from_utf8(body.to_vec()).unwrap())
 }
 
-/// A registry of `patients` synthetic patients in a temporary SQLite file.
-async fn registry(dir: &tempfile::TempDir, patients: usize) -> (Store, Generator) {
-    let store = Store::open(dir.path().join("t.db").to_str().unwrap())
-        .await
-        .unwrap();
-    let actor = Actor::new("test");
-    let mut generator = Generator::new(GeneratorConfig {
-        patients,
-        seed: 7,
-        today: today(),
-    });
-    let reference = generator.reference();
-    let mut records: Vec<(pdva_domain::RecordId, AnyRecord)> = Vec::new();
-    records.extend(
-        reference
-            .sites
-            .iter()
-            .map(|(id, s)| (*id, AnyRecord::Site(s.clone()))),
-    );
-    records.extend(
-        reference
-            .clinicians
-            .iter()
-            .map(|(id, c)| (*id, AnyRecord::Clinician(c.clone()))),
-    );
-    store.import_reference(&actor, &records).await.unwrap();
-    let reference_data = generator.reference_data();
-    while let Some(batch) = generator.next_batch(100) {
-        store
-            .import_patient_files(&actor, &batch.files, &reference_data, today())
-            .await
-            .unwrap();
-    }
-    (store, generator)
-}
-
 #[tokio::test]
 async fn outcomes_api_serves_the_engines_report_with_filters() {
     let dir = tempfile::tempdir().unwrap();
-    let (store, generator) = registry(&dir, 150).await;
+    let (store, generator) = common::synthetic_registry(&dir, 150).await;
     let (status, body) = get(&store, "/api/v1/outcomes?as_of=2026-06-30").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let served: Value = serde_json::from_str(&body).unwrap();
@@ -152,7 +117,7 @@ async fn outcomes_api_serves_the_engines_report_with_filters() {
 #[tokio::test]
 async fn bad_filters_are_refused_with_the_value_named() {
     let dir = tempfile::tempdir().unwrap();
-    let (store, _) = registry(&dir, 5).await;
+    let (store, _) = common::synthetic_registry(&dir, 5).await;
     let (status, body) = get(&store, "/api/v1/outcomes?site=NOWHERE").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body.contains("unknown site code \"NOWHERE\""), "{body}");

@@ -1,6 +1,7 @@
 //! `pdva bench web`: how long the web application takes to answer its
 //! heaviest pages on a generated registry: the outcome dashboard of each
-//! site and of the whole registry, and patients' pages. Requests go through
+//! site and of the whole registry, the largest site's worklist and
+//! compliance view, and patients' pages. Requests go through
 //! the real router (authorisation guard, handlers, templates) in process,
 //! signed in as a governance lead of every site, so the figures are the
 //! server's time to a complete page, without the network.
@@ -185,6 +186,17 @@ async fn measure(store: &Store, rounds: usize, patient_pages: usize) -> Result<(
         registry.add(time_page(&fresh(), &cookie, "/dashboard").await?);
     }
     all.push(registry);
+    // The other per-site pages that read every patient of the site.
+    for (page, path) in [
+        ("worklist", format!("/worklist?site={largest_site}")),
+        ("IPG773 compliance", format!("/sites/{largest_site}/compliance")),
+    ] {
+        let mut t = Timings::new(format!("{page}, largest site {largest_site}"));
+        for _ in 0..rounds.min(5) {
+            t.add(time_page(&router, &cookie, &path).await?);
+        }
+        all.push(t);
+    }
     let mut patient = Timings::new(format!("patient page, {patient_pages} patients"));
     // Patients spread evenly over the registry (ids are time-ordered, so
     // early and late registrations both appear).

@@ -323,3 +323,47 @@ pub async fn post(
     }
     send(store, r.body(Body::from(body)).unwrap()).await
 }
+
+/// The date the synthetic registries are generated for.
+pub fn synthetic_today() -> NaiveDate {
+    d("2026-06-30")
+}
+
+/// A registry of `patients` synthetic patients in a temporary SQLite file.
+pub async fn synthetic_registry(
+    dir: &tempfile::TempDir,
+    patients: usize,
+) -> (Store, pdva_synth::Generator) {
+    let store = Store::open(dir.path().join("t.db").to_str().unwrap())
+        .await
+        .unwrap();
+    let actor = Actor::new("test");
+    let mut generator = pdva_synth::Generator::new(pdva_synth::GeneratorConfig {
+        patients,
+        seed: 7,
+        today: synthetic_today(),
+    });
+    let reference = generator.reference();
+    let mut records: Vec<(RecordId, pdva_store::AnyRecord)> = Vec::new();
+    records.extend(
+        reference
+            .sites
+            .iter()
+            .map(|(id, s)| (*id, pdva_store::AnyRecord::Site(s.clone()))),
+    );
+    records.extend(
+        reference
+            .clinicians
+            .iter()
+            .map(|(id, c)| (*id, pdva_store::AnyRecord::Clinician(c.clone()))),
+    );
+    store.import_reference(&actor, &records).await.unwrap();
+    let reference_data = generator.reference_data();
+    while let Some(batch) = generator.next_batch(100) {
+        store
+            .import_patient_files(&actor, &batch.files, &reference_data, synthetic_today())
+            .await
+            .unwrap();
+    }
+    (store, generator)
+}

@@ -1,0 +1,94 @@
+//! The follow-up worklist on a synthetic registry, in process: visits to
+//! arrange are shown a page at a time, overdue first, and can be narrowed
+//! to one primary operator.
+
+mod common;
+
+use common::*;
+use pdva_store::{Role, SiteAccess};
+
+/// The data rows of the visits-to-arrange table.
+fn rows(body: &str) -> Vec<&str> {
+    let table = body
+        .split("<h2>Visits to arrange")
+        .nth(1)
+        .expect("the visits table");
+    table
+        .split("<tr>")
+        .skip(2) // the text before the table and the header row
+        .collect()
+}
+
+fn showing(body: &str) -> &str {
+    let start = body.find("Showing ").expect("a 'Showing' line");
+    &body[start..start + body[start..].find('.').unwrap()]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worklist_pages_its_visits_and_narrows_to_an_operator() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = synthetic_registry(&dir, 400).await;
+    let admin = user(&store, "admin", Role::Admin, SiteAccess::All).await;
+    let who = session(&store, &admin).await;
+
+    let first = get(&store, "/worklist", Some(&who)).await;
+    assert_eq!(first.status, 200);
+    let total: usize = showing(&first.body)
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        total > 100,
+        "400 patients should have more than 100 visits to arrange: {total}"
+    );
+    assert_eq!(showing(&first.body), format!("Showing 1–100 of {total}"));
+    assert_eq!(rows(&first.body).len(), 100);
+    assert!(rows(&first.body)[0].starts_with("<td>Overdue</td>"));
+    assert!(first.body.contains(">Next page</a>"));
+    assert!(!first.body.contains(">Previous page</a>"));
+
+    let second = get(&store, "/worklist?site=&operator=&page=2", Some(&who)).await;
+    assert!(
+        showing(&second.body).starts_with("Showing 101–"),
+        "{}",
+        showing(&second.body)
+    );
+    assert!(second.body.contains(">Previous page</a>"));
+    // No row is on both pages.
+    for row in rows(&second.body) {
+        assert!(!rows(&first.body).contains(&row));
+    }
+    // A page past the end shows the last page.
+    let last = get(&store, "/worklist?page=9999", Some(&who)).await;
+    assert!(!last.body.contains(">Next page</a>"));
+    assert!(showing(&last.body).ends_with(&format!("of {total}")));
+
+    // One operator: fewer visits, each of theirs.
+    let operator = first
+        .body
+        .split("<select id=\"operator\" name=\"operator\">")
+        .nth(1)
+        .unwrap()
+        .split("<option value=\"")
+        .nth(2)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let query = serde_urlencoded::to_string([("operator", operator.as_str())]).unwrap();
+    let narrowed = get(&store, &format!("/worklist?{query}"), Some(&who)).await;
+    assert_eq!(narrowed.status, 200);
+    let theirs: usize = showing(&narrowed.body)
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(theirs > 0 && theirs < total, "{theirs} of {total}");
+    for row in rows(&narrowed.body) {
+        assert!(row.contains(&format!("<td>{operator}</td>")), "{row}");
+    }
+}
