@@ -28,7 +28,21 @@ struct Check {
     title: &'static str,
     status: String,
     met: bool,
+    /// The records behind the finding, the first [`ITEMS_SHOWN`] of them.
     items: Vec<Item>,
+    /// How many more there are than are shown.
+    more: usize,
+}
+
+/// Records listed under each finding: a large site has thousands of
+/// overdue visits, which the worklist pages through.
+const ITEMS_SHOWN: usize = 100;
+
+/// A finding with its first [`ITEMS_SHOWN`] records, counting the rest.
+fn shown(mut check: Check) -> Check {
+    check.more = check.items.len().saturating_sub(ITEMS_SHOWN);
+    check.items.truncate(ITEMS_SHOWN);
+    check
 }
 
 #[derive(Template)]
@@ -186,6 +200,7 @@ pub(crate) async fn page(
             },
             met: site.governance_lead_informed_on.is_some(),
             items: Vec::new(),
+            more: 0,
         },
         Check {
             paragraph: "1.3",
@@ -199,6 +214,7 @@ pub(crate) async fn page(
             },
             met: !meeting_due,
             items: Vec::new(),
+            more: 0,
         },
         Check {
             paragraph: "1.2",
@@ -206,6 +222,7 @@ pub(crate) async fn page(
             status: count(&no_consent, "procedure"),
             met: no_consent.is_empty(),
             items: no_consent,
+            more: 0,
         },
         Check {
             paragraph: "1.2",
@@ -213,6 +230,7 @@ pub(crate) async fn page(
             status: count(&uncertainties, "procedure"),
             met: uncertainties.is_empty(),
             items: uncertainties,
+            more: 0,
         },
         Check {
             paragraph: "3.7",
@@ -220,6 +238,7 @@ pub(crate) async fn page(
             status: count(&uncredentialed, "procedure"),
             met: uncredentialed.is_empty(),
             items: uncredentialed,
+            more: 0,
         },
         Check {
             paragraph: "1.2, 3.6",
@@ -227,6 +246,7 @@ pub(crate) async fn page(
             status: count(&no_30_day, "procedure"),
             met: no_30_day.is_empty(),
             items: no_30_day,
+            more: 0,
         },
         Check {
             paragraph: "3.6",
@@ -234,8 +254,10 @@ pub(crate) async fn page(
             status: count(&overdue, "visit"),
             met: overdue.is_empty(),
             items: overdue,
+            more: 0,
         },
     ];
+    let checks = checks.into_iter().map(shown).collect();
     let page = CompliancePage {
         nav: Nav::of(&caller),
         site: site_code.to_string(),
@@ -246,4 +268,38 @@ pub(crate) async fn page(
         can_record: caller.user().role == pdva_store::Role::GovernanceLead,
     };
     Ok(Html(page.render()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check_with(items: usize) -> Check {
+        Check {
+            paragraph: "3.6",
+            title: "Overdue follow-up visits",
+            status: String::new(),
+            met: items == 0,
+            items: (0..items)
+                .map(|i| Item {
+                    patient_id: String::new(),
+                    registry_id: format!("P-{i}"),
+                    record: String::new(),
+                    detail: String::new(),
+                })
+                .collect(),
+            more: 0,
+        }
+    }
+
+    #[test]
+    fn a_finding_lists_its_first_hundred_records_and_counts_the_rest() {
+        let c = shown(check_with(250));
+        assert_eq!((c.items.len(), c.more), (100, 150));
+        assert_eq!(c.items[99].registry_id, "P-99");
+        let c = shown(check_with(100));
+        assert_eq!((c.items.len(), c.more), (100, 0));
+        let c = shown(check_with(3));
+        assert_eq!((c.items.len(), c.more), (3, 0));
+    }
 }
