@@ -189,7 +189,10 @@ async fn measure(store: &Store, rounds: usize, patient_pages: usize) -> Result<(
     // The other per-site pages that read every patient of the site.
     for (page, path) in [
         ("worklist", format!("/worklist?site={largest_site}")),
-        ("IPG773 compliance", format!("/sites/{largest_site}/compliance")),
+        (
+            "IPG773 compliance",
+            format!("/sites/{largest_site}/compliance"),
+        ),
     ] {
         let mut t = Timings::new(format!("{page}, largest site {largest_site}"));
         for _ in 0..rounds.min(5) {
