@@ -297,6 +297,22 @@ pub(crate) async fn create_site(
     .await
 }
 
+/// A site or clinician record by id with its version: not found if it is
+/// voided, missing or of another kind.
+async fn reference_record<T>(
+    state: &AppState,
+    id: RecordId,
+    of_kind: fn(AnyRecord) -> Option<T>,
+) -> Result<(RecordId, i64, T), WebError> {
+    match state.store.get(id).await {
+        Ok(StoredRecord { meta, record }) if !meta.voided => of_kind(record)
+            .map(|r| (id, meta.version, r))
+            .ok_or(WebError::NotFound),
+        Ok(_) | Err(StoreError::NotFound(_)) => Err(WebError::NotFound),
+        Err(e) => Err(e.into()),
+    }
+}
+
 async fn site_record(state: &AppState, code: &str) -> Result<(RecordId, i64, Site), WebError> {
     let code = SiteCode::parse(code).map_err(|_| WebError::NotFound)?;
     let (id, _) = state
@@ -306,13 +322,11 @@ async fn site_record(state: &AppState, code: &str) -> Result<(RecordId, i64, Sit
         .into_iter()
         .find(|(_, s)| s.site_code == code)
         .ok_or(WebError::NotFound)?;
-    match state.store.get(id).await? {
-        StoredRecord {
-            meta,
-            record: AnyRecord::Site(site),
-        } => Ok((id, meta.version, site)),
-        _ => Err(WebError::NotFound),
-    }
+    reference_record(state, id, |r| match r {
+        AnyRecord::Site(s) => Some(s),
+        _ => None,
+    })
+    .await
 }
 
 fn edit_site_page<'a>(
@@ -460,14 +474,11 @@ async fn clinician_record(
     id: &str,
 ) -> Result<(RecordId, i64, Clinician), WebError> {
     let id: RecordId = id.parse().map_err(|_| WebError::NotFound)?;
-    match state.store.get(id).await {
-        Ok(StoredRecord {
-            meta,
-            record: AnyRecord::Clinician(c),
-        }) if !meta.voided => Ok((id, meta.version, c)),
-        Ok(_) | Err(StoreError::NotFound(_)) => Err(WebError::NotFound),
-        Err(e) => Err(e.into()),
-    }
+    reference_record(state, id, |r| match r {
+        AnyRecord::Clinician(c) => Some(c),
+        _ => None,
+    })
+    .await
 }
 
 fn edit_clinician_page<'a>(
