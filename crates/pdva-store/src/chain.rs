@@ -5,13 +5,16 @@
 //! batches before moving the head and committing. A record and its audit
 //! entries commit together or not at all.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{LazyLock, Mutex};
 
 use sqlx::{Any, Row, Transaction};
 
+use pdva_domain::PatientFacts;
+
 use crate::error::Result;
 use crate::model::{AuditAction, AuditEntry, DataVersion};
+use crate::projection;
 use crate::rows::{RECORD_COLUMN_COUNT, RECORD_COLUMNS, RecordRow};
 
 /// Rows per multi-row INSERT: well under both engines' parameter limits
@@ -29,6 +32,9 @@ pub(crate) struct ChainWriter {
     inserts: Vec<RecordRow>,
     updates: Vec<RecordRow>,
     entries: Vec<AuditEntry>,
+    /// Outcome facts of patients written whole (imports), as their records
+    /// will read back: written as they are instead of recomputed.
+    given_facts: Vec<PatientFacts>,
 }
 
 /// What an audit entry names and binds: the thing changed and the hash of
@@ -65,6 +71,7 @@ impl ChainWriter {
             inserts: Vec::new(),
             updates: Vec::new(),
             entries: Vec::new(),
+            given_facts: Vec::new(),
         }
     }
 
@@ -150,8 +157,35 @@ impl ChainWriter {
         self.updates.push(after);
     }
 
-    /// Writes everything staged and moves the chain head. The caller commits.
+    /// Gives the outcome facts of a patient whose whole file this
+    /// transaction creates, so that they are not read back and recomputed.
+    pub fn give_facts(&mut self, facts: PatientFacts) {
+        self.given_facts.push(facts);
+    }
+
+    /// The patients whose records this transaction changes (a patient row
+    /// is its own patient's).
+    fn touched_patients(&self) -> BTreeSet<String> {
+        self.inserts
+            .iter()
+            .chain(&self.updates)
+            .filter_map(|row| {
+                if row.kind == "patient" {
+                    Some(row.id.clone())
+                } else {
+                    row.patient_id.clone()
+                }
+            })
+            .collect()
+    }
+
+    /// Writes everything staged, brings the touched patients' outcome facts
+    /// up to date, and moves the chain head. The caller commits.
     pub async fn flush(self, tx: &mut Transaction<'static, Any>) -> Result<DataVersion> {
+        let mut touched = self.touched_patients();
+        for given in &self.given_facts {
+            touched.remove(&given.patient_id.to_string());
+        }
         let style = Placeholders::of(tx);
         for chunk in self.inserts.chunks(BATCH_ROWS) {
             let sql = insert_sql(
@@ -205,6 +239,8 @@ impl ChainWriter {
             }
             q.execute(&mut **tx).await?;
         }
+        projection::write_given(tx, &self.given_facts).await?;
+        projection::refresh(tx, &touched).await?;
         sqlx::query("UPDATE chain_head SET seq = $1, hash = $2 WHERE id = 1")
             .bind(self.head.seq)
             .bind(&self.head.hash)

@@ -142,6 +142,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_audit_patient_index.sql"),
         postgres: include_str!("../migrations/postgres/0003_audit_patient_index.sql"),
     },
+    Migration {
+        version: 4,
+        name: "outcome_facts",
+        sqlite: include_str!("../migrations/sqlite/0004_outcome_facts.sql"),
+        postgres: include_str!("../migrations/postgres/0004_outcome_facts.sql"),
+    },
 ];
 
 /// Applies the migrations not yet applied, each in its own transaction, and

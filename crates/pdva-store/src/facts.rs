@@ -160,14 +160,74 @@ impl<F: FnMut(PatientFacts)> Assembler<F> {
 }
 
 impl Store {
-    /// Every non-voided patient's outcome facts (from their non-voided
-    /// records), of one home site or of the whole registry, handed to
-    /// `visit` one patient at a time in no particular order: the facts of
-    /// the files [`Store::load_patient_files`] returns, records in the same
-    /// order (oldest first), but read without building the files, and
-    /// without holding more than one patient's rows.
+    /// Every non-voided patient's outcome facts, of one home site or of the
+    /// whole registry, handed to `visit` one patient at a time in no
+    /// particular order: the facts of the files [`Store::load_patient_files`]
+    /// returns, records in the same order (oldest first), read from the
+    /// outcome facts table that every write keeps (one small row a patient).
     #[tracing::instrument(skip_all, fields(site = ?site))]
     pub async fn for_each_patient_facts(
+        &self,
+        site: Option<&str>,
+        mut visit: impl FnMut(PatientFacts),
+    ) -> Result<()> {
+        let sql = match site {
+            None => "SELECT patient_id, facts FROM outcome_facts",
+            Some(_) => "SELECT patient_id, facts FROM outcome_facts WHERE site_code = $1",
+        };
+        match self.engine {
+            Engine::Sqlite => {
+                let mut conn = self.native_sqlite_reader().await?;
+                {
+                    let mut query = sqlx::query(sql);
+                    if let Some(site) = site {
+                        query = query.bind(site);
+                    }
+                    let mut rows = query.fetch(&mut conn);
+                    while let Some(row) = rows.try_next().await? {
+                        let id: &str = row.try_get(0)?;
+                        visit(crate::projection::decode_row(id, row.try_get(1)?)?);
+                    }
+                }
+                conn.close().await?;
+            }
+            Engine::Postgres => {
+                let mut query = sqlx::query(sql);
+                if let Some(site) = site {
+                    query = query.bind(site.to_owned());
+                }
+                let mut rows = query.fetch(&self.pool);
+                while let Some(row) = rows.try_next().await? {
+                    let id: String = row.try_get(0)?;
+                    let facts: Vec<u8> = row.try_get(1)?;
+                    visit(crate::projection::decode_row(&id, &facts)?);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A read-only native SQLite connection, where the `Any` driver's
+    /// decoding into owned values would cost more than the scan.
+    async fn native_sqlite_reader(&self) -> Result<SqliteConnection> {
+        let options = SqliteConnectOptions::from_str(&self.url)
+            .map_err(|_| StoreError::BadUrl(crate::redact(&self.url)))?
+            .read_only(true)
+            .disable_statement_logging();
+        let mut conn = SqliteConnection::connect_with(&options).await?;
+        // Memory-mapped reads: the scan reads the whole table.
+        sqlx::query("PRAGMA mmap_size = 17179869184")
+            .execute(&mut conn)
+            .await?;
+        Ok(conn)
+    }
+
+    /// The same facts as [`Store::for_each_patient_facts`], read from the
+    /// records themselves (parsing only the fields the facts need from
+    /// each body) without holding more than one patient's rows: the source
+    /// the outcome facts table is built and verified from.
+    #[tracing::instrument(skip_all, fields(site = ?site))]
+    pub async fn for_each_patient_facts_from_records(
         &self,
         site: Option<&str>,
         visit: impl FnMut(PatientFacts),
@@ -179,16 +239,7 @@ impl Store {
         };
         match self.engine {
             Engine::Sqlite => {
-                let options = SqliteConnectOptions::from_str(&self.url)
-                    .map_err(|_| StoreError::BadUrl(crate::redact(&self.url)))?
-                    .read_only(true)
-                    .disable_statement_logging();
-                let mut conn = SqliteConnection::connect_with(&options).await?;
-                // A bigger page cache and memory-mapped reads: the scan reads
-                // the whole table.
-                sqlx::query("PRAGMA mmap_size = 17179869184")
-                    .execute(&mut conn)
-                    .await?;
+                let mut conn = self.native_sqlite_reader().await?;
                 read_sqlite(&mut conn, site, &mut assembler).await?;
                 conn.close().await?;
             }

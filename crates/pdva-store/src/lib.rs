@@ -18,6 +18,7 @@ pub mod db;
 mod error;
 mod facts;
 mod model;
+mod projection;
 mod read;
 mod rows;
 mod sites;
@@ -82,11 +83,13 @@ impl Store {
     pub async fn open(db: &str) -> Result<Self> {
         let (pool, engine) = db::connect(db, 8).await?;
         db::migrate(&pool, engine).await?;
-        Ok(Self {
+        let store = Self {
             pool,
             engine,
             url: db::connection_url(db)?,
-        })
+        };
+        store.ensure_outcome_facts().await?;
+        Ok(store)
     }
 
     /// The engine in use.

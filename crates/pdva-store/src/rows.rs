@@ -43,7 +43,12 @@ pub(crate) const RECORD_COLUMN_COUNT: usize = 18;
 
 /// Hex SHA-256.
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
+    hex::encode(sha256(bytes))
+}
+
+/// SHA-256 of `bytes`.
+pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
 }
 
 impl RecordRow {

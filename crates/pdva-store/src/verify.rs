@@ -7,7 +7,9 @@
 //! 2. each record's entries in order: the first is its creation, and the
 //!    state before each later change hashes to the previous entry's row hash;
 //! 3. each data row: its current state hashes to the row hash of its latest
-//!    entry (a row changed by raw SQL fails here; a row with no entry too).
+//!    entry (a row changed by raw SQL fails here; a row with no entry too);
+//! 4. each user account against its latest entry;
+//! 5. each patient's outcome facts row against the facts their records give.
 
 use futures_util::TryStreamExt;
 use sqlx::Row;
@@ -248,6 +250,19 @@ impl Store {
                     }
                 }
             }
+        }
+
+        // 5. The outcome facts table against the records it is derived from:
+        // a report must never read facts that the records do not say.
+        for (patient, problem) in self.outcome_facts_differences(progress).await? {
+            breaks.push(
+                None,
+                &patient,
+                format!(
+                    "patient {patient} {problem}: the outcome facts table was changed outside \
+                     the application (rebuild it with `pdva audit rebuild-outcome-facts`)"
+                ),
+            );
         }
 
         let mut breaks = breaks.0;

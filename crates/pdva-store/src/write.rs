@@ -3,8 +3,8 @@
 
 use chrono::NaiveDate;
 use pdva_domain::{
-    ClinicalRecord, Clinician, Finding, GovernanceMeeting, Patient, PatientFile, RecordId,
-    RecordKind, Rule, Site, check_file, check_record,
+    ClinicalRecord, Clinician, Finding, GovernanceMeeting, Patient, PatientFacts, PatientFile,
+    RecordId, RecordKind, Rule, Site, check_file, check_record,
 };
 use serde::Serialize;
 use sqlx::{Any, Transaction};
@@ -13,6 +13,7 @@ use crate::Store;
 use crate::chain::{ChainWriter, lock_head};
 use crate::error::{Result, StoreError};
 use crate::model::{Actor, AnyRecord, AuditAction, DataVersion};
+use crate::projection;
 use crate::read::{file_from_rows, patient_rows, reference_data, row_by_id};
 use crate::rows::RecordRow;
 
@@ -88,7 +89,7 @@ fn non_empty(reason: Option<String>) -> Option<String> {
 }
 
 impl Store {
-    async fn begin_write(&self) -> Result<(Transaction<'static, Any>, DataVersion)> {
+    pub(crate) async fn begin_write(&self) -> Result<(Transaction<'static, Any>, DataVersion)> {
         let mut tx = self.pool.begin().await?;
         let head = lock_head(&mut tx).await?;
         Ok((tx, head))
@@ -586,6 +587,7 @@ impl Store {
                 chain.create(row, None, warnings_of(*id));
                 summary.records += 1;
             }
+            chain.give_facts(projection::in_stored_order(PatientFacts::from(file)));
             summary.patients += 1;
             summary.records += 1;
         }

@@ -252,6 +252,13 @@ enum AuditCommand {
         #[command(flatten)]
         db: DbArg,
     },
+    /// Rebuild every patient's outcome facts (the table reports read) from
+    /// their records, after `audit verify` found it changed outside the
+    /// application. The records and the audit trail are not touched.
+    RebuildOutcomeFacts {
+        #[command(flatten)]
+        db: DbArg,
+    },
     /// Show the newest audit entries, of one record or patient or of all.
     Log {
         #[command(flatten)]
@@ -374,6 +381,13 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 }
                 return Ok(ExitCode::FAILURE);
             }
+        }
+        Command::Audit {
+            command: AuditCommand::RebuildOutcomeFacts { db },
+        } => {
+            let store = open(&config.db(db.db)).await?;
+            let patients = store.rebuild_outcome_facts().await?;
+            println!("Rebuilt the outcome facts of {patients} patients from their records.");
         }
         Command::Audit {
             command: AuditCommand::Log { db, record, limit },

@@ -1,16 +1,20 @@
-//! The store's fast read of the patients' outcome facts
-//! (`Store::for_each_patient_facts`) against the whole patient files
-//! (`Store::load_patient_files`) on a generated registry: the same facts, the
-//! same derived limbs and the same report, with voided records left out and
-//! the site filter applied. On SQLite always; on PostgreSQL too when
-//! PDVA_TEST_POSTGRES_URL is set.
+//! The store's fast reads of the patients' outcome facts, from the outcome
+//! facts table (`Store::for_each_patient_facts`) and from the record bodies
+//! (`Store::for_each_patient_facts_from_records`), against the whole patient
+//! files (`Store::load_patient_files`) on a generated registry: the same
+//! facts, the same derived limbs and the same report, after voids of records
+//! and of a whole patient and a patient's move to another site, with the
+//! site filter applied. Then the table's guards: `audit verify` finds a row
+//! changed behind the application's back, `rebuild_outcome_facts` mends it,
+//! and a store opened without the table (or with an older format) builds it.
+//! On SQLite always; on PostgreSQL too when PDVA_TEST_POSTGRES_URL is set.
 
 use std::process::Command;
 
 use chrono::NaiveDate;
 use pdva_domain::PatientFacts;
 use pdva_outcomes::{CohortBuilder, Filter, IndexLimb, ReportRequest};
-use pdva_store::{Actor, Store, db};
+use pdva_store::{Actor, AnyRecord, Change, NoProgress, Store, db};
 
 fn generate(db_url: &str) {
     let out = Command::new(env!("CARGO_BIN_EXE_pdva"))
@@ -52,6 +56,41 @@ async fn streamed(store: &Store, site: Option<&str>) -> Vec<PatientFacts> {
     all
 }
 
+async fn from_records(store: &Store, site: Option<&str>) -> Vec<PatientFacts> {
+    let mut all = Vec::new();
+    store
+        .for_each_patient_facts_from_records(site, |f| all.push(f))
+        .await
+        .unwrap();
+    all.sort_by_key(|f| f.patient_id);
+    all
+}
+
+/// Both fast reads give the facts of the patient files.
+async fn assert_facts_match_files(store: &Store, site: Option<&str>) {
+    let files = store.load_patient_files(site).await.unwrap();
+    assert!(!files.is_empty());
+    let mut expected: Vec<PatientFacts> = files.iter().map(PatientFacts::from).collect();
+    expected.sort_by_key(|f| f.patient_id);
+    for (route, facts) in [
+        ("outcome facts table", streamed(store, site).await),
+        ("record bodies", from_records(store, site).await),
+    ] {
+        assert_eq!(
+            facts.len(),
+            expected.len(),
+            "{route}, site {site:?}: patients"
+        );
+        for (ours, theirs) in facts.iter().zip(&expected) {
+            assert_eq!(
+                ours, theirs,
+                "{route}, site {site:?}: patient {}",
+                theirs.patient_id
+            );
+        }
+    }
+}
+
 async fn fast_path_equals_patient_files(db_url: &str) {
     generate(db_url);
     let store = Store::open(db_url).await.unwrap();
@@ -72,30 +111,62 @@ async fn fast_path_equals_patient_files(db_url: &str) {
             .await
             .unwrap();
     }
+    // Void a whole patient, and move another to a second site: both change
+    // which site's report the patient's facts belong to.
+    let reference = store.reference_data().await.unwrap();
+    let mut sites: Vec<String> = reference.sites.keys().map(|s| s.to_string()).collect();
+    sites.sort();
+    let patients = store.patient_ids().await.unwrap();
+    store
+        .void(&actor, patients[0], "registered in error (test)")
+        .await
+        .unwrap();
+    let moved = store.get(patients[1]).await.unwrap();
+    let AnyRecord::Patient(mut patient) = moved.record else {
+        panic!("not a patient")
+    };
+    let other_site = sites
+        .iter()
+        .find(|s| s.as_str() != patient.home_site.as_str())
+        .unwrap();
+    patient.home_site = other_site.parse().unwrap();
+    store
+        .save_patient(
+            &actor,
+            Change {
+                id: Some(patients[1]),
+                expected_version: Some(moved.meta.version),
+                record: patient,
+                reason: Some("moved to another site (test)".into()),
+                acknowledge_warnings: true,
+            },
+            "2026-06-30".parse().unwrap(),
+        )
+        .await
+        .unwrap();
+    let moved_facts = streamed(&store, Some(other_site)).await;
+    assert!(moved_facts.iter().any(|f| f.patient_id == patients[1]));
+    assert!(
+        !streamed(&store, None)
+            .await
+            .iter()
+            .any(|f| f.patient_id == patients[0])
+    );
+
     let voided: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM record WHERE voided = 1")
         .fetch_one(store.pool())
         .await
         .unwrap();
     assert!(voided >= 3);
 
-    let reference = store.reference_data().await.unwrap();
-    let mut sites: Vec<String> = reference.sites.keys().map(|s| s.to_string()).collect();
-    sites.sort();
     for (site, as_of) in [
         (None, "2026-06-30"),
         (None, "2025-01-31"),
         (Some(sites[0].as_str()), "2026-06-30"),
     ] {
         let as_of: NaiveDate = as_of.parse().unwrap();
+        assert_facts_match_files(&store, site).await;
         let files = store.load_patient_files(site).await.unwrap();
-        assert!(!files.is_empty());
-        let mut expected: Vec<PatientFacts> = files.iter().map(PatientFacts::from).collect();
-        expected.sort_by_key(|f| f.patient_id);
-        let facts = streamed(&store, site).await;
-        assert_eq!(facts.len(), expected.len(), "site {site:?}: patients");
-        for (ours, theirs) in facts.iter().zip(&expected) {
-            assert_eq!(ours, theirs, "site {site:?}: patient {}", theirs.patient_id);
-        }
 
         let filter = Filter {
             site: site.map(str::to_owned),
@@ -126,6 +197,56 @@ async fn fast_path_equals_patient_files(db_url: &str) {
             "site {site:?}, as of {as_of}: report"
         );
     }
+    assert!(store.verify_audit(&NoProgress).await.unwrap().is_intact());
+
+    // Rows changed behind the application's back are found, and mended: a
+    // site moved, and one patient's facts replaced by another's.
+    sqlx::query("UPDATE outcome_facts SET site_code = 'ZZ' WHERE patient_id = $1")
+        .bind(patients[2].to_string())
+        .execute(store.pool())
+        .await
+        .unwrap();
+    sqlx::query(
+        "UPDATE outcome_facts SET facts = (SELECT o.facts FROM outcome_facts o \
+         WHERE o.patient_id = $1) WHERE patient_id = $2",
+    )
+    .bind(patients[4].to_string())
+    .bind(patients[3].to_string())
+    .execute(store.pool())
+    .await
+    .unwrap();
+    let report = store.verify_audit(&NoProgress).await.unwrap();
+    let mut named: Vec<String> = report.breaks.iter().map(|b| b.record_id.clone()).collect();
+    named.sort();
+    let mut expected = vec![patients[2].to_string(), patients[3].to_string()];
+    expected.sort();
+    assert_eq!(named, expected, "{:?}", report.breaks);
+    assert!(
+        report
+            .breaks
+            .iter()
+            .all(|b| b.problem.contains("rebuild-outcome-facts"))
+    );
+    let rebuilt = store.rebuild_outcome_facts().await.unwrap();
+    assert_eq!(rebuilt, store.patient_ids().await.unwrap().len());
+    assert!(store.verify_audit(&NoProgress).await.unwrap().is_intact());
+    assert_facts_match_files(&store, None).await;
+
+    // A registry whose table is missing or of another format gets it built
+    // when it is opened.
+    sqlx::query("DELETE FROM outcome_facts")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    sqlx::query("UPDATE projection_state SET format = format + 100")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    store.close().await;
+    let store = Store::open(db_url).await.unwrap();
+    assert_facts_match_files(&store, None).await;
+    assert_facts_match_files(&store, Some(other_site)).await;
+    assert!(store.verify_audit(&NoProgress).await.unwrap().is_intact());
     store.close().await;
 }
 
