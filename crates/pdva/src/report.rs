@@ -8,7 +8,9 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use chrono::NaiveDate;
-use pdva_outcomes::{CohortBuilder, Filter, OutcomesReport, PatientFacts, ReportRequest};
+use pdva_outcomes::{
+    CohortBuilder, Filter, IndexLimb, OutcomesReport, PatientFacts, ReportRequest, ResolvedFilter,
+};
 use pdva_store::{Engine, Store};
 
 /// Output format of a report.
@@ -87,20 +89,39 @@ fn process_cpu_seconds() -> Option<f64> {
     Some((user + system) / 100.0)
 }
 
-/// Times reading and computing the full outcomes report on `db`, then runs
-/// `benchmarks/outcomes_python.py` on the same database and prints both,
-/// split into reading and computing, and their ratios.
-pub async fn bench(db: &str, as_of: NaiveDate, script: &str) -> Result<()> {
+/// Where the bench reads the outcome facts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FactsSource {
+    /// The outcome facts table, as the report reads them.
+    Table,
+    /// The record bodies (how the table is built and verified).
+    Records,
+}
+
+/// What reading and deriving gave.
+struct Derived {
+    limbs: Vec<IndexLimb>,
+    /// Wall time of reading, the derivation alongside.
+    read: f64,
+    /// CPU time of every thread but the derivation's.
+    read_cpu: Option<f64>,
+    /// CPU time of the derivation's thread.
+    derive_cpu: Option<f64>,
+    patients: usize,
+    records: usize,
+}
+
+/// Streams every patient's facts from `source` into a derivation on a
+/// thread of its own, so that its CPU time is measured apart from the
+/// reading's (its wall time overlaps the reading), as the report does.
+async fn read_and_derive(
+    store: &Store,
+    filter: &ResolvedFilter,
+    as_of: NaiveDate,
+    source: FactsSource,
+) -> Result<Derived> {
     let started = Instant::now();
     let cpu_at_start = process_cpu_seconds();
-    let store = Store::open(db).await?;
-    let reference = store.reference_data().await?;
-    let data_version = store.data_version().await?.to_string();
-    let filter = Filter::default().resolve(&reference)?;
-    // The report's own path: each patient's limbs are derived as the store
-    // streams their facts, so memory stays flat. The derivation runs on a
-    // thread of its own here, so that its CPU time is measured apart from
-    // the reading's (its wall time overlaps the reading).
     let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<PatientFacts>>(64);
     let derive_filter = filter.clone();
     let deriver = std::thread::Builder::new()
@@ -121,16 +142,22 @@ pub async fn bench(db: &str, as_of: NaiveDate, script: &str) -> Result<()> {
         })?;
     const BATCH: usize = 256;
     let mut batch = Vec::with_capacity(BATCH);
-    store
-        .for_each_patient_facts(None, |facts| {
-            batch.push(facts);
-            if batch.len() == BATCH {
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                // Only fails if the thread has gone, which join reports.
-                let _ = sender.send(full);
-            }
-        })
-        .await?;
+    let visit = |facts| {
+        batch.push(facts);
+        if batch.len() == BATCH {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+            // Only fails if the thread has gone, which join reports.
+            let _ = sender.send(full);
+        }
+    };
+    match source {
+        FactsSource::Table => store.for_each_patient_facts(None, visit).await?,
+        FactsSource::Records => {
+            store
+                .for_each_patient_facts_from_records(None, visit)
+                .await?
+        }
+    }
     let _ = sender.send(batch);
     drop(sender);
     let (limbs, derive_cpu, patients, records) = tokio::task::block_in_place(|| deriver.join())
@@ -140,11 +167,38 @@ pub async fn bench(db: &str, as_of: NaiveDate, script: &str) -> Result<()> {
         .zip(process_cpu_seconds())
         .zip(derive_cpu)
         .map(|((a, b), d)| b - a - d);
+    Ok(Derived {
+        limbs,
+        read,
+        read_cpu,
+        derive_cpu,
+        patients,
+        records,
+    })
+}
+
+/// Times reading and computing the full outcomes report on `db`, then runs
+/// `benchmarks/outcomes_python.py` on the same database and prints both,
+/// split into reading and computing, and their ratios.
+pub async fn bench(db: &str, as_of: NaiveDate, script: &str) -> Result<()> {
+    let started = Instant::now();
+    let store = Store::open(db).await?;
+    let reference = store.reference_data().await?;
+    let data_version = store.data_version().await?.to_string();
+    let filter = Filter::default().resolve(&reference)?;
+    let Derived {
+        limbs,
+        read,
+        read_cpu,
+        derive_cpu,
+        patients,
+        records,
+    } = read_and_derive(&store, &filter, as_of, FactsSource::Table).await?;
     // Without /proc the derivation's CPU time is unknown: count it as 0.
     let derive = derive_cpu.unwrap_or(0.0);
     let request = ReportRequest {
         as_of,
-        filter,
+        filter: filter.clone(),
         data_version,
     };
     // The statistics run on this one thread; their CPU time is measured too.
@@ -166,22 +220,42 @@ pub async fn bench(db: &str, as_of: NaiveDate, script: &str) -> Result<()> {
             std::hint::black_box(curves);
             Ok((statistics, statistics_cpu, report, same, same_cpu))
         })?;
-    drop(limbs);
     let compute = derive + statistics;
     let same_curves = derive + curves;
     let compute_cpu = statistics_cpu.map(|c| c + derive);
     let same_curves_cpu = curves_cpu.map(|c| c + derive);
     let json = serde_json::to_string(&report)?;
     let total = started.elapsed().as_secs_f64();
+    // Beside it, the same read from the record bodies, which is how the
+    // table is built and verified, and what a report without it would cost.
+    let from_bodies = read_and_derive(&store, &filter, as_of, FactsSource::Records).await?;
+    let by_limb = |mut limbs: Vec<IndexLimb>| {
+        limbs.sort_by_key(|l| (l.patient_id, l.procedure_id));
+        limbs
+    };
+    if by_limb(from_bodies.limbs) != by_limb(limbs) {
+        bail!(
+            "the outcome facts table and the record bodies give different limbs: run `pdva audit verify`"
+        );
+    }
     println!(
         "pdva bench outcomes: {} patients, {} records, {} index procedures; data version {}",
         patients, records, report.cohort.index_procedures, report.data_version
     );
+    let on_cpus = |c: Option<f64>| {
+        c.map_or(String::new(), |c| {
+            format!("; {c:.2} s on the CPUs, all threads but the derivation's")
+        })
+    };
     println!(
-        "  Rust   read    {read:>8.2} s   (SQL + the fields the derivation needs from the JSON bodies, streamed, the derivation alongside on its own thread{})",
-        read_cpu.map_or(String::new(), |c| format!(
-            "; {c:.2} s on the CPUs, all threads but the derivation's"
-        ))
+        "  Rust   read    {read:>8.2} s   (the outcome facts table, streamed, the derivation alongside on its own thread{})",
+        on_cpus(read_cpu)
+    );
+    println!(
+        "         (from the record bodies instead: {:.2} s{}; derivation {:.3} s on the CPU)",
+        from_bodies.read,
+        on_cpus(from_bodies.read_cpu),
+        from_bodies.derive_cpu.unwrap_or(0.0)
     );
     let cpu = |x: Option<f64>| x.map_or(String::new(), |c| format!(", {c:.3} s on the CPU"));
     println!(
