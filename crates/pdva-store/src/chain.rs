@@ -19,7 +19,7 @@ use crate::rows::{RECORD_COLUMN_COUNT, RECORD_COLUMNS, RecordRow};
 
 /// Rows per multi-row INSERT: well under both engines' parameter limits
 /// (SQLite 32766, PostgreSQL 65535).
-const BATCH_ROWS: usize = 400;
+pub(crate) const BATCH_ROWS: usize = 400;
 const AUDIT_COLUMNS: &str = "seq, at, actor, action, record_id, record_kind, patient_id, \
     reason, warnings, before_state, row_hash, prev_hash, hash";
 const AUDIT_COLUMN_COUNT: usize = 13;
@@ -252,7 +252,7 @@ impl ChainWriter {
 
 /// How a statement marks its parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Placeholders {
+pub(crate) enum Placeholders {
     /// `$1, $2, …`: PostgreSQL's only form.
     Numbered,
     /// `?, ?, …`: bound in order. SQLite looks each named or numbered
@@ -262,7 +262,7 @@ enum Placeholders {
 }
 
 impl Placeholders {
-    fn of(conn: &sqlx::AnyConnection) -> Self {
+    pub(crate) fn of(conn: &sqlx::AnyConnection) -> Self {
         if conn.backend_name().eq_ignore_ascii_case("sqlite") {
             Self::Positional
         } else {
@@ -273,7 +273,7 @@ impl Placeholders {
 
 /// `INSERT INTO table (columns) VALUES ($1, …), (…)` for `rows` rows, cached
 /// so that each statement shape is built (and prepared) once.
-fn insert_sql(
+pub(crate) fn insert_sql(
     table: &'static str,
     columns: &'static str,
     width: usize,

@@ -29,6 +29,7 @@ use pdva_domain::{PatientFacts, RecordFacts, RecordId};
 use sqlx::{Any, Row, Transaction};
 
 use crate::Store;
+use crate::chain::{BATCH_ROWS, Placeholders, insert_sql};
 use crate::error::{Result, StoreError};
 use crate::read::{file_from_rows, patient_rows};
 
@@ -411,13 +412,30 @@ async fn upsert(tx: &mut Transaction<'static, Any>, facts: &PatientFacts) -> Res
 }
 
 /// Writes the facts of patients written whole in this transaction (an
-/// import), as the records read back would give them.
+/// import, or a rebuild after the table was emptied), as their records read
+/// back would give them. They are new rows: a patient who already has one
+/// is an error that rolls the transaction back.
 pub(crate) async fn write_given(
     tx: &mut Transaction<'static, Any>,
     given: &[PatientFacts],
 ) -> Result<()> {
-    for facts in given {
-        upsert(tx, facts).await?;
+    let style = Placeholders::of(tx);
+    for chunk in given.chunks(BATCH_ROWS) {
+        let sql = insert_sql(
+            "outcome_facts",
+            "patient_id, site_code, facts",
+            3,
+            chunk.len(),
+            style,
+        );
+        let mut q = sqlx::query(&sql);
+        for facts in chunk {
+            q = q
+                .bind(facts.patient_id.to_string())
+                .bind(facts.home_site.as_str().to_owned())
+                .bind(encode(facts));
+        }
+        q.execute(&mut **tx).await?;
     }
     Ok(())
 }

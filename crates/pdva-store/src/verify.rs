@@ -259,8 +259,9 @@ impl Store {
                 None,
                 &patient,
                 format!(
-                    "patient {patient} {problem}: the outcome facts table was changed outside \
-                     the application (rebuild it with `pdva audit rebuild-outcome-facts`)"
+                    "patient {patient} {problem}: the table or the records were changed outside \
+                     the application (once the records are intact, rebuild the table with \
+                     `pdva audit rebuild-outcome-facts`)"
                 ),
             );
         }

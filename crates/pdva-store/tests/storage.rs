@@ -356,7 +356,7 @@ on_both_engines!(
         .await
         .unwrap();
         let report = db.store.verify_audit(&NoProgress).await.unwrap();
-        assert_eq!(report.breaks.len(), 1, "{:?}", report.breaks);
+        assert_eq!(report.breaks.len(), 2, "{:?}", report.breaks);
         let b = &report.breaks[0];
         assert_eq!(b.record_id, s.procedure.to_string());
         assert_eq!(b.seq, Some(5));
@@ -365,6 +365,11 @@ on_both_engines!(
             "{}",
             b.problem
         );
+        // The outcome facts kept from the record before the change no
+        // longer match it either: reports would not silently use either.
+        let facts = &report.breaks[1];
+        assert_eq!(facts.record_id, s.patient.to_string());
+        assert!(facts.problem.contains("outcome facts"), "{}", facts.problem);
     }
 );
 
