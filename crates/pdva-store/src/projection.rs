@@ -496,7 +496,14 @@ impl Store {
         {
             return Ok(0);
         }
-        tracing::info!("building the outcome facts of every patient from their records");
+        // A new registry has nobody to build: say nothing.
+        let anyone = sqlx::query("SELECT 1 FROM record WHERE kind = 'patient' LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        if anyone {
+            tracing::info!("building the outcome facts of every patient from their records");
+        }
         sqlx::query("DELETE FROM outcome_facts")
             .execute(&mut *tx)
             .await?;
@@ -526,7 +533,9 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        tracing::info!(patients, "built the outcome facts");
+        if anyone {
+            tracing::info!(patients, "built the outcome facts");
+        }
         Ok(patients)
     }
 
