@@ -6,6 +6,11 @@ use std::time::Instant;
 use pdva_outcomes::{CohortBuilder, Filter, PatientFacts, ReportRequest, report_from_limbs};
 use pdva_synth::{Generator, GeneratorConfig};
 
+// The allocator of the `pdva` binary, so that allocation costs what it
+// costs there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// This thread's time on a CPU (Linux), which a busy machine does not inflate.
 fn cpu() -> f64 {
     std::fs::read_to_string("/proc/thread-self/schedstat")
