@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use pdva_domain::RecordId;
 
 use pdva_stats::{
-    BadDirection, CusumCase, CusumParams, FunnelClass, classify, funnel_limits,
+    BadDirection, CusumCase, CusumParams, FunnelClass, funnel_limits_and_class,
     learning_curve_cusum,
 };
 
@@ -131,8 +131,7 @@ pub(crate) fn monitoring(
             let mut unit_views = Vec::new();
             if let Some(theta) = theta {
                 for (unit, (label, n_u, k_u)) in units {
-                    let limits = funnel_limits(theta, n_u)?;
-                    let class = classify(k_u, n_u, theta, indicator.bad)?;
+                    let (limits, class) = funnel_limits_and_class(k_u, n_u, theta, indicator.bad)?;
                     unit_views.push(FunnelUnit {
                         unit,
                         label,
