@@ -54,7 +54,7 @@ pub use funnel::{
     BadDirection, FunnelClass, FunnelLimits, binomial_limit, classify, funnel_limits,
     funnel_limits_and_class,
 };
-pub use kaplan_meier::{KaplanMeier, KmEstimate, KmRow, Observation, TimeCounts};
+pub use kaplan_meier::{KaplanMeier, KmEstimate, KmRow, KmSummary, Observation, TimeCounts};
 pub use logrank::{LogRankCounts, LogRankTest, logrank_test};
 pub use proportion::{Proportion, wilson_interval};
 pub use quantile::{MedianIqr, iqr, median, median_iqr, quantile, quantiles};
