@@ -39,7 +39,8 @@ use pdva_domain::derived::EQ5D5L_VALUE_SET;
 use pdva_domain::schedule::{Completeness, Timepoint};
 use pdva_domain::{PatientFile, RecordId, ReferenceData};
 use pdva_stats::{
-    KaplanMeier, KmEstimate, LogRankCounts, median_iqr, rate_per_100_patient_years, wilson_interval,
+    KaplanMeier, KmEstimate, LogRankCounts, median_iqr_mut, rate_per_100_patient_years,
+    wilson_interval,
 };
 
 use crate::days::{Axis, cif_and_naive_km, fit_km, km_on};
@@ -791,8 +792,10 @@ fn rate(definition: &str, events: u64, person_days: i64) -> Result<RateEndpoint>
     })
 }
 
-pub(crate) fn distribution(values: &[f64]) -> Result<Distribution> {
-    let m = median_iqr(values)?;
+/// Size, median and quartiles (type 7) of values it may reorder (found by
+/// selection, not a sort).
+pub(crate) fn distribution(values: &mut [f64]) -> Result<Distribution> {
+    let m = median_iqr_mut(values)?;
     Ok(Distribution {
         n: values.len() as u64,
         median: m.as_ref().map(|m| m.median),
@@ -876,38 +879,59 @@ fn quality_of_life(limbs: &[IndexLimb]) -> Result<QualityOfLife> {
         ),
         ("eq_vas", "EQ VAS (0–100)", |s| s.eq_vas),
     ];
-    let mut out = Vec::new();
-    for (key, label, pick) in instruments {
-        let baseline: Vec<f64> = limbs
-            .iter()
-            .filter_map(|l| l.qol_baseline.as_ref().and_then(pick))
-            .collect();
-        let mut at: BTreeMap<Timepoint, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
-        for l in limbs {
-            let base = l.qol_baseline.as_ref().and_then(pick);
+    // One pass over the limbs for the three instruments: baseline values,
+    // and each timepoint's values and changes, the timepoints by their
+    // place in `Timepoint`'s order (`slot`), as a map by timepoint would
+    // keep them.
+    fn slot(t: Timepoint) -> usize {
+        match t {
+            Timepoint::Day30 => 0,
+            Timepoint::Month3 => 1,
+            Timepoint::Month6 => 2,
+            Timepoint::Month12 => 3,
+            Timepoint::Year(n) => 2 + n as usize,
+        }
+    }
+    type Samples = (Timepoint, Vec<f64>, Vec<f64>);
+    let mut baseline: [Vec<f64>; 3] = Default::default();
+    let mut at: [Vec<Option<Samples>>; 3] = Default::default();
+    for l in limbs {
+        let base = l.qol_baseline.as_ref();
+        for (k, (_, _, pick)) in instruments.iter().enumerate() {
+            let b = base.and_then(pick);
+            if let Some(b) = b {
+                baseline[k].push(b);
+            }
             for (t, scores) in &l.qol_timepoints {
                 if let Some(v) = pick(scores) {
-                    let slot = at.entry(*t).or_default();
-                    slot.0.push(v);
-                    if let Some(b) = base {
-                        slot.1.push(v - b);
+                    let i = slot(*t);
+                    if i >= at[k].len() {
+                        at[k].resize_with(i + 1, || None);
+                    }
+                    let samples = at[k][i].get_or_insert_with(|| (*t, Vec::new(), Vec::new()));
+                    samples.1.push(v);
+                    if let Some(b) = b {
+                        samples.2.push(v - b);
                     }
                 }
             }
         }
+    }
+    let mut out = Vec::new();
+    for (((key, label, _), mut baseline), at) in instruments.into_iter().zip(baseline).zip(at) {
         let mut timepoints = Vec::new();
-        for (t, (values, changes)) in at {
+        for (t, mut values, mut changes) in at.into_iter().flatten() {
             timepoints.push(QolTimepoint {
                 timepoint: t.key(),
                 label: t.label(),
-                value: distribution(&values)?,
-                change: distribution(&changes)?,
+                value: distribution(&mut values)?,
+                change: distribution(&mut changes)?,
             });
         }
         out.push(QolInstrument {
             instrument: key.to_owned(),
             label: label.to_owned(),
-            baseline: distribution(&baseline)?,
+            baseline: distribution(&mut baseline)?,
             timepoints,
         });
     }
@@ -960,7 +984,7 @@ fn therapy_summary(
     data: &[TherapyDuration],
 ) -> Result<TherapyDurationSummary> {
     let km = fit_km(data.iter().map(|d| (d.days, d.stopped)))?;
-    let completed: Vec<f64> = data
+    let mut completed: Vec<f64> = data
         .iter()
         .filter(|d| d.stopped)
         .map(|d| d.days as f64)
@@ -973,7 +997,7 @@ fn therapy_summary(
         km_median_days: km.as_ref().and_then(KaplanMeier::median),
         km_q1_days: km.as_ref().and_then(|k| km_quantile(k, 0.75)),
         km_q3_days: km.as_ref().and_then(|k| km_quantile(k, 0.25)),
-        completed_courses: distribution(&completed)?,
+        completed_courses: distribution(&mut completed)?,
     })
 }
 
