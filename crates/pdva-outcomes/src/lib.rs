@@ -30,6 +30,8 @@ pub mod report;
 mod text;
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasherDefault;
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use pdva_domain::codes::{AdverseEventKind, AntithromboticDrug, WoundStatus};
@@ -37,7 +39,8 @@ use pdva_domain::derived::EQ5D5L_VALUE_SET;
 use pdva_domain::schedule::{Completeness, Timepoint};
 use pdva_domain::{PatientFile, RecordId, ReferenceData};
 use pdva_stats::{
-    KaplanMeier, LogRankCounts, median_iqr, rate_per_100_patient_years, wilson_interval,
+    KaplanMeier, KmEstimate, LogRankCounts, median_iqr_mut, rate_per_100_patient_years,
+    wilson_interval,
 };
 
 use crate::days::{Axis, cif_and_naive_km, fit_km, km_on};
@@ -293,8 +296,11 @@ pub fn report_from_limbs(
                 .collect()
         })
         .collect();
-    let sites = Interned::new(limbs, |l| &l.site);
-    let devices = Interned::new(limbs, |l| &l.device_system);
+    let interned = Interning {
+        sites: Interned::new(limbs, |l| &l.site),
+        devices: Interned::new(limbs, |l| &l.device_system),
+        operators: Operators::new(limbs),
+    };
     let survival: Vec<(SurvivalKind, Option<KaplanMeier>)> = SURVIVAL_ENDPOINTS
         .iter()
         .zip(&axes)
@@ -418,7 +424,7 @@ pub fn report_from_limbs(
         person_days,
     )?;
 
-    let comparisons = comparisons(limbs, &axes, &packed, [&sites, &devices], &names)?;
+    let comparisons = comparisons(limbs, &axes, &packed, &interned, &names)?;
     let survival_reports: Vec<(SurvivalKind, SurvivalEndpoint)> = SURVIVAL_ENDPOINTS
         .iter()
         .map(|&k| (k, survival_view(k)))
@@ -470,7 +476,7 @@ pub fn report_from_limbs(
         duration_of_anticoagulation: duration_of_anticoagulation(limbs)?,
         comparisons,
         benchmarks: Vec::new(),
-        monitoring: monitoring::monitoring(limbs, &sites, &names)?,
+        monitoring: monitoring::monitoring(limbs, &interned, &names)?,
     };
     report.benchmarks = benchmarks::benchmarks(&report);
     Ok(report)
@@ -506,6 +512,14 @@ pub fn report_schema() -> serde_json::Value {
     serde_json::to_value(&schema).expect("a schema serialises")
 }
 
+/// The limbs' sites, devices and operators as small indices, made once for
+/// the comparisons and the monitoring.
+pub(crate) struct Interning<'a> {
+    pub(crate) sites: Interned<'a>,
+    pub(crate) devices: Interned<'a>,
+    pub(crate) operators: Operators,
+}
+
 /// A text field of every limb (site, device) as a small index into its
 /// distinct values, so that grouping a million limbs compares no strings.
 pub(crate) struct Interned<'a> {
@@ -516,19 +530,25 @@ pub(crate) struct Interned<'a> {
 }
 
 impl<'a> Interned<'a> {
-    fn new(limbs: &'a [IndexLimb], field: fn(&IndexLimb) -> &str) -> Self {
-        let mut values: Vec<&'a str> = Vec::new();
-        let mut last: Option<(&'a str, u16)> = None;
+    fn new(limbs: &'a [IndexLimb], field: fn(&IndexLimb) -> &Arc<str>) -> Self {
+        let mut values: Vec<&'a Arc<str>> = Vec::new();
+        let mut last: Option<(&'a Arc<str>, u16)> = None;
         let of = limbs
             .iter()
             .map(|l| {
-                let v: &'a str = field(l);
+                let v: &'a Arc<str> = field(l);
                 if let Some((lv, i)) = last
-                    && lv == v
+                    && Arc::ptr_eq(lv, v)
                 {
                     return i;
                 }
-                let i = match values.iter().position(|x| *x == v) {
+                // The derivation shares one string per distinct value, so
+                // the pointer nearly always decides; the text, if not.
+                let i = match values
+                    .iter()
+                    .position(|x| Arc::ptr_eq(x, v))
+                    .or_else(|| values.iter().position(|x| **x == *v))
+                {
                     Some(i) => i as u16,
                     None => {
                         values.push(v);
@@ -539,7 +559,61 @@ impl<'a> Interned<'a> {
                 i
             })
             .collect();
-        Self { values, of }
+        Self {
+            values: values.into_iter().map(|v| &**v).collect(),
+            of,
+        }
+    }
+}
+
+/// Every limb's primary operator as an index into the distinct operators.
+pub(crate) struct Operators {
+    /// The distinct operators, in order of first appearance.
+    pub(crate) ids: Vec<RecordId>,
+    /// Each limb's operator, as an index into `ids`.
+    pub(crate) of: Vec<u32>,
+}
+
+impl Operators {
+    fn new(limbs: &[IndexLimb]) -> Self {
+        let mut ids: Vec<RecordId> = Vec::new();
+        let mut index: HashMap<RecordId, u32, BuildHasherDefault<IdHasher>> = HashMap::default();
+        let mut last: Option<(RecordId, u32)> = None;
+        let of = limbs
+            .iter()
+            .map(|l| match last {
+                Some((id, i)) if id == l.operator => i,
+                _ => {
+                    let i = *index.entry(l.operator).or_insert_with(|| {
+                        ids.push(l.operator);
+                        (ids.len() - 1) as u32
+                    });
+                    last = Some((l.operator, i));
+                    i
+                }
+            })
+            .collect();
+        Self { ids, of }
+    }
+}
+
+/// A hasher for record ids, whose bits are random already: a multiply per
+/// eight bytes instead of SipHash's rounds (a million look-ups).
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word))
+                .wrapping_mul(0x517c_c1b7_2722_0a95);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
     }
 }
 
@@ -584,21 +658,27 @@ fn km_estimates(km: Option<&KaplanMeier>) -> Vec<SurvivalEstimate> {
     let Some(km) = km else {
         return Vec::new();
     };
-    ESTIMATE_DAYS
+    let estimates: Vec<KmEstimate> = ESTIMATE_DAYS
+        .iter()
+        .map(|&t| km.estimate_at(t).expect("valid time"))
+        .collect();
+    survival_estimates(&estimates)
+}
+
+/// The report's view of a curve's estimates at [`ESTIMATE_DAYS`].
+fn survival_estimates(estimates: &[KmEstimate]) -> Vec<SurvivalEstimate> {
+    estimates
         .iter()
         .zip(ESTIMATE_LABELS)
-        .map(|(&t, label)| {
-            let e = km.estimate_at(t).expect("valid time");
-            SurvivalEstimate {
-                t_days: t,
-                label: label.to_owned(),
-                survival: e.survival,
-                ci_lower: e.ci_lower,
-                ci_upper: e.ci_upper,
-                at_risk: e.at_risk as u64,
-                cumulative_events: e.cumulative_events as u64,
-                cumulative_censored: e.cumulative_censored as u64,
-            }
+        .map(|(e, label)| SurvivalEstimate {
+            t_days: e.t_days,
+            label: label.to_owned(),
+            survival: e.survival,
+            ci_lower: e.ci_lower,
+            ci_upper: e.ci_upper,
+            at_risk: e.at_risk as u64,
+            cumulative_events: e.cumulative_events as u64,
+            cumulative_censored: e.cumulative_censored as u64,
         })
         .collect()
 }
@@ -712,8 +792,10 @@ fn rate(definition: &str, events: u64, person_days: i64) -> Result<RateEndpoint>
     })
 }
 
-pub(crate) fn distribution(values: &[f64]) -> Result<Distribution> {
-    let m = median_iqr(values)?;
+/// Size, median and quartiles (type 7) of values it may reorder (found by
+/// selection, not a sort).
+pub(crate) fn distribution(values: &mut [f64]) -> Result<Distribution> {
+    let m = median_iqr_mut(values)?;
     Ok(Distribution {
         n: values.len() as u64,
         median: m.as_ref().map(|m| m.median),
@@ -797,38 +879,59 @@ fn quality_of_life(limbs: &[IndexLimb]) -> Result<QualityOfLife> {
         ),
         ("eq_vas", "EQ VAS (0–100)", |s| s.eq_vas),
     ];
-    let mut out = Vec::new();
-    for (key, label, pick) in instruments {
-        let baseline: Vec<f64> = limbs
-            .iter()
-            .filter_map(|l| l.qol_baseline.as_ref().and_then(pick))
-            .collect();
-        let mut at: BTreeMap<Timepoint, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
-        for l in limbs {
-            let base = l.qol_baseline.as_ref().and_then(pick);
+    // One pass over the limbs for the three instruments: baseline values,
+    // and each timepoint's values and changes, the timepoints by their
+    // place in `Timepoint`'s order (`slot`), as a map by timepoint would
+    // keep them.
+    fn slot(t: Timepoint) -> usize {
+        match t {
+            Timepoint::Day30 => 0,
+            Timepoint::Month3 => 1,
+            Timepoint::Month6 => 2,
+            Timepoint::Month12 => 3,
+            Timepoint::Year(n) => 2 + n as usize,
+        }
+    }
+    type Samples = (Timepoint, Vec<f64>, Vec<f64>);
+    let mut baseline: [Vec<f64>; 3] = Default::default();
+    let mut at: [Vec<Option<Samples>>; 3] = Default::default();
+    for l in limbs {
+        let base = l.qol_baseline.as_ref();
+        for (k, (_, _, pick)) in instruments.iter().enumerate() {
+            let b = base.and_then(pick);
+            if let Some(b) = b {
+                baseline[k].push(b);
+            }
             for (t, scores) in &l.qol_timepoints {
                 if let Some(v) = pick(scores) {
-                    let slot = at.entry(*t).or_default();
-                    slot.0.push(v);
-                    if let Some(b) = base {
-                        slot.1.push(v - b);
+                    let i = slot(*t);
+                    if i >= at[k].len() {
+                        at[k].resize_with(i + 1, || None);
+                    }
+                    let samples = at[k][i].get_or_insert_with(|| (*t, Vec::new(), Vec::new()));
+                    samples.1.push(v);
+                    if let Some(b) = b {
+                        samples.2.push(v - b);
                     }
                 }
             }
         }
+    }
+    let mut out = Vec::new();
+    for (((key, label, _), mut baseline), at) in instruments.into_iter().zip(baseline).zip(at) {
         let mut timepoints = Vec::new();
-        for (t, (values, changes)) in at {
+        for (t, mut values, mut changes) in at.into_iter().flatten() {
             timepoints.push(QolTimepoint {
                 timepoint: t.key(),
                 label: t.label(),
-                value: distribution(&values)?,
-                change: distribution(&changes)?,
+                value: distribution(&mut values)?,
+                change: distribution(&mut changes)?,
             });
         }
         out.push(QolInstrument {
             instrument: key.to_owned(),
             label: label.to_owned(),
-            baseline: distribution(&baseline)?,
+            baseline: distribution(&mut baseline)?,
             timepoints,
         });
     }
@@ -881,7 +984,7 @@ fn therapy_summary(
     data: &[TherapyDuration],
 ) -> Result<TherapyDurationSummary> {
     let km = fit_km(data.iter().map(|d| (d.days, d.stopped)))?;
-    let completed: Vec<f64> = data
+    let mut completed: Vec<f64> = data
         .iter()
         .filter(|d| d.stopped)
         .map(|d| d.days as f64)
@@ -894,7 +997,7 @@ fn therapy_summary(
         km_median_days: km.as_ref().and_then(KaplanMeier::median),
         km_q1_days: km.as_ref().and_then(|k| km_quantile(k, 0.75)),
         km_q3_days: km.as_ref().and_then(|k| km_quantile(k, 0.25)),
-        completed_courses: distribution(&completed)?,
+        completed_courses: distribution(&mut completed)?,
     })
 }
 
@@ -932,22 +1035,22 @@ pub(crate) enum StratumKey {
 }
 
 impl StratumKey {
-    /// Stored value and label; `text` holds the sites' and devices' values.
+    /// Stored value and label; `interned` holds the sites' and devices' values.
     fn value_and_label(
         self,
         variable: &str,
-        text: &[&Interned<'_>; 2],
+        interned: &Interning<'_>,
         names: &Names,
     ) -> (String, String) {
         match self {
             Self::Code(code, label) => (code.to_owned(), label.to_owned()),
             Self::Stage(s) => (s.to_string(), format!("WIfI stage {s}")),
             Self::Text(t) if variable == "site" => {
-                let code = text[0].values[usize::from(t)];
+                let code = interned.sites.values[usize::from(t)];
                 (code.to_owned(), names.site(code))
             }
             Self::Text(t) => {
-                let device = text[1].values[usize::from(t)];
+                let device = interned.devices.values[usize::from(t)];
                 (device.to_owned(), device.to_owned())
             }
             Self::Operator(id) => (id.to_string(), names.operator(id)),
@@ -956,34 +1059,61 @@ impl StratumKey {
 }
 
 /// A stratification variable: each limb's stratum (none without a baseline).
-type StratumOf = fn(&IndexLimb, usize, &[&Interned<'_>; 2]) -> Option<StratumKey>;
+type StratumOf = fn(&IndexLimb, usize, &Interning<'_>) -> Option<StratumKey>;
 
-const COMPARISON_VARIABLES: [(&str, &str, StratumOf); 7] = [
-    ("dialysis_dependent", "Dialysis dependence", |l, _, _| {
-        l.baseline.map(|b| {
-            if b.dialysis_dependent {
-                StratumKey::Code("yes", "Dialysis dependent")
-            } else {
-                StratumKey::Code("no", "Not on dialysis")
-            }
-        })
-    }),
-    ("diabetes", "Diabetes", |l, _, _| {
-        l.baseline
-            .map(|b| StratumKey::Code(b.diabetes.as_code(), b.diabetes.label()))
-    }),
-    ("wifi_clinical_stage", "WIfI clinical stage", |l, _, _| {
-        l.baseline.map(|b| StratumKey::Stage(b.wifi_clinical_stage))
-    }),
-    ("site", "Site", |_, i, text| {
-        Some(StratumKey::Text(text[0].of[i]))
-    }),
-    ("operator", "Primary operator", |l, _, _| {
-        Some(StratumKey::Operator(l.operator))
-    }),
-    ("device_system", "Device system", |_, i, text| {
-        Some(StratumKey::Text(text[1].of[i]))
-    }),
+/// The same as a small number, one to one with the stratum (an enum's
+/// discriminant, a stage, an interned index), so that grouping a million
+/// limbs is an array look-up.
+type CodeOf = fn(&IndexLimb, usize, &Interning<'_>) -> Option<u32>;
+
+const COMPARISON_VARIABLES: [(&str, &str, StratumOf, CodeOf); 7] = [
+    (
+        "dialysis_dependent",
+        "Dialysis dependence",
+        |l, _, _| {
+            l.baseline.map(|b| {
+                if b.dialysis_dependent {
+                    StratumKey::Code("yes", "Dialysis dependent")
+                } else {
+                    StratumKey::Code("no", "Not on dialysis")
+                }
+            })
+        },
+        |l, _, _| l.baseline.map(|b| u32::from(b.dialysis_dependent)),
+    ),
+    (
+        "diabetes",
+        "Diabetes",
+        |l, _, _| {
+            l.baseline
+                .map(|b| StratumKey::Code(b.diabetes.as_code(), b.diabetes.label()))
+        },
+        |l, _, _| l.baseline.map(|b| b.diabetes as u32),
+    ),
+    (
+        "wifi_clinical_stage",
+        "WIfI clinical stage",
+        |l, _, _| l.baseline.map(|b| StratumKey::Stage(b.wifi_clinical_stage)),
+        |l, _, _| l.baseline.map(|b| u32::from(b.wifi_clinical_stage)),
+    ),
+    (
+        "site",
+        "Site",
+        |_, i, interned| Some(StratumKey::Text(interned.sites.of[i])),
+        |_, i, interned| Some(u32::from(interned.sites.of[i])),
+    ),
+    (
+        "operator",
+        "Primary operator",
+        |l, _, _| Some(StratumKey::Operator(l.operator)),
+        |_, i, interned| Some(interned.operators.of[i]),
+    ),
+    (
+        "device_system",
+        "Device system",
+        |_, i, interned| Some(StratumKey::Text(interned.devices.of[i])),
+        |_, i, interned| Some(u32::from(interned.devices.of[i])),
+    ),
     (
         "crossover_level",
         "Technique: crossover level",
@@ -993,48 +1123,77 @@ const COMPARISON_VARIABLES: [(&str, &str, StratumOf); 7] = [
                 l.crossover_level.label(),
             ))
         },
+        |l, _, _| Some(l.crossover_level as u32),
     ),
 ];
+
+/// No stratum (a limb without a baseline, for the baseline variables).
+const NO_STRATUM: u16 = u16::MAX;
+
+/// Bits of [`comparisons`]' per-limb flags.
+const TECHNICAL_SUCCESS: u8 = 1;
+const FOLLOWED_TO_30: u8 = 2;
+const DIED_BY_30: u8 = 4;
 
 fn comparisons(
     limbs: &[IndexLimb],
     axes: &[Axis],
     packed: &[Vec<u32>],
-    text: [&Interned<'_>; 2],
+    interned: &Interning<'_>,
     names: &Names,
 ) -> Result<Vec<Comparison>> {
+    const V: usize = COMPARISON_VARIABLES.len();
+    // One pass over the (large) limbs: each limb's stratum of every variable,
+    // as its index among the variable's strata in order of first appearance,
+    // and the flags the strata's proportions count.
+    let mut keys: Vec<Vec<(String, String)>> = vec![Vec::new(); V];
+    let mut slot_of_code: Vec<Vec<u16>> = vec![Vec::new(); V];
+    let mut slots: Vec<[u16; V]> = Vec::with_capacity(limbs.len());
+    let mut flags: Vec<u8> = Vec::with_capacity(limbs.len());
+    for (i, l) in limbs.iter().enumerate() {
+        let mut row = [NO_STRATUM; V];
+        for (v, (variable, _, stratum_of, code_of)) in COMPARISON_VARIABLES.iter().enumerate() {
+            let Some(code) = code_of(l, i, interned) else {
+                continue;
+            };
+            let (code, table) = (code as usize, &mut slot_of_code[v]);
+            if code >= table.len() {
+                table.resize(code + 1, NO_STRATUM);
+            }
+            if table[code] == NO_STRATUM {
+                let key = stratum_of(l, i, interned).expect("a limb with a code has a stratum");
+                keys[v].push(key.value_and_label(variable, interned, names));
+                table[code] = u16::try_from(keys[v].len() - 1)
+                    .ok()
+                    .filter(|&s| s != NO_STRATUM)
+                    .expect("fewer than 65,535 strata");
+            }
+            row[v] = table[code];
+        }
+        slots.push(row);
+        flags.push(
+            if l.technical_success {
+                TECHNICAL_SUCCESS
+            } else {
+                0
+            } | if l.followed_to(30) { FOLLOWED_TO_30 } else { 0 }
+                | if l.death_day.is_some_and(|d| d <= 30) {
+                    DIED_BY_30
+                } else {
+                    0
+                },
+        );
+    }
+
     let mut out = Vec::new();
-    for (variable, label, stratum_of) in COMPARISON_VARIABLES {
-        let mut keys: Vec<(String, String)> = Vec::new();
-        // A handful of strata (a linear search beats hashing), or hundreds
-        // of operators (hashed).
-        let mut seen: Vec<StratumKey> = Vec::new();
-        let mut index: HashMap<StratumKey, usize> = HashMap::new();
-        let assignment: Vec<Option<usize>> = limbs
-            .iter()
-            .enumerate()
-            .map(|(i, l)| {
-                stratum_of(l, i, &text).map(|key| {
-                    let found = if seen.len() <= 16 {
-                        seen.iter().position(|k| *k == key)
-                    } else {
-                        index.get(&key).copied()
-                    };
-                    found.unwrap_or_else(|| {
-                        index.insert(key, seen.len());
-                        seen.push(key);
-                        keys.push(key.value_and_label(variable, &text, names));
-                        keys.len() - 1
-                    })
-                })
-            })
-            .collect();
+    for (v, (variable, label, _, _)) in COMPARISON_VARIABLES.into_iter().enumerate() {
+        let keys = &keys[v];
         // Strata in a stable order: by key.
         let mut order: Vec<usize> = (0..keys.len()).collect();
         order.sort_by(|a, b| keys[*a].0.cmp(&keys[*b].0));
-        let mut position = vec![0usize; keys.len()];
+        let mut position = vec![0u16; keys.len()];
         for (pos, &k) in order.iter().enumerate() {
-            position[k] = pos;
+            position[k] = pos as u16;
         }
         let s = keys.len();
         let mut strata: Vec<Stratum> = order
@@ -1048,43 +1207,59 @@ fn comparisons(
                 mortality_30_day: empty_proportion(),
             })
             .collect();
-        // Each limb's stratum position in two bytes (u16::MAX: none), read
-        // once per endpoint.
-        let compact: Vec<u16> = assignment
+        // Each limb's stratum position in two bytes, read once per endpoint.
+        let compact: Vec<u16> = slots
             .iter()
-            .map(|a| {
-                a.map_or(u16::MAX, |k| {
-                    u16::try_from(position[k]).expect("fewer than 65,535 strata")
-                })
+            .map(|row| match row[v] {
+                NO_STRATUM => NO_STRATUM,
+                k => position[usize::from(k)],
             })
             .collect();
         let mut sizes = vec![0usize; s];
-        for k in assignment.iter().flatten() {
-            sizes[position[*k]] += 1;
+        let mut success = vec![(0usize, 0usize); s];
+        let mut died30 = vec![(0usize, 0usize); s];
+        for (&g, &f) in compact.iter().zip(&flags) {
+            if g != NO_STRATUM {
+                let g = usize::from(g);
+                sizes[g] += 1;
+                success[g].0 += usize::from(f & TECHNICAL_SUCCESS != 0);
+                if f & FOLLOWED_TO_30 != 0 {
+                    died30[g].1 += 1;
+                    died30[g].0 += usize::from(f & DIED_BY_30 != 0);
+                }
+            }
+        }
+        for (g, n) in sizes.iter().enumerate() {
+            success[g].1 = *n;
         }
         let mut tests = Vec::new();
         for ((kind, axis), packed) in SURVIVAL_ENDPOINTS.iter().zip(axes).zip(packed) {
             let mut counts = LogRankCounts::new(axis.len(), s);
             for (&p, &g) in packed.iter().zip(&compact) {
-                if g != u16::MAX {
+                if g != NO_STRATUM {
                     counts.add((p >> 1) as usize, usize::from(g), p & 1 == 1)?;
                 }
             }
             for (g, stratum) in strata.iter_mut().enumerate() {
+                // Only the stratum's median and estimates are shown, so the
+                // curve is read at those times without building its rows.
                 let km = if sizes[g] == 0 {
                     None
                 } else {
-                    Some(KaplanMeier::from_counts(
-                        &counts.time_counts(g, |i| axis.t_days(i)),
+                    Some(KaplanMeier::summary_from_counts(
+                        counts.group_counts(g, |i| axis.t_days(i)),
+                        &ESTIMATE_DAYS,
                     )?)
                 };
                 stratum.n = sizes[g] as u64;
                 stratum.endpoints.push(StratumEndpoint {
                     endpoint: kind.name().to_owned(),
                     n: sizes[g] as u64,
-                    events: km_events(km.as_ref()),
-                    median_days: km.as_ref().and_then(KaplanMeier::median),
-                    estimates: km_estimates(km.as_ref()),
+                    events: km.as_ref().map_or(0, |k| k.events as u64),
+                    median_days: km.as_ref().and_then(|k| k.median),
+                    estimates: km
+                        .as_ref()
+                        .map_or_else(Vec::new, |k| survival_estimates(&k.estimates)),
                 });
             }
             let non_empty = sizes.iter().filter(|&&n| n > 0).count();
@@ -1108,19 +1283,6 @@ fn comparisons(
                     expected: Vec::new(),
                 }
             });
-        }
-        let mut success = vec![(0usize, 0usize); s];
-        let mut died30 = vec![(0usize, 0usize); s];
-        for (l, a) in limbs.iter().zip(&assignment) {
-            if let Some(k) = a {
-                let g = position[*k];
-                success[g].1 += 1;
-                success[g].0 += usize::from(l.technical_success);
-                if l.followed_to(30) {
-                    died30[g].1 += 1;
-                    died30[g].0 += usize::from(l.death_day.is_some_and(|d| d <= 30));
-                }
-            }
         }
         for (g, stratum) in strata.iter_mut().enumerate() {
             stratum.technical_success =

@@ -1,12 +1,14 @@
 //! Monitoring (DOMAIN.md 6.4–6.5): funnel-plot data per operator and site,
 //! and learning-curve CUSUMs per operator from their first case.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
 
 use pdva_domain::RecordId;
 
 use pdva_stats::{
-    BadDirection, CusumCase, CusumParams, FunnelClass, classify, funnel_limits,
+    BadDirection, CusumCase, CusumParams, FunnelClass, funnel_limits_and_class,
     learning_curve_cusum,
 };
 
@@ -15,7 +17,7 @@ use crate::error::Result;
 use crate::report::{
     CusumPointView, Funnel, FunnelUnit, LearningCurve, LearningCurves, Monitoring,
 };
-use crate::{Interned, LEARNING_CURVE_POINTS, Names};
+use crate::{Interning, LEARNING_CURVE_POINTS, Names};
 
 /// An indicator: its name, definition, bad direction, and for each limb
 /// `None` (not eligible) or whether it has the indicator.
@@ -75,28 +77,13 @@ fn direction(bad: BadDirection) -> &'static str {
 
 pub(crate) fn monitoring(
     limbs: &[IndexLimb],
-    sites: &Interned<'_>,
+    interned: &Interning<'_>,
     names: &Names,
 ) -> Result<Monitoring> {
-    // Each limb's operator as an index into the distinct operators, so that
-    // counting a million limbs per operator looks nothing up in a map.
-    let mut operators: Vec<RecordId> = Vec::new();
-    let mut operator_index: HashMap<RecordId, u32> = HashMap::new();
-    let mut last: Option<(RecordId, u32)> = None;
-    let operator_of: Vec<u32> = limbs
-        .iter()
-        .map(|l| match last {
-            Some((id, i)) if id == l.operator => i,
-            _ => {
-                let i = *operator_index.entry(l.operator).or_insert_with(|| {
-                    operators.push(l.operator);
-                    (operators.len() - 1) as u32
-                });
-                last = Some((l.operator, i));
-                i
-            }
-        })
-        .collect();
+    // Each limb's operator and site as indices, so that counting a million
+    // limbs per unit looks nothing up in a map.
+    let (sites, operators) = (&interned.sites, &interned.operators.ids);
+    let operator_of = &interned.operators.of;
     let mut funnels = Vec::new();
     for indicator in &INDICATORS {
         let values: Vec<Option<bool>> = limbs.iter().map(indicator.value).collect();
@@ -107,7 +94,7 @@ pub(crate) fn monitoring(
             // (n, k) per operator and per site, without a string per limb.
             let mut by_operator: Vec<(u64, u64)> = vec![(0, 0); operators.len()];
             let mut by_site: Vec<(u64, u64)> = vec![(0, 0); sites.values.len()];
-            for ((v, site), op) in values.iter().zip(&sites.of).zip(&operator_of) {
+            for ((v, site), op) in values.iter().zip(&sites.of).zip(operator_of) {
                 let Some(v) = v else { continue };
                 let slot = if unit_type == "operator" {
                     &mut by_operator[*op as usize]
@@ -131,8 +118,7 @@ pub(crate) fn monitoring(
             let mut unit_views = Vec::new();
             if let Some(theta) = theta {
                 for (unit, (label, n_u, k_u)) in units {
-                    let limits = funnel_limits(theta, n_u)?;
-                    let class = classify(k_u, n_u, theta, indicator.bad)?;
+                    let (limits, class) = funnel_limits_and_class(k_u, n_u, theta, indicator.bad)?;
                     unit_views.push(FunnelUnit {
                         unit,
                         label,
@@ -161,39 +147,29 @@ pub(crate) fn monitoring(
     }
     Ok(Monitoring {
         funnels,
-        learning_curves: learning_curves(limbs, names)?,
+        learning_curves: learning_curves(limbs, &interned.operators, names)?,
     })
 }
 
-fn learning_curves(limbs: &[IndexLimb], names: &Names) -> Result<LearningCurves> {
+fn learning_curves(
+    limbs: &[IndexLimb],
+    operators: &crate::Operators,
+    names: &Names,
+) -> Result<LearningCurves> {
     let params = CusumParams::default();
-    // Cases per operator in date order (then by procedure id, for a stable
-    // order); operators in id order. Grouped by hashing, with the last
-    // operator remembered (a million map lookups otherwise).
-    let mut groups: Vec<Vec<&IndexLimb>> = Vec::new();
-    let mut index: HashMap<RecordId, usize> = HashMap::new();
-    let mut last: Option<(RecordId, usize)> = None;
-    for l in limbs {
-        let g = match last {
-            Some((id, g)) if id == l.operator => g,
-            _ => {
-                let g = *index.entry(l.operator).or_insert_with(|| {
-                    groups.push(Vec::new());
-                    groups.len() - 1
-                });
-                last = Some((l.operator, g));
-                g
-            }
-        };
-        groups[g].push(l);
+    // Cases per operator in date order (then by procedure id, then in the
+    // limbs' order, for a stable order); operators in id order. Each case
+    // is sorted as a small (date, id, limb) key, not through the limb.
+    let mut by_operator: Vec<Vec<(NaiveDate, RecordId, u32)>> =
+        vec![Vec::new(); operators.ids.len()];
+    for (i, (l, &op)) in limbs.iter().zip(&operators.of).enumerate() {
+        by_operator[op as usize].push((l.procedure_date, l.procedure_id, i as u32));
     }
-    let mut by_operator: BTreeMap<RecordId, Vec<&IndexLimb>> = BTreeMap::new();
-    for (id, g) in index {
-        by_operator.insert(id, std::mem::take(&mut groups[g]));
+    for cases in &mut by_operator {
+        cases.sort_unstable();
     }
-    for cases in by_operator.values_mut() {
-        cases.sort_by_key(|l| (l.procedure_date, l.procedure_id));
-    }
+    let mut in_id_order: Vec<usize> = (0..operators.ids.len()).collect();
+    in_id_order.sort_unstable_by_key(|&o| operators.ids[o]);
     type Failure = fn(&IndexLimb) -> Option<bool>;
     let indicators: [(&str, Failure); 2] = [
         ("technical_failure", |l| Some(!l.technical_success)),
@@ -203,15 +179,18 @@ fn learning_curves(limbs: &[IndexLimb], names: &Names) -> Result<LearningCurves>
     ];
     let mut charts = Vec::new();
     for (name, failure) in indicators {
-        let all: Vec<bool> = limbs.iter().filter_map(failure).collect();
+        // Each limb's failure, read off the limbs once.
+        let fails: Vec<Option<bool>> = limbs.iter().map(failure).collect();
+        let all: Vec<bool> = fails.iter().flatten().copied().collect();
         if all.is_empty() {
             continue;
         }
         let p = all.iter().filter(|f| **f).count() as f64 / all.len() as f64;
-        for cases in by_operator.values() {
-            let charted: Vec<(&IndexLimb, bool)> = cases
+        for &o in &in_id_order {
+            let cases = &by_operator[o];
+            let charted: Vec<(NaiveDate, bool)> = cases
                 .iter()
-                .filter_map(|l| failure(l).map(|f| (*l, f)))
+                .filter_map(|&(date, _, i)| fails[i as usize].map(|f| (date, f)))
                 .collect();
             if charted.is_empty() {
                 continue;
@@ -224,7 +203,7 @@ fn learning_curves(limbs: &[IndexLimb], names: &Names) -> Result<LearningCurves>
                 })
                 .collect();
             let points = learning_curve_cusum(&input, params)?;
-            let operator = charted[0].0.operator;
+            let operator = operators.ids[o];
             charts.push(LearningCurve {
                 indicator: name.to_owned(),
                 operator: operator.to_string(),
@@ -244,8 +223,8 @@ fn learning_curves(limbs: &[IndexLimb], names: &Names) -> Result<LearningCurves>
                     .iter()
                     .zip(&charted)
                     .take(LEARNING_CURVE_POINTS)
-                    .map(|(x, (l, f))| CusumPointView {
-                        procedure_date: l.procedure_date.to_string(),
+                    .map(|(x, (date, f))| CusumPointView {
+                        procedure_date: date.to_string(),
                         failed: *f,
                         w: x.w,
                         x: x.x,

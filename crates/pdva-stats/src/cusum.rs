@@ -77,6 +77,9 @@ pub fn learning_curve_cusum(cases: &[CusumCase], params: CusumParams) -> Result<
     }
     let mut out = Vec::with_capacity(cases.len());
     let mut x = 0.0_f64;
+    // The weights of the last probability seen (bits, on failure, else):
+    // a chart's cases often share one p, so two logarithms serve them all.
+    let mut weights: Option<(u64, f64, f64)> = None;
     for case in cases {
         let p = case.expected_probability;
         if !(0.0..=1.0).contains(&p) {
@@ -86,12 +89,16 @@ pub fn learning_curve_cusum(cases: &[CusumCase], params: CusumParams) -> Result<
                 value: p,
             });
         }
-        let denom = 1.0 - p + r * p;
-        let w = if case.failed {
-            (r / denom).ln()
-        } else {
-            -denom.ln()
+        let (_, on_failure, otherwise) = match weights {
+            Some(w) if w.0 == p.to_bits() => w,
+            _ => {
+                let denom = 1.0 - p + r * p;
+                let w = (p.to_bits(), (r / denom).ln(), -denom.ln());
+                weights = Some(w);
+                w
+            }
         };
+        let w = if case.failed { on_failure } else { otherwise };
         x = (x + w).max(0.0);
         let signal = x >= h;
         out.push(CusumPoint { w, x, signal });

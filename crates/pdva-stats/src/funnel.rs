@@ -11,9 +11,10 @@
 //! proportion can be below it), so that, say, one case with no death is never
 //! flagged as a high death rate.
 //!
-//! Cost: F is built in O(n) per (θ, n) by the recurrence of the binomial
-//! probabilities outward from the mode, normalised by their sum, which needs
-//! no gamma functions and keeps about 1e-13 absolute accuracy.
+//! Cost: F is built per (θ, n) by the recurrence of the binomial
+//! probabilities outward from the mode until they underflow, normalised by
+//! their sum, which needs no gamma functions and keeps about 1e-13 absolute
+//! accuracy: O(√n) terms, as the terms beyond are 0.
 
 use serde::{Deserialize, Serialize};
 
@@ -64,45 +65,61 @@ pub struct FunnelLimits {
     pub upper_998: f64,
 }
 
-/// The Binomial(n, θ) distribution function F(0..=n).
+/// The Binomial(n, θ) distribution function F(0..=n), held over the window
+/// of r whose probabilities do not underflow (about 75 standard deviations
+/// wide whatever n): below it F is exactly 0 and above it exactly 1, as the
+/// full running sum would give, so a unit of a hundred thousand cases costs
+/// a few thousand terms, not a hundred thousand.
 struct BinomialCdf {
+    /// The first r of the window.
+    lo: usize,
+    /// F(lo), F(lo + 1), …, to the last r of the window.
     cdf: Vec<f64>,
+    /// n + 1, the number of values F is defined on.
+    len: usize,
 }
 
 impl BinomialCdf {
     fn new(n: u64, theta: f64) -> Self {
         let len = n as usize + 1;
-        let mut w = vec![0.0_f64; len];
-        if theta <= 0.0 {
-            w[0] = 1.0;
+        // The unnormalised probabilities of the window, and where it starts.
+        let (lo, w) = if theta <= 0.0 {
+            (0, vec![1.0])
         } else if theta >= 1.0 {
-            w[len - 1] = 1.0;
+            (len - 1, vec![1.0])
         } else {
             // Unnormalised probabilities relative to the mode, by the ratio
             // P(r+1)/P(r) = (n − r)/(r + 1) · θ/(1 − θ), walking out both ways
-            // until they underflow; normalising by the sum removes the need
-            // for the mode's own probability.
+            // until they underflow (all beyond are 0); normalising by the sum
+            // removes the need for the mode's own probability.
             let odds = theta / (1.0 - theta);
             let nf = n as f64;
             let mode = (((nf + 1.0) * theta).floor() as usize).min(len - 1);
-            w[mode] = 1.0;
+            let mut below = Vec::new();
             let mut v = 1.0;
-            for r in mode..len - 1 {
-                v *= (nf - r as f64) / (r as f64 + 1.0) * odds;
-                if v < 1e-300 {
-                    break;
-                }
-                w[r + 1] = v;
-            }
-            v = 1.0;
             for r in (1..=mode).rev() {
                 v *= r as f64 / (nf - r as f64 + 1.0) / odds;
                 if v < 1e-300 {
                     break;
                 }
-                w[r - 1] = v;
+                below.push(v);
             }
-        }
+            let lo = mode - below.len();
+            let mut w = below;
+            w.reverse();
+            w.push(1.0);
+            v = 1.0;
+            for r in mode..len - 1 {
+                v *= (nf - r as f64) / (r as f64 + 1.0) * odds;
+                if v < 1e-300 {
+                    break;
+                }
+                w.push(v);
+            }
+            (lo, w)
+        };
+        // The zeros outside the window add nothing to either sum, so the
+        // window's running sum ends at `total` exactly: F = 1 beyond it.
         let total: f64 = w.iter().sum();
         let mut acc = 0.0;
         let cdf = w
@@ -112,19 +129,24 @@ impl BinomialCdf {
                 (acc / total).min(1.0)
             })
             .collect();
-        Self { cdf }
+        Self { lo, cdf, len }
     }
 
     /// F(r) for r ≥ −1 (F(−1) = 0).
     fn at(&self, r: isize) -> f64 {
-        if r < 0 { 0.0 } else { self.cdf[r as usize] }
+        if r < self.lo as isize {
+            0.0
+        } else {
+            self.cdf.get(r as usize - self.lo).copied().unwrap_or(1.0)
+        }
     }
 
-    /// (r_p, α) for tail probability p.
+    /// (r_p, α) for tail probability p ∈ (0, 1).
     fn quantile_interpolation(&self, p: f64) -> (f64, f64) {
-        // cdf is non-decreasing and ends at 1 ≥ p, so a first index exists.
-        let r = self.cdf.partition_point(|&f| f < p).min(self.cdf.len() - 1);
-        let f_r = self.cdf[r];
+        // F is non-decreasing, 0 < p below the window and 1 ≥ p above it,
+        // so the first r with F(r) ≥ p is in the window or just after it.
+        let r = (self.lo + self.cdf.partition_point(|&f| f < p)).min(self.len - 1);
+        let f_r = self.at(r as isize);
         let f_prev = self.at(r as isize - 1);
         let alpha = if f_r > f_prev {
             (f_r - p) / (f_r - f_prev)
@@ -138,6 +160,17 @@ impl BinomialCdf {
     fn limit_count(&self, p: f64) -> f64 {
         let (r, alpha) = self.quantile_interpolation(p);
         (r - alpha).max(0.0)
+    }
+
+    /// r_p − α for the four tails: lower 99.8%, lower 95%, upper 95%,
+    /// upper 99.8%.
+    fn limit_counts(&self) -> [f64; 4] {
+        [
+            self.limit_count(ALARM_TAILS.0),
+            self.limit_count(ALERT_TAILS.0),
+            self.limit_count(ALERT_TAILS.1),
+            self.limit_count(ALARM_TAILS.1),
+        ]
     }
 }
 
@@ -176,16 +209,45 @@ pub fn binomial_limit(theta: f64, n: u64, p: f64) -> Result<f64> {
 /// The 95% and 99.8% limits for a unit with `n` cases (n ≥ 1), θ ∈ [0, 1].
 pub fn funnel_limits(theta: f64, n: u64) -> Result<FunnelLimits> {
     check_theta_n(theta, n)?;
-    let cdf = BinomialCdf::new(n, theta);
-    let nf = n as f64;
-    Ok(FunnelLimits {
+    Ok(limits_of(
         theta,
         n,
-        lower_998: cdf.limit_count(ALARM_TAILS.0) / nf,
-        lower_95: cdf.limit_count(ALERT_TAILS.0) / nf,
-        upper_95: cdf.limit_count(ALERT_TAILS.1) / nf,
-        upper_998: cdf.limit_count(ALARM_TAILS.1) / nf,
-    })
+        BinomialCdf::new(n, theta).limit_counts(),
+    ))
+}
+
+/// The limits from the four limit counts of [`BinomialCdf::limit_counts`].
+fn limits_of(theta: f64, n: u64, counts: [f64; 4]) -> FunnelLimits {
+    let nf = n as f64;
+    FunnelLimits {
+        theta,
+        n,
+        lower_998: counts[0] / nf,
+        lower_95: counts[1] / nf,
+        upper_95: counts[2] / nf,
+        upper_998: counts[3] / nf,
+    }
+}
+
+/// The class of k (as a count) against the four limit counts.
+fn class_of(k: u64, bad: BadDirection, counts: [f64; 4]) -> FunnelClass {
+    let k = k as f64;
+    // The limits on the bad side, 99.8% then 95%, and whether k is beyond one.
+    let (alarm, alert) = match bad {
+        BadDirection::Low => (counts[0], counts[1]),
+        BadDirection::High => (counts[3], counts[2]),
+    };
+    let beyond = |limit: f64| match bad {
+        BadDirection::Low => k < limit,
+        BadDirection::High => k > limit,
+    };
+    if beyond(alarm) {
+        FunnelClass::Alarm
+    } else if beyond(alert) {
+        FunnelClass::Alert
+    } else {
+        FunnelClass::Within
+    }
 }
 
 /// Classifies a unit with `k` of `n` cases having the outcome against the
@@ -208,26 +270,23 @@ pub fn classify(k: u64, n: u64, theta: f64, bad: BadDirection) -> Result<FunnelC
     if k > n {
         return Err(StatsError::CountExceedsTotal { k, n });
     }
-    let cdf = BinomialCdf::new(n, theta);
-    let k = k as f64;
-    let beyond = |p: f64| {
-        let limit = cdf.limit_count(p);
-        match bad {
-            BadDirection::Low => k < limit,
-            BadDirection::High => k > limit,
-        }
-    };
-    let (alert_p, alarm_p) = match bad {
-        BadDirection::Low => (ALERT_TAILS.0, ALARM_TAILS.0),
-        BadDirection::High => (ALERT_TAILS.1, ALARM_TAILS.1),
-    };
-    Ok(if beyond(alarm_p) {
-        FunnelClass::Alarm
-    } else if beyond(alert_p) {
-        FunnelClass::Alert
-    } else {
-        FunnelClass::Within
-    })
+    Ok(class_of(k, bad, BinomialCdf::new(n, theta).limit_counts()))
+}
+
+/// [`funnel_limits`] and [`classify`] of one unit together, from one
+/// distribution function (the costly part of each).
+pub fn funnel_limits_and_class(
+    k: u64,
+    n: u64,
+    theta: f64,
+    bad: BadDirection,
+) -> Result<(FunnelLimits, FunnelClass)> {
+    check_theta_n(theta, n)?;
+    if k > n {
+        return Err(StatsError::CountExceedsTotal { k, n });
+    }
+    let counts = BinomialCdf::new(n, theta).limit_counts();
+    Ok((limits_of(theta, n, counts), class_of(k, bad, counts)))
 }
 
 #[cfg(test)]
@@ -297,6 +356,82 @@ mod tests {
                 assert!(0.0 <= l.lower_998 && l.lower_998 <= l.lower_95);
                 assert!(l.lower_95 <= l.upper_95 && l.upper_95 <= l.upper_998);
                 assert!(l.upper_998 <= 1.0);
+            }
+        }
+    }
+
+    /// F over all of 0..=n, as it was built before the window: the
+    /// window must give the same limits to the bit.
+    fn full_cdf(n: u64, theta: f64) -> Vec<f64> {
+        let len = n as usize + 1;
+        let mut w = vec![0.0_f64; len];
+        if theta <= 0.0 {
+            w[0] = 1.0;
+        } else if theta >= 1.0 {
+            w[len - 1] = 1.0;
+        } else {
+            let odds = theta / (1.0 - theta);
+            let nf = n as f64;
+            let mode = (((nf + 1.0) * theta).floor() as usize).min(len - 1);
+            w[mode] = 1.0;
+            let mut v = 1.0;
+            for r in mode..len - 1 {
+                v *= (nf - r as f64) / (r as f64 + 1.0) * odds;
+                if v < 1e-300 {
+                    break;
+                }
+                w[r + 1] = v;
+            }
+            v = 1.0;
+            for r in (1..=mode).rev() {
+                v *= r as f64 / (nf - r as f64 + 1.0) / odds;
+                if v < 1e-300 {
+                    break;
+                }
+                w[r - 1] = v;
+            }
+        }
+        let total: f64 = w.iter().sum();
+        let mut acc = 0.0;
+        w.iter()
+            .map(|x| {
+                acc += x;
+                (acc / total).min(1.0)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_window_gives_the_full_distribution_function_to_the_bit() {
+        for &theta in &[0.0, 1e-9, 0.001, 0.03, 0.2718, 0.5, 0.97, 0.999, 1.0] {
+            for &n in &[1, 2, 7, 50, 1000, 20_000, 300_000] {
+                let full = full_cdf(n, theta);
+                let window = BinomialCdf::new(n, theta);
+                for (r, f) in full.iter().enumerate() {
+                    assert_eq!(
+                        window.at(r as isize).to_bits(),
+                        f.to_bits(),
+                        "{theta} {n} {r}"
+                    );
+                }
+                for p in [ALARM_TAILS.0, ALERT_TAILS.0, ALERT_TAILS.1, ALARM_TAILS.1] {
+                    let r = full.partition_point(|&f| f < p).min(full.len() - 1);
+                    let prev = if r == 0 { 0.0 } else { full[r - 1] };
+                    let alpha = if full[r] > prev {
+                        (full[r] - p) / (full[r] - prev)
+                    } else {
+                        0.0
+                    };
+                    let want = (r as f64 - alpha).max(0.0);
+                    assert_eq!(window.limit_count(p).to_bits(), want.to_bits());
+                }
+                for k in [0, n / 3, n / 2, n] {
+                    for bad in [BadDirection::Low, BadDirection::High] {
+                        let (limits, class) = funnel_limits_and_class(k, n, theta, bad).unwrap();
+                        assert_eq!(limits, funnel_limits(theta, n).unwrap());
+                        assert_eq!(class, classify(k, n, theta, bad).unwrap());
+                    }
+                }
             }
         }
     }

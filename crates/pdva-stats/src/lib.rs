@@ -17,7 +17,7 @@
 //! | [`logrank_test`] | Z' V⁺ Z over k − 1 groups, hypergeometric covariance, χ²(k − 1) | `lifelines.statistics.logrank_test`, `multivariate_logrank_test` |
 //! | [`wilson_interval`] | Wilson score 95% interval for k/n | `statsmodels.stats.proportion.proportion_confint(method="wilson")` |
 //! | [`poisson_rate_interval`], [`rate_per_100_patient_years`] | exact (Garwood) `[χ²(0.025; 2k)/2, χ²(0.975; 2k+2)/2] / T`, 365.25 days a year | `scipy.stats.chi2.ppf` |
-//! | [`funnel_limits`], [`binomial_limit`], [`classify`] | Spiegelhalter's interpolated exact binomial limits, 95% (alert) and 99.8% (alarm) | `scipy.stats.binom.cdf` / `ppf` |
+//! | [`funnel_limits`], [`binomial_limit`], [`classify`], [`funnel_limits_and_class`] | Spiegelhalter's interpolated exact binomial limits, 95% (alert) and 99.8% (alarm) | `scipy.stats.binom.cdf` / `ppf` |
 //! | [`learning_curve_cusum`] | Steiner's risk-adjusted CUSUM, R_A = 2, h = 4.5 by default, restart after a signal | the formula, computed independently in Python |
 //! | [`quantile()`], [`median`], [`median_iqr`] | type 7 (numpy's default "linear") | `numpy.quantile` / `numpy.percentile` |
 //! | [`chi_squared_quantile`], [`chi_squared_sf`] | regularised incomplete gamma and its inverse | `scipy.stats.chi2` |
@@ -25,7 +25,8 @@
 //! Complexity: the survival methods sort once (O(n log n)) and then make one
 //! linear pass, so a 1,000,000-observation Kaplan–Meier takes a fraction of a
 //! second; an estimate at a time is a binary search. The log-rank test adds
-//! O(k²) per event time for k groups; funnel limits are O(n) per unit. For
+//! O(k²) per event time for k groups; funnel limits are O(√n) per unit (the
+//! binomial terms that do not underflow). For
 //! data whose times are few and known in order (whole days), each survival
 //! method also takes counts per time — [`KaplanMeier::from_counts`],
 //! [`CumulativeIncidence::from_counts`], [`LogRankCounts`] — and then needs
@@ -51,11 +52,12 @@ pub use distributions::{Z_95, chi_squared_quantile, chi_squared_sf};
 pub use error::{Result, StatsError};
 pub use funnel::{
     BadDirection, FunnelClass, FunnelLimits, binomial_limit, classify, funnel_limits,
+    funnel_limits_and_class,
 };
-pub use kaplan_meier::{KaplanMeier, KmEstimate, KmRow, Observation, TimeCounts};
+pub use kaplan_meier::{KaplanMeier, KmEstimate, KmRow, KmSummary, Observation, TimeCounts};
 pub use logrank::{LogRankCounts, LogRankTest, logrank_test};
 pub use proportion::{Proportion, wilson_interval};
-pub use quantile::{MedianIqr, iqr, median, median_iqr, quantile, quantiles};
+pub use quantile::{MedianIqr, iqr, median, median_iqr, median_iqr_mut, quantile, quantiles};
 pub use rate::{
     DAYS_PER_YEAR, PoissonRate, RatePer100PatientYears, poisson_rate_interval,
     rate_per_100_patient_years,

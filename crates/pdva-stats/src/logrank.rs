@@ -124,23 +124,39 @@ impl LogRankCounts {
     /// as [`KaplanMeier::from_counts`](crate::KaplanMeier::from_counts)
     /// takes them (`t_days` maps a time index to its time), so a stratified
     /// report fits each stratum's curve from the counts of its test.
-    pub fn time_counts(&self, group: usize, t_days: impl Fn(usize) -> f64) -> Vec<TimeCounts> {
-        if group >= self.groups {
-            return Vec::new();
-        }
+    pub fn time_counts(
+        &self,
+        group: usize,
+        t_days: impl Fn(usize) -> f64 + Clone,
+    ) -> Vec<TimeCounts> {
+        self.group_counts(group, t_days).collect()
+    }
+
+    /// [`time_counts`](Self::time_counts) as an iterator, for
+    /// [`KaplanMeier::summary_from_counts`](crate::KaplanMeier::summary_from_counts).
+    pub fn group_counts(
+        &self,
+        group: usize,
+        t_days: impl Fn(usize) -> f64 + Clone,
+    ) -> impl Iterator<Item = TimeCounts> + Clone {
+        // An unknown group reads nothing (`skip` past the end).
+        let skip = if group < self.groups {
+            group
+        } else {
+            self.removed.len()
+        };
         self.removed
             .iter()
             .zip(&self.events)
-            .skip(group)
-            .step_by(self.groups)
+            .skip(skip)
+            .step_by(self.groups.max(1))
             .enumerate()
             .filter(|(_, (r, _))| **r > 0)
-            .map(|(t, (&r, &e))| TimeCounts {
+            .map(move |(t, (&r, &e))| TimeCounts {
                 t_days: t_days(t),
                 events: e as usize,
                 censored: (r - e) as usize,
             })
-            .collect()
     }
 
     /// The log-rank test across the groups, as [`logrank_test`]: empty
@@ -168,11 +184,18 @@ impl LogRankCounts {
 /// The sums of the log-rank test, carried through the times in order.
 struct Accumulator {
     non_empty: Vec<usize>,
+    /// Whether every group is non-empty (the usual case), so that the
+    /// covariance rows are updated over contiguous slices.
+    all_non_empty: bool,
     at_risk: Vec<usize>,
+    /// `at_risk` as floats (exact: counts below 2⁵³), converted once per
+    /// change rather than once per covariance term.
+    at_risk_f: Vec<f64>,
     total_at_risk: usize,
     observed: Vec<usize>,
     expected: Vec<f64>,
-    /// The hypergeometric covariance, k × k row-major.
+    /// The hypergeometric covariance, k × k row-major; only the entries of
+    /// the first k − 1 non-empty groups, which `finish` reads, are summed.
     cov: Vec<f64>,
 }
 
@@ -187,8 +210,10 @@ impl Accumulator {
             });
         }
         Ok(Self {
+            all_non_empty: non_empty.len() == k,
             non_empty,
             total_at_risk: sizes.iter().sum(),
+            at_risk_f: sizes.iter().map(|&n| n as f64).collect(),
             at_risk: sizes,
             observed: vec![0; k],
             expected: vec![0.0; k],
@@ -209,16 +234,33 @@ impl Accumulator {
             } else {
                 0.0
             };
-            for &j in &self.non_empty {
+            let kept = &self.non_empty[..self.non_empty.len() - 1];
+            for (i, &j) in self.non_empty.iter().enumerate() {
                 self.observed[j] += events(j);
-                let nj = self.at_risk[j] as f64;
+                let nj = self.at_risk_f[j];
                 self.expected[j] += nj * df / n;
-                if factor > 0.0 && nj > 0.0 {
+                // The last non-empty group's row is never read.
+                if factor > 0.0 && nj > 0.0 && i < kept.len() {
                     let row = &mut self.cov[j * k..(j + 1) * k];
                     row[j] += factor * nj * (n - nj);
-                    for &l in &self.non_empty {
-                        if l != j {
-                            row[l] -= factor * nj * self.at_risk[l] as f64;
+                    // Each term as `factor * nj * n_l`, evaluated left to
+                    // right as before, so the sums are the same to the bit.
+                    let fnj = factor * nj;
+                    if self.all_non_empty {
+                        // kept = 0..k − 1: the row's kept entries but j.
+                        let (before, after) = row[..k - 1].split_at_mut(j);
+                        let (at_before, at_after) = self.at_risk_f[..k - 1].split_at(j);
+                        for (x, &nl) in before.iter_mut().zip(at_before) {
+                            *x -= fnj * nl;
+                        }
+                        for (x, &nl) in after[1..].iter_mut().zip(&at_after[1..]) {
+                            *x -= fnj * nl;
+                        }
+                    } else {
+                        for &l in kept {
+                            if l != j {
+                                row[l] -= fnj * self.at_risk_f[l];
+                            }
                         }
                     }
                 }
@@ -226,8 +268,11 @@ impl Accumulator {
         }
         for &g in &self.non_empty {
             let r = removed(g);
-            self.at_risk[g] -= r;
-            self.total_at_risk -= r;
+            if r > 0 {
+                self.at_risk[g] -= r;
+                self.at_risk_f[g] = self.at_risk[g] as f64;
+                self.total_at_risk -= r;
+            }
         }
     }
 
