@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use chrono::NaiveDate;
 use pdva_outcomes::{
-    CohortBuilder, Filter, IndexLimb, OutcomesReport, PatientFacts, ReportRequest, ResolvedFilter,
+    CohortBuilder, Filter, IndexLimb, OutcomesReport, PatientFacts, ReportRequest,
 };
 use pdva_store::{Engine, Store};
 
@@ -98,177 +98,142 @@ enum FactsSource {
     Records,
 }
 
-/// What reading and deriving gave.
-struct Derived {
-    limbs: Vec<IndexLimb>,
-    /// Wall time of reading, the derivation alongside.
-    read: f64,
-    /// CPU time of every thread but the derivation's.
-    read_cpu: Option<f64>,
-    /// CPU time of the derivation's thread.
-    derive_cpu: Option<f64>,
-    patients: usize,
-    records: usize,
-}
-
-/// Streams every patient's facts from `source` into a derivation on a
-/// thread of its own, so that its CPU time is measured apart from the
-/// reading's (its wall time overlaps the reading), as the report does.
-async fn read_and_derive(
+/// Every patient's outcome facts read into memory from `source`, with the
+/// wall time and the process's CPU time it took.
+async fn read_facts(
     store: &Store,
-    filter: &ResolvedFilter,
-    as_of: NaiveDate,
     source: FactsSource,
-) -> Result<Derived> {
+) -> Result<(Vec<PatientFacts>, f64, Option<f64>)> {
     let started = Instant::now();
-    let cpu_at_start = process_cpu_seconds();
-    let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<PatientFacts>>(64);
-    let derive_filter = filter.clone();
-    let deriver = std::thread::Builder::new()
-        .name("derive".into())
-        .spawn(move || {
-            let cpu = thread_cpu_seconds();
-            let mut cohort = CohortBuilder::new(&derive_filter, as_of);
-            let (mut patients, mut records) = (0usize, 0usize);
-            for batch in receiver {
-                for facts in &batch {
-                    patients += 1;
-                    records += facts.records.len();
-                    cohort.add(facts);
-                }
-            }
-            let cpu = cpu.zip(thread_cpu_seconds()).map(|(a, b)| b - a);
-            (cohort.finish(), cpu, patients, records)
-        })?;
-    const BATCH: usize = 256;
-    let mut batch = Vec::with_capacity(BATCH);
-    let visit = |facts| {
-        batch.push(facts);
-        if batch.len() == BATCH {
-            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-            // Only fails if the thread has gone, which join reports.
-            let _ = sender.send(full);
-        }
-    };
+    let cpu = process_cpu_seconds();
+    let mut all = Vec::new();
     match source {
-        FactsSource::Table => store.for_each_patient_facts(None, visit).await?,
+        FactsSource::Table => store.for_each_patient_facts(None, |f| all.push(f)).await?,
         FactsSource::Records => {
             store
-                .for_each_patient_facts_from_records(None, visit)
+                .for_each_patient_facts_from_records(None, |f| all.push(f))
                 .await?
         }
     }
-    let _ = sender.send(batch);
-    drop(sender);
-    let (limbs, derive_cpu, patients, records) = tokio::task::block_in_place(|| deriver.join())
-        .map_err(|_| anyhow::anyhow!("the derivation thread panicked"))?;
-    let read = started.elapsed().as_secs_f64();
-    let read_cpu = cpu_at_start
-        .zip(process_cpu_seconds())
-        .zip(derive_cpu)
-        .map(|((a, b), d)| b - a - d);
-    Ok(Derived {
-        limbs,
-        read,
-        read_cpu,
-        derive_cpu,
-        patients,
-        records,
-    })
+    let cpu = cpu.zip(process_cpu_seconds()).map(|(a, b)| b - a);
+    Ok((all, started.elapsed().as_secs_f64(), cpu))
 }
 
-/// Times reading and computing the full outcomes report on `db`, then runs
-/// `benchmarks/outcomes_python.py` on the same database and prints both,
-/// split into reading and computing, and their ratios.
-pub async fn bench(db: &str, as_of: NaiveDate, script: &str) -> Result<()> {
+/// Limbs in one order, to compare two derivations.
+fn by_limb(mut limbs: Vec<IndexLimb>) -> Vec<IndexLimb> {
+    limbs.sort_by_key(|l| (l.patient_id, l.procedure_id));
+    limbs
+}
+
+/// Wall and this thread's CPU time of `f`.
+fn timed<T>(f: impl FnOnce() -> T) -> (T, f64, Option<f64>) {
+    let cpu = thread_cpu_seconds();
     let started = Instant::now();
+    let out = f();
+    let wall = started.elapsed().as_secs_f64();
+    (out, wall, cpu.zip(thread_cpu_seconds()).map(|(a, b)| b - a))
+}
+
+/// Times the full outcomes report on `db` end to end, as `pdva report
+/// outcomes` makes it; then the same work split into reading (every
+/// patient's facts into memory) and computing (derivation and statistics on
+/// one thread), as the Python script splits its own; then the read from the
+/// record bodies instead of the table. Runs `benchmarks/outcomes_python.py`
+/// on the same database and prints both, with their ratios.
+pub async fn bench(db: &str, as_of: NaiveDate, script: &str) -> Result<()> {
     let store = Store::open(db).await?;
     let reference = store.reference_data().await?;
     let data_version = store.data_version().await?.to_string();
     let filter = Filter::default().resolve(&reference)?;
-    let Derived {
-        limbs,
-        read,
-        read_cpu,
-        derive_cpu,
-        patients,
-        records,
-    } = read_and_derive(&store, &filter, as_of, FactsSource::Table).await?;
-    // Without /proc the derivation's CPU time is unknown: count it as 0.
-    let derive = derive_cpu.unwrap_or(0.0);
+
+    // 1. End to end: what `pdva report outcomes --format json` does, the
+    // derivation running patient by patient as the rows arrive.
+    let started = Instant::now();
+    let report = outcomes(&store, &Filter::default(), as_of).await?;
+    let json = serde_json::to_string(&report)?;
+    let total = started.elapsed().as_secs_f64();
+
+    // 2. Reading, then computing on one thread.
+    let (facts, read, read_cpu) = read_facts(&store, FactsSource::Table).await?;
+    let patients = facts.len();
+    let records: usize = facts.iter().map(|f| f.records.len()).sum();
     let request = ReportRequest {
         as_of,
         filter: filter.clone(),
         data_version,
     };
-    // The statistics run on this one thread; their CPU time is measured too.
-    let (statistics, statistics_cpu, report, curves, curves_cpu) =
-        tokio::task::block_in_place(|| -> Result<_> {
-            let cpu = thread_cpu_seconds();
-            let computing = Instant::now();
-            let report = pdva_outcomes::report_from_limbs(&limbs, &reference, &request)?;
-            let statistics = computing.elapsed().as_secs_f64();
-            let statistics_cpu = cpu.zip(thread_cpu_seconds()).map(|(a, b)| b - a);
-            // The same curves as the Python script: Kaplan–Meier of AFS, OS
-            // and freedom from major amputation, Aalen–Johansen of major
-            // amputation (plus the derivation, measured above).
-            let cpu = thread_cpu_seconds();
-            let started = Instant::now();
-            let curves = pdva_outcomes::core_curves(&limbs)?;
-            let same = started.elapsed().as_secs_f64();
-            let same_cpu = cpu.zip(thread_cpu_seconds()).map(|(a, b)| b - a);
-            std::hint::black_box(curves);
-            Ok((statistics, statistics_cpu, report, same, same_cpu))
-        })?;
+    let computed = tokio::task::block_in_place(|| -> Result<_> {
+        let (limbs, derive, derive_cpu) = timed(|| {
+            let mut cohort = CohortBuilder::new(&filter, as_of);
+            for f in &facts {
+                cohort.add(f);
+            }
+            cohort.finish()
+        });
+        let (split_report, statistics, statistics_cpu) =
+            timed(|| pdva_outcomes::report_from_limbs(&limbs, &reference, &request));
+        // The same curves as the Python script: Kaplan–Meier of AFS, OS and
+        // freedom from major amputation, Aalen–Johansen of major amputation.
+        let (curves, curves_wall, curves_cpu) = timed(|| pdva_outcomes::core_curves(&limbs));
+        std::hint::black_box(curves?);
+        Ok((
+            limbs,
+            split_report?,
+            (derive, derive_cpu),
+            (statistics, statistics_cpu),
+            (curves_wall, curves_cpu),
+        ))
+    })?;
+    let (limbs, split_report, (derive, derive_cpu), (statistics, statistics_cpu), curves) =
+        computed;
+    drop(facts);
+    if serde_json::to_string(&split_report)? != json {
+        bail!("the streamed report and the report from facts in memory differ");
+    }
     let compute = derive + statistics;
-    let same_curves = derive + curves;
-    let compute_cpu = statistics_cpu.map(|c| c + derive);
-    let same_curves_cpu = curves_cpu.map(|c| c + derive);
-    let json = serde_json::to_string(&report)?;
-    let total = started.elapsed().as_secs_f64();
-    // Beside it, the same read from the record bodies, which is how the
-    // table is built and verified, and what a report without it would cost.
-    let from_bodies = read_and_derive(&store, &filter, as_of, FactsSource::Records).await?;
-    let by_limb = |mut limbs: Vec<IndexLimb>| {
-        limbs.sort_by_key(|l| (l.patient_id, l.procedure_id));
-        limbs
-    };
-    if by_limb(from_bodies.limbs) != by_limb(limbs) {
+    let same_curves = derive + curves.0;
+    let sum = |a: Option<f64>, b: Option<f64>| a.zip(b).map(|(a, b)| a + b);
+    let compute_cpu = sum(derive_cpu, statistics_cpu);
+    let same_curves_cpu = sum(derive_cpu, curves.1);
+
+    // 3. The same facts read from the record bodies: how the table is built
+    // and verified, and what a report without it would read.
+    let (body_facts, body_read, body_read_cpu) = read_facts(&store, FactsSource::Records).await?;
+    let mut cohort = CohortBuilder::new(&filter, as_of);
+    for f in &body_facts {
+        cohort.add(f);
+    }
+    drop(body_facts);
+    if by_limb(cohort.finish()) != by_limb(limbs) {
         bail!(
             "the outcome facts table and the record bodies give different limbs: run `pdva audit verify`"
         );
     }
+
     println!(
         "pdva bench outcomes: {} patients, {} records, {} index procedures; data version {}",
         patients, records, report.cohort.index_procedures, report.data_version
     );
-    let on_cpus = |c: Option<f64>| {
-        c.map_or(String::new(), |c| {
-            format!("; {c:.2} s on the CPUs, all threads but the derivation's")
-        })
-    };
+    let cpu = |x: Option<f64>| x.map_or(String::new(), |c| format!("; {c:.3} s on the CPU"));
     println!(
-        "  Rust   read    {read:>8.2} s   (the outcome facts table, streamed, the derivation alongside on its own thread{})",
-        on_cpus(read_cpu)
+        "  Rust   total   {total:>8.2} s   (end to end as `pdva report outcomes` runs: open, read the outcome facts table streamed with the derivation alongside, statistics, JSON of {:.1} MB)",
+        json.len() as f64 / 1e6
     );
     println!(
-        "         (from the record bodies instead: {:.2} s{}; derivation {:.3} s on the CPU)",
-        from_bodies.read,
-        on_cpus(from_bodies.read_cpu),
-        from_bodies.derive_cpu.unwrap_or(0.0)
+        "  Rust   read    {read:>8.2} s   (every patient's facts from the outcome facts table into memory{})",
+        cpu(read_cpu)
     );
-    let cpu = |x: Option<f64>| x.map_or(String::new(), |c| format!(", {c:.3} s on the CPU"));
     println!(
-        "  Rust   compute {compute:>8.3} s   (full outcomes report, one core: derivation {derive:.3} s on the CPU, statistics {statistics:.3} s{})",
+        "                 ({body_read:.2} s from the record bodies instead{})",
+        cpu(body_read_cpu)
+    );
+    println!(
+        "  Rust   compute {compute:>8.3} s   (full outcomes report from the facts in memory, one thread: derivation {derive:.3} s, statistics {statistics:.3} s{})",
         cpu(compute_cpu)
     );
     println!(
         "  Rust   compute {same_curves:>8.3} s   (the Python script's curves only: derivation, 3 Kaplan–Meier, 1 Aalen–Johansen{})",
         cpu(same_curves_cpu)
-    );
-    println!(
-        "  Rust   total   {total:>8.2} s   (report JSON {:.1} MB)",
-        json.len() as f64 / 1e6
     );
     let afs = |t: f64| {
         report
