@@ -1,6 +1,8 @@
 //! Reading patients for lists: a page of a site's patients without their
 //! whole files.
 
+use std::collections::HashMap;
+
 use pdva_domain::values::{NhsNumber, RegistryId, SiteCode};
 use pdva_domain::{Patient, RecordId, RecordKind};
 use sqlx::Row;
@@ -65,6 +67,40 @@ impl Store {
 }
 
 impl Store {
+    /// The registry ids of the non-voided patients registered at `site`,
+    /// by patient: what a list of many patients shows without their files.
+    #[tracing::instrument(skip_all)]
+    pub async fn registry_ids_at(&self, site: &str) -> Result<HashMap<RecordId, String>> {
+        let rows = sqlx::query(
+            "SELECT id, natural_key FROM record WHERE kind = 'patient' AND voided = 0 \
+             AND site_code = $1",
+        )
+        .bind(site.to_owned())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut ids = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let id: String = row.try_get(0)?;
+            let key: Option<String> = row.try_get(1)?;
+            let registry_id = key
+                .as_deref()
+                .and_then(|k| k.strip_prefix("registry_id:"))
+                .ok_or_else(|| StoreError::Corrupt {
+                    id: id.clone(),
+                    kind: "patient".into(),
+                    detail: "has no registry id".into(),
+                })?
+                .to_owned();
+            let id = id.parse().map_err(|_| StoreError::Corrupt {
+                id: id.clone(),
+                kind: "patient".into(),
+                detail: "id is not a record id".into(),
+            })?;
+            ids.insert(id, registry_id);
+        }
+        Ok(ids)
+    }
+
     /// The governance review meetings of a site (non-voided), latest first.
     pub async fn governance_meetings(
         &self,

@@ -8,8 +8,10 @@ use axum::Extension;
 use axum::extract::{Query, State};
 use axum::response::Html;
 use chrono::NaiveDate;
+use pdva_domain::facts::FactDetail;
 use pdva_domain::schedule::{self, Completeness, FollowUpContext, WorklistState};
-use pdva_domain::{ClinicalRecord, RecordId};
+use pdva_domain::{Patient, RecordId};
+use pdva_store::AnyRecord;
 use serde::Deserialize;
 
 use crate::authz::Caller;
@@ -17,6 +19,7 @@ use crate::patients::{Nav, today, visible_sites};
 use crate::{AppState, WebError};
 
 struct Row {
+    patient: RecordId,
     patient_id: String,
     registry_id: String,
     name: String,
@@ -127,59 +130,71 @@ pub(crate) async fn page(
     let mut by_site: BTreeMap<String, Completeness> = BTreeMap::new();
     let mut by_operator: BTreeMap<String, Completeness> = BTreeMap::new();
     for site in &chosen {
-        for file in state.store.load_patient_files(Some(site)).await? {
-            let death = file.death().map(|(_, d)| d.date);
-            for (procedure_id, procedure) in file.procedures() {
-                let visits: Vec<NaiveDate> = file
+        // The schedule needs only each patient's procedures, visits, death
+        // and end of follow-up, which their outcome facts carry: one small
+        // row a patient instead of every record (the names of the rows
+        // shown are read afterwards).
+        let registry_ids = state.store.registry_ids_at(site).await?;
+        let mut visits: Vec<NaiveDate> = Vec::new();
+        state
+            .store
+            .for_each_patient_facts(Some(site), |facts| {
+                let death = facts
                     .records
                     .iter()
-                    .filter_map(|(_, r)| match r {
-                        ClinicalRecord::FollowUpVisit(v) if v.procedure_id == procedure_id => {
-                            Some(v.visit_date)
-                        }
-                        _ => None,
-                    })
-                    .collect();
-                let ctx = FollowUpContext {
-                    procedure_date: procedure.procedure_date,
-                    visit_dates: &visits,
-                    death_date: death,
-                    follow_up_ended_on: file.patient.follow_up_ended_on,
-                };
-                let operator = clinicians
-                    .get(&procedure.primary_operator)
-                    .cloned()
-                    .unwrap_or_else(|| "unknown operator".into());
-                let c = schedule::completeness(&ctx, today);
-                *by_site.entry(site.clone()).or_default() =
-                    by_site.get(site).copied().unwrap_or_default() + c;
-                *by_operator.entry(operator.clone()).or_default() =
-                    by_operator.get(&operator).copied().unwrap_or_default() + c;
-                for item in schedule::worklist(&ctx, today) {
-                    let p = &file.patient;
-                    rows.push(Row {
-                        patient_id: file.patient_id.to_string(),
-                        registry_id: p.registry_id.to_string(),
-                        name: match (&p.family_name, &p.given_name) {
-                            (Some(f), Some(g)) => format!("{}, {g}", f.to_uppercase()),
-                            (Some(f), None) => f.to_uppercase(),
-                            (None, Some(g)) => g.clone(),
-                            (None, None) => String::new(),
-                        },
-                        site: site.clone(),
-                        operator: operator.clone(),
-                        procedure_date: procedure.procedure_date,
-                        timepoint: item.timepoint.label(),
-                        state: match item.state {
-                            WorklistState::Overdue => "Overdue",
-                            WorklistState::Due => "Due",
-                            WorklistState::DueSoon => "Due soon",
-                        },
-                        window: format!("{} to {}", item.window_opens, item.window_closes),
-                    });
+                    .find_map(|r| matches!(r.detail, FactDetail::Death).then_some(r.date));
+                for procedure in &facts.records {
+                    let FactDetail::Procedure {
+                        primary_operator, ..
+                    } = &procedure.detail
+                    else {
+                        continue;
+                    };
+                    visits.clear();
+                    visits.extend(facts.records.iter().filter_map(|r| {
+                        (matches!(r.detail, FactDetail::FollowUpVisit { .. })
+                            && r.procedure_id == Some(procedure.id))
+                        .then_some(r.date)
+                    }));
+                    let ctx = FollowUpContext {
+                        procedure_date: procedure.date,
+                        visit_dates: &visits,
+                        death_date: death,
+                        follow_up_ended_on: facts.follow_up_ended_on,
+                    };
+                    let operator = clinicians
+                        .get(primary_operator)
+                        .cloned()
+                        .unwrap_or_else(|| "unknown operator".into());
+                    let c = schedule::completeness(&ctx, today);
+                    *by_site.entry(site.clone()).or_default() =
+                        by_site.get(site).copied().unwrap_or_default() + c;
+                    *by_operator.entry(operator.clone()).or_default() =
+                        by_operator.get(&operator).copied().unwrap_or_default() + c;
+                    for item in schedule::worklist(&ctx, today) {
+                        rows.push(Row {
+                            patient: facts.patient_id,
+                            patient_id: facts.patient_id.to_string(),
+                            registry_id: registry_ids
+                                .get(&facts.patient_id)
+                                .cloned()
+                                .unwrap_or_default(),
+                            name: String::new(),
+                            site: site.clone(),
+                            operator: operator.clone(),
+                            procedure_date: procedure.date,
+                            timepoint: item.timepoint.label(),
+                            state: match item.state {
+                                WorklistState::Overdue => "Overdue",
+                                WorklistState::Due => "Due",
+                                WorklistState::DueSoon => "Due soon",
+                            },
+                            window: format!("{} to {}", item.window_opens, item.window_closes),
+                        });
+                    }
                 }
-            }
-        }
+            })
+            .await?;
     }
     let operators: Vec<String> = by_operator.keys().cloned().collect();
     let operator = q.operator.filter(|o| !o.is_empty()).unwrap_or_default();
@@ -209,7 +224,19 @@ pub(crate) async fn page(
     let page_count = total_rows.div_ceil(ROWS_PER_PAGE).max(1);
     let page_number = q.page.unwrap_or(1).clamp(1, page_count);
     let first = (page_number - 1) * ROWS_PER_PAGE;
-    let rows: Vec<Row> = rows.into_iter().skip(first).take(ROWS_PER_PAGE).collect();
+    let mut rows: Vec<Row> = rows.into_iter().skip(first).take(ROWS_PER_PAGE).collect();
+    // Names only for the rows shown.
+    let mut names: HashMap<RecordId, String> = HashMap::new();
+    for row in &mut rows {
+        if !names.contains_key(&row.patient) {
+            let name = match state.store.get(row.patient).await?.record {
+                AnyRecord::Patient(p) => display_name(&p),
+                _ => String::new(),
+            };
+            names.insert(row.patient, name);
+        }
+        row.name = names[&row.patient].clone();
+    }
     let link = |n: usize, label: String| PageLink {
         label,
         href: format!(
@@ -248,4 +275,14 @@ pub(crate) async fn page(
         ),
     };
     Ok(Html(page.render()?))
+}
+
+/// "FAMILY, Given" as the worklist shows a patient.
+fn display_name(p: &Patient) -> String {
+    match (&p.family_name, &p.given_name) {
+        (Some(f), Some(g)) => format!("{}, {g}", f.to_uppercase()),
+        (Some(f), None) => f.to_uppercase(),
+        (None, Some(g)) => g.clone(),
+        (None, None) => String::new(),
+    }
 }

@@ -45,6 +45,57 @@ async fn the_worklist_pages_its_visits_and_narrows_to_an_operator() {
         "1,200 patients should have more than 100 visits to arrange: {total}"
     );
     assert_eq!(showing(&first.body), format!("Showing 1–100 of {total}"));
+    // The page reads outcome facts, not files: it lists exactly the visits
+    // the schedule gives for the patient files, each with the patient's name.
+    let today = chrono::Local::now().date_naive();
+    let mut expected = 0;
+    let mut names = std::collections::HashSet::new();
+    for file in store.load_patient_files(None).await.unwrap() {
+        let death = file.death().map(|(_, d)| d.date);
+        for (procedure_id, procedure) in file.procedures() {
+            let visits: Vec<chrono::NaiveDate> = file
+                .records
+                .iter()
+                .filter_map(|(_, r)| match r {
+                    pdva_domain::ClinicalRecord::FollowUpVisit(v)
+                        if v.procedure_id == procedure_id =>
+                    {
+                        Some(v.visit_date)
+                    }
+                    _ => None,
+                })
+                .collect();
+            let ctx = pdva_domain::schedule::FollowUpContext {
+                procedure_date: procedure.procedure_date,
+                visit_dates: &visits,
+                death_date: death,
+                follow_up_ended_on: file.patient.follow_up_ended_on,
+            };
+            let items = pdva_domain::schedule::worklist(&ctx, today).len();
+            expected += items;
+            if items > 0 {
+                let p = &file.patient;
+                names.insert(match (&p.family_name, &p.given_name) {
+                    (Some(f), Some(g)) => format!("{}, {g}", f.to_uppercase()),
+                    (Some(f), None) => f.to_uppercase(),
+                    (None, Some(g)) => g.clone(),
+                    (None, None) => String::new(),
+                });
+            }
+        }
+    }
+    assert_eq!(total, expected);
+    let named = names.iter().filter(|n| !n.is_empty()).count();
+    assert!(named > 0, "the synthetic patients have names");
+    let mut shown = 0;
+    for row in rows(&first.body) {
+        let name = names
+            .iter()
+            .find(|n| row.contains(&format!("<td>{n}</td>")))
+            .unwrap_or_else(|| panic!("no patient's name in {row}"));
+        shown += usize::from(!name.is_empty());
+    }
+    assert!(shown > 0, "no name on the first page");
     assert_eq!(rows(&first.body).len(), 100);
     assert!(rows(&first.body)[0].starts_with("<td>Overdue</td>"));
     assert!(first.body.contains(">Next page</a>"));
