@@ -1,6 +1,7 @@
 //! The lifelong follow-up worklist (DOMAIN.md section 5): visits due, due
 //! soon and overdue per site and operator, with follow-up completeness.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 
 use askama::Template;
@@ -228,12 +229,11 @@ pub(crate) async fn page(
     // Names only for the rows shown.
     let mut names: HashMap<RecordId, String> = HashMap::new();
     for row in &mut rows {
-        if !names.contains_key(&row.patient) {
-            let name = match state.store.get(row.patient).await?.record {
+        if let Entry::Vacant(slot) = names.entry(row.patient) {
+            slot.insert(match state.store.get(row.patient).await?.record {
                 AnyRecord::Patient(p) => display_name(&p),
                 _ => String::new(),
-            };
-            names.insert(row.patient, name);
+            });
         }
         row.name = names[&row.patient].clone();
     }
