@@ -11,6 +11,9 @@ pub enum StoreError {
     /// The database failed.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// The SQLite file failed, read without sqlx (the outcome facts scan).
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     /// An applied migration differs from the one this program carries.
     #[error(
         "migration {version} ({name}) was changed after it was applied; never edit an applied migration"

@@ -177,19 +177,27 @@ impl Store {
         };
         match self.engine {
             Engine::Sqlite => {
-                let mut conn = self.native_sqlite_reader().await?;
-                {
-                    let mut query = sqlx::query(sql);
-                    if let Some(site) = site {
-                        query = query.bind(site);
+                // The scan runs on a blocking thread of its own and hands
+                // over decoded patients in batches, so the caller's work
+                // (the derivation) overlaps the reading.
+                let path = self.sqlite_path()?;
+                let site = site.map(str::to_owned);
+                let (sender, mut receiver) = tokio::sync::mpsc::channel(8);
+                let reader = tokio::task::spawn_blocking(move || {
+                    let outcome = scan_outcome_facts(&path, site.as_deref(), &sender);
+                    if let Err(e) = outcome {
+                        // The receiver reports it; if it has gone, so has the caller.
+                        let _ = sender.blocking_send(Err(e));
                     }
-                    let mut rows = query.fetch(&mut conn);
-                    while let Some(row) = rows.try_next().await? {
-                        let id: &str = row.try_get(0)?;
-                        visit(crate::projection::decode_row(id, row.try_get(1)?)?);
+                });
+                while let Some(batch) = receiver.recv().await {
+                    for facts in batch? {
+                        visit(facts);
                     }
                 }
-                conn.close().await?;
+                reader.await.map_err(|e| {
+                    StoreError::Invalid(format!("the outcome facts reader failed: {e}"))
+                })?;
             }
             Engine::Postgres => {
                 let mut query = sqlx::query(sql);
@@ -205,6 +213,13 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    /// The SQLite database file.
+    fn sqlite_path(&self) -> Result<std::path::PathBuf> {
+        let options = SqliteConnectOptions::from_str(&self.url)
+            .map_err(|_| StoreError::BadUrl(crate::redact(&self.url)))?;
+        Ok(options.get_filename().to_path_buf())
     }
 
     /// A read-only native SQLite connection, where the `Any` driver's
@@ -328,6 +343,55 @@ async fn read_any<F: FnMut(PatientFacts)>(
         let created_at: String = row.try_get(3)?;
         let body: String = row.try_get(4)?;
         assembler.record(&id, &kind, &patient_id, &created_at, &body)?;
+    }
+    Ok(())
+}
+
+/// Patients handed over at a time by [`scan_outcome_facts`].
+const SCAN_BATCH: usize = 512;
+
+/// Reads the outcome facts table of the SQLite file at `path` (one site's
+/// rows or all) and sends the decoded patients in batches. Why not sqlx:
+/// its SQLite driver copies each row's values under SQLite's allocator lock
+/// and hands them between threads one row at a time, which at a million
+/// rows costs several times the scan itself.
+fn scan_outcome_facts(
+    path: &std::path::Path,
+    site: Option<&str>,
+    sender: &tokio::sync::mpsc::Sender<Result<Vec<PatientFacts>>>,
+) -> Result<()> {
+    use rusqlite::OpenFlags;
+    let conn = rusqlite::Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    // Memory-mapped reads: the scan reads the whole table.
+    conn.pragma_update(None, "mmap_size", 17_179_869_184_i64)?;
+    let mut statement = match site {
+        None => conn.prepare("SELECT patient_id, facts FROM outcome_facts")?,
+        Some(_) => {
+            conn.prepare("SELECT patient_id, facts FROM outcome_facts WHERE site_code = ?1")?
+        }
+    };
+    let mut rows = match site {
+        None => statement.query([])?,
+        Some(site) => statement.query([site])?,
+    };
+    let mut batch = Vec::with_capacity(SCAN_BATCH);
+    while let Some(row) = rows.next()? {
+        let id = row.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
+        let bytes = row.get_ref(1)?.as_blob().map_err(rusqlite::Error::from)?;
+        batch.push(crate::projection::decode_row(id, bytes)?);
+        if batch.len() == SCAN_BATCH {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(SCAN_BATCH));
+            if sender.blocking_send(Ok(full)).is_err() {
+                // The caller stopped listening (it failed): stop reading.
+                return Ok(());
+            }
+        }
+    }
+    if !batch.is_empty() {
+        let _ = sender.blocking_send(Ok(batch));
     }
     Ok(())
 }
