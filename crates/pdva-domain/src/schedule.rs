@@ -275,6 +275,14 @@ pub fn completeness(ctx: &FollowUpContext<'_>, today: NaiveDate) -> Completeness
         .iter()
         .map(|d| day_of(ctx.procedure_date, *d))
         .collect();
+    completeness_of_days(end_day, &visit_days)
+}
+
+/// [`completeness`] from days since the procedure: `end_day` is the day
+/// observation ended (the report date, death or the end of follow-up,
+/// whichever is earliest) and `visit_days` the follow-up visits' days, in
+/// any order. A caller that already has the days avoids an allocation.
+pub fn completeness_of_days(end_day: i64, visit_days: &[i64]) -> Completeness {
     let mut c = Completeness::default();
     for t in Timepoint::iter() {
         let (a, b) = t.window();

@@ -37,7 +37,7 @@ use pdva_domain::codes::{
 };
 use pdva_domain::facts::FactDetail;
 pub use pdva_domain::facts::{BaselineFacts, PatientFacts, RecordFacts};
-use pdva_domain::schedule::{self, Completeness, FollowUpContext, Timepoint};
+use pdva_domain::schedule::{self, Completeness, Timepoint};
 use pdva_domain::{PatientFile, RecordId};
 
 /// Covered days of a drug (or of anticoagulation as a whole) from the
@@ -293,13 +293,25 @@ pub fn index_limbs(file: &PatientFile, report_date: NaiveDate) -> Vec<IndexLimb>
     limbs
 }
 
+/// An anticoagulant course of a limb: drug, start day, stop day (if known
+/// by the cut-off) and the reason it stopped.
+type Course = (AntithromboticDrug, i64, Option<i64>, Option<StopReason>);
+
 /// Buffers reused from one patient to the next when deriving a cohort: the
 /// site codes and device names already seen (so that a million limbs share
-/// a handful of strings) and the visit dates of the limb at hand.
+/// a handful of strings) and the per-limb working lists, so that deriving a
+/// limb allocates only what the limb keeps.
 #[derive(Debug, Default)]
 pub struct Scratch {
     texts: Vec<Arc<str>>,
-    visit_dates: Vec<NaiveDate>,
+    visit_days: Vec<i64>,
+    /// Reinterventions of the limb: (day, planned, major), kept until the
+    /// major amputation day that limits them is known.
+    reinterventions: Vec<(i64, bool, bool)>,
+    /// The assessment chosen so far for each timepoint: (timepoint, day, scores).
+    qol_points: Vec<(Timepoint, i64, QolScores)>,
+    courses: Vec<Course>,
+    periods: Vec<(i64, i64)>,
 }
 
 impl Scratch {
@@ -324,20 +336,40 @@ pub fn index_limbs_into(
 ) {
     let ended_on = file.follow_up_ended_on.filter(|d| *d <= report_date);
     let cut_off = ended_on.map_or(report_date, |e| e.min(report_date));
-    let counted = |r: &RecordFacts| r.date <= cut_off;
 
-    let death = file.records.iter().find_map(|r| match r.detail {
-        FactDetail::Death if counted(r) => Some(r.date),
-        _ => None,
-    });
-    let last_known = death.unwrap_or_else(|| {
-        file.records
-            .iter()
-            .filter(|r| counted(r))
-            .map(|r| latest_date(r, cut_off))
-            .max()
-            .unwrap_or(cut_off)
-    });
+    // The patient-wide facts in one pass: the (first) death and the latest
+    // counted date.
+    let mut death = None;
+    let mut latest = None;
+    let mut procedures = 0usize;
+    for r in &file.records {
+        if r.date > cut_off {
+            continue;
+        }
+        match r.detail {
+            FactDetail::Death if death.is_none() => death = Some(r.date),
+            FactDetail::Procedure { .. } => procedures += 1,
+            _ => {}
+        }
+        let d = latest_date(r, cut_off);
+        if latest.is_none_or(|l| d > l) {
+            latest = Some(d);
+        }
+    }
+    if procedures == 0 {
+        return;
+    }
+    let last_known = death.unwrap_or(latest.unwrap_or(cut_off));
+    // Observation ends at the report date, death or the end of follow-up
+    // (DOMAIN.md section 5).
+    let mut observed_to = report_date;
+    if let Some(d) = death {
+        observed_to = observed_to.min(d);
+    }
+    if let Some(d) = ended_on {
+        observed_to = observed_to.min(d);
+    }
+    let site = scratch.shared(file.home_site.as_str());
 
     for p in &file.records {
         let FactDetail::Procedure {
@@ -354,92 +386,44 @@ pub fn index_limbs_into(
         if procedure_date > cut_off {
             continue;
         }
-        // This procedure's counted records (a patient has one or two procedures).
-        let records = || {
-            file.records
-                .iter()
-                .filter(move |r| r.procedure_id == Some(procedure_id) && counted(r))
-        };
         let day_zero = day_number(procedure_date);
         let day = |d: NaiveDate| day_number(d) - day_zero;
         let death_day = death.map(day);
         let last_known_day = day(last_known).max(0);
+        let device_system = scratch.shared(device_system.as_str());
+
+        let Scratch {
+            visit_days,
+            reinterventions,
+            qol_points,
+            courses,
+            ..
+        } = scratch;
+        visit_days.clear();
+        reinterventions.clear();
+        qol_points.clear();
+        courses.clear();
 
         let mut baseline = None;
         let mut major_amputation_day: Option<i64> = None;
-        for r in records() {
+        let mut first_healed_day: Option<i64> = None;
+        let mut adverse_events_30_day = 0;
+        let mut six_month_visit: Option<(i64, NaiveDate, LimbStatus, Option<WoundStatus>)> = None;
+        let (lo6, hi6) = Timepoint::Month6.window();
+        let mut qol_baseline: Option<(NaiveDate, QolScores)> = None;
+        // This procedure's counted records, once: what depends on the major
+        // amputation day (reinterventions, healing) is settled after.
+        for r in &file.records {
+            if r.procedure_id != Some(procedure_id) || r.date > cut_off {
+                continue;
+            }
             match r.detail {
                 FactDetail::Baseline(b) if baseline.is_none() => baseline = Some(b),
                 FactDetail::Amputation { major: true } => {
                     major_amputation_day = min_opt(major_amputation_day, Some(day(r.date)));
                 }
-                _ => {}
-            }
-        }
-        let reintervention_limit = major_amputation_day.unwrap_or(i64::MAX).min(last_known_day);
-
-        let mut limb = IndexLimb {
-            patient_id: file.patient_id,
-            procedure_id,
-            procedure_date,
-            limb: index_limb,
-            site: scratch.shared(file.home_site.as_str()),
-            operator: primary_operator,
-            device_system: scratch.shared(device_system.as_str()),
-            crossover_level,
-            technical_success,
-            baseline,
-            cut_off_day: day(cut_off),
-            death_day,
-            last_known_day,
-            follow_up_ended: ended_on.is_some(),
-            major_amputation_day,
-            first_reintervention_day: None,
-            first_unplanned_reintervention_day: None,
-            first_major_reintervention_day: None,
-            planned_reinterventions: 0,
-            unplanned_reinterventions: 0,
-            wound_healed_day: None,
-            wound_status_6_months: None,
-            adverse_events_30_day: 0,
-            completeness: Completeness::default(),
-            qol_baseline: None,
-            qol_timepoints: Vec::new(),
-            anticoagulation: None,
-            anticoagulation_by_drug: Vec::new(),
-        };
-
-        let mut visit_dates = std::mem::take(&mut scratch.visit_dates);
-        visit_dates.clear();
-        let mut six_month_visit: Option<(i64, NaiveDate, LimbStatus, Option<WoundStatus>)> = None;
-        let (lo6, hi6) = Timepoint::Month6.window();
-        let mut qol_baseline: Option<(NaiveDate, QolScores)> = None;
-        let mut qol_points: Vec<(Timepoint, i64, QolScores)> = Vec::new();
-        let mut anticoagulant_courses: Vec<(
-            AntithromboticDrug,
-            i64,
-            Option<i64>,
-            Option<StopReason>,
-        )> = Vec::new();
-        for r in records() {
-            match r.detail {
                 FactDetail::Reintervention { planned, major } => {
-                    let d = day(r.date);
-                    if d > reintervention_limit {
-                        continue;
-                    }
-                    limb.first_reintervention_day = min_opt(limb.first_reintervention_day, Some(d));
-                    if planned {
-                        limb.planned_reinterventions += 1;
-                    } else {
-                        limb.unplanned_reinterventions += 1;
-                        limb.first_unplanned_reintervention_day =
-                            min_opt(limb.first_unplanned_reintervention_day, Some(d));
-                    }
-                    if major {
-                        limb.first_major_reintervention_day =
-                            min_opt(limb.first_major_reintervention_day, Some(d));
-                    }
+                    reinterventions.push((day(r.date), planned, major));
                 }
                 FactDetail::FollowUpVisit {
                     limb_status,
@@ -447,11 +431,9 @@ pub fn index_limbs_into(
                 } => {
                     let visit_date = r.date;
                     let d = day(visit_date);
-                    visit_dates.push(visit_date);
-                    if wound_status == Some(WoundStatus::Healed)
-                        && major_amputation_day.is_none_or(|a| d < a)
-                    {
-                        limb.wound_healed_day = min_opt(limb.wound_healed_day, Some(d));
+                    visit_days.push(d);
+                    if wound_status == Some(WoundStatus::Healed) {
+                        first_healed_day = min_opt(first_healed_day, Some(d));
                     }
                     if (lo6..=hi6).contains(&d) {
                         let distance = (d - Timepoint::Month6.target_day()).abs();
@@ -467,7 +449,7 @@ pub fn index_limbs_into(
                 FactDetail::AdverseEvent { kind } => {
                     let d = day(r.date);
                     if (0..=30).contains(&d) {
-                        limb.adverse_events_30_day |= adverse_event_bit(kind);
+                        adverse_events_30_day |= adverse_event_bit(kind);
                     }
                 }
                 FactDetail::QualityOfLife {
@@ -485,18 +467,20 @@ pub fn index_limbs_into(
                         if qol_baseline.is_none_or(|(d, _)| assessment_date > d) {
                             qol_baseline = Some((assessment_date, scores));
                         }
-                    } else if let Some(t) = Timepoint::for_day(day(assessment_date)) {
-                        let distance = (day(assessment_date) - t.target_day()).abs();
-                        match qol_points.iter_mut().find(|(pt, _, _)| *pt == t) {
-                            Some(slot) => {
-                                let d = day(assessment_date);
-                                let slot_day = slot.1;
-                                let slot_distance = (slot_day - t.target_day()).abs();
-                                if (distance, d) < (slot_distance, slot_day) {
-                                    *slot = (t, d, scores);
+                    } else {
+                        let d = day(assessment_date);
+                        if let Some(t) = Timepoint::for_day(d) {
+                            let distance = (d - t.target_day()).abs();
+                            match qol_points.iter_mut().find(|(pt, _, _)| *pt == t) {
+                                Some(slot) => {
+                                    let slot_day = slot.1;
+                                    let slot_distance = (slot_day - t.target_day()).abs();
+                                    if (distance, d) < (slot_distance, slot_day) {
+                                        *slot = (t, d, scores);
+                                    }
                                 }
+                                None => qol_points.push((t, d, scores)),
                             }
-                            None => qol_points.push((t, day(assessment_date), scores)),
                         }
                     }
                 }
@@ -509,10 +493,70 @@ pub fn index_limbs_into(
                     let reason = if stop.is_some() { stop_reason } else { None };
                     // A course that stopped before the procedure is not part of it.
                     if stop.is_none_or(|s| s >= 0) {
-                        anticoagulant_courses.push((drug, day(r.date), stop, reason));
+                        courses.push((drug, day(r.date), stop, reason));
                     }
                 }
                 _ => {}
+            }
+        }
+
+        let mut limb = IndexLimb {
+            patient_id: file.patient_id,
+            procedure_id,
+            procedure_date,
+            limb: index_limb,
+            site: Arc::clone(&site),
+            operator: primary_operator,
+            device_system,
+            crossover_level,
+            technical_success,
+            baseline,
+            cut_off_day: day(cut_off),
+            death_day,
+            last_known_day,
+            follow_up_ended: ended_on.is_some(),
+            major_amputation_day,
+            first_reintervention_day: None,
+            first_unplanned_reintervention_day: None,
+            first_major_reintervention_day: None,
+            planned_reinterventions: 0,
+            unplanned_reinterventions: 0,
+            // A healing on or after the day of a major amputation does not
+            // count: the first healing counts exactly when it is before it.
+            wound_healed_day: first_healed_day
+                .filter(|h| major_amputation_day.is_none_or(|a| *h < a)),
+            wound_status_6_months: None,
+            adverse_events_30_day,
+            completeness: schedule::completeness_of_days(day(observed_to), visit_days),
+            qol_baseline: qol_baseline.map(|(_, s)| s),
+            qol_timepoints: Vec::new(),
+            anticoagulation: None,
+            anticoagulation_by_drug: Vec::new(),
+        };
+        let Scratch {
+            reinterventions,
+            qol_points,
+            courses,
+            periods,
+            ..
+        } = scratch;
+
+        let reintervention_limit = major_amputation_day.unwrap_or(i64::MAX).min(last_known_day);
+        for &(d, planned, major) in reinterventions.iter() {
+            if d > reintervention_limit {
+                continue;
+            }
+            limb.first_reintervention_day = min_opt(limb.first_reintervention_day, Some(d));
+            if planned {
+                limb.planned_reinterventions += 1;
+            } else {
+                limb.unplanned_reinterventions += 1;
+                limb.first_unplanned_reintervention_day =
+                    min_opt(limb.first_unplanned_reintervention_day, Some(d));
+            }
+            if major {
+                limb.first_major_reintervention_day =
+                    min_opt(limb.first_major_reintervention_day, Some(d));
             }
         }
         if let Some((_, _, status, wound)) = six_month_visit
@@ -520,38 +564,28 @@ pub fn index_limbs_into(
         {
             limb.wound_status_6_months = wound;
         }
-        limb.completeness = schedule::completeness(
-            &FollowUpContext {
-                procedure_date,
-                visit_dates: &visit_dates,
-                death_date: death,
-                follow_up_ended_on: ended_on,
-            },
-            report_date,
-        );
-        scratch.visit_dates = visit_dates;
-        limb.qol_baseline = qol_baseline.map(|(_, s)| s);
-        qol_points.sort_by_key(|(t, _, _)| *t);
-        limb.qol_timepoints = qol_points.into_iter().map(|(t, _, s)| (t, s)).collect();
-        if !anticoagulant_courses.is_empty() {
+        if !qol_points.is_empty() {
+            qol_points.sort_unstable_by_key(|(t, _, _)| *t);
+            limb.qol_timepoints = qol_points.iter().map(|&(t, _, s)| (t, s)).collect();
+        }
+        if !courses.is_empty() {
             limb.anticoagulation = Some(therapy_duration(
-                &anticoagulant_courses,
+                courses,
                 last_known_day,
                 death_day,
+                periods,
             ));
-            let mut drugs: Vec<AntithromboticDrug> =
-                anticoagulant_courses.iter().map(|c| c.0).collect();
-            drugs.sort_unstable();
-            drugs.dedup();
-            for drug in drugs {
-                let courses: Vec<_> = anticoagulant_courses
-                    .iter()
-                    .copied()
-                    .filter(|c| c.0 == drug)
-                    .collect();
-                limb.anticoagulation_by_drug
-                    .push((drug, therapy_duration(&courses, last_known_day, death_day)));
+            // The courses by drug, in the drugs' order; a duration does not
+            // depend on the order of its courses.
+            courses.sort_unstable_by_key(|c| c.0);
+            let mut by_drug = Vec::with_capacity(courses.chunk_by(|a, b| a.0 == b.0).count());
+            for group in courses.chunk_by(|a, b| a.0 == b.0) {
+                by_drug.push((
+                    group[0].0,
+                    therapy_duration(group, last_known_day, death_day, periods),
+                ));
             }
+            limb.anticoagulation_by_drug = by_drug;
         }
         limbs.push(limb);
     }
@@ -560,19 +594,22 @@ pub fn index_limbs_into(
 /// Union of the courses' periods from day 0, each [start, stop) with a
 /// running course ending at the last known day.
 fn therapy_duration(
-    courses: &[(AntithromboticDrug, i64, Option<i64>, Option<StopReason>)],
+    courses: &[Course],
     last_known_day: i64,
     death_day: Option<i64>,
+    periods: &mut Vec<(i64, i64)>,
 ) -> TherapyDuration {
-    let mut periods: Vec<(i64, i64)> = courses
-        .iter()
-        .map(|&(_, start, stop, _)| (start.max(0), stop.unwrap_or(last_known_day).max(0)))
-        .filter(|(a, b)| b > a)
-        .collect();
+    periods.clear();
+    periods.extend(
+        courses
+            .iter()
+            .map(|&(_, start, stop, _)| (start.max(0), stop.unwrap_or(last_known_day).max(0)))
+            .filter(|(a, b)| b > a),
+    );
     periods.sort_unstable();
     let mut days = 0;
     let mut covered_to = i64::MIN;
-    for (a, b) in periods {
+    for &(a, b) in periods.iter() {
         let a = a.max(covered_to);
         if b > a {
             days += b - a;
