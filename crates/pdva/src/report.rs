@@ -147,11 +147,21 @@ pub async fn bench(db: &str, as_of: NaiveDate, script: &str) -> Result<()> {
     let filter = Filter::default().resolve(&reference)?;
 
     // 1. End to end: what `pdva report outcomes --format json` does, the
-    // derivation running patient by patient as the rows arrive.
+    // derivation running patient by patient as the rows arrive. Twice: the
+    // first run reads the table from wherever the operating system has it
+    // (on a registry larger than memory, a scan of the record bodies
+    // evicts it); the second finds it in the page cache, as a server
+    // reading it often does.
     let started = Instant::now();
     let report = outcomes(&store, &Filter::default(), as_of).await?;
     let json = serde_json::to_string(&report)?;
     let total = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let again = serde_json::to_string(&outcomes(&store, &Filter::default(), as_of).await?)?;
+    let total_cached = started.elapsed().as_secs_f64();
+    if again != json {
+        bail!("two reports of an unchanged registry differ");
+    }
 
     // 2. Reading, then computing on one thread.
     let (facts, read, read_cpu) = read_facts(&store, FactsSource::Table).await?;
@@ -216,9 +226,10 @@ pub async fn bench(db: &str, as_of: NaiveDate, script: &str) -> Result<()> {
     );
     let cpu = |x: Option<f64>| x.map_or(String::new(), |c| format!("; {c:.3} s on the CPU"));
     println!(
-        "  Rust   total   {total:>8.2} s   (end to end as `pdva report outcomes` runs: open, read the outcome facts table streamed with the derivation alongside, statistics, JSON of {:.1} MB)",
+        "  Rust   total   {total:>8.2} s   (end to end as `pdva report outcomes` runs: read the outcome facts table streamed with the derivation alongside, statistics, JSON of {:.1} MB)",
         json.len() as f64 / 1e6
     );
+    println!("                 ({total_cached:.2} s the second time, the table in the page cache)");
     println!(
         "  Rust   read    {read:>8.2} s   (every patient's facts from the outcome facts table into memory{})",
         cpu(read_cpu)
@@ -296,11 +307,12 @@ pub async fn bench(db: &str, as_of: NaiveDate, script: &str) -> Result<()> {
         py["cif_major_amputation_365"].as_f64()
     );
     println!(
-        "  ratios (Python / Rust): read {:.1}×, compute {:.1}× (full report) and {:.1}× (same curves), end to end {:.1}×",
+        "  ratios (Python / Rust): read {:.1}×, compute {:.1}× (full report) and {:.1}× (same curves), end to end {:.1}× ({:.1}× with the table cached)",
         py_read / read,
         py_compute / compute,
         py_compute / same_curves,
-        py_total / total
+        py_total / total,
+        py_total / total_cached
     );
     if let (Some(rust), Some(same)) = (compute_cpu, same_curves_cpu) {
         let py_cpu = f("compute_cpu_seconds");
