@@ -149,6 +149,50 @@ pub(crate) fn at_or_below_half(s: f64) -> bool {
     s <= 0.5 * (1.0 + 1e-12)
 }
 
+/// The running product-limit state after each time: S(t), log S(t) (kept
+/// apart for the interval, where S is tiny) and Greenwood's sum. One place
+/// for the step, so that every way of reading a curve takes the same one.
+#[derive(Debug, Clone, Copy)]
+struct ProductLimit {
+    survival: f64,
+    log_survival: f64,
+    greenwood: f64,
+}
+
+impl ProductLimit {
+    /// Before any time: everyone alive, no variance.
+    const START: Self = Self {
+        survival: 1.0,
+        log_survival: 0.0,
+        greenwood: 0.0,
+    };
+
+    /// The step at a time with `events` among `at_risk` (events come before
+    /// censorings at tied times, so all of `at_risk` are at risk).
+    fn step(&mut self, events: usize, at_risk: usize) {
+        if events == 0 {
+            return;
+        }
+        if events < at_risk {
+            let (nr, d) = (at_risk as f64, events as f64);
+            self.survival *= (nr - d) / nr;
+            self.log_survival += (-d / nr).ln_1p();
+            self.greenwood += d / (nr * (nr - d));
+        } else {
+            // Everyone at risk has the event: S drops to 0 for good and the
+            // variance (d / n(n − d)) is undefined from here on.
+            self.survival = 0.0;
+            self.log_survival = f64::NEG_INFINITY;
+            self.greenwood = f64::INFINITY;
+        }
+    }
+
+    /// The 95% log(−log) interval here.
+    fn interval(&self) -> (Option<f64>, Option<f64>) {
+        log_log_interval(self.survival, self.log_survival, self.greenwood)
+    }
+}
+
 /// Log(−log) ("exponential Greenwood") interval for a probability `s` whose
 /// log has variance `var_log` — lifelines' `_bounds`:
 /// `exp(−exp(log(−log S) ∓ z·√V / log S))`.
@@ -212,9 +256,7 @@ impl KaplanMeier {
         let mut rows = Vec::new();
         let mut cumulative_events = Vec::new();
         let mut at_risk = n;
-        let mut survival = 1.0_f64;
-        let mut log_survival = 0.0_f64;
-        let mut greenwood = 0.0_f64;
+        let mut state = ProductLimit::START;
         let mut total_events = 0;
         for &TimeCounts {
             t_days,
@@ -225,29 +267,16 @@ impl KaplanMeier {
             if events + censored == 0 {
                 continue;
             }
-            if events > 0 {
-                if events < at_risk {
-                    let (nr, d) = (at_risk as f64, events as f64);
-                    survival *= (nr - d) / nr;
-                    log_survival += (-d / nr).ln_1p();
-                    greenwood += d / (nr * (nr - d));
-                } else {
-                    // Everyone at risk has the event: S drops to 0 for good and
-                    // the variance (d / n(n − d)) is undefined from here on.
-                    survival = 0.0;
-                    log_survival = f64::NEG_INFINITY;
-                    greenwood = f64::INFINITY;
-                }
-            }
+            state.step(events, at_risk);
             total_events += events;
-            let (ci_lower, ci_upper) = log_log_interval(survival, log_survival, greenwood);
+            let (ci_lower, ci_upper) = state.interval();
             rows.push(KmRow {
                 // +0.0 so that −0.0 reads as 0.0, as in `fit`.
                 t_days: t_days + 0.0,
                 at_risk,
                 events,
                 censored,
-                survival,
+                survival: state.survival,
                 ci_lower,
                 ci_upper,
             });
@@ -293,30 +322,27 @@ impl KaplanMeier {
         let mut estimates: Vec<Option<KmEstimate>> = vec![None; times_days.len()];
         let mut next = 0;
         let mut at_risk = n;
-        let mut survival = 1.0_f64;
-        let mut log_survival = 0.0_f64;
-        let mut greenwood = 0.0_f64;
+        let mut state = ProductLimit::START;
         let mut total_events = 0;
         let mut median = None;
         let mut any_row = false;
         // The estimate at t: the state after the last row at or before t.
-        let estimate =
-            |t: f64, any_row: bool, survival, log_survival, greenwood, at_risk, events| {
-                let (ci_lower, ci_upper) = if any_row {
-                    log_log_interval(survival, log_survival, greenwood)
-                } else {
-                    (None, None)
-                };
-                KmEstimate {
-                    t_days: t,
-                    survival,
-                    ci_lower,
-                    ci_upper,
-                    at_risk,
-                    cumulative_events: events,
-                    cumulative_censored: n - at_risk - events,
-                }
+        let estimate = |t: f64, any_row: bool, state: ProductLimit, at_risk, events| {
+            let (ci_lower, ci_upper) = if any_row {
+                state.interval()
+            } else {
+                (None, None)
             };
+            KmEstimate {
+                t_days: t,
+                survival: state.survival,
+                ci_lower,
+                ci_upper,
+                at_risk,
+                cumulative_events: events,
+                cumulative_censored: n - at_risk - events,
+            }
+        };
         for TimeCounts {
             t_days,
             events,
@@ -329,47 +355,19 @@ impl KaplanMeier {
             let t_row = t_days + 0.0;
             while next < wanted.len() && wanted[next].0 < t_row {
                 let (t, i) = wanted[next];
-                estimates[i] = Some(estimate(
-                    t,
-                    any_row,
-                    survival,
-                    log_survival,
-                    greenwood,
-                    at_risk,
-                    total_events,
-                ));
+                estimates[i] = Some(estimate(t, any_row, state, at_risk, total_events));
                 next += 1;
             }
-            // The same steps as `from_counts`.
-            if events > 0 {
-                if events < at_risk {
-                    let (nr, d) = (at_risk as f64, events as f64);
-                    survival *= (nr - d) / nr;
-                    log_survival += (-d / nr).ln_1p();
-                    greenwood += d / (nr * (nr - d));
-                } else {
-                    survival = 0.0;
-                    log_survival = f64::NEG_INFINITY;
-                    greenwood = f64::INFINITY;
-                }
-            }
+            state.step(events, at_risk);
             total_events += events;
-            if median.is_none() && at_or_below_half(survival) {
+            if median.is_none() && at_or_below_half(state.survival) {
                 median = Some(t_row);
             }
             any_row = true;
             at_risk -= events + censored;
         }
         for &(t, i) in &wanted[next..] {
-            estimates[i] = Some(estimate(
-                t,
-                any_row,
-                survival,
-                log_survival,
-                greenwood,
-                at_risk,
-                total_events,
-            ));
+            estimates[i] = Some(estimate(t, any_row, state, at_risk, total_events));
         }
         Ok(KmSummary {
             n,
