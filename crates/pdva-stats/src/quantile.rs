@@ -24,6 +24,19 @@ pub struct MedianIqr {
     pub iqr: f64,
 }
 
+impl MedianIqr {
+    /// From `n` values' 0.25, 0.5 and 0.75 quantiles.
+    fn from_quartiles(n: usize, [q1, median, q3]: [f64; 3]) -> Self {
+        Self {
+            n,
+            median,
+            q1,
+            q3,
+            iqr: q3 - q1,
+        }
+    }
+}
+
 fn sorted_copy(data: &[f64]) -> Result<Vec<f64>> {
     let mut v = Vec::with_capacity(data.len());
     for &x in data {
@@ -100,13 +113,10 @@ pub fn median_iqr(data: &[f64]) -> Result<Option<MedianIqr>> {
     let Some(q) = quantiles(data, &[0.25, 0.5, 0.75])? else {
         return Ok(None);
     };
-    Ok(Some(MedianIqr {
-        n: data.len(),
-        median: q[1],
-        q1: q[0],
-        q3: q[2],
-        iqr: q[2] - q[0],
-    }))
+    Ok(Some(MedianIqr::from_quartiles(
+        data.len(),
+        [q[0], q[1], q[2]],
+    )))
 }
 
 /// [`median_iqr`] of data it may reorder: three selections (O(n) on
@@ -130,13 +140,7 @@ pub fn median_iqr_mut(data: &mut [f64]) -> Result<Option<MedianIqr>> {
     for (out, level) in q.iter_mut().zip([0.25, 0.5, 0.75]) {
         *out = type7_select(data, &mut placed, level);
     }
-    Ok(Some(MedianIqr {
-        n: data.len(),
-        median: q[1],
-        q1: q[0],
-        q3: q[2],
-        iqr: q[2] - q[0],
-    }))
+    Ok(Some(MedianIqr::from_quartiles(data.len(), q)))
 }
 
 /// [`type7`] by selection: the order statistic at rank r ≥ `placed − 1`,
