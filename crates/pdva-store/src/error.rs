@@ -51,6 +51,10 @@ pub enum StoreError {
     /// The request is not valid for this record.
     #[error("{0}")]
     Invalid(String),
+    /// A reading thread stopped without finishing (it panicked or was
+    /// cancelled): a fault of the program, not of the data or the request.
+    #[error("reading the registry failed: {0}")]
+    ReadFailed(String),
     /// A stored row could not be read back into its domain type: the row was
     /// changed outside the application, or the schema is newer than the program.
     #[error("stored record {id} ({kind}) cannot be read: {detail}")]

@@ -195,9 +195,9 @@ impl Store {
                         visit(facts);
                     }
                 }
-                reader.await.map_err(|e| {
-                    StoreError::Invalid(format!("the outcome facts reader failed: {e}"))
-                })?;
+                reader
+                    .await
+                    .map_err(|e| StoreError::ReadFailed(format!("the outcome facts scan: {e}")))?;
             }
             Engine::Postgres => {
                 let mut query = sqlx::query(sql);
