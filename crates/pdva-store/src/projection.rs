@@ -397,15 +397,47 @@ pub(crate) fn in_stored_order(mut facts: PatientFacts) -> PatientFacts {
     facts
 }
 
-const UPSERT_SQL: &str = "INSERT INTO outcome_facts (patient_id, site_code, facts) \
-     VALUES ($1, $2, $3) ON CONFLICT (patient_id) DO UPDATE \
-     SET site_code = excluded.site_code, facts = excluded.facts";
+/// A patient's non-voided index procedures, follow-up visits and deaths:
+/// the counts a site's summary adds up.
+pub(crate) fn counts(facts: &PatientFacts) -> [i64; 3] {
+    let mut counts = [0; 3];
+    for r in &facts.records {
+        match r.detail {
+            FactDetail::Procedure { .. } => counts[0] += 1,
+            FactDetail::FollowUpVisit { .. } => counts[1] += 1,
+            FactDetail::Death => counts[2] += 1,
+            _ => {}
+        }
+    }
+    counts
+}
 
-async fn upsert(tx: &mut Transaction<'static, Any>, facts: &PatientFacts) -> Result<()> {
-    sqlx::query(UPSERT_SQL)
+/// The table's columns, in the order rows are bound ([`bind_row`]).
+const COLUMNS: &str = "patient_id, site_code, procedures, visits, deaths, facts";
+
+const UPSERT_SQL: &str = "INSERT INTO outcome_facts \
+     (patient_id, site_code, procedures, visits, deaths, facts) \
+     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (patient_id) DO UPDATE \
+     SET site_code = excluded.site_code, procedures = excluded.procedures, \
+     visits = excluded.visits, deaths = excluded.deaths, facts = excluded.facts";
+
+/// Binds one row's values, in [`COLUMNS`] order.
+fn bind_row<'q>(
+    query: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
+    facts: &PatientFacts,
+) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>> {
+    let [procedures, visits, deaths] = counts(facts);
+    query
         .bind(facts.patient_id.to_string())
         .bind(facts.home_site.as_str().to_owned())
+        .bind(procedures)
+        .bind(visits)
+        .bind(deaths)
         .bind(encode(facts))
+}
+
+async fn upsert(tx: &mut Transaction<'static, Any>, facts: &PatientFacts) -> Result<()> {
+    bind_row(sqlx::query(UPSERT_SQL), facts)
         .execute(&mut **tx)
         .await?;
     Ok(())
@@ -421,19 +453,10 @@ pub(crate) async fn write_given(
 ) -> Result<()> {
     let style = Placeholders::of(tx);
     for chunk in given.chunks(BATCH_ROWS) {
-        let sql = insert_sql(
-            "outcome_facts",
-            "patient_id, site_code, facts",
-            3,
-            chunk.len(),
-            style,
-        );
+        let sql = insert_sql("outcome_facts", COLUMNS, 6, chunk.len(), style);
         let mut q = sqlx::query(&sql);
         for facts in chunk {
-            q = q
-                .bind(facts.patient_id.to_string())
-                .bind(facts.home_site.as_str().to_owned())
-                .bind(encode(facts));
+            q = bind_row(q, facts);
         }
         q.execute(&mut **tx).await?;
     }
@@ -558,15 +581,20 @@ impl Store {
         progress: &dyn crate::Progress,
     ) -> Result<Vec<(String, String)>> {
         // The stored rows, as digests (the table itself can be large).
-        let mut stored: HashMap<String, (String, [u8; 32])> = HashMap::new();
+        type Stored = (String, [i64; 3], [u8; 32]);
+        let mut stored: HashMap<String, Stored> = HashMap::new();
         {
-            let mut rows = sqlx::query("SELECT patient_id, site_code, facts FROM outcome_facts")
-                .fetch(&self.pool);
+            let mut rows = sqlx::query(
+                "SELECT patient_id, site_code, procedures, visits, deaths, facts \
+                 FROM outcome_facts",
+            )
+            .fetch(&self.pool);
             while let Some(row) = rows.try_next().await? {
                 let id: String = row.try_get(0)?;
                 let site: String = row.try_get(1)?;
-                let facts: Vec<u8> = row.try_get(2)?;
-                stored.insert(id, (site, crate::rows::sha256(&facts)));
+                let counts = [row.try_get(2)?, row.try_get(3)?, row.try_get(4)?];
+                let facts: Vec<u8> = row.try_get(5)?;
+                stored.insert(id, (site, counts, crate::rows::sha256(&facts)));
             }
         }
         let mut problems = Vec::new();
@@ -579,8 +607,9 @@ impl Store {
             let id = facts.patient_id.to_string();
             match stored.remove(&id) {
                 None => problems.push((id, "has no outcome facts row".to_owned())),
-                Some((site, digest)) => {
+                Some((site, stored_counts, digest)) => {
                     if site != facts.home_site.as_str()
+                        || stored_counts != counts(&facts)
                         || digest != crate::rows::sha256(&encode(&facts))
                     {
                         problems.push((

@@ -165,7 +165,8 @@ impl Store {
             .collect()
     }
 
-    /// Counts of patients, procedures, visits and deaths per site.
+    /// Counts of (non-voided) patients, index procedures, visits and deaths
+    /// per site, summed from the outcome facts table.
     pub async fn site_counts(&self) -> Result<Vec<SiteCounts>> {
         let mut by_site: BTreeMap<String, SiteCounts> = BTreeMap::new();
         for (_, site) in self.sites().await? {
@@ -182,36 +183,22 @@ impl Store {
                 },
             );
         }
-        let patients = sqlx::query(
-            "SELECT site_code, COUNT(*) FROM record WHERE kind = 'patient' AND voided = 0 \
-             GROUP BY site_code",
+        // From the outcome facts table, one row a non-voided patient with
+        // their counts, instead of a join of `record` with itself.
+        let rows = sqlx::query(
+            "SELECT site_code, COUNT(*), CAST(SUM(procedures) AS BIGINT), \
+             CAST(SUM(visits) AS BIGINT), CAST(SUM(deaths) AS BIGINT) \
+             FROM outcome_facts GROUP BY site_code",
         )
         .fetch_all(&self.pool)
         .await?;
-        for row in patients {
+        for row in rows {
             let code: String = row.try_get(0)?;
             if let Some(c) = by_site.get_mut(&code) {
                 c.patients = row.try_get(1)?;
-            }
-        }
-        let clinical = sqlx::query(
-            "SELECT p.site_code, r.kind, COUNT(*) FROM record r JOIN record p ON p.id = r.patient_id \
-             WHERE r.voided = 0 AND p.voided = 0 AND r.kind IN ('procedure', 'follow_up_visit', 'death') \
-             GROUP BY p.site_code, r.kind",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        for row in clinical {
-            let code: String = row.try_get(0)?;
-            let kind: String = row.try_get(1)?;
-            let n: i64 = row.try_get(2)?;
-            if let Some(c) = by_site.get_mut(&code) {
-                match kind.as_str() {
-                    "procedure" => c.procedures = n,
-                    "follow_up_visit" => c.visits = n,
-                    "death" => c.deaths = n,
-                    _ => {}
-                }
+                c.procedures = row.try_get(2)?;
+                c.visits = row.try_get(3)?;
+                c.deaths = row.try_get(4)?;
             }
         }
         Ok(by_site.into_values().collect())

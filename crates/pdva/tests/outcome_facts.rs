@@ -12,7 +12,7 @@
 use std::process::Command;
 
 use chrono::NaiveDate;
-use pdva_domain::PatientFacts;
+use pdva_domain::{PatientFacts, RecordKind};
 use pdva_outcomes::{CohortBuilder, Filter, IndexLimb, ReportRequest};
 use pdva_store::{Actor, AnyRecord, Change, NoProgress, Store, db};
 
@@ -199,8 +199,39 @@ async fn fast_path_equals_patient_files(db_url: &str) {
     }
     assert!(store.verify_audit(&NoProgress).await.unwrap().is_intact());
 
+    // Each site's counts (read from the table) add up its patient files.
+    let files = store.load_patient_files(None).await.unwrap();
+    let counts = store.site_counts().await.unwrap();
+    assert_eq!(
+        counts.iter().map(|c| c.patients).sum::<i64>(),
+        files.len() as i64
+    );
+    for c in &counts {
+        let mine: Vec<_> = files
+            .iter()
+            .filter(|f| f.patient.home_site.as_str() == c.site_code)
+            .collect();
+        let n = |kind: RecordKind| {
+            mine.iter()
+                .flat_map(|f| &f.records)
+                .filter(|(_, r)| r.kind() == kind)
+                .count() as i64
+        };
+        assert_eq!(
+            (c.patients, c.procedures, c.visits, c.deaths),
+            (
+                mine.len() as i64,
+                n(RecordKind::Procedure),
+                n(RecordKind::FollowUpVisit),
+                n(RecordKind::Death)
+            ),
+            "site {}",
+            c.site_code
+        );
+    }
+
     // Rows changed behind the application's back are found, and mended: a
-    // site moved, and one patient's facts replaced by another's.
+    // site moved, one patient's facts replaced by another's, and a count.
     sqlx::query("UPDATE outcome_facts SET site_code = 'ZZ' WHERE patient_id = $1")
         .bind(patients[2].to_string())
         .execute(store.pool())
@@ -215,10 +246,19 @@ async fn fast_path_equals_patient_files(db_url: &str) {
     .execute(store.pool())
     .await
     .unwrap();
+    sqlx::query("UPDATE outcome_facts SET visits = visits + 1 WHERE patient_id = $1")
+        .bind(patients[5].to_string())
+        .execute(store.pool())
+        .await
+        .unwrap();
     let report = store.verify_audit(&NoProgress).await.unwrap();
     let mut named: Vec<String> = report.breaks.iter().map(|b| b.record_id.clone()).collect();
     named.sort();
-    let mut expected = vec![patients[2].to_string(), patients[3].to_string()];
+    let mut expected = vec![
+        patients[2].to_string(),
+        patients[3].to_string(),
+        patients[5].to_string(),
+    ];
     expected.sort();
     assert_eq!(named, expected, "{:?}", report.breaks);
     assert!(

@@ -7,6 +7,11 @@
 CREATE TABLE outcome_facts (
     patient_id TEXT PRIMARY KEY,
     site_code TEXT NOT NULL,
+    -- The patient's non-voided index procedures, follow-up visits and
+    -- deaths, so that a site's counts need no join of record with itself.
+    procedures BIGINT NOT NULL,
+    visits BIGINT NOT NULL,
+    deaths BIGINT NOT NULL,
     facts BYTEA NOT NULL
 );
 CREATE INDEX outcome_facts_site ON outcome_facts (site_code);
