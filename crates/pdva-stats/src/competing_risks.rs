@@ -15,7 +15,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::distributions::Z_95;
-use crate::error::{Result, StatsError, check_non_negative};
+use crate::error::{Result, StatsError, check_non_negative, check_time_counts};
 
 /// One subject's follow-up with the cause of the first event.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -229,19 +229,11 @@ impl CumulativeIncidence {
         if cause == 0 {
             return Err(StatsError::InvalidCause);
         }
-        let mut n = 0usize;
-        let mut previous = f64::NEG_INFINITY;
-        for c in counts {
-            let t = check_non_negative("time_days", c.t_days)?;
-            if t <= previous {
-                return Err(StatsError::UnorderedTimes { t_days: t });
-            }
-            previous = t;
-            n += c.events + c.competing_events + c.censored;
-        }
-        if n == 0 {
-            return Err(StatsError::NoObservations);
-        }
+        let n = check_time_counts(
+            counts
+                .iter()
+                .map(|c| (c.t_days, c.events + c.competing_events + c.censored)),
+        )?;
         let mut rows = Vec::new();
         let mut cumulative = Vec::new();
         let mut at_risk = n;

@@ -84,6 +84,26 @@ pub(crate) fn check_non_negative(what: &'static str, value: f64) -> Result<f64> 
     Ok(value)
 }
 
+/// Checks counts per time given as (time, subjects there): times finite,
+/// non-negative and strictly increasing. Returns the number of subjects;
+/// none at all is an error.
+pub(crate) fn check_time_counts(counts: impl Iterator<Item = (f64, usize)>) -> Result<usize> {
+    let mut n = 0usize;
+    let mut previous = f64::NEG_INFINITY;
+    for (t_days, subjects) in counts {
+        let t = check_non_negative("time_days", t_days)?;
+        if t <= previous {
+            return Err(StatsError::UnorderedTimes { t_days: t });
+        }
+        previous = t;
+        n += subjects;
+    }
+    if n == 0 {
+        return Err(StatsError::NoObservations);
+    }
+    Ok(n)
+}
+
 /// Checks that `value` is a finite number.
 pub(crate) fn check_finite(what: &'static str, value: f64) -> Result<f64> {
     if value.is_finite() {

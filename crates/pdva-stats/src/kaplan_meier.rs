@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::distributions::Z_95;
-use crate::error::{Result, StatsError, check_non_negative};
+use crate::error::{Result, StatsError, check_non_negative, check_time_counts};
 
 /// One subject's follow-up for a single endpoint: the time from the index
 /// procedure (days, ≥ 0) to the event or to censoring.
@@ -240,19 +240,7 @@ impl KaplanMeier {
     /// non-negative and finite; times with neither events nor censorings
     /// are skipped. Errors when there is no subject at all.
     pub fn from_counts(counts: &[TimeCounts]) -> Result<Self> {
-        let mut n = 0usize;
-        let mut previous = f64::NEG_INFINITY;
-        for c in counts {
-            let t = check_non_negative("time_days", c.t_days)?;
-            if t <= previous {
-                return Err(StatsError::UnorderedTimes { t_days: t });
-            }
-            previous = t;
-            n += c.events + c.censored;
-        }
-        if n == 0 {
-            return Err(StatsError::NoObservations);
-        }
+        let n = check_time_counts(counts.iter().map(|c| (c.t_days, c.events + c.censored)))?;
         let mut rows = Vec::new();
         let mut cumulative_events = Vec::new();
         let mut at_risk = n;
@@ -301,19 +289,7 @@ impl KaplanMeier {
         counts: impl Iterator<Item = TimeCounts> + Clone,
         times_days: &[f64],
     ) -> Result<KmSummary> {
-        let mut n = 0usize;
-        let mut previous = f64::NEG_INFINITY;
-        for c in counts.clone() {
-            let t = check_non_negative("time_days", c.t_days)?;
-            if t <= previous {
-                return Err(StatsError::UnorderedTimes { t_days: t });
-            }
-            previous = t;
-            n += c.events + c.censored;
-        }
-        if n == 0 {
-            return Err(StatsError::NoObservations);
-        }
+        let n = check_time_counts(counts.clone().map(|c| (c.t_days, c.events + c.censored)))?;
         let mut wanted: Vec<(f64, usize)> = Vec::with_capacity(times_days.len());
         for (i, &t) in times_days.iter().enumerate() {
             wanted.push((check_non_negative("t_days", t)?, i));
