@@ -46,24 +46,30 @@ fn by_limb(mut limbs: Vec<IndexLimb>) -> Vec<IndexLimb> {
     limbs
 }
 
-async fn streamed(store: &Store, site: Option<&str>) -> Vec<PatientFacts> {
+/// Where a test reads the facts from.
+#[derive(Debug, Clone, Copy)]
+enum Route {
+    /// The outcome facts table (what reports read).
+    Table,
+    /// The record bodies (what the table is built and verified from).
+    Bodies,
+}
+
+/// Every patient's facts by `route`, ordered by patient.
+async fn facts_by(store: &Store, route: Route, site: Option<&str>) -> Vec<PatientFacts> {
     let mut all = Vec::new();
-    store
-        .for_each_patient_facts(site, |f| all.push(f))
-        .await
-        .unwrap();
+    let visit = |f| all.push(f);
+    match route {
+        Route::Table => store.for_each_patient_facts(site, visit).await,
+        Route::Bodies => store.for_each_patient_facts_from_records(site, visit).await,
+    }
+    .unwrap();
     all.sort_by_key(|f| f.patient_id);
     all
 }
 
-async fn from_records(store: &Store, site: Option<&str>) -> Vec<PatientFacts> {
-    let mut all = Vec::new();
-    store
-        .for_each_patient_facts_from_records(site, |f| all.push(f))
-        .await
-        .unwrap();
-    all.sort_by_key(|f| f.patient_id);
-    all
+async fn streamed(store: &Store, site: Option<&str>) -> Vec<PatientFacts> {
+    facts_by(store, Route::Table, site).await
 }
 
 /// Both fast reads give the facts of the patient files.
@@ -72,19 +78,17 @@ async fn assert_facts_match_files(store: &Store, site: Option<&str>) {
     assert!(!files.is_empty());
     let mut expected: Vec<PatientFacts> = files.iter().map(PatientFacts::from).collect();
     expected.sort_by_key(|f| f.patient_id);
-    for (route, facts) in [
-        ("outcome facts table", streamed(store, site).await),
-        ("record bodies", from_records(store, site).await),
-    ] {
+    for route in [Route::Table, Route::Bodies] {
+        let facts = facts_by(store, route, site).await;
         assert_eq!(
             facts.len(),
             expected.len(),
-            "{route}, site {site:?}: patients"
+            "{route:?}, site {site:?}: patients"
         );
         for (ours, theirs) in facts.iter().zip(&expected) {
             assert_eq!(
                 ours, theirs,
-                "{route}, site {site:?}: patient {}",
+                "{route:?}, site {site:?}: patient {}",
                 theirs.patient_id
             );
         }
