@@ -264,15 +264,20 @@ impl Store {
     }
 }
 
+/// [`PATIENTS_SQL`], of one site's patients if `site` is given (bound as `$1`).
+fn patients_sql(site: Option<&str>) -> String {
+    match site {
+        None => PATIENTS_SQL.to_owned(),
+        Some(_) => format!("{PATIENTS_SQL} AND site_code = $1"),
+    }
+}
+
 async fn read_sqlite<F: FnMut(PatientFacts)>(
     conn: &mut SqliteConnection,
     site: Option<&str>,
     assembler: &mut Assembler<F>,
 ) -> Result<()> {
-    let patients_sql = match site {
-        None => PATIENTS_SQL.to_owned(),
-        Some(_) => format!("{PATIENTS_SQL} AND site_code = $1"),
-    };
+    let patients_sql = patients_sql(site);
     let mut query = sqlx::query(&patients_sql);
     if let Some(site) = site {
         query = query.bind(site);
@@ -313,10 +318,7 @@ async fn read_any<F: FnMut(PatientFacts)>(
     site: Option<&str>,
     assembler: &mut Assembler<F>,
 ) -> Result<()> {
-    let patients_sql = match site {
-        None => PATIENTS_SQL.to_owned(),
-        Some(_) => format!("{PATIENTS_SQL} AND site_code = $1"),
-    };
+    let patients_sql = patients_sql(site);
     let mut query = sqlx::query(&patients_sql);
     if let Some(site) = site {
         query = query.bind(site.to_owned());
