@@ -57,11 +57,11 @@ pub struct TherapyDuration {
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct QolScores {
     /// VascuQoL-6 total (6–24), when all six items were answered.
-    pub vascuqol6: Option<f64>,
+    pub vascuqol6: Option<u8>,
     /// EQ-5D-5L index (England value set), when all five dimensions were answered.
     pub eq5d_index: Option<f64>,
     /// EQ VAS 0–100.
-    pub eq_vas: Option<f64>,
+    pub eq_vas: Option<u8>,
 }
 
 /// One index procedure (limb) and everything the report needs to know of
@@ -458,9 +458,9 @@ pub fn index_limbs_into(
                     eq_vas,
                 } => {
                     let scores = QolScores {
-                        vascuqol6: vascuqol6_total.map(f64::from),
+                        vascuqol6: vascuqol6_total,
                         eq5d_index,
-                        eq_vas: eq_vas.map(|v| f64::from(v.get())),
+                        eq_vas: eq_vas.map(|v| v.get()),
                     };
                     let assessment_date = r.date;
                     if assessment_date <= procedure_date {

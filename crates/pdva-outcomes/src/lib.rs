@@ -39,8 +39,8 @@ use pdva_domain::derived::EQ5D5L_VALUE_SET;
 use pdva_domain::schedule::{Completeness, Timepoint};
 use pdva_domain::{PatientFile, RecordId, ReferenceData};
 use pdva_stats::{
-    KaplanMeier, KmEstimate, LogRankCounts, median_iqr_mut, rate_per_100_patient_years,
-    wilson_interval,
+    IntegerSample, KaplanMeier, KmEstimate, LogRankCounts, median_iqr_mut,
+    rate_per_100_patient_years, wilson_interval,
 };
 
 use crate::days::{Axis, cif_and_naive_km, fit_km, km_on};
@@ -864,20 +864,90 @@ fn cohort_counts(limbs: &[IndexLimb]) -> CohortCounts {
     }
 }
 
+/// One instrument's values (or changes from baseline) at one timepoint:
+/// whole-number scores as counts per value, the EQ-5D index as values.
+enum QolSample {
+    Integers(IntegerSample),
+    Values(Vec<f64>),
+}
+
+impl QolSample {
+    fn new(integers: bool) -> Self {
+        if integers {
+            Self::Integers(IntegerSample::new())
+        } else {
+            Self::Values(Vec::new())
+        }
+    }
+
+    /// Adds a value the instrument's pick gave: a whole number for the
+    /// integer scales (their `Score::Integer`).
+    fn add(&mut self, value: Score) {
+        match (self, value) {
+            (Self::Integers(s), Score::Integer(v)) => s.add(v),
+            (Self::Values(v), Score::Real(x)) => v.push(x),
+            (Self::Values(v), Score::Integer(x)) => v.push(x as f64),
+            (Self::Integers(_), Score::Real(_)) => {
+                unreachable!("an integer instrument gives whole numbers")
+            }
+        }
+    }
+
+    fn distribution(self) -> Result<Distribution> {
+        match self {
+            Self::Values(mut v) => distribution(&mut v),
+            Self::Integers(s) => {
+                let m = s.median_iqr();
+                Ok(Distribution {
+                    n: s.len() as u64,
+                    median: m.as_ref().map(|m| m.median),
+                    q1: m.as_ref().map(|m| m.q1),
+                    q3: m.as_ref().map(|m| m.q3),
+                })
+            }
+        }
+    }
+}
+
+/// A QoL score as an instrument gives it.
+#[derive(Clone, Copy)]
+enum Score {
+    Integer(i64),
+    Real(f64),
+}
+
+impl std::ops::Sub for Score {
+    type Output = Score;
+
+    fn sub(self, baseline: Score) -> Score {
+        match (self, baseline) {
+            (Score::Integer(a), Score::Integer(b)) => Score::Integer(a - b),
+            (Score::Real(a), Score::Real(b)) => Score::Real(a - b),
+            (Score::Integer(a), Score::Real(b)) => Score::Real(a as f64 - b),
+            (Score::Real(a), Score::Integer(b)) => Score::Real(a - b as f64),
+        }
+    }
+}
+
 fn quality_of_life(limbs: &[IndexLimb]) -> Result<QualityOfLife> {
-    type Pick = fn(&QolScores) -> Option<f64>;
-    let instruments: [(&str, &str, Pick); 3] = [
+    type Pick = fn(&QolScores) -> Option<Score>;
+    // (key, label, whole numbers, pick)
+    let instruments: [(&str, &str, bool, Pick); 3] = [
         (
             "vascuqol6",
             "VascuQoL-6 total (6–24, higher is better)",
-            |s| s.vascuqol6,
+            true,
+            |s| s.vascuqol6.map(|v| Score::Integer(i64::from(v))),
         ),
         (
             "eq5d_index",
             "EQ-5D-5L index (England value set; 1 = full health)",
-            |s| s.eq5d_index,
+            false,
+            |s| s.eq5d_index.map(Score::Real),
         ),
-        ("eq_vas", "EQ VAS (0–100)", |s| s.eq_vas),
+        ("eq_vas", "EQ VAS (0–100)", true, |s| {
+            s.eq_vas.map(|v| Score::Integer(i64::from(v)))
+        }),
     ];
     // One pass over the limbs for the three instruments: baseline values,
     // and each timepoint's values and changes, the timepoints by their
@@ -892,15 +962,16 @@ fn quality_of_life(limbs: &[IndexLimb]) -> Result<QualityOfLife> {
             Timepoint::Year(n) => 2 + n as usize,
         }
     }
-    type Samples = (Timepoint, Vec<f64>, Vec<f64>);
-    let mut baseline: [Vec<f64>; 3] = Default::default();
+    type Samples = (Timepoint, QolSample, QolSample);
+    let mut baseline: [QolSample; 3] =
+        instruments.map(|(_, _, integers, _)| QolSample::new(integers));
     let mut at: [Vec<Option<Samples>>; 3] = Default::default();
     for l in limbs {
         let base = l.qol_baseline.as_ref();
-        for (k, (_, _, pick)) in instruments.iter().enumerate() {
+        for (k, &(_, _, integers, pick)) in instruments.iter().enumerate() {
             let b = base.and_then(pick);
             if let Some(b) = b {
-                baseline[k].push(b);
+                baseline[k].add(b);
             }
             for (t, scores) in &l.qol_timepoints {
                 if let Some(v) = pick(scores) {
@@ -908,30 +979,32 @@ fn quality_of_life(limbs: &[IndexLimb]) -> Result<QualityOfLife> {
                     if i >= at[k].len() {
                         at[k].resize_with(i + 1, || None);
                     }
-                    let samples = at[k][i].get_or_insert_with(|| (*t, Vec::new(), Vec::new()));
-                    samples.1.push(v);
+                    let samples = at[k][i].get_or_insert_with(|| {
+                        (*t, QolSample::new(integers), QolSample::new(integers))
+                    });
+                    samples.1.add(v);
                     if let Some(b) = b {
-                        samples.2.push(v - b);
+                        samples.2.add(v - b);
                     }
                 }
             }
         }
     }
     let mut out = Vec::new();
-    for (((key, label, _), mut baseline), at) in instruments.into_iter().zip(baseline).zip(at) {
+    for (((key, label, _, _), baseline), at) in instruments.into_iter().zip(baseline).zip(at) {
         let mut timepoints = Vec::new();
-        for (t, mut values, mut changes) in at.into_iter().flatten() {
+        for (t, values, changes) in at.into_iter().flatten() {
             timepoints.push(QolTimepoint {
                 timepoint: t.key(),
                 label: t.label(),
-                value: distribution(&mut values)?,
-                change: distribution(&mut changes)?,
+                value: values.distribution()?,
+                change: changes.distribution()?,
             });
         }
         out.push(QolInstrument {
             instrument: key.to_owned(),
             label: label.to_owned(),
-            baseline: distribution(&mut baseline)?,
+            baseline: baseline.distribution()?,
             timepoints,
         });
     }

@@ -57,7 +57,9 @@ pub use funnel::{
 pub use kaplan_meier::{KaplanMeier, KmEstimate, KmRow, KmSummary, Observation, TimeCounts};
 pub use logrank::{LogRankCounts, LogRankTest, logrank_test};
 pub use proportion::{Proportion, wilson_interval};
-pub use quantile::{MedianIqr, iqr, median, median_iqr, median_iqr_mut, quantile, quantiles};
+pub use quantile::{
+    IntegerSample, MedianIqr, iqr, median, median_iqr, median_iqr_mut, quantile, quantiles,
+};
 pub use rate::{
     DAYS_PER_YEAR, PoissonRate, RatePer100PatientYears, poisson_rate_interval,
     rate_per_100_patient_years,

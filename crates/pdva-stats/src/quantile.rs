@@ -3,7 +3,8 @@
 //! h = (n − 1)q, Q(q) = x⌊h⌋ + (h − ⌊h⌋)(x⌊h⌋₊₁ − x⌊h⌋).
 //!
 //! Cost: one O(n log n) sort per call (per slice for [`quantiles`]);
-//! [`median_iqr_mut`] selects instead, in O(n).
+//! [`median_iqr_mut`] selects instead, in O(n); [`IntegerSample`] counts
+//! whole numbers, in O(n + range).
 
 use serde::Serialize;
 
@@ -175,6 +176,94 @@ fn type7_select(data: &mut [f64], placed: &mut usize, q: f64) -> f64 {
     }
 }
 
+/// A sample of whole numbers kept as counts per value: [`median_iqr`] of it
+/// in O(n + range) with no values stored, for the report's large samples of
+/// scores on short integer scales (VascuQoL-6, EQ VAS and their changes).
+/// The order statistics are the same numbers, and the interpolation the same
+/// arithmetic, so the result is [`median_iqr`]'s to the bit.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IntegerSample {
+    /// The smallest value `counts[0]` counts.
+    lowest: i64,
+    /// How many times each value from `lowest` on was seen.
+    counts: Vec<u64>,
+    n: usize,
+}
+
+impl IntegerSample {
+    /// An empty sample.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of values added.
+    pub fn len(&self) -> usize {
+        self.n
+    }
+
+    /// Whether no value was added.
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    /// Adds `value`. The counts span the values seen, so a sample whose
+    /// values lie far apart costs memory in proportion to that span.
+    pub fn add(&mut self, value: i64) {
+        if self.counts.is_empty() {
+            self.lowest = value;
+        } else if value < self.lowest {
+            let grow = usize::try_from(self.lowest - value).expect("a span that fits in memory");
+            self.counts.splice(0..0, std::iter::repeat_n(0, grow));
+            self.lowest = value;
+        }
+        let i = usize::try_from(value - self.lowest).expect("a span that fits in memory");
+        if i >= self.counts.len() {
+            self.counts.resize(i + 1, 0);
+        }
+        self.counts[i] += 1;
+        self.n += 1;
+    }
+
+    /// The value at `rank` (0-based) in sorted order, scanning from
+    /// (`value index`, `values before it`) and returning where it stopped.
+    fn at_rank(&self, rank: usize, from: (usize, usize)) -> (f64, (usize, usize)) {
+        let (mut i, mut before) = from;
+        while before + self.counts[i] as usize <= rank {
+            before += self.counts[i] as usize;
+            i += 1;
+        }
+        ((self.lowest + i as i64) as f64, (i, before))
+    }
+
+    /// Median, quartiles and IQR (type 7); `None` for an empty sample.
+    pub fn median_iqr(&self) -> Option<MedianIqr> {
+        if self.n == 0 {
+            return None;
+        }
+        let mut q = [0.0; 3];
+        let mut from = (0, 0);
+        for (out, level) in q.iter_mut().zip([0.25, 0.5, 0.75]) {
+            let h = (self.n - 1) as f64 * level;
+            let lo = h.floor();
+            let i = lo as usize;
+            let frac = h - lo;
+            let (a, at) = self.at_rank(i, from);
+            from = at;
+            *out = if i + 1 >= self.n {
+                a
+            } else {
+                let (b, _) = self.at_rank(i + 1, from);
+                if frac >= 0.5 {
+                    b - (b - a) * (1.0 - frac)
+                } else {
+                    a + (b - a) * frac
+                }
+            };
+        }
+        Some(MedianIqr::from_quartiles(self.n, q))
+    }
+}
+
 /// The interquartile range q3 − q1 (type 7); `None` for an empty slice.
 pub fn iqr(data: &[f64]) -> Result<Option<f64>> {
     Ok(median_iqr(data)?.map(|m| m.iqr))
@@ -218,6 +307,30 @@ mod tests {
         }
         assert_eq!(median_iqr_mut(&mut []).unwrap(), None);
         assert!(median_iqr_mut(&mut [1.0, f64::NAN]).is_err());
+    }
+
+    #[test]
+    fn integer_counts_give_the_sorted_quantiles_to_the_bit() {
+        let mut seed = 11_u64;
+        for n in [1, 2, 3, 4, 5, 8, 13, 100, 1001] {
+            for span in [1, 2, 7, 201] {
+                let values: Vec<i64> = (0..n)
+                    .map(|_| {
+                        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                        ((seed >> 33) % span) as i64 - span as i64 / 2
+                    })
+                    .collect();
+                let mut sample = IntegerSample::new();
+                for &v in &values {
+                    sample.add(v);
+                }
+                let floats: Vec<f64> = values.iter().map(|&v| v as f64).collect();
+                assert_eq!(sample.len(), n);
+                assert_eq!(sample.median_iqr(), median_iqr(&floats).unwrap());
+            }
+        }
+        assert_eq!(IntegerSample::new().median_iqr(), None);
+        assert!(IntegerSample::new().is_empty());
     }
 
     #[test]
