@@ -316,8 +316,11 @@ pub struct Scratch {
 
 impl Scratch {
     fn shared(&mut self, text: &str) -> Arc<str> {
-        if let Some(t) = self.texts.iter().find(|t| &***t == text) {
-            return Arc::clone(t);
+        // Move to front: the texts asked for next (the same site, the
+        // same few devices) are then found at once.
+        if let Some(i) = self.texts.iter().position(|t| &**t == text) {
+            self.texts[..=i].rotate_right(1);
+            return Arc::clone(&self.texts[0]);
         }
         let t: Arc<str> = Arc::from(text);
         self.texts.push(Arc::clone(&t));

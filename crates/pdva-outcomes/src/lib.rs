@@ -332,96 +332,67 @@ pub fn report_from_limbs(
         "major amputation of the index limb, death",
     )?;
 
-    let thirty: Vec<&IndexLimb> = limbs.iter().filter(|l| l.followed_to(30)).collect();
+    let t = Tallies::of(limbs);
     let technical_success = proportion(
         "fistula created and arterialised flow (complete or partial) into the deep venous arch, of all index procedures",
-        limbs.iter().filter(|l| l.technical_success).count(),
+        t.technical_success,
         limbs.len(),
     )?;
     let mortality_30_day = proportion(
         "death within 30 days, of index procedures with 30-day status known",
-        thirty
-            .iter()
-            .filter(|l| l.death_day.is_some_and(|d| d <= 30))
-            .count(),
-        thirty.len(),
+        t.died_by_30,
+        t.followed_to_30,
     )?;
     let major_amputation_30_day = proportion(
         "major amputation of the index limb within 30 days, of index procedures with 30-day status known",
-        thirty
-            .iter()
-            .filter(|l| l.major_amputation_day.is_some_and(|d| d <= 30))
-            .count(),
-        thirty.len(),
+        t.major_amputation_by_30,
+        t.followed_to_30,
     )?;
     let mut by_kind = Vec::new();
-    for &kind in AdverseEventKind::ALL {
+    for (&kind, &k) in AdverseEventKind::ALL.iter().zip(&t.adverse_event_30_day) {
         by_kind.push(AdverseEventProportion {
             kind: kind.as_code().to_owned(),
             label: kind.label().to_owned(),
             proportion: proportion(
                 &format!("{} with onset within 30 days (day 0–30)", kind.label()),
-                thirty
-                    .iter()
-                    .filter(|l| l.had_adverse_event_30_day(kind))
-                    .count(),
-                thirty.len(),
+                k,
+                t.followed_to_30,
             )?,
         });
     }
     let adverse_events_30_day = AdverseEvents30Day {
-        n: thirty.len() as u64,
+        n: t.followed_to_30 as u64,
         any: proportion(
             "any adverse event with onset within 30 days (day 0–30)",
-            thirty
-                .iter()
-                .filter(|l| l.adverse_events_30_day != 0)
-                .count(),
-            thirty.len(),
+            t.any_adverse_event_30_day,
+            t.followed_to_30,
         )?,
         by_kind,
     };
 
-    let wound_evaluable: Vec<&IndexLimb> = limbs
-        .iter()
-        .filter(|l| l.baseline.is_some_and(|b| b.has_wound) && l.wound_status_6_months.is_some())
-        .collect();
     let wound_status_6_months = WoundStatusAtSixMonths {
         healed: proportion(
             "wound completely healed at the 6-month visit, of limbs with a wound at baseline and a 6-month visit before any major amputation",
-            wound_evaluable
-                .iter()
-                .filter(|l| l.wound_status_6_months == Some(WoundStatus::Healed))
-                .count(),
-            wound_evaluable.len(),
+            t.wound_healed_6_months,
+            t.wound_evaluable_6_months,
         )?,
         healing: proportion(
             "wound healing at the 6-month visit, of the same limbs",
-            wound_evaluable
-                .iter()
-                .filter(|l| l.wound_status_6_months == Some(WoundStatus::Healing))
-                .count(),
-            wound_evaluable.len(),
+            t.wound_healing_6_months,
+            t.wound_evaluable_6_months,
         )?,
     };
 
-    let person_days: i64 = limbs.iter().map(|l| l.person_time_end_day()).sum();
     let rate_text = "all reinterventions on the index limb (not only the first) per 100 patient-years; person-time from the index procedure to the earliest of major amputation, death and the last known date (365.25 days a year)";
     let planned_reintervention_rate = rate(
         &format!("planned: {rate_text}"),
-        limbs
-            .iter()
-            .map(|l| u64::from(l.planned_reinterventions))
-            .sum(),
-        person_days,
+        t.planned_reinterventions,
+        t.person_days,
     )?;
     let unplanned_reintervention_rate = rate(
         &format!("unplanned: {rate_text}"),
-        limbs
-            .iter()
-            .map(|l| u64::from(l.unplanned_reinterventions))
-            .sum(),
-        person_days,
+        t.unplanned_reinterventions,
+        t.person_days,
     )?;
 
     let comparisons = comparisons(limbs, &axes, &packed, &interned, &names)?;
@@ -472,7 +443,7 @@ pub fn report_from_limbs(
         planned_reintervention_rate,
         unplanned_reintervention_rate,
         quality_of_life: quality_of_life(limbs)?,
-        follow_up_completeness: follow_up_completeness(limbs)?,
+        follow_up_completeness: follow_up_completeness(limbs, &interned.sites)?,
         duration_of_anticoagulation: duration_of_anticoagulation(limbs)?,
         comparisons,
         benchmarks: Vec::new(),
@@ -480,6 +451,59 @@ pub fn report_from_limbs(
     };
     report.benchmarks = benchmarks::benchmarks(&report);
     Ok(report)
+}
+
+/// The counts behind the report's proportions and rates, from one pass
+/// over the limbs (each a few hundred bytes, so every pass costs).
+#[derive(Default)]
+struct Tallies {
+    technical_success: usize,
+    /// Limbs whose 30-day status is known, and of them those that ...
+    followed_to_30: usize,
+    died_by_30: usize,
+    major_amputation_by_30: usize,
+    any_adverse_event_30_day: usize,
+    /// ... had an adverse event of each kind of [`AdverseEventKind::ALL`].
+    adverse_event_30_day: [usize; AdverseEventKind::ALL.len()],
+    /// Limbs with a wound at baseline and a 6-month wound status, and of
+    /// them those healed and healing.
+    wound_evaluable_6_months: usize,
+    wound_healed_6_months: usize,
+    wound_healing_6_months: usize,
+    person_days: i64,
+    planned_reinterventions: u64,
+    unplanned_reinterventions: u64,
+}
+
+impl Tallies {
+    fn of(limbs: &[IndexLimb]) -> Self {
+        let mut t = Self::default();
+        for l in limbs {
+            t.technical_success += usize::from(l.technical_success);
+            if l.followed_to(30) {
+                t.followed_to_30 += 1;
+                t.died_by_30 += usize::from(l.death_day.is_some_and(|d| d <= 30));
+                t.major_amputation_by_30 +=
+                    usize::from(l.major_amputation_day.is_some_and(|d| d <= 30));
+                t.any_adverse_event_30_day += usize::from(l.adverse_events_30_day != 0);
+                // Bit i is the kind ALL[i] (`IndexLimb::adverse_events_30_day`).
+                for (i, k) in t.adverse_event_30_day.iter_mut().enumerate() {
+                    *k += usize::from(l.adverse_events_30_day >> i & 1 == 1);
+                }
+            }
+            if l.baseline.is_some_and(|b| b.has_wound)
+                && let Some(w) = l.wound_status_6_months
+            {
+                t.wound_evaluable_6_months += 1;
+                t.wound_healed_6_months += usize::from(w == WoundStatus::Healed);
+                t.wound_healing_6_months += usize::from(w == WoundStatus::Healing);
+            }
+            t.person_days += l.person_time_end_day();
+            t.planned_reinterventions += u64::from(l.planned_reinterventions);
+            t.unplanned_reinterventions += u64::from(l.unplanned_reinterventions);
+        }
+        t
+    }
 }
 
 /// The core curves alone — Kaplan–Meier of amputation-free survival,
@@ -823,15 +847,12 @@ fn definitions() -> Definitions {
 }
 
 fn cohort_counts(limbs: &[IndexLimb]) -> CohortCounts {
-    // A patient's limbs are adjacent (derived file by file).
+    // One pass; a patient's limbs are adjacent (derived file by file), and
+    // the patient's facts are read from their first procedure.
     let (mut patients, mut bilateral, mut dialysis, mut deaths, mut ended) = (0, 0, 0, 0, 0);
-    let mut i = 0;
-    while i < limbs.len() {
-        let mut j = i + 1;
-        while j < limbs.len() && limbs[j].patient_id == limbs[i].patient_id {
-            j += 1;
-        }
-        let group = &limbs[i..j];
+    let mut without_baseline = 0;
+    let (mut first_procedure, mut last_procedure) = (None::<NaiveDate>, None::<NaiveDate>);
+    let mut count_patient = |group: &[IndexLimb]| {
         let first = group
             .iter()
             .min_by_key(|l| l.procedure_date)
@@ -841,7 +862,20 @@ fn cohort_counts(limbs: &[IndexLimb]) -> CohortCounts {
         dialysis += u64::from(first.baseline.is_some_and(|b| b.dialysis_dependent));
         deaths += u64::from(first.death_day.is_some());
         ended += u64::from(first.follow_up_ended);
-        i = j;
+    };
+    let mut start = 0;
+    for (i, l) in limbs.iter().enumerate() {
+        if l.patient_id != limbs[start].patient_id {
+            count_patient(&limbs[start..i]);
+            start = i;
+        }
+        without_baseline += u64::from(l.baseline.is_none());
+        first_procedure =
+            Some(first_procedure.map_or(l.procedure_date, |d| d.min(l.procedure_date)));
+        last_procedure = Some(last_procedure.map_or(l.procedure_date, |d| d.max(l.procedure_date)));
+    }
+    if start < limbs.len() {
+        count_patient(&limbs[start..]);
     }
     CohortCounts {
         patients,
@@ -850,17 +884,9 @@ fn cohort_counts(limbs: &[IndexLimb]) -> CohortCounts {
         dialysis_dependent_patients: dialysis,
         deaths,
         follow_up_ended: ended,
-        procedures_without_baseline: limbs.iter().filter(|l| l.baseline.is_none()).count() as u64,
-        first_procedure: limbs
-            .iter()
-            .map(|l| l.procedure_date)
-            .min()
-            .map(|d| d.to_string()),
-        last_procedure: limbs
-            .iter()
-            .map(|l| l.procedure_date)
-            .max()
-            .map(|d| d.to_string()),
+        procedures_without_baseline: without_baseline,
+        first_procedure: first_procedure.map(|d| d.to_string()),
+        last_procedure: last_procedure.map(|d| d.to_string()),
     }
 }
 
@@ -1017,16 +1043,20 @@ fn quality_of_life(limbs: &[IndexLimb]) -> Result<QualityOfLife> {
     })
 }
 
-fn follow_up_completeness(limbs: &[IndexLimb]) -> Result<FollowUpCompleteness> {
+fn follow_up_completeness(
+    limbs: &[IndexLimb],
+    sites: &Interned<'_>,
+) -> Result<FollowUpCompleteness> {
     let definition = "timepoints with a visit ÷ timepoints whose window closed while the patient was alive and in follow-up (DOMAIN.md section 5)";
-    let total = limbs
-        .iter()
-        .fold(Completeness::default(), |acc, l| acc + l.completeness);
-    let mut by_site: BTreeMap<&str, Completeness> = BTreeMap::new();
-    for l in limbs {
-        let slot = by_site.entry(&*l.site).or_default();
+    let mut total = Completeness::default();
+    let mut by_site_index = vec![Completeness::default(); sites.values.len()];
+    for (l, &site) in limbs.iter().zip(&sites.of) {
+        total = total + l.completeness;
+        let slot = &mut by_site_index[usize::from(site)];
         *slot = *slot + l.completeness;
     }
+    let by_site: BTreeMap<&str, Completeness> =
+        sites.values.iter().copied().zip(by_site_index).collect();
     let mut sites = Vec::new();
     for (site, c) in by_site {
         sites.push(SiteCompleteness {

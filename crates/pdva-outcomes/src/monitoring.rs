@@ -84,25 +84,32 @@ pub(crate) fn monitoring(
     // limbs per unit looks nothing up in a map.
     let (sites, operators) = (&interned.sites, &interned.operators.ids);
     let operator_of = &interned.operators.of;
+    let outcomes = Outcomes::of(limbs);
     let mut funnels = Vec::new();
-    for indicator in &INDICATORS {
-        let values: Vec<Option<bool>> = limbs.iter().map(indicator.value).collect();
-        let n = values.iter().flatten().count();
-        let k = values.iter().flatten().filter(|v| **v).count();
+    for (x, indicator) in INDICATORS.iter().enumerate() {
+        let (mut n, mut k) = (0, 0);
+        for o in &outcomes.0 {
+            if let Some(v) = Outcomes::get(*o, x) {
+                n += 1;
+                k += usize::from(v);
+            }
+        }
         let theta = (n > 0).then(|| k as f64 / n as f64);
         for unit_type in ["operator", "site"] {
             // (n, k) per operator and per site, without a string per limb.
             let mut by_operator: Vec<(u64, u64)> = vec![(0, 0); operators.len()];
             let mut by_site: Vec<(u64, u64)> = vec![(0, 0); sites.values.len()];
-            for ((v, site), op) in values.iter().zip(&sites.of).zip(operator_of) {
-                let Some(v) = v else { continue };
+            for ((o, site), op) in outcomes.0.iter().zip(&sites.of).zip(operator_of) {
+                let Some(v) = Outcomes::get(*o, x) else {
+                    continue;
+                };
                 let slot = if unit_type == "operator" {
                     &mut by_operator[*op as usize]
                 } else {
                     &mut by_site[usize::from(*site)]
                 };
                 slot.0 += 1;
-                slot.1 += u64::from(*v);
+                slot.1 += u64::from(v);
             }
             let mut units: BTreeMap<String, (String, u64, u64)> = BTreeMap::new();
             for (id, (n_u, k_u)) in operators.iter().zip(by_operator) {
@@ -147,12 +154,57 @@ pub(crate) fn monitoring(
     }
     Ok(Monitoring {
         funnels,
-        learning_curves: learning_curves(limbs, &interned.operators, names)?,
+        learning_curves: learning_curves(limbs, &outcomes, &interned.operators, names)?,
     })
 }
 
+/// Every limb's value of each funnel indicator ([`INDICATORS`]) and each
+/// learning-curve failure ([`FAILURES`]), two bits each (known, value),
+/// read off the limbs in one pass.
+struct Outcomes(Vec<u16>);
+
+const _: () = assert!(2 * (INDICATORS.len() + FAILURES.len()) <= 16);
+
+impl Outcomes {
+    fn of(limbs: &[IndexLimb]) -> Self {
+        let values = INDICATORS
+            .iter()
+            .map(|i| i.value)
+            .chain(FAILURES.iter().map(|f| f.1));
+        Self(
+            limbs
+                .iter()
+                .map(|l| {
+                    values.clone().enumerate().fold(0, |bits, (x, value)| {
+                        bits | match value(l) {
+                            None => 0,
+                            Some(v) => (0b10 | u16::from(v)) << (2 * x),
+                        }
+                    })
+                })
+                .collect(),
+        )
+    }
+
+    /// Outcome `x` of a limb's bits: `None` where not known.
+    fn get(bits: u16, x: usize) -> Option<bool> {
+        let b = bits >> (2 * x);
+        (b & 0b10 != 0).then_some(b & 1 == 1)
+    }
+}
+
+/// The learning curves' failures: for each limb `None` (not charted) or
+/// whether the case failed.
+const FAILURES: [(&str, fn(&IndexLimb) -> Option<bool>); 2] = [
+    ("technical_failure", |l| Some(!l.technical_success)),
+    ("male_or_death_30_day", |l| {
+        l.followed_to(30).then(|| l.male_or_death_30_day())
+    }),
+];
+
 fn learning_curves(
     limbs: &[IndexLimb],
+    outcomes: &Outcomes,
     operators: &crate::Operators,
     names: &Names,
 ) -> Result<LearningCurves> {
@@ -170,27 +222,26 @@ fn learning_curves(
     }
     let mut in_id_order: Vec<usize> = (0..operators.ids.len()).collect();
     in_id_order.sort_unstable_by_key(|&o| operators.ids[o]);
-    type Failure = fn(&IndexLimb) -> Option<bool>;
-    let indicators: [(&str, Failure); 2] = [
-        ("technical_failure", |l| Some(!l.technical_success)),
-        ("male_or_death_30_day", |l| {
-            l.followed_to(30).then(|| l.male_or_death_30_day())
-        }),
-    ];
     let mut charts = Vec::new();
-    for (name, failure) in indicators {
-        // Each limb's failure, read off the limbs once.
-        let fails: Vec<Option<bool>> = limbs.iter().map(failure).collect();
-        let all: Vec<bool> = fails.iter().flatten().copied().collect();
-        if all.is_empty() {
+    for (f, (name, _)) in FAILURES.iter().enumerate() {
+        let x = INDICATORS.len() + f;
+        let fail = |i: u32| Outcomes::get(outcomes.0[i as usize], x);
+        let (mut n, mut failed) = (0usize, 0usize);
+        for o in &outcomes.0 {
+            if let Some(v) = Outcomes::get(*o, x) {
+                n += 1;
+                failed += usize::from(v);
+            }
+        }
+        if n == 0 {
             continue;
         }
-        let p = all.iter().filter(|f| **f).count() as f64 / all.len() as f64;
+        let p = failed as f64 / n as f64;
         for &o in &in_id_order {
             let cases = &by_operator[o];
             let charted: Vec<(NaiveDate, bool)> = cases
                 .iter()
-                .filter_map(|&(date, _, i)| fails[i as usize].map(|f| (date, f)))
+                .filter_map(|&(date, _, i)| fail(i).map(|f| (date, f)))
                 .collect();
             if charted.is_empty() {
                 continue;
@@ -205,7 +256,7 @@ fn learning_curves(
             let points = learning_curve_cusum(&input, params)?;
             let operator = operators.ids[o];
             charts.push(LearningCurve {
-                indicator: name.to_owned(),
+                indicator: (*name).to_owned(),
                 operator: operator.to_string(),
                 label: names.operator(operator),
                 expected_probability: p,
