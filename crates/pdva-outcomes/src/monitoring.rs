@@ -25,7 +25,7 @@ struct Indicator {
     name: &'static str,
     definition: &'static str,
     bad: BadDirection,
-    value: fn(&IndexLimb) -> Option<bool>,
+    value: LimbOutcome,
 }
 
 const INDICATORS: [Indicator; 3] = [
@@ -158,6 +158,9 @@ pub(crate) fn monitoring(
     })
 }
 
+/// A limb's outcome: `None` where it is not known (not eligible).
+type LimbOutcome = fn(&IndexLimb) -> Option<bool>;
+
 /// Every limb's value of each funnel indicator ([`INDICATORS`]) and each
 /// learning-curve failure ([`FAILURES`]), two bits each (known, value),
 /// read off the limbs in one pass.
@@ -195,7 +198,7 @@ impl Outcomes {
 
 /// The learning curves' failures: for each limb `None` (not charted) or
 /// whether the case failed.
-const FAILURES: [(&str, fn(&IndexLimb) -> Option<bool>); 2] = [
+const FAILURES: [(&str, LimbOutcome); 2] = [
     ("technical_failure", |l| Some(!l.technical_success)),
     ("male_or_death_30_day", |l| {
         l.followed_to(30).then(|| l.male_or_death_30_day())
