@@ -89,6 +89,21 @@ pub(crate) fn km_on(
     Ok(Some(KaplanMeier::from_counts(&counts)?))
 }
 
+/// Kaplan–Meier of observations packed as (time index on `axis` << 1 |
+/// event); `None` for none.
+pub(crate) fn km_on_packed(axis: &Axis, packed: &[u32]) -> Result<Option<KaplanMeier>> {
+    if packed.is_empty() {
+        return Ok(None);
+    }
+    let mut counts: Vec<TimeCounts> = (0..axis.len())
+        .map(|i| TimeCounts::new(axis.t_days(i)))
+        .collect();
+    for &p in packed {
+        counts[(p >> 1) as usize].add(p & 1 == 1);
+    }
+    Ok(Some(KaplanMeier::from_counts(&counts)?))
+}
+
 /// Kaplan–Meier of (day, event) pairs; `None` for no pairs.
 pub(crate) fn fit_km(
     data: impl Iterator<Item = (i64, bool)> + Clone,

@@ -43,7 +43,7 @@ use pdva_stats::{
     rate_per_100_patient_years, wilson_interval,
 };
 
-use crate::days::{Axis, cif_and_naive_km, fit_km, km_on};
+use crate::days::{Axis, cif_and_naive_km, fit_km, km_on_packed};
 
 pub use derive::{
     BaselineFacts, IndexLimb, PatientFacts, QolScores, RecordFacts, Scratch, TherapyDuration,
@@ -268,64 +268,63 @@ pub fn report_from_limbs(
     request: &ReportRequest,
 ) -> Result<OutcomesReport> {
     let names = Names::new(reference);
-    // Each endpoint's (day, event) of every limb, read off the limbs in one
-    // pass; then as (time index << 1 | event) in four bytes, which the
-    // 42 stratified passes read instead of the limbs.
-    let mut observed: Vec<Vec<(i64, bool)>> = SURVIVAL_ENDPOINTS
+    // One pass over the (large) limbs for what the curves read: each
+    // endpoint's (day << 1 | event), the competing-risk observations, and
+    // the sites, devices and operators as small indices. Then each
+    // endpoint as (time index << 1 | event) in four bytes, which the 42
+    // stratified passes read instead of the limbs.
+    let mut observed: Vec<Vec<i64>> = SURVIVAL_ENDPOINTS
         .iter()
         .map(|_| Vec::with_capacity(limbs.len()))
         .collect();
+    let mut amputation_obs: Vec<(i64, u32)> = Vec::with_capacity(limbs.len());
+    let mut healing_obs: Vec<(i64, u32)> = Vec::new();
+    let mut interning = InterningBuilder::with_capacity(limbs.len());
     for l in limbs {
         for (k, obs) in SURVIVAL_ENDPOINTS.iter().zip(observed.iter_mut()) {
-            obs.push(k.observe(l));
+            let (day, event) = k.observe(l);
+            obs.push(day << 1 | i64::from(event));
         }
+        amputation_obs.push(l.major_amputation_competing());
+        if let Some(h) = l.wound_healing_competing() {
+            healing_obs.push(h);
+        }
+        interning.add(l);
     }
+    let interned = interning.finish();
     let axes: Vec<Axis> = observed
         .iter()
-        .map(|obs| Axis::new(obs.iter().map(|x| x.0)))
+        .map(|obs| Axis::new(obs.iter().map(|x| x >> 1)))
         .collect::<Result<_>>()?;
     let packed: Vec<Vec<u32>> = observed
         .iter()
         .zip(&axes)
         .map(|(obs, axis)| {
             obs.iter()
-                .map(|&(t, e)| {
-                    let i = u32::try_from(axis.index(t)).expect("fewer than 2³¹ days");
-                    i << 1 | u32::from(e)
+                .map(|&x| {
+                    let i = u32::try_from(axis.index(x >> 1)).expect("fewer than 2³¹ days");
+                    i << 1 | (x & 1) as u32
                 })
                 .collect()
         })
         .collect();
-    let interned = Interning {
-        sites: Interned::new(limbs, |l| &l.site),
-        devices: Interned::new(limbs, |l| &l.device_system),
-        operators: Operators::new(limbs),
-    };
+    drop(observed);
     let survival: Vec<(SurvivalKind, Option<KaplanMeier>)> = SURVIVAL_ENDPOINTS
         .iter()
         .zip(&axes)
-        .zip(&observed)
-        .map(|((&k, axis), obs)| Ok((k, km_on(axis, obs.iter().copied())?)))
+        .zip(&packed)
+        .map(|((&k, axis), packed)| Ok((k, km_on_packed(axis, packed)?)))
         .collect::<Result<_>>()?;
-    drop(observed);
     let survival_view = |k: SurvivalKind| {
         let km = &survival.iter().find(|(s, _)| *s == k).expect("fitted").1;
         survival_endpoint(k, km.as_ref())
     };
 
-    let amputation_obs: Vec<(i64, u32)> = limbs
-        .iter()
-        .map(|l| l.major_amputation_competing())
-        .collect();
     let cumulative_incidence_major_amputation = competing_endpoint(
         &amputation_obs,
         "major amputation of the index limb",
         "death",
     )?;
-    let healing_obs: Vec<(i64, u32)> = limbs
-        .iter()
-        .filter_map(|l| l.wound_healing_competing())
-        .collect();
     let cumulative_incidence_wound_healing = competing_endpoint(
         &healing_obs,
         "complete healing of all index-limb wounds (first visit recording the wound healed), limbs with a wound at baseline",
@@ -553,43 +552,6 @@ pub(crate) struct Interned<'a> {
     pub(crate) of: Vec<u16>,
 }
 
-impl<'a> Interned<'a> {
-    fn new(limbs: &'a [IndexLimb], field: fn(&IndexLimb) -> &Arc<str>) -> Self {
-        let mut values: Vec<&'a Arc<str>> = Vec::new();
-        let mut last: Option<(&'a Arc<str>, u16)> = None;
-        let of = limbs
-            .iter()
-            .map(|l| {
-                let v: &'a Arc<str> = field(l);
-                if let Some((lv, i)) = last
-                    && Arc::ptr_eq(lv, v)
-                {
-                    return i;
-                }
-                // The derivation shares one string per distinct value, so
-                // the pointer nearly always decides; the text, if not.
-                let i = match values
-                    .iter()
-                    .position(|x| Arc::ptr_eq(x, v))
-                    .or_else(|| values.iter().position(|x| **x == *v))
-                {
-                    Some(i) => i as u16,
-                    None => {
-                        values.push(v);
-                        (values.len() - 1) as u16
-                    }
-                };
-                last = Some((v, i));
-                i
-            })
-            .collect();
-        Self {
-            values: values.into_iter().map(|v| &**v).collect(),
-            of,
-        }
-    }
-}
-
 /// Every limb's primary operator as an index into the distinct operators.
 pub(crate) struct Operators {
     /// The distinct operators, in order of first appearance.
@@ -598,26 +560,105 @@ pub(crate) struct Operators {
     pub(crate) of: Vec<u32>,
 }
 
-impl Operators {
-    fn new(limbs: &[IndexLimb]) -> Self {
-        let mut ids: Vec<RecordId> = Vec::new();
-        let mut index: HashMap<RecordId, u32, BuildHasherDefault<IdHasher>> = HashMap::default();
-        let mut last: Option<(RecordId, u32)> = None;
-        let of = limbs
+/// Builds [`Interning`] limb by limb, in the pass that reads the curves.
+struct InterningBuilder<'a> {
+    sites: TextsBuilder<'a>,
+    devices: TextsBuilder<'a>,
+    operator_ids: Vec<RecordId>,
+    operator_index: HashMap<RecordId, u32, BuildHasherDefault<IdHasher>>,
+    operator_of: Vec<u32>,
+    last_operator: Option<(RecordId, u32)>,
+}
+
+/// The distinct values of one text field, and each limb's index into them.
+struct TextsBuilder<'a> {
+    values: Vec<&'a Arc<str>>,
+    of: Vec<u16>,
+    last: Option<(&'a Arc<str>, u16)>,
+}
+
+impl<'a> TextsBuilder<'a> {
+    fn with_capacity(limbs: usize) -> Self {
+        Self {
+            values: Vec::new(),
+            of: Vec::with_capacity(limbs),
+            last: None,
+        }
+    }
+
+    fn add(&mut self, v: &'a Arc<str>) {
+        if let Some((lv, i)) = self.last
+            && Arc::ptr_eq(lv, v)
+        {
+            self.of.push(i);
+            return;
+        }
+        // The derivation shares one string per distinct value, so the
+        // pointer nearly always decides; the text, if not.
+        let i = match self
+            .values
             .iter()
-            .map(|l| match last {
-                Some((id, i)) if id == l.operator => i,
-                _ => {
-                    let i = *index.entry(l.operator).or_insert_with(|| {
-                        ids.push(l.operator);
-                        (ids.len() - 1) as u32
-                    });
-                    last = Some((l.operator, i));
-                    i
-                }
-            })
-            .collect();
-        Self { ids, of }
+            .position(|x| Arc::ptr_eq(x, v))
+            .or_else(|| self.values.iter().position(|x| **x == *v))
+        {
+            Some(i) => i,
+            None => {
+                self.values.push(v);
+                self.values.len() - 1
+            }
+        };
+        let i = u16::try_from(i).expect("fewer than 65,536 distinct values");
+        self.last = Some((v, i));
+        self.of.push(i);
+    }
+
+    fn finish(self) -> Interned<'a> {
+        Interned {
+            values: self.values.into_iter().map(|v| &**v).collect(),
+            of: self.of,
+        }
+    }
+}
+
+impl<'a> InterningBuilder<'a> {
+    fn with_capacity(limbs: usize) -> Self {
+        Self {
+            sites: TextsBuilder::with_capacity(limbs),
+            devices: TextsBuilder::with_capacity(limbs),
+            operator_ids: Vec::new(),
+            operator_index: HashMap::default(),
+            operator_of: Vec::with_capacity(limbs),
+            last_operator: None,
+        }
+    }
+
+    fn add(&mut self, l: &'a IndexLimb) {
+        self.sites.add(&l.site);
+        self.devices.add(&l.device_system);
+        let i = match self.last_operator {
+            Some((id, i)) if id == l.operator => i,
+            _ => {
+                let ids = &mut self.operator_ids;
+                let i = *self.operator_index.entry(l.operator).or_insert_with(|| {
+                    ids.push(l.operator);
+                    (ids.len() - 1) as u32
+                });
+                self.last_operator = Some((l.operator, i));
+                i
+            }
+        };
+        self.operator_of.push(i);
+    }
+
+    fn finish(self) -> Interning<'a> {
+        Interning {
+            sites: self.sites.finish(),
+            devices: self.devices.finish(),
+            operators: Operators {
+                ids: self.operator_ids,
+                of: self.operator_of,
+            },
+        }
     }
 }
 
