@@ -303,7 +303,9 @@ type Course = (AntithromboticDrug, i64, Option<i64>, Option<StopReason>);
 /// limb allocates only what the limb keeps.
 #[derive(Debug, Default)]
 pub struct Scratch {
-    texts: Vec<Arc<str>>,
+    /// Site codes and device names seen, the latest asked for last.
+    sites: Vec<Arc<str>>,
+    devices: Vec<Arc<str>>,
     visit_days: Vec<i64>,
     /// Reinterventions of the limb: (day, planned, major), kept until the
     /// major amputation day that limits them is known.
@@ -315,15 +317,21 @@ pub struct Scratch {
 }
 
 impl Scratch {
-    fn shared(&mut self, text: &str) -> Arc<str> {
-        // Move to front: the texts asked for next (the same site, the
-        // same few devices) are then found at once.
-        if let Some(i) = self.texts.iter().position(|t| &**t == text) {
-            self.texts[..=i].rotate_right(1);
-            return Arc::clone(&self.texts[0]);
+    fn shared(texts: &mut Vec<Arc<str>>, text: &str) -> Arc<str> {
+        // The last text asked for first: a patient's site is often the
+        // previous patient's, and a device the previous limb's.
+        if let Some(t) = texts.last()
+            && **t == *text
+        {
+            return Arc::clone(t);
+        }
+        if let Some(i) = texts.iter().position(|t| &**t == text) {
+            let t = texts.remove(i);
+            texts.push(Arc::clone(&t));
+            return t;
         }
         let t: Arc<str> = Arc::from(text);
-        self.texts.push(Arc::clone(&t));
+        texts.push(Arc::clone(&t));
         t
     }
 }
@@ -372,7 +380,7 @@ pub fn index_limbs_into(
     if let Some(d) = ended_on {
         observed_to = observed_to.min(d);
     }
-    let site = scratch.shared(file.home_site.as_str());
+    let site = Scratch::shared(&mut scratch.sites, file.home_site.as_str());
 
     for p in &file.records {
         let FactDetail::Procedure {
@@ -393,7 +401,7 @@ pub fn index_limbs_into(
         let day = |d: NaiveDate| day_number(d) - day_zero;
         let death_day = death.map(day);
         let last_known_day = day(last_known).max(0);
-        let device_system = scratch.shared(device_system.as_str());
+        let device_system = Scratch::shared(&mut scratch.devices, device_system.as_str());
 
         let Scratch {
             visit_days,

@@ -203,6 +203,8 @@ pub struct CohortBuilder {
     as_of: NaiveDate,
     limbs: Vec<IndexLimb>,
     scratch: derive::Scratch,
+    /// No filter: every limb derived is kept.
+    admits_all: bool,
 }
 
 impl CohortBuilder {
@@ -213,6 +215,7 @@ impl CohortBuilder {
             as_of,
             limbs: Vec::new(),
             scratch: derive::Scratch::default(),
+            admits_all: *filter == ResolvedFilter::default(),
         }
     }
 
@@ -234,11 +237,16 @@ impl CohortBuilder {
         }
         let before = self.limbs.len();
         derive::index_limbs_into(facts, self.as_of, &mut self.limbs, &mut self.scratch);
+        if self.admits_all {
+            return;
+        }
         let mut kept = before;
         for i in before..self.limbs.len() {
             let l = &self.limbs[i];
             if self.filter.admits(&l.site, l.operator, l.procedure_date) {
-                self.limbs.swap(kept, i);
+                if kept != i {
+                    self.limbs.swap(kept, i);
+                }
                 kept += 1;
             }
         }
