@@ -90,28 +90,28 @@ pub struct IndexLimb {
     pub baseline: Option<BaselineFacts>,
     /// Last day the registry watches this limb: the report date or the end
     /// of follow-up, whichever is earlier.
-    pub cut_off_day: i64,
+    pub cut_off_day: i32,
     /// Day of death, if the patient died on or before the cut-off.
-    pub death_day: Option<i64>,
+    pub death_day: Option<i32>,
     /// Day of the last known date (the day of death if the patient died).
-    pub last_known_day: i64,
+    pub last_known_day: i32,
     /// Follow-up ended (withdrew, moved away, transferred) on or before the report date.
     pub follow_up_ended: bool,
     /// Day of the first major amputation of the index limb.
-    pub major_amputation_day: Option<i64>,
+    pub major_amputation_day: Option<i32>,
     /// Day of the first reintervention (planned or unplanned), up to the major amputation.
-    pub first_reintervention_day: Option<i64>,
+    pub first_reintervention_day: Option<i32>,
     /// Day of the first unplanned reintervention, up to the major amputation.
-    pub first_unplanned_reintervention_day: Option<i64>,
+    pub first_unplanned_reintervention_day: Option<i32>,
     /// Day of the first major reintervention (bypass, thrombectomy or
     /// thrombolysis, open surgical revision), up to the major amputation.
-    pub first_major_reintervention_day: Option<i64>,
+    pub first_major_reintervention_day: Option<i32>,
     /// Planned reinterventions up to the end of person-time.
     pub planned_reinterventions: u32,
     /// Unplanned reinterventions up to the end of person-time.
     pub unplanned_reinterventions: u32,
     /// Day of the first visit recording the wound healed (limbs with a wound at baseline).
-    pub wound_healed_day: Option<i64>,
+    pub wound_healed_day: Option<i32>,
     /// Wound status at the 6-month visit (the visit representing the
     /// timepoint), unless the limb had been amputated (major) by then.
     pub wound_status_6_months: Option<WoundStatus>,
@@ -124,11 +124,11 @@ pub struct IndexLimb {
     /// Baseline QoL: the latest assessment on or before the procedure.
     pub qol_baseline: Option<QolScores>,
     /// QoL at each timepoint: the assessment closest to the target day.
-    pub qol_timepoints: Vec<(Timepoint, QolScores)>,
+    pub qol_timepoints: Box<[(Timepoint, QolScores)]>,
     /// Duration of anticoagulation, if any anticoagulant was given.
     pub anticoagulation: Option<TherapyDuration>,
     /// Duration of each anticoagulant drug given.
-    pub anticoagulation_by_drug: Vec<(AntithromboticDrug, TherapyDuration)>,
+    pub anticoagulation_by_drug: Box<[(AntithromboticDrug, TherapyDuration)]>,
 }
 
 /// A date's day number: day numbers subtract exactly as
@@ -137,7 +137,13 @@ fn day_number(date: NaiveDate) -> i64 {
     i64::from(date.num_days_from_ce())
 }
 
-fn min_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+/// A day count as the limb keeps it: two dates chrono can hold are fewer
+/// than 2³¹ days apart, so this never fails.
+fn narrow(days: i64) -> i32 {
+    i32::try_from(days).expect("dates fewer than 2³¹ days apart")
+}
+
+fn min_opt<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, None) => a,
@@ -172,31 +178,31 @@ impl IndexLimb {
     /// Last day of person-time for reintervention: the earliest of major
     /// amputation, death and the last known date.
     pub fn person_time_end_day(&self) -> i64 {
-        min_opt(self.major_amputation_day, Some(self.last_known_day)).expect("some")
+        i64::from(min_opt(self.major_amputation_day, Some(self.last_known_day)).expect("some"))
     }
 
     /// Amputation-free survival: (day, event) — major amputation or death,
     /// whichever first; else censored at the last known date.
     pub fn amputation_free_survival(&self) -> (i64, bool) {
         match min_opt(self.major_amputation_day, self.death_day) {
-            Some(d) => (d, true),
-            None => (self.last_known_day, false),
+            Some(d) => (d.into(), true),
+            None => (self.last_known_day.into(), false),
         }
     }
 
     /// Overall survival: death; else censored at the last known date.
     pub fn overall_survival(&self) -> (i64, bool) {
         match self.death_day {
-            Some(d) => (d, true),
-            None => (self.last_known_day, false),
+            Some(d) => (d.into(), true),
+            None => (self.last_known_day.into(), false),
         }
     }
 
     /// Freedom from major amputation: censored at death or the last known date.
     pub fn freedom_from_major_amputation(&self) -> (i64, bool) {
         match self.major_amputation_day {
-            Some(d) => (d, true),
-            None => (self.last_known_day, false),
+            Some(d) => (d.into(), true),
+            None => (self.last_known_day.into(), false),
         }
     }
 
@@ -204,7 +210,7 @@ impl IndexLimb {
     /// death or the last known date.
     pub fn freedom_from_unplanned_reintervention(&self) -> (i64, bool) {
         match self.first_unplanned_reintervention_day {
-            Some(d) => (d, true),
+            Some(d) => (d.into(), true),
             None => (self.person_time_end_day(), false),
         }
     }
@@ -212,7 +218,7 @@ impl IndexLimb {
     /// Freedom from any reintervention: as for unplanned.
     pub fn freedom_from_any_reintervention(&self) -> (i64, bool) {
         match self.first_reintervention_day {
-            Some(d) => (d, true),
+            Some(d) => (d.into(), true),
             None => (self.person_time_end_day(), false),
         }
     }
@@ -224,8 +230,8 @@ impl IndexLimb {
             self.major_amputation_day,
             self.first_major_reintervention_day,
         ) {
-            Some(d) => (d, true),
-            None => (self.last_known_day, false),
+            Some(d) => (d.into(), true),
+            None => (self.last_known_day.into(), false),
         }
     }
 
@@ -233,9 +239,9 @@ impl IndexLimb {
     /// 1 = major amputation, 2 = death, 0 = censored at the last known date.
     pub fn major_amputation_competing(&self) -> (i64, u32) {
         match (self.major_amputation_day, self.death_day) {
-            (Some(a), _) => (a, 1),
-            (None, Some(d)) => (d, 2),
-            (None, None) => (self.last_known_day, 0),
+            (Some(a), _) => (a.into(), 1),
+            (None, Some(d)) => (d.into(), 2),
+            (None, None) => (self.last_known_day.into(), 0),
         }
     }
 
@@ -252,10 +258,10 @@ impl IndexLimb {
                 self.major_amputation_day,
                 self.death_day,
             ) {
-                (Some(h), _, _) => (h, 1),
-                (None, Some(a), _) => (a, 2),
-                (None, None, Some(d)) => (d, 3),
-                (None, None, None) => (self.last_known_day, 0),
+                (Some(h), _, _) => (h.into(), 1),
+                (None, Some(a), _) => (a.into(), 2),
+                (None, None, Some(d)) => (d.into(), 3),
+                (None, None, None) => (self.last_known_day.into(), 0),
             },
         )
     }
@@ -263,7 +269,7 @@ impl IndexLimb {
     /// Whether the limb's status at `day` is known: it was followed to that
     /// day, or the patient died before it.
     pub fn followed_to(&self, day: i64) -> bool {
-        self.cut_off_day >= day || self.death_day.is_some_and(|d| d <= day)
+        i64::from(self.cut_off_day) >= day || self.death_day.is_some_and(|d| i64::from(d) <= day)
     }
 
     /// Major adverse limb event (major amputation or major reintervention)
@@ -522,11 +528,11 @@ pub fn index_limbs_into(
             crossover_level,
             technical_success,
             baseline,
-            cut_off_day: day(cut_off),
-            death_day,
-            last_known_day,
+            cut_off_day: narrow(day(cut_off)),
+            death_day: death_day.map(narrow),
+            last_known_day: narrow(last_known_day),
             follow_up_ended: ended_on.is_some(),
-            major_amputation_day,
+            major_amputation_day: major_amputation_day.map(narrow),
             first_reintervention_day: None,
             first_unplanned_reintervention_day: None,
             first_major_reintervention_day: None,
@@ -535,14 +541,15 @@ pub fn index_limbs_into(
             // A healing on or after the day of a major amputation does not
             // count: the first healing counts exactly when it is before it.
             wound_healed_day: first_healed_day
-                .filter(|h| major_amputation_day.is_none_or(|a| *h < a)),
+                .filter(|h| major_amputation_day.is_none_or(|a| *h < a))
+                .map(narrow),
             wound_status_6_months: None,
             adverse_events_30_day,
             completeness: schedule::completeness_of_days(day(observed_to), visit_days),
             qol_baseline: qol_baseline.map(|(_, s)| s),
-            qol_timepoints: Vec::new(),
+            qol_timepoints: Box::default(),
             anticoagulation: None,
-            anticoagulation_by_drug: Vec::new(),
+            anticoagulation_by_drug: Box::default(),
         };
         let Scratch {
             reinterventions,
@@ -557,17 +564,17 @@ pub fn index_limbs_into(
             if d > reintervention_limit {
                 continue;
             }
-            limb.first_reintervention_day = min_opt(limb.first_reintervention_day, Some(d));
+            limb.first_reintervention_day = min_opt(limb.first_reintervention_day, Some(narrow(d)));
             if planned {
                 limb.planned_reinterventions += 1;
             } else {
                 limb.unplanned_reinterventions += 1;
                 limb.first_unplanned_reintervention_day =
-                    min_opt(limb.first_unplanned_reintervention_day, Some(d));
+                    min_opt(limb.first_unplanned_reintervention_day, Some(narrow(d)));
             }
             if major {
                 limb.first_major_reintervention_day =
-                    min_opt(limb.first_major_reintervention_day, Some(d));
+                    min_opt(limb.first_major_reintervention_day, Some(narrow(d)));
             }
         }
         if let Some((_, _, status, wound)) = six_month_visit
@@ -596,7 +603,7 @@ pub fn index_limbs_into(
                     therapy_duration(group, last_known_day, death_day, periods),
                 ));
             }
-            limb.anticoagulation_by_drug = by_drug;
+            limb.anticoagulation_by_drug = by_drug.into_boxed_slice();
         }
         limbs.push(limb);
     }
