@@ -212,6 +212,9 @@ pub async fn bench(db: &str, as_of: NaiveDate, script: &str) -> Result<()> {
     let computed = tokio::task::block_in_place(|| -> Result<_> {
         let (limbs, derive, derive_cpu) = timed(|| {
             let mut cohort = CohortBuilder::new(&filter, as_of);
+            // Room for the limbs, as `pdva_outcomes::cohort` makes: the
+            // patients are known, and a growing vector copies its limbs.
+            cohort.reserve(facts.len() + facts.len() / 10);
             for f in &facts {
                 cohort.add(f);
             }
