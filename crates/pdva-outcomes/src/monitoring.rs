@@ -87,13 +87,7 @@ pub(crate) fn monitoring(
     let outcomes = Outcomes::of(limbs);
     let mut funnels = Vec::new();
     for (x, indicator) in INDICATORS.iter().enumerate() {
-        let (mut n, mut k) = (0, 0);
-        for o in &outcomes.0 {
-            if let Some(v) = Outcomes::get(*o, x) {
-                n += 1;
-                k += usize::from(v);
-            }
-        }
+        let (n, k) = outcomes.count(x);
         let theta = (n > 0).then(|| k as f64 / n as f64);
         for unit_type in ["operator", "site"] {
             // (n, k) per operator and per site, without a string per limb.
@@ -189,6 +183,18 @@ impl Outcomes {
         )
     }
 
+    /// Of outcome `x`: the limbs where it is known, and those where it is true.
+    fn count(&self, x: usize) -> (usize, usize) {
+        let (mut known, mut true_) = (0, 0);
+        for &bits in &self.0 {
+            if let Some(v) = Self::get(bits, x) {
+                known += 1;
+                true_ += usize::from(v);
+            }
+        }
+        (known, true_)
+    }
+
     /// Outcome `x` of a limb's bits: `None` where not known.
     fn get(bits: u16, x: usize) -> Option<bool> {
         let b = bits >> (2 * x);
@@ -229,13 +235,7 @@ fn learning_curves(
     for (f, (name, _)) in FAILURES.iter().enumerate() {
         let x = INDICATORS.len() + f;
         let fail = |i: u32| Outcomes::get(outcomes.0[i as usize], x);
-        let (mut n, mut failed) = (0usize, 0usize);
-        for o in &outcomes.0 {
-            if let Some(v) = Outcomes::get(*o, x) {
-                n += 1;
-                failed += usize::from(v);
-            }
-        }
+        let (n, failed) = outcomes.count(x);
         if n == 0 {
             continue;
         }
