@@ -1155,15 +1155,27 @@ fn therapy_summary(
 
 fn duration_of_anticoagulation(limbs: &[IndexLimb]) -> Result<DurationOfAnticoagulation> {
     let overall: Vec<TherapyDuration> = limbs.iter().filter_map(|l| l.anticoagulation).collect();
-    let mut by_drug_data: BTreeMap<AntithromboticDrug, Vec<TherapyDuration>> = BTreeMap::new();
+    // Each drug's durations, found by the drug's position in the list
+    // rather than looked up in a map; reported in the drugs' order.
+    let drugs = AntithromboticDrug::ALL;
+    let mut by_drug_data: Vec<Vec<TherapyDuration>> = vec![Vec::new(); drugs.len()];
     for l in limbs {
         for (drug, d) in &l.anticoagulation_by_drug {
-            by_drug_data.entry(*drug).or_default().push(*d);
+            let i = drugs
+                .iter()
+                .position(|x| x == drug)
+                .expect("every drug is listed");
+            by_drug_data[i].push(*d);
         }
     }
+    let mut in_order: Vec<usize> = (0..drugs.len()).collect();
+    in_order.sort_unstable_by_key(|&i| drugs[i]);
     let mut by_drug = Vec::new();
-    for (drug, data) in by_drug_data {
-        by_drug.push(therapy_summary(drug.as_code(), drug.label(), &data)?);
+    for i in in_order {
+        let (drug, data) = (drugs[i], &by_drug_data[i]);
+        if !data.is_empty() {
+            by_drug.push(therapy_summary(drug.as_code(), drug.label(), data)?);
+        }
     }
     Ok(DurationOfAnticoagulation {
         definition: "days covered by the union of anticoagulant courses from the index procedure on (stop − start); a course still running is censored at the last known date, and therapy that ended with the patient's death is censored then; Kaplan–Meier median and quartiles with stopping as the event, plus the distribution (type 7) of the completed courses; limbs given no anticoagulant are not counted".into(),
