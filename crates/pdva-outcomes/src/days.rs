@@ -75,31 +75,34 @@ pub(crate) fn km_on(
     axis: &Axis,
     data: impl Iterator<Item = (i64, bool)>,
 ) -> Result<Option<KaplanMeier>> {
-    let mut counts: Vec<TimeCounts> = (0..axis.len())
-        .map(|i| TimeCounts::new(axis.t_days(i)))
-        .collect();
-    let mut any = false;
-    for (day, event) in data {
-        counts[axis.index(day)].add(event);
-        any = true;
-    }
-    if !any {
-        return Ok(None);
-    }
-    Ok(Some(KaplanMeier::from_counts(&counts)?))
+    km_of_indices(axis, data.map(|(day, event)| (axis.index(day), event)))
 }
 
 /// Kaplan–Meier of observations packed as (time index on `axis` << 1 |
 /// event); `None` for none.
 pub(crate) fn km_on_packed(axis: &Axis, packed: &[u32]) -> Result<Option<KaplanMeier>> {
-    if packed.is_empty() {
-        return Ok(None);
-    }
+    km_of_indices(
+        axis,
+        packed.iter().map(|&p| ((p >> 1) as usize, p & 1 == 1)),
+    )
+}
+
+/// Kaplan–Meier of (time index on `axis`, event) pairs, from counts per
+/// index; `None` for no pairs.
+fn km_of_indices(
+    axis: &Axis,
+    data: impl Iterator<Item = (usize, bool)>,
+) -> Result<Option<KaplanMeier>> {
     let mut counts: Vec<TimeCounts> = (0..axis.len())
         .map(|i| TimeCounts::new(axis.t_days(i)))
         .collect();
-    for &p in packed {
-        counts[(p >> 1) as usize].add(p & 1 == 1);
+    let mut any = false;
+    for (index, event) in data {
+        counts[index].add(event);
+        any = true;
+    }
+    if !any {
+        return Ok(None);
     }
     Ok(Some(KaplanMeier::from_counts(&counts)?))
 }

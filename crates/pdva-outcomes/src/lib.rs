@@ -39,7 +39,7 @@ use pdva_domain::derived::EQ5D5L_VALUE_SET;
 use pdva_domain::schedule::{Completeness, Timepoint};
 use pdva_domain::{PatientFile, RecordId, ReferenceData};
 use pdva_stats::{
-    IntegerSample, KaplanMeier, KmEstimate, LogRankCounts, median_iqr_mut,
+    IntegerSample, KaplanMeier, KmEstimate, LogRankCounts, MedianIqr, median_iqr_mut,
     rate_per_100_patient_years, wilson_interval,
 };
 
@@ -868,13 +868,17 @@ fn rate(definition: &str, events: u64, person_days: i64) -> Result<RateEndpoint>
 /// Size, median and quartiles (type 7) of values it may reorder (found by
 /// selection, not a sort).
 pub(crate) fn distribution(values: &mut [f64]) -> Result<Distribution> {
-    let m = median_iqr_mut(values)?;
-    Ok(Distribution {
-        n: values.len() as u64,
+    Ok(distribution_of(values.len(), median_iqr_mut(values)?))
+}
+
+/// The distribution of `n` values with median and quartiles `m`.
+fn distribution_of(n: usize, m: Option<MedianIqr>) -> Distribution {
+    Distribution {
+        n: n as u64,
         median: m.as_ref().map(|m| m.median),
         q1: m.as_ref().map(|m| m.q1),
         q3: m.as_ref().map(|m| m.q3),
-    })
+    }
 }
 
 fn definitions() -> Definitions {
@@ -971,15 +975,7 @@ impl QolSample {
     fn distribution(self) -> Result<Distribution> {
         match self {
             Self::Values(mut v) => distribution(&mut v),
-            Self::Integers(s) => {
-                let m = s.median_iqr();
-                Ok(Distribution {
-                    n: s.len() as u64,
-                    median: m.as_ref().map(|m| m.median),
-                    q1: m.as_ref().map(|m| m.q1),
-                    q3: m.as_ref().map(|m| m.q3),
-                })
-            }
+            Self::Integers(s) => Ok(distribution_of(s.len(), s.median_iqr())),
         }
     }
 }

@@ -65,23 +65,31 @@ fn check_q(q: f64) -> Result<f64> {
     }
 }
 
-/// Type 7 quantile of sorted, non-empty data.
-fn type7(sorted: &[f64], q: f64) -> f64 {
-    let h = (sorted.len() - 1) as f64 * q;
+/// Where the type 7 quantile `q` of n values lies: h = (n − 1)q as the
+/// rank ⌊h⌋ and the fraction h − ⌊h⌋ of the way to the next rank.
+fn type7_position(n: usize, q: f64) -> (usize, f64) {
+    let h = (n - 1) as f64 * q;
     let lo = h.floor();
-    let i = lo as usize;
-    let frac = h - lo;
-    if i + 1 >= sorted.len() {
-        return sorted[sorted.len() - 1];
-    }
-    let (a, b) = (sorted[i], sorted[i + 1]);
-    // numpy's _lerp: interpolate from the nearer end so that the result is
-    // monotone in q and exact at the ends.
+    (lo as usize, h - lo)
+}
+
+/// numpy's _lerp from order statistic `a` to the next, `b`: interpolate from
+/// the nearer end so that the result is monotone in q and exact at the ends.
+fn interpolate(a: f64, b: f64, frac: f64) -> f64 {
     if frac >= 0.5 {
         b - (b - a) * (1.0 - frac)
     } else {
         a + (b - a) * frac
     }
+}
+
+/// Type 7 quantile of sorted, non-empty data.
+fn type7(sorted: &[f64], q: f64) -> f64 {
+    let (i, frac) = type7_position(sorted.len(), q);
+    if i + 1 >= sorted.len() {
+        return sorted[sorted.len() - 1];
+    }
+    interpolate(sorted[i], sorted[i + 1], frac)
 }
 
 /// The type 7 quantile `q` ∈ [0, 1] of `data`; `None` for an empty slice.
@@ -155,10 +163,7 @@ fn type7_select(data: &mut [f64], placed: &mut usize, q: f64) -> f64 {
         }
         data[r]
     };
-    let h = (n - 1) as f64 * q;
-    let lo = h.floor();
-    let i = lo as usize;
-    let frac = h - lo;
+    let (i, frac) = type7_position(n, q);
     if i + 1 >= n {
         return at_rank(n - 1);
     }
@@ -169,11 +174,7 @@ fn type7_select(data: &mut [f64], placed: &mut usize, q: f64) -> f64 {
         .copied()
         .min_by(f64::total_cmp)
         .expect("i + 1 < n");
-    if frac >= 0.5 {
-        b - (b - a) * (1.0 - frac)
-    } else {
-        a + (b - a) * frac
-    }
+    interpolate(a, b, frac)
 }
 
 /// A sample of whole numbers kept as counts per value: [`median_iqr`] of it
@@ -243,21 +244,13 @@ impl IntegerSample {
         let mut q = [0.0; 3];
         let mut from = (0, 0);
         for (out, level) in q.iter_mut().zip([0.25, 0.5, 0.75]) {
-            let h = (self.n - 1) as f64 * level;
-            let lo = h.floor();
-            let i = lo as usize;
-            let frac = h - lo;
+            let (i, frac) = type7_position(self.n, level);
             let (a, at) = self.at_rank(i, from);
             from = at;
             *out = if i + 1 >= self.n {
                 a
             } else {
-                let (b, _) = self.at_rank(i + 1, from);
-                if frac >= 0.5 {
-                    b - (b - a) * (1.0 - frac)
-                } else {
-                    a + (b - a) * frac
-                }
+                interpolate(a, self.at_rank(i + 1, from).0, frac)
             };
         }
         Some(MedianIqr::from_quartiles(self.n, q))
