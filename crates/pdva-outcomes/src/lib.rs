@@ -943,87 +943,37 @@ fn cohort_counts(limbs: &[IndexLimb]) -> CohortCounts {
     }
 }
 
-/// One instrument's values (or changes from baseline) at one timepoint:
-/// whole-number scores as counts per value, the EQ-5D index as values.
-enum QolSample {
-    Integers(IntegerSample),
-    Values(Vec<f64>),
+/// One instrument's values at one timepoint (or at baseline) and their
+/// changes from baseline: whole-number scores as counts per value
+/// ([`IntegerSample`]), the EQ-5D index as values.
+#[derive(Default)]
+struct QolSamples<S> {
+    values: S,
+    changes: S,
 }
 
-impl QolSample {
-    fn new(integers: bool) -> Self {
-        if integers {
-            Self::Integers(IntegerSample::new())
-        } else {
-            Self::Values(Vec::new())
-        }
-    }
-
-    /// Adds a value the instrument's pick gave: a whole number for the
-    /// integer scales (their `Score::Integer`).
-    fn add(&mut self, value: Score) {
-        match (self, value) {
-            (Self::Integers(s), Score::Integer(v)) => s.add(v),
-            (Self::Values(v), Score::Real(x)) => v.push(x),
-            (Self::Values(v), Score::Integer(x)) => v.push(x as f64),
-            (Self::Integers(_), Score::Real(_)) => {
-                unreachable!("an integer instrument gives whole numbers")
-            }
-        }
-    }
-
-    fn distribution(self) -> Result<Distribution> {
-        match self {
-            Self::Values(mut v) => distribution(&mut v),
-            Self::Integers(s) => Ok(distribution_of(s.len(), s.median_iqr())),
-        }
-    }
+/// The three instruments' samples at one timepoint.
+struct QolAt {
+    timepoint: Timepoint,
+    vascuqol6: QolSamples<IntegerSample>,
+    eq5d_index: QolSamples<Vec<f64>>,
+    eq_vas: QolSamples<IntegerSample>,
 }
 
-/// A QoL score as an instrument gives it.
-#[derive(Clone, Copy)]
-enum Score {
-    Integer(i64),
-    Real(f64),
-}
-
-impl std::ops::Sub for Score {
-    type Output = Score;
-
-    fn sub(self, baseline: Score) -> Score {
-        match (self, baseline) {
-            (Score::Integer(a), Score::Integer(b)) => Score::Integer(a - b),
-            (Score::Real(a), Score::Real(b)) => Score::Real(a - b),
-            (Score::Integer(a), Score::Real(b)) => Score::Real(a as f64 - b),
-            (Score::Real(a), Score::Integer(b)) => Score::Real(a - b as f64),
+/// Adds a score at a timepoint, and its change from the baseline score if
+/// the limb has one.
+fn add_integer_score(samples: &mut QolSamples<IntegerSample>, value: Option<u8>, base: Option<u8>) {
+    if let Some(v) = value {
+        samples.values.add(i64::from(v));
+        if let Some(b) = base {
+            samples.changes.add(i64::from(v) - i64::from(b));
         }
     }
 }
 
 fn quality_of_life(limbs: &[IndexLimb]) -> Result<QualityOfLife> {
-    type Pick = fn(&QolScores) -> Option<Score>;
-    // (key, label, whole numbers, pick)
-    let instruments: [(&str, &str, bool, Pick); 3] = [
-        (
-            "vascuqol6",
-            "VascuQoL-6 total (6–24, higher is better)",
-            true,
-            |s| s.vascuqol6.map(|v| Score::Integer(i64::from(v))),
-        ),
-        (
-            "eq5d_index",
-            "EQ-5D-5L index (England value set; 1 = full health)",
-            false,
-            |s| s.eq5d_index.map(Score::Real),
-        ),
-        ("eq_vas", "EQ VAS (0–100)", true, |s| {
-            s.eq_vas.map(|v| Score::Integer(i64::from(v)))
-        }),
-    ];
-    // One pass over the limbs for the three instruments: baseline values,
-    // and each timepoint's values and changes, the timepoints by their
-    // place in `Timepoint`'s order (`slot`), as a map by timepoint would
-    // keep them.
+    // Each timepoint's slot, in `Timepoint`'s order, as a map by timepoint
+    // would keep them.
     fn slot(t: Timepoint) -> usize {
         match t {
             Timepoint::Day30 => 0,
@@ -1033,52 +983,102 @@ fn quality_of_life(limbs: &[IndexLimb]) -> Result<QualityOfLife> {
             Timepoint::Year(n) => 2 + n as usize,
         }
     }
-    type Samples = (Timepoint, QolSample, QolSample);
-    let mut baseline: [QolSample; 3] =
-        instruments.map(|(_, _, integers, _)| QolSample::new(integers));
-    let mut at: [Vec<Option<Samples>>; 3] = Default::default();
+    // One pass over the limbs for the three instruments: baseline values,
+    // and each timepoint's values and changes. The instruments are written
+    // out (no dispatch per value): the VascuQoL-6 total and EQ VAS are
+    // whole numbers, the EQ-5D index is real.
+    let mut baseline_vascuqol6 = IntegerSample::new();
+    let mut baseline_eq5d: Vec<f64> = Vec::new();
+    let mut baseline_vas = IntegerSample::new();
+    let mut at: Vec<Option<QolAt>> = Vec::new();
     for l in limbs {
-        let base = l.qol_baseline.as_ref();
-        for (k, &(_, _, integers, pick)) in instruments.iter().enumerate() {
-            let b = base.and_then(pick);
-            if let Some(b) = b {
-                baseline[k].add(b);
+        let base = l.qol_baseline.unwrap_or_default();
+        if let Some(v) = base.vascuqol6 {
+            baseline_vascuqol6.add(i64::from(v));
+        }
+        if let Some(v) = base.eq5d_index {
+            baseline_eq5d.push(v);
+        }
+        if let Some(v) = base.eq_vas {
+            baseline_vas.add(i64::from(v));
+        }
+        for (t, scores) in &l.qol_timepoints {
+            let i = slot(*t);
+            if i >= at.len() {
+                at.resize_with(i + 1, || None);
             }
-            for (t, scores) in &l.qol_timepoints {
-                if let Some(v) = pick(scores) {
-                    let i = slot(*t);
-                    if i >= at[k].len() {
-                        at[k].resize_with(i + 1, || None);
-                    }
-                    let samples = at[k][i].get_or_insert_with(|| {
-                        (*t, QolSample::new(integers), QolSample::new(integers))
-                    });
-                    samples.1.add(v);
-                    if let Some(b) = b {
-                        samples.2.add(v - b);
-                    }
+            let samples = at[i].get_or_insert_with(|| QolAt {
+                timepoint: *t,
+                vascuqol6: QolSamples::default(),
+                eq5d_index: QolSamples::default(),
+                eq_vas: QolSamples::default(),
+            });
+            add_integer_score(&mut samples.vascuqol6, scores.vascuqol6, base.vascuqol6);
+            if let Some(v) = scores.eq5d_index {
+                samples.eq5d_index.values.push(v);
+                if let Some(b) = base.eq5d_index {
+                    samples.eq5d_index.changes.push(v - b);
                 }
             }
+            add_integer_score(&mut samples.eq_vas, scores.eq_vas, base.eq_vas);
         }
     }
-    let mut out = Vec::new();
-    for (((key, label, _, _), baseline), at) in instruments.into_iter().zip(baseline).zip(at) {
-        let mut timepoints = Vec::new();
-        for (t, values, changes) in at.into_iter().flatten() {
-            timepoints.push(QolTimepoint {
-                timepoint: t.key(),
-                label: t.label(),
-                value: values.distribution()?,
-                change: changes.distribution()?,
-            });
+    let integers = |s: &IntegerSample| distribution_of(s.len(), s.median_iqr());
+    let instrument = |key: &str, label: &str, baseline, timepoints| QolInstrument {
+        instrument: key.to_owned(),
+        label: label.to_owned(),
+        baseline,
+        timepoints,
+    };
+    // A timepoint is shown for an instrument that has a value there.
+    let timepoint = |t: Timepoint, value, change| QolTimepoint {
+        timepoint: t.key(),
+        label: t.label(),
+        value,
+        change,
+    };
+    let at: Vec<QolAt> = at.into_iter().flatten().collect();
+    let mut vascuqol6 = Vec::new();
+    let mut eq5d = Vec::new();
+    let mut vas = Vec::new();
+    for mut a in at {
+        if !a.vascuqol6.values.is_empty() {
+            vascuqol6.push(timepoint(
+                a.timepoint,
+                integers(&a.vascuqol6.values),
+                integers(&a.vascuqol6.changes),
+            ));
         }
-        out.push(QolInstrument {
-            instrument: key.to_owned(),
-            label: label.to_owned(),
-            baseline: baseline.distribution()?,
-            timepoints,
-        });
+        if !a.eq5d_index.values.is_empty() {
+            eq5d.push(timepoint(
+                a.timepoint,
+                distribution(&mut a.eq5d_index.values)?,
+                distribution(&mut a.eq5d_index.changes)?,
+            ));
+        }
+        if !a.eq_vas.values.is_empty() {
+            vas.push(timepoint(
+                a.timepoint,
+                integers(&a.eq_vas.values),
+                integers(&a.eq_vas.changes),
+            ));
+        }
     }
+    let out = vec![
+        instrument(
+            "vascuqol6",
+            "VascuQoL-6 total (6–24, higher is better)",
+            integers(&baseline_vascuqol6),
+            vascuqol6,
+        ),
+        instrument(
+            "eq5d_index",
+            "EQ-5D-5L index (England value set; 1 = full health)",
+            distribution(&mut baseline_eq5d)?,
+            eq5d,
+        ),
+        instrument("eq_vas", "EQ VAS (0–100)", integers(&baseline_vas), vas),
+    ];
     Ok(QualityOfLife {
         definition: "baseline = the latest assessment on or before the index procedure; a timepoint (DOMAIN.md section 5 windows) is represented by the assessment closest to its target day (the earlier on a tie); change = value − baseline for limbs with both (paired n)".into(),
         quantile_definition: "median and IQR by type 7 quantiles (numpy's default)".into(),
