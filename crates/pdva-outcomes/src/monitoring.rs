@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 
 use pdva_domain::RecordId;
 
@@ -211,6 +211,59 @@ const FAILURES: [(&str, LimbOutcome); 2] = [
     }),
 ];
 
+/// Each operator's cases as (procedure date, procedure id, limb index),
+/// sorted. Procedure dates are whole days over a registry's few thousand
+/// days, so each operator's cases are put in date order by counting
+/// (stable: a day's cases stay in the limbs' order), and only the cases of
+/// one day, a handful, are then sorted by procedure id. The result is the
+/// full sort's.
+fn cases_by_operator(
+    limbs: &[IndexLimb],
+    operators: &crate::Operators,
+) -> Vec<Vec<(NaiveDate, RecordId, u32)>> {
+    let mut by_operator: Vec<Vec<(NaiveDate, RecordId, u32)>> =
+        vec![Vec::new(); operators.ids.len()];
+    for (i, (l, &op)) in limbs.iter().zip(&operators.of).enumerate() {
+        by_operator[op as usize].push((l.procedure_date, l.procedure_id, i as u32));
+    }
+    let mut start: Vec<u32> = Vec::new();
+    for cases in &mut by_operator {
+        let day = |c: &(NaiveDate, RecordId, u32)| c.0.num_days_from_ce();
+        let (Some(first), Some(last)) = (cases.iter().map(day).min(), cases.iter().map(day).max())
+        else {
+            continue;
+        };
+        let span = usize::try_from(i64::from(last) - i64::from(first)).expect("last ≥ first") + 1;
+        if span > 4 * cases.len() + 100_000 {
+            // Dates too far apart to count by day.
+            cases.sort_unstable();
+            continue;
+        }
+        // Where each day's cases start in date order.
+        start.clear();
+        start.resize(span + 1, 0);
+        for c in cases.iter() {
+            start[(day(c) - first) as usize + 1] += 1;
+        }
+        for d in 0..span {
+            start[d + 1] += start[d];
+        }
+        let mut in_date_order = cases.clone();
+        for c in cases.iter() {
+            let slot = &mut start[(day(c) - first) as usize];
+            in_date_order[*slot as usize] = *c;
+            *slot += 1;
+        }
+        for same_day in in_date_order.chunk_by_mut(|a, b| a.0 == b.0) {
+            if same_day.len() > 1 {
+                same_day.sort_unstable();
+            }
+        }
+        *cases = in_date_order;
+    }
+    by_operator
+}
+
 fn learning_curves(
     limbs: &[IndexLimb],
     outcomes: &Outcomes,
@@ -221,14 +274,7 @@ fn learning_curves(
     // Cases per operator in date order (then by procedure id, then in the
     // limbs' order, for a stable order); operators in id order. Each case
     // is sorted as a small (date, id, limb) key, not through the limb.
-    let mut by_operator: Vec<Vec<(NaiveDate, RecordId, u32)>> =
-        vec![Vec::new(); operators.ids.len()];
-    for (i, (l, &op)) in limbs.iter().zip(&operators.of).enumerate() {
-        by_operator[op as usize].push((l.procedure_date, l.procedure_id, i as u32));
-    }
-    for cases in &mut by_operator {
-        cases.sort_unstable();
-    }
+    let by_operator = cases_by_operator(limbs, operators);
     let mut in_id_order: Vec<usize> = (0..operators.ids.len()).collect();
     in_id_order.sort_unstable_by_key(|&o| operators.ids[o]);
     let mut charts = Vec::new();
@@ -294,4 +340,46 @@ fn learning_curves(
         threshold: params.threshold,
         charts,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pdva_synth::{Generator, GeneratorConfig};
+
+    #[test]
+    fn cases_by_operator_equal_a_full_sort() {
+        let today = NaiveDate::from_ymd_opt(2026, 6, 30).expect("a date");
+        let mut generator = Generator::new(GeneratorConfig {
+            patients: 3000,
+            seed: 3,
+            today,
+        });
+        let mut limbs = Vec::new();
+        while let Some(batch) = generator.next_batch(1000) {
+            for file in &batch.files {
+                limbs.extend(crate::index_limbs(file, today));
+            }
+        }
+        let mut interning = crate::InterningBuilder::with_capacity(limbs.len());
+        for l in &limbs {
+            interning.add(l);
+        }
+        let operators = interning.finish().operators;
+        let mut want: Vec<Vec<(NaiveDate, RecordId, u32)>> = vec![Vec::new(); operators.ids.len()];
+        for (i, (l, &op)) in limbs.iter().zip(&operators.of).enumerate() {
+            want[op as usize].push((l.procedure_date, l.procedure_id, i as u32));
+        }
+        for cases in &mut want {
+            cases.sort_unstable();
+        }
+        let got = cases_by_operator(&limbs, &operators);
+        assert_eq!(got, want);
+        // The ties the counting leaves to the small sorts do occur.
+        assert!(
+            got.iter()
+                .any(|cases| cases.windows(2).any(|w| w[0].0 == w[1].0)),
+            "no operator has two cases on one day"
+        );
+    }
 }
