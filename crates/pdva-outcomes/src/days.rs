@@ -32,11 +32,8 @@ impl Axis {
             max = max.max(d);
             n += 1;
         }
-        if max <= 10 * n + 100_000 {
-            return Ok(Self {
-                distinct: None,
-                len: (max + 1) as usize,
-            });
+        if let Some(axis) = Self::dense(max, n as usize) {
+            return Ok(axis);
         }
         let mut distinct: Vec<i64> = days.collect();
         distinct.sort_unstable();
@@ -44,6 +41,17 @@ impl Axis {
         Ok(Self {
             len: distinct.len(),
             distinct: Some(distinct),
+        })
+    }
+
+    /// The axis indexed by the day itself, for `n` non-negative days whose
+    /// latest is `max` (−1 for none), if they span a range of reasonable
+    /// size; `None` if they need ranks.
+    pub(crate) fn dense(max: i64, n: usize) -> Option<Self> {
+        let n = i64::try_from(n).ok()?;
+        (max <= 10 * n + 100_000).then(|| Self {
+            distinct: None,
+            len: (max + 1) as usize,
         })
     }
 

@@ -277,22 +277,15 @@ pub fn report_from_limbs(
 ) -> Result<OutcomesReport> {
     let names = Names::new(reference);
     // One pass over the (large) limbs for what the curves read: each
-    // endpoint's (day << 1 | event), the competing-risk observations, and
-    // the sites, devices and operators as small indices. Then each
     // endpoint as (time index << 1 | event) in four bytes, which the 42
-    // stratified passes read instead of the limbs.
-    let mut observed: Vec<Vec<i64>> = SURVIVAL_ENDPOINTS
-        .iter()
-        .map(|_| Vec::with_capacity(limbs.len()))
-        .collect();
+    // stratified passes read instead of the limbs, the competing-risk
+    // observations, and the sites, devices and operators as small indices.
     let mut amputation_obs: Vec<(i64, u32)> = Vec::with_capacity(limbs.len());
     let mut healing_obs: Vec<(i64, u32)> = Vec::new();
     let mut interning = InterningBuilder::with_capacity(limbs.len());
+    let mut dense = DenseEndpoints::with_capacity(limbs.len());
     for l in limbs {
-        for (k, obs) in SURVIVAL_ENDPOINTS.iter().zip(observed.iter_mut()) {
-            let (day, event) = k.observe(l);
-            obs.push(day << 1 | i64::from(event));
-        }
+        dense.add(l);
         amputation_obs.push(l.major_amputation_competing());
         if let Some(h) = l.wound_healing_competing() {
             healing_obs.push(h);
@@ -300,23 +293,10 @@ pub fn report_from_limbs(
         interning.add(l);
     }
     let interned = interning.finish();
-    let axes: Vec<Axis> = observed
-        .iter()
-        .map(|obs| Axis::new(obs.iter().map(|x| x >> 1)))
-        .collect::<Result<_>>()?;
-    let packed: Vec<Vec<u32>> = observed
-        .iter()
-        .zip(&axes)
-        .map(|(obs, axis)| {
-            obs.iter()
-                .map(|&x| {
-                    let i = u32::try_from(axis.index(x >> 1)).expect("fewer than 2³¹ days");
-                    i << 1 | (x & 1) as u32
-                })
-                .collect()
-        })
-        .collect();
-    drop(observed);
+    let (axes, packed) = match dense.finish() {
+        Some(dense) => dense,
+        None => sparse_endpoints(limbs)?,
+    };
     let survival: Vec<(SurvivalKind, Option<KaplanMeier>)> = SURVIVAL_ENDPOINTS
         .iter()
         .zip(&axes)
@@ -458,6 +438,92 @@ pub fn report_from_limbs(
     };
     report.benchmarks = benchmarks::benchmarks(&report);
     Ok(report)
+}
+
+/// Every survival endpoint of every limb packed as (day << 1 | event) in
+/// four bytes as the limbs are read, for the usual case: every day is
+/// non-negative and the days span an axis indexed by the day itself
+/// ([`Axis`]), so that the packed values are already the time indices.
+struct DenseEndpoints {
+    packed: [Vec<u32>; SURVIVAL_ENDPOINTS.len()],
+    /// The latest day of each endpoint.
+    max: [i64; SURVIVAL_ENDPOINTS.len()],
+    /// A day that is negative or too large to pack was seen.
+    out_of_range: bool,
+}
+
+impl DenseEndpoints {
+    fn with_capacity(limbs: usize) -> Self {
+        Self {
+            packed: std::array::from_fn(|_| Vec::with_capacity(limbs)),
+            max: [-1; SURVIVAL_ENDPOINTS.len()],
+            out_of_range: false,
+        }
+    }
+
+    fn add(&mut self, l: &IndexLimb) {
+        for ((k, packed), max) in SURVIVAL_ENDPOINTS
+            .iter()
+            .zip(&mut self.packed)
+            .zip(&mut self.max)
+        {
+            let (day, event) = k.observe(l);
+            *max = (*max).max(day);
+            match u32::try_from(day) {
+                Ok(d) if d < 1 << 31 => packed.push(d << 1 | u32::from(event)),
+                _ => self.out_of_range = true,
+            }
+        }
+    }
+
+    /// The axes and packed observations, or `None` if the days need
+    /// [`sparse_endpoints`] (a negative day, which it refuses, or days
+    /// spread too far for an axis of days).
+    fn finish(self) -> Option<(Vec<Axis>, Vec<Vec<u32>>)> {
+        if self.out_of_range {
+            return None;
+        }
+        let mut axes = Vec::with_capacity(self.packed.len());
+        for (packed, &max) in self.packed.iter().zip(&self.max) {
+            // What `Axis::new` decides from the same days.
+            axes.push(Axis::dense(max, packed.len())?);
+        }
+        Some((axes, self.packed.into()))
+    }
+}
+
+/// Every survival endpoint's axis and packed (time index << 1 | event)
+/// observations, for days that [`DenseEndpoints`] cannot pack directly.
+fn sparse_endpoints(limbs: &[IndexLimb]) -> Result<(Vec<Axis>, Vec<Vec<u32>>)> {
+    let observed: Vec<Vec<i64>> = SURVIVAL_ENDPOINTS
+        .iter()
+        .map(|k| {
+            limbs
+                .iter()
+                .map(|l| {
+                    let (day, event) = k.observe(l);
+                    day << 1 | i64::from(event)
+                })
+                .collect()
+        })
+        .collect();
+    let axes: Vec<Axis> = observed
+        .iter()
+        .map(|obs| Axis::new(obs.iter().map(|x| x >> 1)))
+        .collect::<Result<_>>()?;
+    let packed = observed
+        .iter()
+        .zip(&axes)
+        .map(|(obs, axis)| {
+            obs.iter()
+                .map(|&x| {
+                    let i = u32::try_from(axis.index(x >> 1)).expect("fewer than 2³¹ days");
+                    i << 1 | (x & 1) as u32
+                })
+                .collect()
+        })
+        .collect();
+    Ok((axes, packed))
 }
 
 /// The counts behind the report's proportions and rates, from one pass
@@ -1468,5 +1534,63 @@ fn empty_proportion() -> ProportionEndpoint {
         estimate: None,
         ci_lower: None,
         ci_upper: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pdva_synth::{Generator, GeneratorConfig};
+
+    fn synthetic_limbs() -> Vec<IndexLimb> {
+        let today = NaiveDate::from_ymd_opt(2026, 6, 30).expect("a date");
+        let mut generator = Generator::new(GeneratorConfig {
+            patients: 2000,
+            seed: 5,
+            today,
+        });
+        let mut limbs = Vec::new();
+        while let Some(batch) = generator.next_batch(1000) {
+            for file in &batch.files {
+                limbs.extend(index_limbs(file, today));
+            }
+        }
+        limbs
+    }
+
+    fn dense(limbs: &[IndexLimb]) -> Option<(Vec<Axis>, Vec<Vec<u32>>)> {
+        let mut dense = DenseEndpoints::with_capacity(limbs.len());
+        for l in limbs {
+            dense.add(l);
+        }
+        dense.finish()
+    }
+
+    #[test]
+    fn endpoints_packed_as_read_equal_those_packed_from_their_axes() {
+        let limbs = synthetic_limbs();
+        let (axes, packed) = dense(&limbs).expect("a registry's days pack directly");
+        let (want_axes, want_packed) = sparse_endpoints(&limbs).expect("valid days");
+        assert_eq!(packed, want_packed);
+        let lengths = |a: &[Axis]| a.iter().map(Axis::len).collect::<Vec<_>>();
+        assert_eq!(lengths(&axes), lengths(&want_axes));
+    }
+
+    #[test]
+    fn a_far_off_day_falls_back_to_ranks_and_a_negative_day_is_refused() {
+        let mut limbs = synthetic_limbs();
+        limbs[0].last_known_day = 2_000_000_000;
+        limbs[0].death_day = None;
+        limbs[0].major_amputation_day = None;
+        assert!(dense(&limbs).is_none());
+        let (axes, packed) = sparse_endpoints(&limbs).expect("valid days");
+        let overall = 1; // SURVIVAL_ENDPOINTS[1] is overall survival.
+        assert!(axes[overall].len() < 100_000, "ranks, not days");
+        let far = (packed[overall][0] >> 1) as usize;
+        assert_eq!(axes[overall].t_days(far), 2_000_000_000.0);
+
+        limbs[0].last_known_day = -1;
+        assert!(dense(&limbs).is_none());
+        assert!(sparse_endpoints(&limbs).is_err());
     }
 }
