@@ -215,6 +215,26 @@ impl Store {
         Ok(())
     }
 
+    /// How many patients [`Store::for_each_patient_facts`] visits for the
+    /// same `site`: a count of an index, so that a caller can make room for
+    /// what it derives before the scan.
+    pub async fn outcome_facts_patients(&self, site: Option<&str>) -> Result<usize> {
+        let count: i64 = match site {
+            None => {
+                sqlx::query_scalar("SELECT COUNT(*) FROM outcome_facts")
+                    .fetch_one(&self.pool)
+                    .await?
+            }
+            Some(site) => {
+                sqlx::query_scalar("SELECT COUNT(*) FROM outcome_facts WHERE site_code = $1")
+                    .bind(site.to_owned())
+                    .fetch_one(&self.pool)
+                    .await?
+            }
+        };
+        Ok(usize::try_from(count).unwrap_or(0))
+    }
+
     /// The SQLite database file.
     fn sqlite_path(&self) -> Result<std::path::PathBuf> {
         let options = SqliteConnectOptions::from_str(&self.url)

@@ -29,6 +29,7 @@ pub async fn outcomes(store: &Store, filter: &Filter, as_of: NaiveDate) -> Resul
     let filter = filter.resolve(&reference)?;
     let data_version = store.data_version().await?.to_string();
     let mut cohort = CohortBuilder::new(&filter, as_of);
+    cohort.reserve_for_patients(store.outcome_facts_patients(filter.site.as_deref()).await?);
     store
         .for_each_patient_facts(filter.site.as_deref(), |facts| cohort.add(&facts))
         .await
@@ -138,9 +139,11 @@ fn timed<T>(f: impl FnOnce() -> T) -> (T, f64, Option<f64>) {
 /// outcomes` makes it; then the same work split into reading (every
 /// patient's facts into memory) and computing (derivation and statistics on
 /// one thread), as the Python script splits its own; then the read from the
-/// record bodies instead of the table. Runs `benchmarks/outcomes_python.py`
-/// on the same database and prints both, with their ratios.
-pub async fn bench(db: &str, as_of: NaiveDate, script: &str) -> Result<()> {
+/// record bodies instead of the table. Runs the Python `script`
+/// (`benchmarks/outcomes_python.py`) on the same database and prints both,
+/// with their ratios; without a script, only the Rust figures (neither the
+/// read from the bodies nor the script).
+pub async fn bench(db: &str, as_of: NaiveDate, script: Option<&str>) -> Result<()> {
     let store = Store::open(db).await?;
     let reference = store.reference_data().await?;
     let data_version = store.data_version().await?.to_string();
@@ -167,6 +170,7 @@ pub async fn bench(db: &str, as_of: NaiveDate, script: &str) -> Result<()> {
     // as the patients arrive (still in the cache from decoding), then its
     // statistics: the computation as the report does it.
     let mut cohort = CohortBuilder::new(&filter, as_of);
+    cohort.reserve_for_patients(store.outcome_facts_patients(None).await?);
     let mut pending: Vec<PatientFacts> = Vec::with_capacity(512);
     let mut streamed_derive = 0.0;
     let mut derive_pending = |pending: &mut Vec<PatientFacts>, cohort: &mut CohortBuilder| {
@@ -212,9 +216,8 @@ pub async fn bench(db: &str, as_of: NaiveDate, script: &str) -> Result<()> {
     let computed = tokio::task::block_in_place(|| -> Result<_> {
         let (limbs, derive, derive_cpu) = timed(|| {
             let mut cohort = CohortBuilder::new(&filter, as_of);
-            // Room for the limbs, as `pdva_outcomes::cohort` makes: the
-            // patients are known, and a growing vector copies its limbs.
-            cohort.reserve(facts.len() + facts.len() / 10);
+            // Room for the limbs, as the streamed report makes.
+            cohort.reserve_for_patients(facts.len());
             for f in &facts {
                 cohort.add(f);
             }
@@ -248,17 +251,23 @@ pub async fn bench(db: &str, as_of: NaiveDate, script: &str) -> Result<()> {
 
     // 3. The same facts read from the record bodies: how the table is built
     // and verified, and what a report without it would read.
-    let (body_facts, body_read, body_read_cpu) = read_facts(&store, FactsSource::Records).await?;
-    let mut cohort = CohortBuilder::new(&filter, as_of);
-    for f in &body_facts {
-        cohort.add(f);
-    }
-    drop(body_facts);
-    if by_limb(cohort.finish()) != by_limb(limbs) {
-        bail!(
-            "the outcome facts table and the record bodies give different limbs: run `pdva audit verify`"
-        );
-    }
+    let body_read = match script {
+        Some(_) => {
+            let (body_facts, read, read_cpu) = read_facts(&store, FactsSource::Records).await?;
+            let mut cohort = CohortBuilder::new(&filter, as_of);
+            for f in &body_facts {
+                cohort.add(f);
+            }
+            drop(body_facts);
+            if by_limb(cohort.finish()) != by_limb(limbs) {
+                bail!(
+                    "the outcome facts table and the record bodies give different limbs: run `pdva audit verify`"
+                );
+            }
+            Some((read, read_cpu))
+        }
+        None => None,
+    };
 
     println!(
         "pdva bench outcomes: {} patients, {} records, {} index procedures; data version {}",
@@ -274,10 +283,12 @@ pub async fn bench(db: &str, as_of: NaiveDate, script: &str) -> Result<()> {
         "  Rust   read    {read:>8.2} s   (every patient's facts from the outcome facts table into memory{})",
         cpu(read_cpu)
     );
-    println!(
-        "                 ({body_read:.2} s from the record bodies instead{})",
-        cpu(body_read_cpu)
-    );
+    if let Some((body_read, body_read_cpu)) = body_read {
+        println!(
+            "                 ({body_read:.2} s from the record bodies instead{})",
+            cpu(body_read_cpu)
+        );
+    }
     println!(
         "  Rust   compute {compute:>8.3} s   (full outcomes report from the facts in memory, one thread: derivation {derive:.3} s, statistics {statistics:.3} s{})",
         cpu(compute_cpu)
@@ -308,6 +319,9 @@ pub async fn bench(db: &str, as_of: NaiveDate, script: &str) -> Result<()> {
             .map(|e| e.cumulative_incidence)
     );
     store.close().await;
+    let Some(script) = script else {
+        return Ok(());
+    };
 
     if Engine::of(db) != Engine::Sqlite {
         bail!("the Python comparison reads a SQLite file; give a SQLite --db");

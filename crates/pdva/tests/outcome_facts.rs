@@ -78,6 +78,11 @@ async fn assert_facts_match_files(store: &Store, site: Option<&str>) {
     assert!(!files.is_empty());
     let mut expected: Vec<PatientFacts> = files.iter().map(PatientFacts::from).collect();
     expected.sort_by_key(|f| f.patient_id);
+    assert_eq!(
+        store.outcome_facts_patients(site).await.unwrap(),
+        expected.len(),
+        "site {site:?}: the count made before a scan"
+    );
     for route in [Route::Table, Route::Bodies] {
         let facts = facts_by(store, route, site).await;
         assert_eq!(
