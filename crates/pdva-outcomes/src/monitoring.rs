@@ -227,6 +227,7 @@ fn cases_by_operator(
         by_operator[op as usize].push((l.procedure_date, l.procedure_id, i as u32));
     }
     let mut start: Vec<u32> = Vec::new();
+    let mut in_date_order = Vec::new();
     for cases in &mut by_operator {
         let day = |c: &(NaiveDate, RecordId, u32)| c.0.num_days_from_ce();
         let (Some(first), Some(last)) = (cases.iter().map(day).min(), cases.iter().map(day).max())
@@ -248,7 +249,10 @@ fn cases_by_operator(
         for d in 0..span {
             start[d + 1] += start[d];
         }
-        let mut in_date_order = cases.clone();
+        // Into a buffer passed from one operator to the next, rather than a
+        // fresh one each: fresh memory costs more than the counting.
+        in_date_order.clear();
+        in_date_order.resize(cases.len(), cases[0]);
         for c in cases.iter() {
             let slot = &mut start[(day(c) - first) as usize];
             in_date_order[*slot as usize] = *c;
@@ -259,7 +263,7 @@ fn cases_by_operator(
                 same_day.sort_unstable();
             }
         }
-        *cases = in_date_order;
+        std::mem::swap(cases, &mut in_date_order);
     }
     by_operator
 }
