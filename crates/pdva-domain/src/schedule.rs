@@ -66,6 +66,18 @@ impl Timepoint {
         std::iter::successors(Some(Self::Day30), |t| Some(t.next()))
     }
 
+    /// The timepoint's place in [`Timepoint::iter`]'s order: 0 for 30
+    /// days, 1 to 3 for 3, 6 and 12 months, N + 2 for year N.
+    fn place(self) -> u64 {
+        match self {
+            Self::Day30 => 0,
+            Self::Month3 => 1,
+            Self::Month6 => 2,
+            Self::Month12 => 3,
+            Self::Year(n) => u64::from(n) + 2,
+        }
+    }
+
     /// The timepoint whose window holds `day` (days since the procedure).
     pub fn for_day(day: i64) -> Option<Self> {
         if day < FIRST_WINDOW_DAY {
@@ -283,10 +295,41 @@ pub fn completeness(ctx: &FollowUpContext<'_>, today: NaiveDate) -> Completeness
 /// whichever is earliest) and `visit_days` the follow-up visits' days, in
 /// any order. A caller that already has the days avoids an allocation.
 pub fn completeness_of_days(end_day: i64, visit_days: &[i64]) -> Completeness {
+    // The windows partition the days from day 14 on, so each visit marks
+    // the one window that holds it (a bit by the window's place in
+    // `Timepoint::iter`), and the closed windows are then read off the
+    // marks: O(windows + visits) rather than a search of every visit for
+    // every window. A visit beyond the 128th window (a century) is counted
+    // by the search.
+    let mut marked: u128 = 0;
+    for &day in visit_days {
+        if let Some(t) = Timepoint::for_day(day) {
+            match u32::try_from(t.place())
+                .ok()
+                .and_then(|i| 1u128.checked_shl(i))
+            {
+                Some(bit) => marked |= bit,
+                None => return completeness_by_search(end_day, visit_days),
+            }
+        }
+    }
+    let mut c = Completeness::default();
+    for (i, t) in Timepoint::iter().enumerate() {
+        // A window closes at the end of its last day.
+        if t.window().1 >= end_day {
+            break;
+        }
+        c.closed += 1;
+        c.with_visit += u32::from(i < 128 && marked >> i & 1 == 1);
+    }
+    c
+}
+
+/// [`completeness_of_days`] by searching the visits for each window.
+fn completeness_by_search(end_day: i64, visit_days: &[i64]) -> Completeness {
     let mut c = Completeness::default();
     for t in Timepoint::iter() {
         let (a, b) = t.window();
-        // A window closes at the end of its last day.
         if b >= end_day {
             break;
         }
@@ -304,6 +347,37 @@ mod tests {
 
     fn d(s: &str) -> NaiveDate {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn places_follow_the_order_of_the_timepoints() {
+        for (i, t) in Timepoint::iter().take(200).enumerate() {
+            assert_eq!(t.place(), i as u64, "{t:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn completeness_from_marks_equals_the_search(
+            end_day in -10i64..60_000,
+            visit_days in proptest::collection::vec(-30i64..60_000, 0..40),
+        ) {
+            proptest::prop_assert_eq!(
+                completeness_of_days(end_day, &visit_days),
+                completeness_by_search(end_day, &visit_days)
+            );
+        }
+    }
+
+    #[test]
+    fn a_visit_past_the_128th_window_is_counted_by_the_search() {
+        let far = Timepoint::Year(200).target_day();
+        let visits = [30, 400, far];
+        assert_eq!(
+            completeness_of_days(far + 365, &visits),
+            completeness_by_search(far + 365, &visits)
+        );
+        assert_eq!(completeness_of_days(far + 365, &visits).with_visit, 3);
     }
 
     #[test]
