@@ -14,7 +14,7 @@ use std::process::Command;
 use chrono::NaiveDate;
 use pdva_domain::{PatientFacts, RecordKind};
 use pdva_outcomes::{CohortBuilder, Filter, IndexLimb, ReportRequest};
-use pdva_store::{Actor, AnyRecord, Change, NoProgress, Store, db};
+use pdva_store::{Actor, AnyRecord, Change, Engine, NoProgress, Store, db};
 
 fn generate(db_url: &str) {
     let out = Command::new(env!("CARGO_BIN_EXE_pdva"))
@@ -78,11 +78,16 @@ async fn assert_facts_match_files(store: &Store, site: Option<&str>) {
     assert!(!files.is_empty());
     let mut expected: Vec<PatientFacts> = files.iter().map(PatientFacts::from).collect();
     expected.sort_by_key(|f| f.patient_id);
-    assert_eq!(
-        store.outcome_facts_patients(site).await.unwrap(),
-        expected.len(),
-        "site {site:?}: the count made before a scan"
-    );
+    // The hint made before a scan bounds it from above on SQLite; on
+    // PostgreSQL it is the planner's estimate.
+    let hint = store.outcome_facts_size_hint().await.unwrap();
+    if store.engine() == Engine::Sqlite {
+        assert!(
+            hint >= expected.len(),
+            "site {site:?}: hint {hint} < {}",
+            expected.len()
+        );
+    }
     for route in [Route::Table, Route::Bodies] {
         let facts = facts_by(store, route, site).await;
         assert_eq!(
