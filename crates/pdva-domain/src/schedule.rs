@@ -68,7 +68,7 @@ impl Timepoint {
 
     /// The timepoint's place in [`Timepoint::iter`]'s order: 0 for 30
     /// days, 1 to 3 for 3, 6 and 12 months, N + 2 for year N.
-    fn place(self) -> u64 {
+    pub fn place(self) -> u64 {
         match self {
             Self::Day30 => 0,
             Self::Month3 => 1,

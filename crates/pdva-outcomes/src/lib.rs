@@ -1047,21 +1047,12 @@ fn add_integer_score(samples: &mut QolSamples<IntegerSample>, value: Option<u8>,
 }
 
 fn quality_of_life(limbs: &[IndexLimb]) -> Result<QualityOfLife> {
-    // Each timepoint's slot, in `Timepoint`'s order, as a map by timepoint
-    // would keep them.
-    fn slot(t: Timepoint) -> usize {
-        match t {
-            Timepoint::Day30 => 0,
-            Timepoint::Month3 => 1,
-            Timepoint::Month6 => 2,
-            Timepoint::Month12 => 3,
-            Timepoint::Year(n) => 2 + n as usize,
-        }
-    }
     // One pass over the limbs for the three instruments: baseline values,
-    // and each timepoint's values and changes. The instruments are written
-    // out (no dispatch per value): the VascuQoL-6 total and EQ VAS are
-    // whole numbers, the EQ-5D index is real.
+    // and each timepoint's values and changes, the timepoints by their
+    // place in `Timepoint`'s order, as a map by timepoint would keep them.
+    // The instruments are written out (no dispatch per value): the
+    // VascuQoL-6 total and EQ VAS are whole numbers, the EQ-5D index is
+    // real.
     let mut baseline_vascuqol6 = IntegerSample::new();
     let mut baseline_eq5d: Vec<f64> = Vec::new();
     let mut baseline_vas = IntegerSample::new();
@@ -1078,7 +1069,7 @@ fn quality_of_life(limbs: &[IndexLimb]) -> Result<QualityOfLife> {
             baseline_vas.add(i64::from(v));
         }
         for (t, scores) in &l.qol_timepoints {
-            let i = slot(*t);
+            let i = usize::try_from(t.place()).expect("a timepoint within a lifetime");
             if i >= at.len() {
                 at.resize_with(i + 1, || None);
             }
@@ -1112,11 +1103,10 @@ fn quality_of_life(limbs: &[IndexLimb]) -> Result<QualityOfLife> {
         value,
         change,
     };
-    let at: Vec<QolAt> = at.into_iter().flatten().collect();
     let mut vascuqol6 = Vec::new();
     let mut eq5d = Vec::new();
     let mut vas = Vec::new();
-    for mut a in at {
+    for mut a in at.into_iter().flatten() {
         if !a.vascuqol6.values.is_empty() {
             vascuqol6.push(timepoint(
                 a.timepoint,
