@@ -39,7 +39,7 @@ use pdva_domain::derived::EQ5D5L_VALUE_SET;
 use pdva_domain::schedule::{Completeness, Timepoint};
 use pdva_domain::{PatientFile, RecordId, ReferenceData};
 use pdva_stats::{
-    IntegerSample, KaplanMeier, KmEstimate, LogRankCounts, MedianIqr, median_iqr_mut,
+    IntegerSample, KaplanMeier, KmEstimate, LogRankCounts, MedianIqr, TimeCounts, median_iqr_mut,
     rate_per_100_patient_years, wilson_interval,
 };
 
@@ -1191,51 +1191,132 @@ fn km_quantile(km: &KaplanMeier, level: f64) -> Option<f64> {
         .map(|r| r.t_days)
 }
 
+/// Durations of anticoagulation longer than this many days (about 270
+/// years) are kept as they are; shorter ones, every real one, as counts.
+const DURATION_COUNTED_DAYS: i64 = 100_000;
+
+/// One therapy's durations as they are read off the limbs: counts of
+/// stopped and censored courses per whole day, which is what its
+/// Kaplan–Meier curve is fitted from, and the completed courses' days as
+/// counts per value ([`IntegerSample`], the same quartiles as the values
+/// themselves), so that a million limbs leave no list of durations behind.
+#[derive(Default)]
+struct DurationCounts {
+    /// Index = day: as `fit_km` counts them on an axis of days.
+    by_day: Vec<TimeCounts>,
+    completed: IntegerSample,
+    n: usize,
+    /// Durations beyond [`DURATION_COUNTED_DAYS`] (none in a real
+    /// registry), which send the summary down the general path.
+    beyond: Vec<TherapyDuration>,
+}
+
+impl DurationCounts {
+    fn add(&mut self, d: TherapyDuration) {
+        self.n += 1;
+        match usize::try_from(d.days) {
+            Ok(day) if d.days <= DURATION_COUNTED_DAYS => {
+                if day >= self.by_day.len() {
+                    let from = self.by_day.len();
+                    self.by_day
+                        .extend((from..=day).map(|t| TimeCounts::new(t as f64)));
+                }
+                self.by_day[day].add(d.stopped);
+                if d.stopped {
+                    self.completed.add(d.days);
+                }
+            }
+            _ => self.beyond.push(d),
+        }
+    }
+
+    /// Every duration again, for the general path.
+    fn durations(&self) -> Vec<TherapyDuration> {
+        let mut all = self.beyond.clone();
+        for (day, c) in self.by_day.iter().enumerate() {
+            let days = day as i64;
+            all.extend(std::iter::repeat_n(
+                TherapyDuration {
+                    days,
+                    stopped: true,
+                },
+                c.events,
+            ));
+            all.extend(std::iter::repeat_n(
+                TherapyDuration {
+                    days,
+                    stopped: false,
+                },
+                c.censored,
+            ));
+        }
+        all
+    }
+}
+
 fn therapy_summary(
     therapy: &str,
     label: &str,
-    data: &[TherapyDuration],
+    counts: &DurationCounts,
 ) -> Result<TherapyDurationSummary> {
-    let km = fit_km(data.iter().map(|d| (d.days, d.stopped)))?;
-    let mut completed: Vec<f64> = data
-        .iter()
-        .filter(|d| d.stopped)
-        .map(|d| d.days as f64)
-        .collect();
+    let (km, completed, completed_courses) = if counts.beyond.is_empty() {
+        // Every day is at most DURATION_COUNTED_DAYS, so `fit_km` would
+        // count them on this same axis of days.
+        let km = if counts.n == 0 {
+            None
+        } else {
+            Some(KaplanMeier::from_counts(&counts.by_day)?)
+        };
+        let c = &counts.completed;
+        (km, c.len(), distribution_of(c.len(), c.median_iqr()))
+    } else {
+        let data = counts.durations();
+        let km = fit_km(data.iter().map(|d| (d.days, d.stopped)))?;
+        let mut completed: Vec<f64> = data
+            .iter()
+            .filter(|d| d.stopped)
+            .map(|d| d.days as f64)
+            .collect();
+        (km, completed.len(), distribution(&mut completed)?)
+    };
     Ok(TherapyDurationSummary {
         therapy: therapy.to_owned(),
         label: label.to_owned(),
-        n: data.len() as u64,
-        completed: completed.len() as u64,
+        n: counts.n as u64,
+        completed: completed as u64,
         km_median_days: km.as_ref().and_then(KaplanMeier::median),
         km_q1_days: km.as_ref().and_then(|k| km_quantile(k, 0.75)),
         km_q3_days: km.as_ref().and_then(|k| km_quantile(k, 0.25)),
-        completed_courses: distribution(&mut completed)?,
+        completed_courses,
     })
 }
 
 fn duration_of_anticoagulation(limbs: &[IndexLimb]) -> Result<DurationOfAnticoagulation> {
-    let overall: Vec<TherapyDuration> = limbs.iter().filter_map(|l| l.anticoagulation).collect();
     // Each drug's durations, found by the drug's position in the list
     // rather than looked up in a map; reported in the drugs' order.
     let drugs = AntithromboticDrug::ALL;
-    let mut by_drug_data: Vec<Vec<TherapyDuration>> = vec![Vec::new(); drugs.len()];
+    let mut overall = DurationCounts::default();
+    let mut by_drug_counts: Vec<DurationCounts> =
+        drugs.iter().map(|_| DurationCounts::default()).collect();
     for l in limbs {
+        if let Some(d) = l.anticoagulation {
+            overall.add(d);
+        }
         for (drug, d) in &l.anticoagulation_by_drug {
             let i = drugs
                 .iter()
                 .position(|x| x == drug)
                 .expect("every drug is listed");
-            by_drug_data[i].push(*d);
+            by_drug_counts[i].add(*d);
         }
     }
     let mut in_order: Vec<usize> = (0..drugs.len()).collect();
     in_order.sort_unstable_by_key(|&i| drugs[i]);
     let mut by_drug = Vec::new();
     for i in in_order {
-        let (drug, data) = (drugs[i], &by_drug_data[i]);
-        if !data.is_empty() {
-            by_drug.push(therapy_summary(drug.as_code(), drug.label(), data)?);
+        let (drug, counts) = (drugs[i], &by_drug_counts[i]);
+        if counts.n > 0 {
+            by_drug.push(therapy_summary(drug.as_code(), drug.label(), counts)?);
         }
     }
     Ok(DurationOfAnticoagulation {
@@ -1573,6 +1654,51 @@ mod tests {
         assert_eq!(packed, want_packed);
         let lengths = |a: &[Axis]| a.iter().map(Axis::len).collect::<Vec<_>>();
         assert_eq!(lengths(&axes), lengths(&want_axes));
+    }
+
+    /// A therapy's summary from the durations themselves, as it was
+    /// computed before they were counted per day.
+    fn summary_from_durations(data: &[TherapyDuration]) -> TherapyDurationSummary {
+        let km = fit_km(data.iter().map(|d| (d.days, d.stopped))).expect("valid durations");
+        let mut completed: Vec<f64> = data
+            .iter()
+            .filter(|d| d.stopped)
+            .map(|d| d.days as f64)
+            .collect();
+        TherapyDurationSummary {
+            therapy: "t".to_owned(),
+            label: "T".to_owned(),
+            n: data.len() as u64,
+            completed: completed.len() as u64,
+            km_median_days: km.as_ref().and_then(KaplanMeier::median),
+            km_q1_days: km.as_ref().and_then(|k| km_quantile(k, 0.75)),
+            km_q3_days: km.as_ref().and_then(|k| km_quantile(k, 0.25)),
+            completed_courses: distribution(&mut completed).expect("finite"),
+        }
+    }
+
+    #[test]
+    fn durations_counted_per_day_summarise_as_the_durations_themselves() {
+        let mut data: Vec<TherapyDuration> = synthetic_limbs()
+            .iter()
+            .filter_map(|l| l.anticoagulation)
+            .collect();
+        assert!(data.iter().any(|d| d.stopped) && data.iter().any(|d| !d.stopped));
+        let summary = |data: &[TherapyDuration]| {
+            let mut counts = DurationCounts::default();
+            for d in data {
+                counts.add(*d);
+            }
+            therapy_summary("t", "T", &counts).expect("a summary")
+        };
+        assert_eq!(summary(&data), summary_from_durations(&data));
+        assert_eq!(summary(&[]), summary_from_durations(&[]));
+        // A duration beyond the counted days takes the general path.
+        data.push(TherapyDuration {
+            days: DURATION_COUNTED_DAYS + 1,
+            stopped: true,
+        });
+        assert_eq!(summary(&data), summary_from_durations(&data));
     }
 
     #[test]
