@@ -6,6 +6,11 @@ use pdva_stats::{CompetingCounts, CumulativeIncidence, KaplanMeier, StatsError, 
 
 use crate::error::Result;
 
+/// Days up to this (about 270 years) are always indexed by the day itself
+/// ([`Axis::dense`]), however few the observations; so a count per day of
+/// such days is what an axis would count.
+pub(crate) const ALWAYS_DENSE_DAYS: i64 = 100_000;
+
 /// The days an endpoint's limbs leave follow-up on, as indices into arrays
 /// of counts: the day itself when the days span a range of reasonable size
 /// (a registry's few thousand days), else its rank among the distinct days,
@@ -49,7 +54,7 @@ impl Axis {
     /// size; `None` if they need ranks.
     pub(crate) fn dense(max: i64, n: usize) -> Option<Self> {
         let n = i64::try_from(n).ok()?;
-        (max <= 10 * n + 100_000).then(|| Self {
+        (max <= 10 * n + ALWAYS_DENSE_DAYS).then(|| Self {
             distinct: None,
             len: (max + 1) as usize,
         })
@@ -123,6 +128,73 @@ pub(crate) fn fit_km(
     km_on(&axis, data)
 }
 
+/// (day, status) observations of a competing-risk endpoint (0 = censored,
+/// 1 = the cause of interest, 2, 3, … = competing causes) as they are read
+/// off the limbs: counts per whole day, as [`cif_and_naive_km`] counts them
+/// on an axis of days, so that a million limbs leave no list behind.
+#[derive(Debug, Default)]
+pub(crate) struct CompetingByDay {
+    /// Index = day, up to the latest day counted.
+    by_day: Vec<CompetingCounts>,
+    pub(crate) n: u64,
+    pub(crate) events: u64,
+    pub(crate) competing_events: u64,
+    pub(crate) censored: u64,
+    /// Observations beyond [`ALWAYS_DENSE_DAYS`] or before day 0 (none in
+    /// a real registry), which send the curves down the general path.
+    beyond: Vec<(i64, u32)>,
+}
+
+impl CompetingByDay {
+    pub(crate) fn add(&mut self, (day, status): (i64, u32)) {
+        self.n += 1;
+        match status {
+            0 => self.censored += 1,
+            1 => self.events += 1,
+            _ => self.competing_events += 1,
+        }
+        match usize::try_from(day) {
+            Ok(d) if day <= ALWAYS_DENSE_DAYS => {
+                if d >= self.by_day.len() {
+                    let from = self.by_day.len();
+                    self.by_day
+                        .extend((from..=d).map(|t| CompetingCounts::new(t as f64)));
+                }
+                self.by_day[d].add(status, 1);
+            }
+            _ => self.beyond.push((day, status)),
+        }
+    }
+
+    /// Every observation again, for the general path (a competing event as
+    /// status 2: only the cause of interest is told apart).
+    fn observations(&self) -> Vec<(i64, u32)> {
+        let mut all = self.beyond.clone();
+        for (day, c) in self.by_day.iter().enumerate() {
+            let day = day as i64;
+            all.extend(std::iter::repeat_n((day, 1), c.events));
+            all.extend(std::iter::repeat_n((day, 2), c.competing_events));
+            all.extend(std::iter::repeat_n((day, 0), c.censored));
+        }
+        all
+    }
+}
+
+/// [`cif_and_naive_km`] of observations counted per day.
+pub(crate) fn cif_and_naive_km_by_day(
+    counts: &CompetingByDay,
+) -> Result<Option<(CumulativeIncidence, KaplanMeier)>> {
+    if !counts.beyond.is_empty() {
+        return cif_and_naive_km(&counts.observations());
+    }
+    if counts.n == 0 {
+        return Ok(None);
+    }
+    // Every day is at most ALWAYS_DENSE_DAYS: the axis of days that
+    // `cif_and_naive_km` would count on.
+    cif_and_naive_km_of_counts(&counts.by_day).map(Some)
+}
+
 /// The Aalen–Johansen cumulative incidence of cause 1 of (day, status)
 /// pairs (0 = censored, 2, 3, … = competing causes), and beside it the
 /// Kaplan–Meier of cause 1 with every other outcome censored (what 1 − KM
@@ -140,7 +212,15 @@ pub(crate) fn cif_and_naive_km(
     for &(day, status) in data {
         competing[axis.index(day)].add(status, 1);
     }
-    let cif = CumulativeIncidence::from_counts(&competing, 1)?;
+    cif_and_naive_km_of_counts(&competing).map(Some)
+}
+
+/// The cumulative incidence of cause 1 and the naive Kaplan–Meier from
+/// counts per time.
+fn cif_and_naive_km_of_counts(
+    competing: &[CompetingCounts],
+) -> Result<(CumulativeIncidence, KaplanMeier)> {
+    let cif = CumulativeIncidence::from_counts(competing, 1)?;
     let naive: Vec<TimeCounts> = competing
         .iter()
         .map(|c| TimeCounts {
@@ -149,7 +229,7 @@ pub(crate) fn cif_and_naive_km(
             censored: c.competing_events + c.censored,
         })
         .collect();
-    Ok(Some((cif, KaplanMeier::from_counts(&naive)?)))
+    Ok((cif, KaplanMeier::from_counts(&naive)?))
 }
 
 #[cfg(test)]
@@ -190,5 +270,60 @@ mod tests {
         }
         assert!(fit_km(std::iter::empty()).unwrap().is_none());
         assert!(fit_km([(-1, true)].into_iter()).is_err());
+    }
+
+    #[test]
+    fn competing_observations_counted_per_day_give_the_curves_of_the_observations() {
+        let mut state = 7_u64;
+        let mut next = |m: u64| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            (state >> 33) % m
+        };
+        // Many ties, every status, day 0.
+        let mut data: Vec<(i64, u32)> = (0..2000)
+            .map(|_| (next(400) as i64, next(4) as u32))
+            .collect();
+        let by_day = |data: &[(i64, u32)]| {
+            let mut counts = CompetingByDay::default();
+            for &x in data {
+                counts.add(x);
+            }
+            counts
+        };
+        let counts = by_day(&data);
+        assert_eq!(
+            (
+                counts.n,
+                counts.events,
+                counts.competing_events,
+                counts.censored
+            ),
+            (
+                data.len() as u64,
+                data.iter().filter(|x| x.1 == 1).count() as u64,
+                data.iter().filter(|x| x.1 > 1).count() as u64,
+                data.iter().filter(|x| x.1 == 0).count() as u64,
+            )
+        );
+        assert_eq!(
+            cif_and_naive_km_by_day(&counts).unwrap(),
+            cif_and_naive_km(&data).unwrap()
+        );
+        assert!(
+            cif_and_naive_km_by_day(&CompetingByDay::default())
+                .unwrap()
+                .is_none()
+        );
+        // A day beyond the counted ones takes the general path (ranks).
+        data.push((5_000_000, 1));
+        assert_eq!(
+            cif_and_naive_km_by_day(&by_day(&data)).unwrap(),
+            cif_and_naive_km(&data).unwrap()
+        );
+        // A negative day is refused, as on the general path.
+        data.push((-1, 0));
+        assert!(cif_and_naive_km_by_day(&by_day(&data)).is_err());
     }
 }

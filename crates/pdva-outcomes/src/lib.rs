@@ -43,7 +43,9 @@ use pdva_stats::{
     rate_per_100_patient_years, wilson_interval,
 };
 
-use crate::days::{Axis, cif_and_naive_km, fit_km, km_on_packed};
+use crate::days::{
+    ALWAYS_DENSE_DAYS, Axis, CompetingByDay, cif_and_naive_km_by_day, fit_km, km_on_packed,
+};
 
 pub use derive::{
     BaselineFacts, IndexLimb, PatientFacts, QolScores, RecordFacts, Scratch, TherapyDuration,
@@ -289,15 +291,15 @@ pub fn report_from_limbs(
     // endpoint as (time index << 1 | event) in four bytes, which the 42
     // stratified passes read instead of the limbs, the competing-risk
     // observations, and the sites, devices and operators as small indices.
-    let mut amputation_obs: Vec<(i64, u32)> = Vec::with_capacity(limbs.len());
-    let mut healing_obs: Vec<(i64, u32)> = Vec::new();
+    let mut amputation_obs = CompetingByDay::default();
+    let mut healing_obs = CompetingByDay::default();
     let mut interning = InterningBuilder::with_capacity(limbs.len());
     let mut dense = DenseEndpoints::with_capacity(limbs.len());
     for l in limbs {
         dense.add(l);
-        amputation_obs.push(l.major_amputation_competing());
+        amputation_obs.add(l.major_amputation_competing());
         if let Some(h) = l.wound_healing_competing() {
-            healing_obs.push(h);
+            healing_obs.add(h);
         }
         interning.add(l);
     }
@@ -603,10 +605,10 @@ pub fn core_curves(limbs: &[IndexLimb]) -> Result<Vec<SurvivalEndpoint>> {
         let km = fit_km(limbs.iter().map(|l| kind.observe(l)))?;
         out.push(survival_endpoint(kind, km.as_ref()));
     }
-    let amputation: Vec<(i64, u32)> = limbs
-        .iter()
-        .map(|l| l.major_amputation_competing())
-        .collect();
+    let mut amputation = CompetingByDay::default();
+    for l in limbs {
+        amputation.add(l.major_amputation_competing());
+    }
     let cif = competing_endpoint(&amputation, "major amputation", "death")?;
     std::hint::black_box(cif);
     Ok(out)
@@ -865,7 +867,7 @@ fn survival_endpoint(kind: SurvivalKind, km: Option<&KaplanMeier>) -> SurvivalEn
 }
 
 fn competing_endpoint(
-    data: &[(i64, u32)],
+    data: &CompetingByDay,
     event: &str,
     competing: &str,
 ) -> Result<CompetingRiskEndpoint> {
@@ -874,14 +876,14 @@ fn competing_endpoint(
         competing: competing.to_owned(),
         censored_at: "last known date".to_owned(),
         why_competing_risks: WHY_COMPETING_RISKS.to_owned(),
-        n: data.len() as u64,
-        events: data.iter().filter(|x| x.1 == 1).count() as u64,
-        competing_events: data.iter().filter(|x| x.1 > 1).count() as u64,
-        censored: data.iter().filter(|x| x.1 == 0).count() as u64,
+        n: data.n,
+        events: data.events,
+        competing_events: data.competing_events,
+        censored: data.censored,
         estimates: Vec::new(),
         rows: Vec::new(),
     };
-    let Some((cif, km)) = cif_and_naive_km(data)? else {
+    let Some((cif, km)) = cif_and_naive_km_by_day(data)? else {
         return Ok(view);
     };
     for (&t, label) in ESTIMATE_DAYS.iter().zip(ESTIMATE_LABELS) {
@@ -1191,10 +1193,6 @@ fn km_quantile(km: &KaplanMeier, level: f64) -> Option<f64> {
         .map(|r| r.t_days)
 }
 
-/// Durations of anticoagulation longer than this many days (about 270
-/// years) are kept as they are; shorter ones, every real one, as counts.
-const DURATION_COUNTED_DAYS: i64 = 100_000;
-
 /// One therapy's durations as they are read off the limbs: counts of
 /// stopped and censored courses per whole day, which is what its
 /// Kaplan–Meier curve is fitted from, and the completed courses' days as
@@ -1206,7 +1204,7 @@ struct DurationCounts {
     by_day: Vec<TimeCounts>,
     completed: IntegerSample,
     n: usize,
-    /// Durations beyond [`DURATION_COUNTED_DAYS`] (none in a real
+    /// Durations beyond [`ALWAYS_DENSE_DAYS`] (none in a real
     /// registry), which send the summary down the general path.
     beyond: Vec<TherapyDuration>,
 }
@@ -1215,7 +1213,7 @@ impl DurationCounts {
     fn add(&mut self, d: TherapyDuration) {
         self.n += 1;
         match usize::try_from(d.days) {
-            Ok(day) if d.days <= DURATION_COUNTED_DAYS => {
+            Ok(day) if d.days <= ALWAYS_DENSE_DAYS => {
                 if day >= self.by_day.len() {
                     let from = self.by_day.len();
                     self.by_day
@@ -1260,7 +1258,7 @@ fn therapy_summary(
     counts: &DurationCounts,
 ) -> Result<TherapyDurationSummary> {
     let (km, completed, completed_courses) = if counts.beyond.is_empty() {
-        // Every day is at most DURATION_COUNTED_DAYS, so `fit_km` would
+        // Every day is at most ALWAYS_DENSE_DAYS, so `fit_km` would
         // count them on this same axis of days.
         let km = if counts.n == 0 {
             None
@@ -1695,7 +1693,7 @@ mod tests {
         assert_eq!(summary(&[]), summary_from_durations(&[]));
         // A duration beyond the counted days takes the general path.
         data.push(TherapyDuration {
-            days: DURATION_COUNTED_DAYS + 1,
+            days: ALWAYS_DENSE_DAYS + 1,
             stopped: true,
         });
         assert_eq!(summary(&data), summary_from_durations(&data));
