@@ -45,8 +45,9 @@ use pdva_domain::{PatientFile, RecordId};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TherapyDuration {
     /// Days covered by the union of the courses from the procedure date on;
-    /// a course still running counts up to the last known date.
-    pub days: i64,
+    /// a course still running counts up to the last known date. Four
+    /// bytes, as the limb's other days.
+    pub days: i32,
     /// `true` if every course had stopped by the last known date, for a
     /// reason other than death (the event); `false` if a course was still
     /// running, or therapy ended with the patient's death (censored).
@@ -641,7 +642,8 @@ fn therapy_duration(
         .any(|c| c.3 == Some(StopReason::Death) && c.2 == last_stop)
         || matches!((death_day, last_stop), (Some(d), Some(s)) if s >= d);
     TherapyDuration {
-        days,
+        // At most the span between two dates chrono can hold.
+        days: narrow(days),
         stopped: !running && !ended_by_death,
     }
 }

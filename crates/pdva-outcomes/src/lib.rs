@@ -1213,7 +1213,7 @@ impl DurationCounts {
     fn add(&mut self, d: TherapyDuration) {
         self.n += 1;
         match usize::try_from(d.days) {
-            Ok(day) if d.days <= ALWAYS_DENSE_DAYS => {
+            Ok(day) if i64::from(d.days) <= ALWAYS_DENSE_DAYS => {
                 if day >= self.by_day.len() {
                     let from = self.by_day.len();
                     self.by_day
@@ -1221,7 +1221,7 @@ impl DurationCounts {
                 }
                 self.by_day[day].add(d.stopped);
                 if d.stopped {
-                    self.completed.add(d.days);
+                    self.completed.add(i64::from(d.days));
                 }
             }
             _ => self.beyond.push(d),
@@ -1232,7 +1232,7 @@ impl DurationCounts {
     fn durations(&self) -> Vec<TherapyDuration> {
         let mut all = self.beyond.clone();
         for (day, c) in self.by_day.iter().enumerate() {
-            let days = day as i64;
+            let days = i32::try_from(day).expect("at most ALWAYS_DENSE_DAYS");
             all.extend(std::iter::repeat_n(
                 TherapyDuration {
                     days,
@@ -1269,7 +1269,7 @@ fn therapy_summary(
         (km, c.len(), distribution_of(c.len(), c.median_iqr()))
     } else {
         let data = counts.durations();
-        let km = fit_km(data.iter().map(|d| (d.days, d.stopped)))?;
+        let km = fit_km(data.iter().map(|d| (i64::from(d.days), d.stopped)))?;
         let mut completed: Vec<f64> = data
             .iter()
             .filter(|d| d.stopped)
@@ -1657,7 +1657,8 @@ mod tests {
     /// A therapy's summary from the durations themselves, as it was
     /// computed before they were counted per day.
     fn summary_from_durations(data: &[TherapyDuration]) -> TherapyDurationSummary {
-        let km = fit_km(data.iter().map(|d| (d.days, d.stopped))).expect("valid durations");
+        let km =
+            fit_km(data.iter().map(|d| (i64::from(d.days), d.stopped))).expect("valid durations");
         let mut completed: Vec<f64> = data
             .iter()
             .filter(|d| d.stopped)
@@ -1693,7 +1694,7 @@ mod tests {
         assert_eq!(summary(&[]), summary_from_durations(&[]));
         // A duration beyond the counted days takes the general path.
         data.push(TherapyDuration {
-            days: ALWAYS_DENSE_DAYS + 1,
+            days: i32::try_from(ALWAYS_DENSE_DAYS + 1).expect("a small number"),
             stopped: true,
         });
         assert_eq!(summary(&data), summary_from_durations(&data));
