@@ -1620,11 +1620,12 @@ mod tests {
     use super::*;
     use pdva_synth::{Generator, GeneratorConfig};
 
-    fn synthetic_limbs() -> Vec<IndexLimb> {
+    /// The limbs of a synthetic registry of `patients`, as of 2026-06-30.
+    pub(crate) fn synthetic_limbs_of(patients: usize, seed: u64) -> Vec<IndexLimb> {
         let today = NaiveDate::from_ymd_opt(2026, 6, 30).expect("a date");
         let mut generator = Generator::new(GeneratorConfig {
-            patients: 2000,
-            seed: 5,
+            patients,
+            seed,
             today,
         });
         let mut limbs = Vec::new();
@@ -1634,6 +1635,10 @@ mod tests {
             }
         }
         limbs
+    }
+
+    fn synthetic_limbs() -> Vec<IndexLimb> {
+        synthetic_limbs_of(2000, 5)
     }
 
     fn dense(limbs: &[IndexLimb]) -> Option<(Vec<Axis>, Vec<Vec<u32>>)> {

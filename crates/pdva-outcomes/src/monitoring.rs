@@ -349,22 +349,10 @@ fn learning_curves(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pdva_synth::{Generator, GeneratorConfig};
 
     #[test]
     fn cases_by_operator_equal_a_full_sort() {
-        let today = NaiveDate::from_ymd_opt(2026, 6, 30).expect("a date");
-        let mut generator = Generator::new(GeneratorConfig {
-            patients: 3000,
-            seed: 3,
-            today,
-        });
-        let mut limbs = Vec::new();
-        while let Some(batch) = generator.next_batch(1000) {
-            for file in &batch.files {
-                limbs.extend(crate::index_limbs(file, today));
-            }
-        }
+        let limbs = crate::tests::synthetic_limbs_of(3000, 3);
         let mut interning = crate::InterningBuilder::with_capacity(limbs.len());
         for l in &limbs {
             interning.add(l);
