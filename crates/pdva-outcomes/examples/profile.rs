@@ -39,6 +39,12 @@ fn main() {
     // them, as `pdva bench outcomes` times it.
     let facts: Vec<PatientFacts> = files.iter().map(PatientFacts::from).collect();
     drop(files);
+    // A profiler can attach from here (`perf record -p PID`): what follows
+    // is only the timed runs.
+    eprintln!(
+        "facts of {patients} patients ready (pid {})",
+        std::process::id()
+    );
     let repeats: usize = std::env::args()
         .nth(2)
         .and_then(|a| a.parse().ok())
