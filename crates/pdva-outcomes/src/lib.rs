@@ -231,8 +231,15 @@ impl CohortBuilder {
     /// about a quarter of a gigabyte a million, are never copied into a
     /// larger buffer as they grow, and each page of them is touched once.
     /// Room that stays unused costs address space, not memory.
+    ///
+    /// A filtered cohort (a site, an operator, a span of dates) makes no
+    /// room: it keeps an unknown fraction of the patients' limbs, and room
+    /// for all of them would be mostly wasted (a quarter of a gigabyte of
+    /// address space for each site's report on a registry of a million).
     pub fn reserve_for_patients(&mut self, patients: usize) {
-        self.reserve(patients + patients / 8);
+        if self.admits_all {
+            self.reserve(patients + patients / 8);
+        }
     }
 
     /// Whether the site filter admits patients of `home_site` (so a caller
@@ -1647,6 +1654,27 @@ mod tests {
             dense.add(l);
         }
         dense.finish()
+    }
+
+    #[test]
+    fn only_an_unfiltered_cohort_makes_room_for_every_patient() {
+        let as_of = NaiveDate::from_ymd_opt(2026, 6, 30).expect("a date");
+        let capacity = |filter: &ResolvedFilter| {
+            let mut cohort = CohortBuilder::new(filter, as_of);
+            cohort.reserve_for_patients(10_000);
+            cohort.finish().capacity()
+        };
+        assert!(capacity(&ResolvedFilter::default()) >= 10_000);
+        let one_site = ResolvedFilter {
+            site: Some("HAR".to_owned()),
+            ..ResolvedFilter::default()
+        };
+        assert_eq!(capacity(&one_site), 0);
+        let since = ResolvedFilter {
+            from: NaiveDate::from_ymd_opt(2024, 1, 1),
+            ..ResolvedFilter::default()
+        };
+        assert_eq!(capacity(&since), 0);
     }
 
     #[test]
