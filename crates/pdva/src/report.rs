@@ -90,23 +90,6 @@ fn process_cpu_seconds() -> Option<f64> {
     Some((user + system) / 100.0)
 }
 
-/// Seconds this machine takes to hand the process a gibibyte of memory it
-/// has not touched before (a write to each 4 KiB page of a fresh 256 MiB
-/// block): what a computation's first run pays for the memory that a later
-/// run reuses, which on the virtual machines we run on is a second or more.
-fn fresh_memory_seconds_per_gib() -> f64 {
-    const BYTES: usize = 256 << 20;
-    let started = Instant::now();
-    let mut block = vec![0u8; BYTES];
-    for page in block.chunks_mut(4096) {
-        page[0] = 1;
-    }
-    std::hint::black_box(&block);
-    let seconds = started.elapsed().as_secs_f64();
-    drop(block);
-    seconds * f64::from(1u32 << 30) / BYTES as f64
-}
-
 /// Where the bench reads the outcome facts from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum FactsSource {
@@ -165,7 +148,6 @@ pub async fn bench(db: &str, as_of: NaiveDate, script: Option<&str>) -> Result<(
     let reference = store.reference_data().await?;
     let data_version = store.data_version().await?.to_string();
     let filter = Filter::default().resolve(&reference)?;
-    let fresh_memory = fresh_memory_seconds_per_gib();
 
     // 1. End to end: what `pdva report outcomes --format json` does, the
     // derivation running patient by patient as the rows arrive. Twice: the
@@ -323,7 +305,7 @@ pub async fn bench(db: &str, as_of: NaiveDate, script: Option<&str>) -> Result<(
         cpu(compute_cpu)
     );
     println!(
-        "                 ({:.3} s the second time, in the memory the first run freed: derivation {:.3} s, statistics {:.3} s; memory never touched before costs {fresh_memory:.2} s a GiB on this machine)",
+        "                 ({:.3} s the second time, in the memory the first run freed: derivation {:.3} s, statistics {:.3} s)",
         again.0 + again.1,
         again.0,
         again.1
