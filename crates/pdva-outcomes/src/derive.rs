@@ -325,17 +325,25 @@ pub struct Scratch {
 
 impl Scratch {
     fn shared(texts: &mut Vec<Arc<str>>, text: &str) -> Arc<str> {
-        // The last text asked for first: a patient's site is often the
-        // previous patient's, and a device the previous limb's.
-        if let Some(t) = texts.last()
-            && **t == *text
-        {
-            return Arc::clone(t);
-        }
-        if let Some(i) = texts.iter().position(|t| &**t == text) {
-            let t = texts.remove(i);
-            texts.push(Arc::clone(&t));
-            return t;
+        // The last text asked for is kept last and the search starts there:
+        // a patient's site is often a recent patient's, and a device the
+        // previous limb's. The first and last bytes are compared before the
+        // whole text (a call to memcmp): they tell the few site codes, all
+        // of one length, apart at once.
+        let bytes = text.as_bytes();
+        let same = |t: &Arc<str>| {
+            let b = t.as_bytes();
+            b.len() == bytes.len()
+                && b.first() == bytes.first()
+                && b.last() == bytes.last()
+                && b == bytes
+        };
+        if let Some(i) = texts.iter().rposition(same) {
+            if i + 1 < texts.len() {
+                let t = texts.remove(i);
+                texts.push(t);
+            }
+            return Arc::clone(texts.last().expect("just found"));
         }
         let t: Arc<str> = Arc::from(text);
         texts.push(Arc::clone(&t));
@@ -645,5 +653,32 @@ fn therapy_duration(
         // At most the span between two dates chrono can hold.
         days: narrow(days),
         stopped: !running && !ended_by_death,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shared_text_is_the_one_equal_to_it() {
+        let mut texts = Vec::new();
+        let abc = Scratch::shared(&mut texts, "ABC");
+        // Same length and same ends: told apart by the whole text.
+        let axc = Scratch::shared(&mut texts, "AXC");
+        let ab = Scratch::shared(&mut texts, "AB");
+        assert_eq!((&*abc, &*axc, &*ab), ("ABC", "AXC", "AB"));
+        for (text, first) in [("ABC", &abc), ("AXC", &axc), ("AB", &ab), ("ABC", &abc)] {
+            let again = Scratch::shared(&mut texts, text);
+            assert!(Arc::ptr_eq(&again, first), "{text}");
+            assert!(
+                Arc::ptr_eq(texts.last().expect("kept"), first),
+                "{text} asked last"
+            );
+        }
+        assert_eq!(texts.len(), 3);
+        let empty = Scratch::shared(&mut texts, "");
+        assert!(Arc::ptr_eq(&Scratch::shared(&mut texts, ""), &empty));
+        assert_eq!(texts.len(), 4);
     }
 }

@@ -237,9 +237,16 @@ impl CohortBuilder {
     /// for all of them would be mostly wasted (a quarter of a gigabyte of
     /// address space for each site's report on a registry of a million).
     pub fn reserve_for_patients(&mut self, patients: usize) {
-        if self.admits_all {
+        if self.makes_room_for_patients() {
             self.reserve(patients + patients / 8);
         }
+    }
+
+    /// Whether [`CohortBuilder::reserve_for_patients`] makes room (the
+    /// cohort is unfiltered), so that a caller asks its store how many
+    /// patients there are only when the answer is used.
+    pub fn makes_room_for_patients(&self) -> bool {
+        self.admits_all
     }
 
     /// Whether the site filter admits patients of `home_site` (so a caller
@@ -1661,8 +1668,11 @@ mod tests {
         let as_of = NaiveDate::from_ymd_opt(2026, 6, 30).expect("a date");
         let capacity = |filter: &ResolvedFilter| {
             let mut cohort = CohortBuilder::new(filter, as_of);
+            let says = cohort.makes_room_for_patients();
             cohort.reserve_for_patients(10_000);
-            cohort.finish().capacity()
+            let capacity = cohort.finish().capacity();
+            assert_eq!(says, capacity > 0, "{filter:?}");
+            capacity
         };
         assert!(capacity(&ResolvedFilter::default()) >= 10_000);
         let one_site = ResolvedFilter {

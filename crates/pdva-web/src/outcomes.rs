@@ -85,7 +85,9 @@ pub(crate) async fn report(
     // Each patient's limbs are derived as the store streams their outcome
     // facts: no patient file is built and at most one patient's rows are held.
     let mut cohort = CohortBuilder::new(&filter, as_of);
-    cohort.reserve_for_patients(state.store.outcome_facts_size_hint().await?);
+    if cohort.makes_room_for_patients() {
+        cohort.reserve_for_patients(state.store.outcome_facts_size_hint().await?);
+    }
     state
         .store
         .for_each_patient_facts(filter.site.as_deref(), |facts| cohort.add(&facts))

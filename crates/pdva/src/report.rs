@@ -29,7 +29,9 @@ pub async fn outcomes(store: &Store, filter: &Filter, as_of: NaiveDate) -> Resul
     let filter = filter.resolve(&reference)?;
     let data_version = store.data_version().await?.to_string();
     let mut cohort = CohortBuilder::new(&filter, as_of);
-    cohort.reserve_for_patients(store.outcome_facts_size_hint().await?);
+    if cohort.makes_room_for_patients() {
+        cohort.reserve_for_patients(store.outcome_facts_size_hint().await?);
+    }
     store
         .for_each_patient_facts(filter.site.as_deref(), |facts| cohort.add(&facts))
         .await
@@ -170,7 +172,9 @@ pub async fn bench(db: &str, as_of: NaiveDate, script: Option<&str>) -> Result<(
     // as the patients arrive (still in the cache from decoding), then its
     // statistics: the computation as the report does it.
     let mut cohort = CohortBuilder::new(&filter, as_of);
-    cohort.reserve_for_patients(store.outcome_facts_size_hint().await?);
+    if cohort.makes_room_for_patients() {
+        cohort.reserve_for_patients(store.outcome_facts_size_hint().await?);
+    }
     let mut pending: Vec<PatientFacts> = Vec::with_capacity(512);
     let mut streamed_derive = 0.0;
     let mut derive_pending = |pending: &mut Vec<PatientFacts>, cohort: &mut CohortBuilder| {
