@@ -316,21 +316,36 @@ fn pinv_quadratic_form(a: &[Vec<f64>], z: &[f64]) -> f64 {
 /// Jacobi rotations: robust, accurate, and ample for the handful of groups a
 /// registry compares.
 fn symmetric_eigen(a: &[Vec<f64>]) -> (Vec<f64>, Vec<Vec<f64>>) {
+    symmetric_eigen_sweeps(a).0
+}
+
+/// [`symmetric_eigen`] and the number of sweeps it took.
+///
+/// The sweeps stop once the off-diagonal part is below the diagonal's by a
+/// factor of the machine epsilon (in norm), or no longer shrinks: from
+/// there a sweep only moves rounding noise about. (A bound below the
+/// epsilon is never reached, and sixteen groups then cost a hundred sweeps,
+/// about ten milliseconds a test.)
+fn symmetric_eigen_sweeps(a: &[Vec<f64>]) -> ((Vec<f64>, Vec<Vec<f64>>), usize) {
     let m = a.len();
     let mut a: Vec<Vec<f64>> = a.to_vec();
     let mut v = vec![vec![0.0; m]; m];
     for (i, row) in v.iter_mut().enumerate() {
         row[i] = 1.0;
     }
-    for _sweep in 0..100 {
+    let mut previous_off = f64::INFINITY;
+    let mut sweeps = 0;
+    while sweeps < 100 {
         let off: f64 = (0..m)
             .flat_map(|p| (0..m).filter(move |&q| q != p).map(move |q| (p, q)))
             .map(|(p, q)| a[p][q] * a[p][q])
             .sum();
         let diag: f64 = (0..m).map(|p| a[p][p] * a[p][p]).sum();
-        if off <= 1e-34 * diag || off == 0.0 {
+        if off <= f64::EPSILON * f64::EPSILON * diag || off >= previous_off {
             break;
         }
+        previous_off = off;
+        sweeps += 1;
         for p in 0..m {
             for q in p + 1..m {
                 if a[p][q] == 0.0 {
@@ -359,7 +374,7 @@ fn symmetric_eigen(a: &[Vec<f64>]) -> (Vec<f64>, Vec<Vec<f64>>) {
             }
         }
     }
-    ((0..m).map(|i| a[i][i]).collect(), v)
+    (((0..m).map(|i| a[i][i]).collect(), v), sweeps)
 }
 
 #[cfg(test)]
@@ -438,6 +453,35 @@ mod tests {
                     .map(|k| vectors[r][k] * values[k] * vectors[c][k])
                     .sum();
                 assert!((rebuilt - a[r][c]).abs() < 1e-13);
+            }
+        }
+    }
+
+    #[test]
+    fn many_groups_converge_in_a_few_sweeps_and_reconstruct() {
+        // A log-rank covariance of 16 groups: diagonally dominant, positive
+        // definite, with every off-diagonal entry non-zero.
+        let m = 16;
+        let at_risk: Vec<f64> = (0..=m).map(|g| 50.0 + 37.0 * g as f64).collect();
+        let n: f64 = at_risk.iter().sum();
+        let a: Vec<Vec<f64>> = (0..m)
+            .map(|j| {
+                (0..m)
+                    .map(|l| {
+                        let d = if j == l { n } else { 0.0 };
+                        at_risk[j] * (d - at_risk[l]) / (n * n)
+                    })
+                    .collect()
+            })
+            .collect();
+        let ((values, vectors), sweeps) = symmetric_eigen_sweeps(&a);
+        assert!(sweeps <= 12, "{sweeps} sweeps");
+        for r in 0..m {
+            for c in 0..m {
+                let rebuilt: f64 = (0..m)
+                    .map(|k| vectors[r][k] * values[k] * vectors[c][k])
+                    .sum();
+                assert!((rebuilt - a[r][c]).abs() < 1e-15, "({r}, {c})");
             }
         }
     }
