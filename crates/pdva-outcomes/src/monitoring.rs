@@ -8,8 +8,7 @@ use chrono::{Datelike, NaiveDate};
 use pdva_domain::RecordId;
 
 use pdva_stats::{
-    BadDirection, CusumCase, CusumParams, FunnelClass, funnel_limits_and_class,
-    learning_curve_cusum,
+    BadDirection, Cusum, CusumCase, CusumParams, FunnelClass, funnel_limits_and_class,
 };
 
 use crate::derive::IndexLimb;
@@ -291,50 +290,49 @@ fn learning_curves(
         }
         let p = failed as f64 / n as f64;
         for &o in &in_id_order {
-            let cases = &by_operator[o];
-            let charted: Vec<(NaiveDate, bool)> = cases
-                .iter()
-                .filter_map(|&(date, _, i)| fail(i).map(|f| (date, f)))
-                .collect();
-            if charted.is_empty() {
+            // The chart is run case by case: only its first points are
+            // shown, so the rest are read (signals, highest X) and dropped.
+            let mut chart = Cusum::new(params)?;
+            let (mut cases, mut signal_at_cases, mut max_x) = (0u64, Vec::new(), 0.0);
+            let mut points = Vec::new();
+            for &(date, _, i) in &by_operator[o] {
+                let Some(failed) = fail(i) else {
+                    continue;
+                };
+                let point = chart.step(CusumCase {
+                    failed,
+                    expected_probability: p,
+                })?;
+                cases += 1;
+                if point.signal {
+                    signal_at_cases.push(cases);
+                }
+                max_x = f64::max(max_x, point.x);
+                if points.len() < LEARNING_CURVE_POINTS {
+                    points.push(CusumPointView {
+                        procedure_date: date.to_string(),
+                        failed,
+                        w: point.w,
+                        x: point.x,
+                        signal: point.signal,
+                    });
+                }
+            }
+            if cases == 0 {
                 continue;
             }
-            let input: Vec<CusumCase> = charted
-                .iter()
-                .map(|(_, f)| CusumCase {
-                    failed: *f,
-                    expected_probability: p,
-                })
-                .collect();
-            let points = learning_curve_cusum(&input, params)?;
             let operator = operators.ids[o];
             charts.push(LearningCurve {
                 indicator: (*name).to_owned(),
                 operator: operator.to_string(),
                 label: names.operator(operator),
                 expected_probability: p,
-                cases: points.len() as u64,
-                signals: points.iter().filter(|x| x.signal).count() as u64,
-                signal_at_cases: points
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, x)| x.signal)
-                    .map(|(i, _)| i as u64 + 1)
-                    .collect(),
-                max_x: points.iter().map(|x| x.x).fold(0.0, f64::max),
-                points_truncated: points.len() > LEARNING_CURVE_POINTS,
-                points: points
-                    .iter()
-                    .zip(&charted)
-                    .take(LEARNING_CURVE_POINTS)
-                    .map(|(x, (date, f))| CusumPointView {
-                        procedure_date: date.to_string(),
-                        failed: *f,
-                        w: x.w,
-                        x: x.x,
-                        signal: x.signal,
-                    })
-                    .collect(),
+                cases,
+                signals: signal_at_cases.len() as u64,
+                signal_at_cases,
+                max_x,
+                points_truncated: cases > LEARNING_CURVE_POINTS as u64,
+                points,
             });
         }
     }

@@ -59,28 +59,55 @@ pub struct CusumPoint {
 /// Runs the CUSUM over `cases` in order. Errors on R_A or h not finite and
 /// positive, or a probability outside [0, 1].
 pub fn learning_curve_cusum(cases: &[CusumCase], params: CusumParams) -> Result<Vec<CusumPoint>> {
-    let r = check_finite("odds_ratio", params.odds_ratio)?;
-    let h = check_finite("threshold", params.threshold)?;
-    if r <= 0.0 {
-        return Err(StatsError::OutOfRange {
-            what: "odds_ratio",
-            range: "(0, ∞)",
-            value: r,
-        });
+    let mut chart = Cusum::new(params)?;
+    cases.iter().map(|&case| chart.step(case)).collect()
+}
+
+/// The CUSUM run case by case, for a caller that keeps only part of the
+/// chart (a million cases need not become a million points first);
+/// [`learning_curve_cusum`] is this over a whole chart.
+#[derive(Debug, Clone)]
+pub struct Cusum {
+    odds_ratio: f64,
+    threshold: f64,
+    /// X after the last case, after any restart.
+    x: f64,
+    /// The weights of the last probability seen (bits, on failure, else):
+    /// a chart's cases often share one p, so two logarithms serve them all.
+    weights: Option<(u64, f64, f64)>,
+}
+
+impl Cusum {
+    /// A chart before its first case. Errors on R_A or h not finite and
+    /// positive.
+    pub fn new(params: CusumParams) -> Result<Self> {
+        let r = check_finite("odds_ratio", params.odds_ratio)?;
+        let h = check_finite("threshold", params.threshold)?;
+        if r <= 0.0 {
+            return Err(StatsError::OutOfRange {
+                what: "odds_ratio",
+                range: "(0, ∞)",
+                value: r,
+            });
+        }
+        if h <= 0.0 {
+            return Err(StatsError::OutOfRange {
+                what: "threshold",
+                range: "(0, ∞)",
+                value: h,
+            });
+        }
+        Ok(Self {
+            odds_ratio: r,
+            threshold: h,
+            x: 0.0,
+            weights: None,
+        })
     }
-    if h <= 0.0 {
-        return Err(StatsError::OutOfRange {
-            what: "threshold",
-            range: "(0, ∞)",
-            value: h,
-        });
-    }
-    let mut out = Vec::with_capacity(cases.len());
-    let mut x = 0.0_f64;
-    // The weights of the last probability seen (bits, on failure, else):
-    // a chart's cases often share one p, so two logarithms serve them all.
-    let mut weights: Option<(u64, f64, f64)> = None;
-    for case in cases {
+
+    /// The chart after the next case. Errors on a probability outside
+    /// [0, 1].
+    pub fn step(&mut self, case: CusumCase) -> Result<CusumPoint> {
         let p = case.expected_probability;
         if !(0.0..=1.0).contains(&p) {
             return Err(StatsError::OutOfRange {
@@ -89,24 +116,21 @@ pub fn learning_curve_cusum(cases: &[CusumCase], params: CusumParams) -> Result<
                 value: p,
             });
         }
-        let (_, on_failure, otherwise) = match weights {
+        let (_, on_failure, otherwise) = match self.weights {
             Some(w) if w.0 == p.to_bits() => w,
             _ => {
-                let denom = 1.0 - p + r * p;
-                let w = (p.to_bits(), (r / denom).ln(), -denom.ln());
-                weights = Some(w);
+                let denom = 1.0 - p + self.odds_ratio * p;
+                let w = (p.to_bits(), (self.odds_ratio / denom).ln(), -denom.ln());
+                self.weights = Some(w);
                 w
             }
         };
         let w = if case.failed { on_failure } else { otherwise };
-        x = (x + w).max(0.0);
-        let signal = x >= h;
-        out.push(CusumPoint { w, x, signal });
-        if signal {
-            x = 0.0;
-        }
+        let x = (self.x + w).max(0.0);
+        let signal = x >= self.threshold;
+        self.x = if signal { 0.0 } else { x };
+        Ok(CusumPoint { w, x, signal })
     }
-    Ok(out)
 }
 
 #[cfg(test)]

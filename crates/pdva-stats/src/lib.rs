@@ -47,7 +47,7 @@ pub mod rate;
 pub use competing_risks::{
     CifEstimate, CifRow, CompetingCounts, CompetingObservation, CumulativeIncidence,
 };
-pub use cusum::{CusumCase, CusumParams, CusumPoint, learning_curve_cusum};
+pub use cusum::{Cusum, CusumCase, CusumParams, CusumPoint, learning_curve_cusum};
 pub use distributions::{Z_95, chi_squared_quantile, chi_squared_sf};
 pub use error::{Result, StatsError};
 pub use funnel::{
