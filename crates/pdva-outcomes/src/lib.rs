@@ -1466,12 +1466,14 @@ fn comparisons(
     // and the flags the strata's proportions count.
     let mut keys: Vec<Vec<(String, String)>> = vec![Vec::new(); V];
     let mut slot_of_code: Vec<Vec<u16>> = vec![Vec::new(); V];
-    let mut slots: Vec<[u16; V]> = Vec::with_capacity(limbs.len());
+    // A column per variable: the limbs' strata of one variable are read
+    // together, once per endpoint.
+    let mut columns: Vec<Vec<u16>> = (0..V).map(|_| Vec::with_capacity(limbs.len())).collect();
     let mut flags: Vec<u8> = Vec::with_capacity(limbs.len());
     for (i, l) in limbs.iter().enumerate() {
-        let mut row = [NO_STRATUM; V];
         for (v, (variable, _, stratum_of, code_of)) in COMPARISON_VARIABLES.iter().enumerate() {
             let Some(code) = code_of(l, i, interned) else {
+                columns[v].push(NO_STRATUM);
                 continue;
             };
             let (code, table) = (code as usize, &mut slot_of_code[v]);
@@ -1486,9 +1488,8 @@ fn comparisons(
                     .filter(|&s| s != NO_STRATUM)
                     .expect("fewer than 65,535 strata");
             }
-            row[v] = table[code];
+            columns[v].push(table[code]);
         }
-        slots.push(row);
         flags.push(
             if l.technical_success {
                 TECHNICAL_SUCCESS
@@ -1504,8 +1505,10 @@ fn comparisons(
     }
 
     let mut out = Vec::new();
-    for (v, (variable, label, _, _)) in COMPARISON_VARIABLES.into_iter().enumerate() {
-        let keys = &keys[v];
+    for ((variable, label, _, _), (keys, mut compact)) in COMPARISON_VARIABLES
+        .into_iter()
+        .zip(keys.iter().zip(columns))
+    {
         // Strata in a stable order: by key.
         let mut order: Vec<usize> = (0..keys.len()).collect();
         order.sort_by(|a, b| keys[*a].0.cmp(&keys[*b].0));
@@ -1525,20 +1528,15 @@ fn comparisons(
                 mortality_30_day: empty_proportion(),
             })
             .collect();
-        // Each limb's stratum position in two bytes, read once per endpoint.
-        let compact: Vec<u16> = slots
-            .iter()
-            .map(|row| match row[v] {
-                NO_STRATUM => NO_STRATUM,
-                k => position[usize::from(k)],
-            })
-            .collect();
+        // Each limb's stratum, from its order of first appearance to its
+        // position, in place; read once per endpoint.
         let mut sizes = vec![0usize; s];
         let mut success = vec![(0usize, 0usize); s];
         let mut died30 = vec![(0usize, 0usize); s];
-        for (&g, &f) in compact.iter().zip(&flags) {
-            if g != NO_STRATUM {
-                let g = usize::from(g);
+        for (g, &f) in compact.iter_mut().zip(&flags) {
+            if *g != NO_STRATUM {
+                *g = position[usize::from(*g)];
+                let g = usize::from(*g);
                 sizes[g] += 1;
                 success[g].0 += usize::from(f & TECHNICAL_SUCCESS != 0);
                 if f & FOLLOWED_TO_30 != 0 {
