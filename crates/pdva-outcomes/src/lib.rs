@@ -309,6 +309,15 @@ pub fn report_from_limbs(
     let mut healing_obs = CompetingByDay::default();
     let mut interning = InterningBuilder::with_capacity(limbs.len());
     let mut dense = DenseEndpoints::with_capacity(limbs.len());
+    // The same pass counts what the proportions, the cohort, quality of
+    // life, completeness, anticoagulation and monitoring read, so that each
+    // limb is read from memory once for them all.
+    let mut t = Tallies::default();
+    let mut cohort = CohortCountsBuilder::default();
+    let mut qol = QolBuilder::default();
+    let mut completeness = CompletenessBuilder::default();
+    let mut anticoagulation = AnticoagulationBuilder::default();
+    let mut outcomes = monitoring::Outcomes::with_capacity(limbs.len());
     for l in limbs {
         dense.add(l);
         amputation_obs.add(l.major_amputation_competing());
@@ -316,6 +325,12 @@ pub fn report_from_limbs(
             healing_obs.add(h);
         }
         interning.add(l);
+        t.add(l);
+        cohort.add(l);
+        qol.add(l);
+        completeness.add(l.completeness, interning.last_site());
+        anticoagulation.add(l);
+        outcomes.add(l);
     }
     let interned = interning.finish();
     let (axes, packed) = match dense.finish() {
@@ -344,7 +359,6 @@ pub fn report_from_limbs(
         "major amputation of the index limb, death",
     )?;
 
-    let t = Tallies::of(limbs);
     let technical_success = proportion(
         "fistula created and arterialised flow (complete or partial) into the deep venous arch, of all index procedures",
         t.technical_success,
@@ -436,7 +450,7 @@ pub fn report_from_limbs(
             to: request.filter.to.map(|d| d.to_string()),
         },
         definitions: definitions(),
-        cohort: cohort_counts(limbs),
+        cohort: cohort.finish(),
         amputation_free_survival: get(SurvivalKind::AmputationFreeSurvival),
         overall_survival: get(SurvivalKind::OverallSurvival),
         freedom_from_major_amputation: get(SurvivalKind::FreedomFromMajorAmputation),
@@ -454,12 +468,12 @@ pub fn report_from_limbs(
         major_amputation_30_day,
         planned_reintervention_rate,
         unplanned_reintervention_rate,
-        quality_of_life: quality_of_life(limbs)?,
-        follow_up_completeness: follow_up_completeness(limbs, &interned.sites)?,
-        duration_of_anticoagulation: duration_of_anticoagulation(limbs)?,
+        quality_of_life: qol.finish()?,
+        follow_up_completeness: follow_up_completeness(completeness, &interned.sites)?,
+        duration_of_anticoagulation: duration_of_anticoagulation(anticoagulation)?,
         comparisons,
         benchmarks: Vec::new(),
-        monitoring: monitoring::monitoring(limbs, &interned, &names)?,
+        monitoring: monitoring::monitoring(limbs, outcomes, &interned, &names)?,
     };
     report.benchmarks = benchmarks::benchmarks(&report);
     Ok(report)
@@ -574,33 +588,30 @@ struct Tallies {
 }
 
 impl Tallies {
-    fn of(limbs: &[IndexLimb]) -> Self {
-        let mut t = Self::default();
-        for l in limbs {
-            t.technical_success += usize::from(l.technical_success);
-            if l.followed_to(30) {
-                t.followed_to_30 += 1;
-                t.died_by_30 += usize::from(l.death_day.is_some_and(|d| d <= 30));
-                t.major_amputation_by_30 +=
-                    usize::from(l.major_amputation_day.is_some_and(|d| d <= 30));
-                t.any_adverse_event_30_day += usize::from(l.adverse_events_30_day != 0);
-                // Bit i is the kind ALL[i] (`IndexLimb::adverse_events_30_day`).
-                for (i, k) in t.adverse_event_30_day.iter_mut().enumerate() {
-                    *k += usize::from(l.adverse_events_30_day >> i & 1 == 1);
-                }
+    fn add(&mut self, l: &IndexLimb) {
+        let t = self;
+        t.technical_success += usize::from(l.technical_success);
+        if l.followed_to(30) {
+            t.followed_to_30 += 1;
+            t.died_by_30 += usize::from(l.death_day.is_some_and(|d| d <= 30));
+            t.major_amputation_by_30 +=
+                usize::from(l.major_amputation_day.is_some_and(|d| d <= 30));
+            t.any_adverse_event_30_day += usize::from(l.adverse_events_30_day != 0);
+            // Bit i is the kind ALL[i] (`IndexLimb::adverse_events_30_day`).
+            for (i, k) in t.adverse_event_30_day.iter_mut().enumerate() {
+                *k += usize::from(l.adverse_events_30_day >> i & 1 == 1);
             }
-            if l.baseline.is_some_and(|b| b.has_wound)
-                && let Some(w) = l.wound_status_6_months
-            {
-                t.wound_evaluable_6_months += 1;
-                t.wound_healed_6_months += usize::from(w == WoundStatus::Healed);
-                t.wound_healing_6_months += usize::from(w == WoundStatus::Healing);
-            }
-            t.person_days += l.person_time_end_day();
-            t.planned_reinterventions += u64::from(l.planned_reinterventions);
-            t.unplanned_reinterventions += u64::from(l.unplanned_reinterventions);
         }
-        t
+        if l.baseline.is_some_and(|b| b.has_wound)
+            && let Some(w) = l.wound_status_6_months
+        {
+            t.wound_evaluable_6_months += 1;
+            t.wound_healed_6_months += usize::from(w == WoundStatus::Healed);
+            t.wound_healing_6_months += usize::from(w == WoundStatus::Healing);
+        }
+        t.person_days += l.person_time_end_day();
+        t.planned_reinterventions += u64::from(l.planned_reinterventions);
+        t.unplanned_reinterventions += u64::from(l.unplanned_reinterventions);
     }
 }
 
@@ -747,6 +758,11 @@ impl<'a> InterningBuilder<'a> {
             }
         };
         self.operator_of.push(i);
+    }
+
+    /// The site of the limb added last, as an index among the sites.
+    fn last_site(&self) -> u16 {
+        *self.sites.of.last().expect("a limb was added")
     }
 
     fn finish(self) -> Interning<'a> {
@@ -990,47 +1006,74 @@ fn definitions() -> Definitions {
     }
 }
 
-fn cohort_counts(limbs: &[IndexLimb]) -> CohortCounts {
-    // One pass; a patient's limbs are adjacent (derived file by file), and
-    // the patient's facts are read from their first procedure.
-    let (mut patients, mut bilateral, mut dialysis, mut deaths, mut ended) = (0, 0, 0, 0, 0);
-    let mut without_baseline = 0;
-    let (mut first_procedure, mut last_procedure) = (None::<NaiveDate>, None::<NaiveDate>);
-    let mut count_patient = |group: &[IndexLimb]| {
-        let first = group
-            .iter()
-            .min_by_key(|l| l.procedure_date)
-            .expect("non-empty");
-        patients += 1;
-        bilateral += u64::from(group.len() > 1);
-        dialysis += u64::from(first.baseline.is_some_and(|b| b.dialysis_dependent));
-        deaths += u64::from(first.death_day.is_some());
-        ended += u64::from(first.follow_up_ended);
-    };
-    let mut start = 0;
-    for (i, l) in limbs.iter().enumerate() {
-        if l.patient_id != limbs[start].patient_id {
-            count_patient(&limbs[start..i]);
-            start = i;
+/// [`CohortCounts`] limb by limb. A patient's limbs are adjacent (derived
+/// file by file), and the patient's facts are read from their first
+/// procedure (the earliest; the first of several on one day).
+#[derive(Default)]
+struct CohortCountsBuilder<'a> {
+    index_procedures: u64,
+    patients: u64,
+    bilateral: u64,
+    dialysis: u64,
+    deaths: u64,
+    ended: u64,
+    without_baseline: u64,
+    first_procedure: Option<NaiveDate>,
+    last_procedure: Option<NaiveDate>,
+    /// The patient being read: their limbs so far and their first.
+    current: Option<(u64, &'a IndexLimb)>,
+}
+
+impl<'a> CohortCountsBuilder<'a> {
+    fn add(&mut self, l: &'a IndexLimb) {
+        match &mut self.current {
+            Some((limbs, first)) if first.patient_id == l.patient_id => {
+                *limbs += 1;
+                if l.procedure_date < first.procedure_date {
+                    *first = l;
+                }
+            }
+            _ => {
+                self.count_patient();
+                self.current = Some((1, l));
+            }
         }
-        without_baseline += u64::from(l.baseline.is_none());
-        first_procedure =
-            Some(first_procedure.map_or(l.procedure_date, |d| d.min(l.procedure_date)));
-        last_procedure = Some(last_procedure.map_or(l.procedure_date, |d| d.max(l.procedure_date)));
+        self.index_procedures += 1;
+        self.without_baseline += u64::from(l.baseline.is_none());
+        self.first_procedure = Some(
+            self.first_procedure
+                .map_or(l.procedure_date, |d| d.min(l.procedure_date)),
+        );
+        self.last_procedure = Some(
+            self.last_procedure
+                .map_or(l.procedure_date, |d| d.max(l.procedure_date)),
+        );
     }
-    if start < limbs.len() {
-        count_patient(&limbs[start..]);
+
+    /// Counts the patient being read, if any.
+    fn count_patient(&mut self) {
+        if let Some((limbs, first)) = self.current.take() {
+            self.patients += 1;
+            self.bilateral += u64::from(limbs > 1);
+            self.dialysis += u64::from(first.baseline.is_some_and(|b| b.dialysis_dependent));
+            self.deaths += u64::from(first.death_day.is_some());
+            self.ended += u64::from(first.follow_up_ended);
+        }
     }
-    CohortCounts {
-        patients,
-        index_procedures: limbs.len() as u64,
-        bilateral_patients: bilateral,
-        dialysis_dependent_patients: dialysis,
-        deaths,
-        follow_up_ended: ended,
-        procedures_without_baseline: without_baseline,
-        first_procedure: first_procedure.map(|d| d.to_string()),
-        last_procedure: last_procedure.map(|d| d.to_string()),
+
+    fn finish(mut self) -> CohortCounts {
+        self.count_patient();
+        CohortCounts {
+            patients: self.patients,
+            index_procedures: self.index_procedures,
+            bilateral_patients: self.bilateral,
+            dialysis_dependent_patients: self.dialysis,
+            deaths: self.deaths,
+            follow_up_ended: self.ended,
+            procedures_without_baseline: self.without_baseline,
+            first_procedure: self.first_procedure.map(|d| d.to_string()),
+            last_procedure: self.last_procedure.map(|d| d.to_string()),
+        }
     }
 }
 
@@ -1062,18 +1105,30 @@ fn add_integer_score(samples: &mut QolSamples<IntegerSample>, value: Option<u8>,
     }
 }
 
-fn quality_of_life(limbs: &[IndexLimb]) -> Result<QualityOfLife> {
-    // One pass over the limbs for the three instruments: baseline values,
-    // and each timepoint's values and changes, the timepoints by their
-    // place in `Timepoint`'s order, as a map by timepoint would keep them.
-    // The instruments are written out (no dispatch per value): the
-    // VascuQoL-6 total and EQ VAS are whole numbers, the EQ-5D index is
-    // real.
-    let mut baseline_vascuqol6 = IntegerSample::new();
-    let mut baseline_eq5d: Vec<f64> = Vec::new();
-    let mut baseline_vas = IntegerSample::new();
-    let mut at: Vec<Option<QolAt>> = Vec::new();
-    for l in limbs {
+/// [`QualityOfLife`] limb by limb.
+///
+/// For the three instruments: baseline values,
+/// and each timepoint's values and changes, the timepoints by their
+/// place in `Timepoint`'s order, as a map by timepoint would keep them.
+/// The instruments are written out (no dispatch per value): the
+/// VascuQoL-6 total and EQ VAS are whole numbers, the EQ-5D index is
+/// real.
+#[derive(Default)]
+struct QolBuilder {
+    baseline_vascuqol6: IntegerSample,
+    baseline_eq5d: Vec<f64>,
+    baseline_vas: IntegerSample,
+    at: Vec<Option<QolAt>>,
+}
+
+impl QolBuilder {
+    fn add(&mut self, l: &IndexLimb) {
+        let Self {
+            baseline_vascuqol6,
+            baseline_eq5d,
+            baseline_vas,
+            at,
+        } = self;
         let base = l.qol_baseline.unwrap_or_default();
         if let Some(v) = base.vascuqol6 {
             baseline_vascuqol6.add(i64::from(v));
@@ -1105,82 +1160,109 @@ fn quality_of_life(limbs: &[IndexLimb]) -> Result<QualityOfLife> {
             add_integer_score(&mut samples.eq_vas, scores.eq_vas, base.eq_vas);
         }
     }
-    let integers = |s: &IntegerSample| distribution_of(s.len(), s.median_iqr());
-    let instrument = |key: &str, label: &str, baseline, timepoints| QolInstrument {
-        instrument: key.to_owned(),
-        label: label.to_owned(),
-        baseline,
-        timepoints,
-    };
-    // A timepoint is shown for an instrument that has a value there.
-    let timepoint = |t: Timepoint, value, change| QolTimepoint {
-        timepoint: t.key(),
-        label: t.label(),
-        value,
-        change,
-    };
-    let mut vascuqol6 = Vec::new();
-    let mut eq5d = Vec::new();
-    let mut vas = Vec::new();
-    for mut a in at.into_iter().flatten() {
-        if !a.vascuqol6.values.is_empty() {
-            vascuqol6.push(timepoint(
-                a.timepoint,
-                integers(&a.vascuqol6.values),
-                integers(&a.vascuqol6.changes),
-            ));
+
+    fn finish(self) -> Result<QualityOfLife> {
+        let Self {
+            baseline_vascuqol6,
+            mut baseline_eq5d,
+            baseline_vas,
+            at,
+        } = self;
+        let integers = |s: &IntegerSample| distribution_of(s.len(), s.median_iqr());
+        let instrument = |key: &str, label: &str, baseline, timepoints| QolInstrument {
+            instrument: key.to_owned(),
+            label: label.to_owned(),
+            baseline,
+            timepoints,
+        };
+        // A timepoint is shown for an instrument that has a value there.
+        let timepoint = |t: Timepoint, value, change| QolTimepoint {
+            timepoint: t.key(),
+            label: t.label(),
+            value,
+            change,
+        };
+        let mut vascuqol6 = Vec::new();
+        let mut eq5d = Vec::new();
+        let mut vas = Vec::new();
+        for mut a in at.into_iter().flatten() {
+            if !a.vascuqol6.values.is_empty() {
+                vascuqol6.push(timepoint(
+                    a.timepoint,
+                    integers(&a.vascuqol6.values),
+                    integers(&a.vascuqol6.changes),
+                ));
+            }
+            if !a.eq5d_index.values.is_empty() {
+                eq5d.push(timepoint(
+                    a.timepoint,
+                    distribution(&mut a.eq5d_index.values)?,
+                    distribution(&mut a.eq5d_index.changes)?,
+                ));
+            }
+            if !a.eq_vas.values.is_empty() {
+                vas.push(timepoint(
+                    a.timepoint,
+                    integers(&a.eq_vas.values),
+                    integers(&a.eq_vas.changes),
+                ));
+            }
         }
-        if !a.eq5d_index.values.is_empty() {
-            eq5d.push(timepoint(
-                a.timepoint,
-                distribution(&mut a.eq5d_index.values)?,
-                distribution(&mut a.eq5d_index.changes)?,
-            ));
-        }
-        if !a.eq_vas.values.is_empty() {
-            vas.push(timepoint(
-                a.timepoint,
-                integers(&a.eq_vas.values),
-                integers(&a.eq_vas.changes),
-            ));
-        }
+        let out = vec![
+            instrument(
+                "vascuqol6",
+                "VascuQoL-6 total (6–24, higher is better)",
+                integers(&baseline_vascuqol6),
+                vascuqol6,
+            ),
+            instrument(
+                "eq5d_index",
+                "EQ-5D-5L index (England value set; 1 = full health)",
+                distribution(&mut baseline_eq5d)?,
+                eq5d,
+            ),
+            instrument("eq_vas", "EQ VAS (0–100)", integers(&baseline_vas), vas),
+        ];
+        Ok(QualityOfLife {
+            definition: "baseline = the latest assessment on or before the index procedure; a timepoint (DOMAIN.md section 5 windows) is represented by the assessment closest to its target day (the earlier on a tie); change = value − baseline for limbs with both (paired n)".into(),
+            quantile_definition: "median and IQR by type 7 quantiles (numpy's default)".into(),
+            eq5d_value_set: EQ5D5L_VALUE_SET.to_owned(),
+            eq5d_note: "The EQ-5D-5L index uses the England 5L value set; NICE's reference case maps 5L to 3L instead, and that mapping is not implemented.".into(),
+            instruments: out,
+        })
     }
-    let out = vec![
-        instrument(
-            "vascuqol6",
-            "VascuQoL-6 total (6–24, higher is better)",
-            integers(&baseline_vascuqol6),
-            vascuqol6,
-        ),
-        instrument(
-            "eq5d_index",
-            "EQ-5D-5L index (England value set; 1 = full health)",
-            distribution(&mut baseline_eq5d)?,
-            eq5d,
-        ),
-        instrument("eq_vas", "EQ VAS (0–100)", integers(&baseline_vas), vas),
-    ];
-    Ok(QualityOfLife {
-        definition: "baseline = the latest assessment on or before the index procedure; a timepoint (DOMAIN.md section 5 windows) is represented by the assessment closest to its target day (the earlier on a tie); change = value − baseline for limbs with both (paired n)".into(),
-        quantile_definition: "median and IQR by type 7 quantiles (numpy's default)".into(),
-        eq5d_value_set: EQ5D5L_VALUE_SET.to_owned(),
-        eq5d_note: "The EQ-5D-5L index uses the England 5L value set; NICE's reference case maps 5L to 3L instead, and that mapping is not implemented.".into(),
-        instruments: out,
-    })
+}
+
+/// [`FollowUpCompleteness`] limb by limb: overall and by site (the site's
+/// index among the interned sites).
+#[derive(Default)]
+struct CompletenessBuilder {
+    total: Completeness,
+    by_site_index: Vec<Completeness>,
+}
+
+impl CompletenessBuilder {
+    fn add(&mut self, completeness: Completeness, site: u16) {
+        self.total = self.total + completeness;
+        let site = usize::from(site);
+        if site >= self.by_site_index.len() {
+            self.by_site_index.resize(site + 1, Completeness::default());
+        }
+        let slot = &mut self.by_site_index[site];
+        *slot = *slot + completeness;
+    }
 }
 
 fn follow_up_completeness(
-    limbs: &[IndexLimb],
+    counted: CompletenessBuilder,
     sites: &Interned<'_>,
 ) -> Result<FollowUpCompleteness> {
     let definition = "timepoints with a visit ÷ timepoints whose window closed while the patient was alive and in follow-up (DOMAIN.md section 5)";
-    let mut total = Completeness::default();
-    let mut by_site_index = vec![Completeness::default(); sites.values.len()];
-    for (l, &site) in limbs.iter().zip(&sites.of) {
-        total = total + l.completeness;
-        let slot = &mut by_site_index[usize::from(site)];
-        *slot = *slot + l.completeness;
-    }
+    let CompletenessBuilder {
+        total,
+        mut by_site_index,
+    } = counted;
+    by_site_index.resize(sites.values.len(), Completeness::default());
     let by_site: BTreeMap<&str, Completeness> =
         sites.values.iter().copied().zip(by_site_index).collect();
     let mut sites = Vec::new();
@@ -1303,25 +1385,50 @@ fn therapy_summary(
     })
 }
 
-fn duration_of_anticoagulation(limbs: &[IndexLimb]) -> Result<DurationOfAnticoagulation> {
-    // Each drug's durations, found by the drug's position in the list
-    // rather than looked up in a map; reported in the drugs' order.
-    let drugs = AntithromboticDrug::ALL;
-    let mut overall = DurationCounts::default();
-    let mut by_drug_counts: Vec<DurationCounts> =
-        drugs.iter().map(|_| DurationCounts::default()).collect();
-    for l in limbs {
+/// Durations of anticoagulation limb by limb, overall and by drug (each
+/// drug's found by its position in [`AntithromboticDrug::ALL`] rather than
+/// looked up in a map).
+struct AnticoagulationBuilder {
+    overall: DurationCounts,
+    by_drug_counts: Vec<DurationCounts>,
+}
+
+impl Default for AnticoagulationBuilder {
+    fn default() -> Self {
+        Self {
+            overall: DurationCounts::default(),
+            by_drug_counts: AntithromboticDrug::ALL
+                .iter()
+                .map(|_| DurationCounts::default())
+                .collect(),
+        }
+    }
+}
+
+impl AnticoagulationBuilder {
+    fn add(&mut self, l: &IndexLimb) {
         if let Some(d) = l.anticoagulation {
-            overall.add(d);
+            self.overall.add(d);
         }
         for (drug, d) in &l.anticoagulation_by_drug {
-            let i = drugs
+            let i = AntithromboticDrug::ALL
                 .iter()
                 .position(|x| x == drug)
                 .expect("every drug is listed");
-            by_drug_counts[i].add(*d);
+            self.by_drug_counts[i].add(*d);
         }
     }
+}
+
+fn duration_of_anticoagulation(
+    counted: AnticoagulationBuilder,
+) -> Result<DurationOfAnticoagulation> {
+    // Reported in the drugs' order.
+    let drugs = AntithromboticDrug::ALL;
+    let AnticoagulationBuilder {
+        overall,
+        by_drug_counts,
+    } = counted;
     let mut in_order: Vec<usize> = (0..drugs.len()).collect();
     in_order.sort_unstable_by_key(|&i| drugs[i]);
     let mut by_drug = Vec::new();

@@ -76,6 +76,7 @@ fn direction(bad: BadDirection) -> &'static str {
 
 pub(crate) fn monitoring(
     limbs: &[IndexLimb],
+    outcomes: Outcomes,
     interned: &Interning<'_>,
     names: &Names,
 ) -> Result<Monitoring> {
@@ -83,7 +84,6 @@ pub(crate) fn monitoring(
     // limbs per unit looks nothing up in a map.
     let (sites, operators) = (&interned.sites, &interned.operators.ids);
     let operator_of = &interned.operators.of;
-    let outcomes = Outcomes::of(limbs);
     let mut funnels = Vec::new();
     for (x, indicator) in INDICATORS.iter().enumerate() {
         let (n, k) = outcomes.count(x);
@@ -157,29 +157,28 @@ type LimbOutcome = fn(&IndexLimb) -> Option<bool>;
 /// Every limb's value of each funnel indicator ([`INDICATORS`]) and each
 /// learning-curve failure ([`FAILURES`]), two bits each (known, value),
 /// read off the limbs in one pass.
-struct Outcomes(Vec<u16>);
+pub(crate) struct Outcomes(Vec<u16>);
 
 const _: () = assert!(2 * (INDICATORS.len() + FAILURES.len()) <= 16);
 
 impl Outcomes {
-    fn of(limbs: &[IndexLimb]) -> Self {
+    /// Room for `limbs` limbs' outcomes.
+    pub(crate) fn with_capacity(limbs: usize) -> Self {
+        Self(Vec::with_capacity(limbs))
+    }
+
+    /// Reads the next limb's outcomes.
+    pub(crate) fn add(&mut self, l: &IndexLimb) {
         let values = INDICATORS
             .iter()
             .map(|i| i.value)
             .chain(FAILURES.iter().map(|f| f.1));
-        Self(
-            limbs
-                .iter()
-                .map(|l| {
-                    values.clone().enumerate().fold(0, |bits, (x, value)| {
-                        bits | match value(l) {
-                            None => 0,
-                            Some(v) => (0b10 | u16::from(v)) << (2 * x),
-                        }
-                    })
-                })
-                .collect(),
-        )
+        self.0.push(values.enumerate().fold(0, |bits, (x, value)| {
+            bits | match value(l) {
+                None => 0,
+                Some(v) => (0b10 | u16::from(v)) << (2 * x),
+            }
+        }));
     }
 
     /// Of outcome `x`: the limbs where it is known, and those where it is true.
