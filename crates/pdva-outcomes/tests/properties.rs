@@ -171,3 +171,49 @@ proptest! {
         }
     }
 }
+
+/// The derivation reads a patient's records grouped by kind
+/// (`PatientFacts::records`); that is only sound because its result does
+/// not depend on the order of records of different kinds. Here each file's
+/// records are read in the file's own order, kinds interleaved, and with
+/// the kinds in reverse order, each kind's records in the file's order.
+#[test]
+fn limbs_do_not_depend_on_the_order_of_records_of_different_kinds() {
+    use pdva_outcomes::derive::index_limbs_into;
+    use pdva_outcomes::{PatientFacts, RecordFacts, Scratch};
+    let today: NaiveDate = "2026-06-30".parse().unwrap();
+    let (_, files) = common::registry(3000, 17, today);
+    let derive = |facts: &PatientFacts| {
+        let mut limbs = Vec::new();
+        index_limbs_into(facts, today, &mut limbs, &mut Scratch::default());
+        limbs
+    };
+    let (mut limbs, mut interleaved) = (0, 0);
+    for file in &files {
+        let grouped = PatientFacts::from(file);
+        let expected = derive(&grouped);
+        let mut in_file_order = grouped.clone();
+        in_file_order.records = file
+            .records
+            .iter()
+            .map(|(id, r)| RecordFacts::of(*id, r))
+            .collect();
+        interleaved += usize::from(in_file_order.records != grouped.records);
+        let mut reversed = grouped.clone();
+        reversed
+            .records
+            .sort_by_key(|r| std::cmp::Reverse(r.detail.group()));
+        assert_eq!(
+            derive(&in_file_order),
+            expected,
+            "patient {}",
+            file.patient_id
+        );
+        assert_eq!(derive(&reversed), expected, "patient {}", file.patient_id);
+        limbs += expected.len();
+    }
+    assert!(
+        limbs > 3000 && interleaved > 2000,
+        "{limbs} limbs, {interleaved} files interleaved"
+    );
+}

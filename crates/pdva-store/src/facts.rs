@@ -132,8 +132,9 @@ impl<F: FnMut(PatientFacts)> Assembler<F> {
         };
         let patient_id = parse_id(&patient, "patient")?;
         if let Some(view) = self.patients.remove(&patient_id) {
-            // Oldest first, as a patient's file is.
-            rows.sort_unstable_by_key(|(key, r)| (*key, r.id));
+            // Each kind's together, oldest first, as the facts of a
+            // patient's file are.
+            rows.sort_unstable_by_key(|(key, r)| (r.detail.group(), *key, r.id));
             (self.visit)(PatientFacts {
                 patient_id,
                 home_site: view.home_site,

@@ -36,7 +36,9 @@ use crate::read::{file_from_rows, patient_rows};
 /// Version of the binary form below. Change it whenever the form, or what
 /// [`PatientFacts`] holds, changes: every store rebuilds the table from the
 /// records when it next opens.
-pub(crate) const FORMAT: i64 = 1;
+///
+/// 2: a patient's records grouped by kind ([`PatientFacts::records`]).
+pub(crate) const FORMAT: i64 = 2;
 
 /// The name of this table in `projection_state`.
 const NAME: &str = "outcome_facts";
@@ -392,8 +394,9 @@ pub(crate) fn decode_row(patient_id: &str, bytes: &[u8]) -> Result<PatientFacts>
 /// (oldest first, then by id): the order of a file read from the store.
 pub(crate) fn in_stored_order(mut facts: PatientFacts) -> PatientFacts {
     // Within one transaction every row has the same `created_at`, so an
-    // imported file's records are read back in id order.
-    facts.records.sort_by_key(|r| r.id);
+    // imported file's records are read back in id order, each kind's
+    // together.
+    facts.records.sort_by_key(|r| (r.detail.group(), r.id));
     facts
 }
 
