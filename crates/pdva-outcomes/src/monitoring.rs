@@ -219,8 +219,13 @@ fn cases_by_operator(
     limbs: &[IndexLimb],
     operators: &crate::Operators,
 ) -> Vec<Vec<(NaiveDate, RecordId, u32)>> {
+    // Each operator's list made at its size, so that none is copied as it grows.
+    let mut cases = vec![0usize; operators.ids.len()];
+    for &op in &operators.of {
+        cases[op as usize] += 1;
+    }
     let mut by_operator: Vec<Vec<(NaiveDate, RecordId, u32)>> =
-        vec![Vec::new(); operators.ids.len()];
+        cases.into_iter().map(Vec::with_capacity).collect();
     for (i, (l, &op)) in limbs.iter().zip(&operators.of).enumerate() {
         by_operator[op as usize].push((l.procedure_date, l.procedure_id, i as u32));
     }
