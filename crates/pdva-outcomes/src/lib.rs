@@ -1105,14 +1105,12 @@ fn add_integer_score(samples: &mut QolSamples<IntegerSample>, value: Option<u8>,
     }
 }
 
-/// [`QualityOfLife`] limb by limb.
-///
-/// For the three instruments: baseline values,
-/// and each timepoint's values and changes, the timepoints by their
-/// place in `Timepoint`'s order, as a map by timepoint would keep them.
-/// The instruments are written out (no dispatch per value): the
-/// VascuQoL-6 total and EQ VAS are whole numbers, the EQ-5D index is
-/// real.
+/// [`QualityOfLife`] limb by limb: for each of the three instruments, the
+/// baseline values, and each timepoint's values and changes, the
+/// timepoints by their place in `Timepoint`'s order, as a map by timepoint
+/// would keep them. The instruments are written out (no dispatch per
+/// value): the VascuQoL-6 total and EQ VAS are whole numbers, the EQ-5D
+/// index is real.
 #[derive(Default)]
 struct QolBuilder {
     baseline_vascuqol6: IntegerSample,
