@@ -589,29 +589,28 @@ struct Tallies {
 
 impl Tallies {
     fn add(&mut self, l: &IndexLimb) {
-        let t = self;
-        t.technical_success += usize::from(l.technical_success);
+        self.technical_success += usize::from(l.technical_success);
         if l.followed_to(30) {
-            t.followed_to_30 += 1;
-            t.died_by_30 += usize::from(l.death_day.is_some_and(|d| d <= 30));
-            t.major_amputation_by_30 +=
+            self.followed_to_30 += 1;
+            self.died_by_30 += usize::from(l.death_day.is_some_and(|d| d <= 30));
+            self.major_amputation_by_30 +=
                 usize::from(l.major_amputation_day.is_some_and(|d| d <= 30));
-            t.any_adverse_event_30_day += usize::from(l.adverse_events_30_day != 0);
+            self.any_adverse_event_30_day += usize::from(l.adverse_events_30_day != 0);
             // Bit i is the kind ALL[i] (`IndexLimb::adverse_events_30_day`).
-            for (i, k) in t.adverse_event_30_day.iter_mut().enumerate() {
+            for (i, k) in self.adverse_event_30_day.iter_mut().enumerate() {
                 *k += usize::from(l.adverse_events_30_day >> i & 1 == 1);
             }
         }
         if l.baseline.is_some_and(|b| b.has_wound)
             && let Some(w) = l.wound_status_6_months
         {
-            t.wound_evaluable_6_months += 1;
-            t.wound_healed_6_months += usize::from(w == WoundStatus::Healed);
-            t.wound_healing_6_months += usize::from(w == WoundStatus::Healing);
+            self.wound_evaluable_6_months += 1;
+            self.wound_healed_6_months += usize::from(w == WoundStatus::Healed);
+            self.wound_healing_6_months += usize::from(w == WoundStatus::Healing);
         }
-        t.person_days += l.person_time_end_day();
-        t.planned_reinterventions += u64::from(l.planned_reinterventions);
-        t.unplanned_reinterventions += u64::from(l.unplanned_reinterventions);
+        self.person_days += l.person_time_end_day();
+        self.planned_reinterventions += u64::from(l.planned_reinterventions);
+        self.unplanned_reinterventions += u64::from(l.unplanned_reinterventions);
     }
 }
 
