@@ -10,6 +10,7 @@
 //! live in [`validation`], each in one place.
 
 pub mod codes;
+pub mod deident;
 pub mod derived;
 pub mod error;
 pub mod facts;

@@ -148,6 +148,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_outcome_facts.sql"),
         postgres: include_str!("../migrations/postgres/0004_outcome_facts.sql"),
     },
+    Migration {
+        version: 6,
+        name: "access_log",
+        sqlite: include_str!("../migrations/sqlite/0006_access_log.sql"),
+        postgres: include_str!("../migrations/postgres/0006_access_log.sql"),
+    },
 ];
 
 /// Applies the migrations not yet applied, each in its own transaction, and

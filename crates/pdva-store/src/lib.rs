@@ -12,6 +12,7 @@
 //! - the chain head is the registry's data version;
 //! - no HTTP here: callers map [`StoreError`] to their own responses.
 
+mod access;
 mod browse;
 mod chain;
 pub mod db;
@@ -26,6 +27,7 @@ mod users;
 mod verify;
 mod write;
 
+pub use access::{AccessAction, AccessEvent, AccessQuery};
 pub use browse::PatientKey;
 pub use db::{Engine, redact};
 pub use error::{Result, StoreError};
@@ -66,6 +68,8 @@ pub struct Store {
     /// The connection URL, for a native SQLite connection where the `Any`
     /// driver's row decoding would dominate (reading a whole registry).
     url: String,
+    /// Accesses waiting to be written to the access log.
+    access: std::sync::Arc<access::AccessBuffer>,
 }
 
 impl std::fmt::Debug for Store {
@@ -87,6 +91,7 @@ impl Store {
             pool,
             engine,
             url: db::connection_url(db)?,
+            access: Default::default(),
         };
         store.ensure_outcome_facts().await?;
         Ok(store)
@@ -118,9 +123,18 @@ impl Store {
         Ok(())
     }
 
-    /// Closes the pool.
+    /// Writes the accesses still waiting, then closes the pool.
     pub async fn close(&self) {
+        if let Err(e) = self.flush_access_log().await {
+            tracing::error!(error = %e, "the last accesses could not be written to the access log");
+        }
         self.pool.close().await;
+    }
+
+    /// TEMPORARY until the key file lands: the per-deployment pseudonym
+    /// secret, here derived from the database URL.
+    pub fn pseudonym_secret(&self) -> [u8; 32] {
+        rows::sha256(self.url.as_bytes())
     }
 }
 

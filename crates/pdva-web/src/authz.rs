@@ -16,9 +16,10 @@ use axum::extract::{MatchedPath, RawPathParams, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
+use pdva_domain::deident::Pseudonym;
 use pdva_domain::values::SiteCode;
 use pdva_domain::{Patient, PatientFile, RecordId};
-use pdva_store::{AnyRecord, Role, Session, StoredRecord, User};
+use pdva_store::{AccessAction, AccessEvent, AnyRecord, Role, Session, StoredRecord, User};
 
 use crate::AppState;
 use crate::auth::{self, SESSION_COOKIE, SIGN_IN_CSRF_COOKIE};
@@ -37,6 +38,9 @@ pub enum Scope {
     Patient,
     /// The `site` of the query string; users who do not see every site must name one of theirs.
     SiteQuery,
+    /// The home site of the patient whose keyed pseudonym is the
+    /// `{pseudonym}` of the path; only patients of the research population.
+    Pseudonym,
 }
 
 /// What a route needs.
@@ -50,6 +54,49 @@ pub struct Permission {
     pub signed_in: bool,
     /// Where the site comes from.
     pub scope: Scope,
+    /// Which audience the route's output is made for.
+    pub serves: Serves,
+    /// What a successful `GET` of the route records in the access log.
+    pub logged: Option<AccessAction>,
+}
+
+/// Who a route's output is made for (DOMAIN.md section 11). The guard
+/// refuses a caller whose audience the route does not serve, and a test
+/// walks [`ROUTES`] so that no route can list a researcher beside
+/// identifiable data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Serves {
+    /// No patient data at all (sign-in, the stylesheet, account pages).
+    NoPatientData,
+    /// Identifiable data: only roles that see identifiers.
+    Identifiable,
+    /// De-identified patient-level data: researchers only.
+    Research,
+    /// Either, chosen by the caller's role through [`Caller::audience`]
+    /// (the outcomes dashboard and API).
+    ByRole,
+}
+
+/// Who an output is for: the audience comes from the caller's role, never
+/// from a parameter the caller sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Audience {
+    /// Clinicians, governance leads and administrators, for their sites.
+    Identifiable,
+    /// Researchers: the research population, de-identified and
+    /// disclosure-controlled.
+    Research,
+}
+
+impl Audience {
+    /// The audience of a role.
+    pub fn of(role: Role) -> Self {
+        if role.sees_identifiers() {
+            Audience::Identifiable
+        } else {
+            Audience::Research
+        }
+    }
 }
 
 /// Anyone, signed in or not.
@@ -58,6 +105,8 @@ pub const PUBLIC: Permission = Permission {
     roles: &[],
     signed_in: false,
     scope: Scope::None,
+    serves: Serves::NoPatientData,
+    logged: None,
 };
 /// Anyone signed in.
 pub const SIGNED_IN: Permission = Permission {
@@ -65,20 +114,26 @@ pub const SIGNED_IN: Permission = Permission {
     roles: &[Clinician, GovernanceLead, Researcher, Admin],
     signed_in: true,
     scope: Scope::None,
+    serves: Serves::NoPatientData,
+    logged: None,
 };
-/// The patient list of the user's sites (de-identified for researchers).
+/// The identifiable patient list of the user's sites.
 pub const LIST_PATIENTS: Permission = Permission {
     name: "list_patients",
-    roles: &[Clinician, GovernanceLead, Researcher, Admin],
+    roles: &[Clinician, GovernanceLead, Admin],
     signed_in: true,
     scope: Scope::None,
+    serves: Serves::Identifiable,
+    logged: Some(AccessAction::ListPatients),
 };
-/// A patient's page (de-identified for researchers).
+/// A patient's identifiable page.
 pub const VIEW_PATIENT: Permission = Permission {
     name: "view_patient",
-    roles: &[Clinician, GovernanceLead, Researcher, Admin],
+    roles: &[Clinician, GovernanceLead, Admin],
     signed_in: true,
     scope: Scope::Patient,
+    serves: Serves::Identifiable,
+    logged: Some(AccessAction::ViewPatient),
 };
 /// Registering a patient at a site.
 pub const REGISTER_PATIENT: Permission = Permission {
@@ -86,6 +141,8 @@ pub const REGISTER_PATIENT: Permission = Permission {
     roles: &[Clinician],
     signed_in: true,
     scope: Scope::Site,
+    serves: Serves::Identifiable,
+    logged: None,
 };
 /// Recording, amending, voiding and signing off a patient's care.
 pub const RECORD_CARE: Permission = Permission {
@@ -93,6 +150,8 @@ pub const RECORD_CARE: Permission = Permission {
     roles: &[Clinician],
     signed_in: true,
     scope: Scope::Patient,
+    serves: Serves::Identifiable,
+    logged: Some(AccessAction::ViewPatient),
 };
 /// The follow-up worklist (identifiable).
 pub const WORKLIST: Permission = Permission {
@@ -100,6 +159,8 @@ pub const WORKLIST: Permission = Permission {
     roles: &[Clinician, GovernanceLead, Admin],
     signed_in: true,
     scope: Scope::None,
+    serves: Serves::Identifiable,
+    logged: Some(AccessAction::ListPatients),
 };
 /// Aggregate outcomes of the sites the user sees.
 pub const OUTCOMES: Permission = Permission {
@@ -107,6 +168,8 @@ pub const OUTCOMES: Permission = Permission {
     roles: &[Clinician, GovernanceLead, Researcher, Admin],
     signed_in: true,
     scope: Scope::SiteQuery,
+    serves: Serves::ByRole,
+    logged: Some(AccessAction::Report),
 };
 /// The IPG773 compliance view of a site.
 pub const COMPLIANCE: Permission = Permission {
@@ -114,6 +177,8 @@ pub const COMPLIANCE: Permission = Permission {
     roles: &[GovernanceLead, Admin],
     signed_in: true,
     scope: Scope::Site,
+    serves: Serves::Identifiable,
+    logged: Some(AccessAction::Report),
 };
 /// Recording a site's governance notification and review meetings.
 pub const RECORD_GOVERNANCE: Permission = Permission {
@@ -121,6 +186,8 @@ pub const RECORD_GOVERNANCE: Permission = Permission {
     roles: &[GovernanceLead],
     signed_in: true,
     scope: Scope::Site,
+    serves: Serves::Identifiable,
+    logged: None,
 };
 /// Users and their rights.
 pub const MANAGE_USERS: Permission = Permission {
@@ -128,6 +195,37 @@ pub const MANAGE_USERS: Permission = Permission {
     roles: &[Admin],
     signed_in: true,
     scope: Scope::None,
+    serves: Serves::NoPatientData,
+    logged: None,
+};
+
+/// The de-identified patients of the researcher's sites (the research
+/// population only).
+pub const RESEARCH_PATIENTS: Permission = Permission {
+    name: "research_patients",
+    roles: &[Researcher],
+    signed_in: true,
+    scope: Scope::None,
+    serves: Serves::Research,
+    logged: None,
+};
+/// One de-identified patient, by keyed pseudonym.
+pub const VIEW_RESEARCH_PATIENT: Permission = Permission {
+    name: "view_research_patient",
+    roles: &[Researcher],
+    signed_in: true,
+    scope: Scope::Pseudonym,
+    serves: Serves::Research,
+    logged: Some(AccessAction::ViewResearchPatient),
+};
+/// The access log: who saw which patient, report or export.
+pub const ACCESS_LOG: Permission = Permission {
+    name: "access_log",
+    roles: &[Admin],
+    signed_in: true,
+    scope: Scope::None,
+    serves: Serves::NoPatientData,
+    logged: None,
 };
 
 /// Sites and clinicians with their pDVA credentials.
@@ -136,6 +234,8 @@ pub const MANAGE_REFERENCE: Permission = Permission {
     roles: &[Admin],
     signed_in: true,
     scope: Scope::None,
+    serves: Serves::NoPatientData,
+    logged: None,
 };
 
 /// One declared route.
@@ -238,6 +338,13 @@ pub const ROUTES: &[RouteRule] = &[
         "/admin/clinicians/{clinician_id}/edit",
         MANAGE_REFERENCE,
     ),
+    r("GET", "/admin/access", ACCESS_LOG),
+    r("GET", "/research/patients", RESEARCH_PATIENTS),
+    r(
+        "GET",
+        "/research/patients/{pseudonym}",
+        VIEW_RESEARCH_PATIENT,
+    ),
     r("GET", "/api/v1/outcomes", OUTCOMES),
     r("GET", "/dashboard", OUTCOMES),
 ];
@@ -283,6 +390,12 @@ impl Caller {
             .expect("the guard lets no one without a session reach this route")
             .user
     }
+
+    /// Who the output is for: from the signed-in user's role, never from
+    /// the request.
+    pub fn audience(&self) -> Audience {
+        Audience::of(self.user().role)
+    }
 }
 
 /// A refusal from the guard.
@@ -315,8 +428,15 @@ const MAX_FORM_BYTES: usize = 256 * 1024;
 /// The guard: runs on every route after routing (see the module's notes).
 pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
     match check(&state, request).await {
-        Ok((request, signed_in)) => {
+        Ok((request, signed_in, access)) => {
             let mut response = next.run(request).await;
+            // What was shown is logged once it was shown, batched by the
+            // store so that the page does not wait for the write.
+            if let Some(access) = access
+                && response.status().is_success()
+            {
+                state.store.log_access(access);
+            }
             if signed_in {
                 // Pages with patients' data are never kept by caches.
                 response
@@ -329,7 +449,10 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
     }
 }
 
-async fn check(state: &AppState, request: Request) -> Result<(Request, bool), Refusal> {
+async fn check(
+    state: &AppState,
+    request: Request,
+) -> Result<(Request, bool, Option<AccessEvent>), Refusal> {
     let (mut parts, body) = request.into_parts();
     let path = parts
         .extensions
@@ -406,6 +529,19 @@ async fn check(state: &AppState, request: Request) -> Result<(Request, bool), Re
                 "Your role does not give you access to this page.",
             ));
         }
+        // Defence in depth behind the table's roles (which a test checks
+        // against `serves`): identifiable output never reaches a research
+        // audience, nor research pages an identifiable one.
+        let audience = Audience::of(user.role);
+        match (permission.serves, audience) {
+            (Serves::Identifiable, Audience::Research)
+            | (Serves::Research, Audience::Identifiable) => {
+                return Err(Refusal::Forbidden(
+                    "Your role does not give you access to this page.",
+                ));
+            }
+            _ => {}
+        }
         let params = path_params(&mut parts).await;
         let param = |name: &str| {
             params
@@ -441,15 +577,9 @@ async fn check(state: &AppState, request: Request) -> Result<(Request, bool), Re
                 if !user.has_site(&patient.home_site) {
                     return Err(Refusal::NotFound);
                 }
-                if !user.role.sees_identifiers() {
-                    let file = state
-                        .store
-                        .patient_file(id)
-                        .await
-                        .map_err(Refusal::Failed)?;
-                    if !research_use_allowed(&file) {
-                        return Err(Refusal::NotFound);
-                    }
+                if audience == Audience::Research {
+                    // Researchers reach patients by pseudonym only.
+                    return Err(Refusal::NotFound);
                 }
                 if let Some(record_id) = param("record_id") {
                     let record_id: RecordId = record_id.parse().map_err(|_| Refusal::NotFound)?;
@@ -464,6 +594,32 @@ async fn check(state: &AppState, request: Request) -> Result<(Request, bool), Re
                 }
                 caller.site = Some(patient.home_site.clone());
                 caller.patient = Some(PatientInScope { id, patient });
+            }
+            Scope::Pseudonym => {
+                let pseudonym = param("pseudonym")
+                    .and_then(|p| Pseudonym::parse(&p))
+                    .ok_or(Refusal::NotFound)?;
+                let id = state
+                    .pseudonyms
+                    .resolve(&state.store, &pseudonym)
+                    .await
+                    .map_err(Refusal::Failed)?
+                    .ok_or(Refusal::NotFound)?;
+                let file = match state.store.patient_file(id).await {
+                    Ok(file) => file,
+                    Err(pdva_store::StoreError::NotFound(_)) => return Err(Refusal::NotFound),
+                    Err(e) => return Err(Refusal::Failed(e)),
+                };
+                // Outside the user's sites, or outside the research
+                // population: not found, so that a pseudonym tells nothing.
+                if !user.has_site(&file.patient.home_site) || !research_use_allowed(&file) {
+                    return Err(Refusal::NotFound);
+                }
+                caller.site = Some(file.patient.home_site.clone());
+                caller.patient = Some(PatientInScope {
+                    id,
+                    patient: file.patient,
+                });
             }
             Scope::SiteQuery => {
                 let site = parts.uri.query().and_then(|q| {
@@ -486,8 +642,25 @@ async fn check(state: &AppState, request: Request) -> Result<(Request, bool), Re
             }
         }
     }
+    let access = match (&caller.session, permission.logged) {
+        (Some(session), Some(action)) if parts.method == Method::GET => Some(AccessEvent::now(
+            session.user.username.to_string(),
+            session.user.role.as_str(),
+            action,
+            caller.patient.as_ref().map(|p| p.id),
+            Some(match parts.uri.query() {
+                Some(q) => format!("{} ?{q}", parts.uri.path()),
+                None => parts.uri.path().to_owned(),
+            }),
+        )),
+        _ => None,
+    };
     parts.extensions.insert(caller);
-    Ok((Request::from_parts(parts, body), permission.signed_in))
+    Ok((
+        Request::from_parts(parts, body),
+        permission.signed_in,
+        access,
+    ))
 }
 
 /// Whether a patient's data may be used for research (DOMAIN.md 4.4 and
@@ -516,5 +689,56 @@ async fn path_params(parts: &mut axum::http::request::Parts) -> Vec<(String, Str
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect(),
         Err(_) => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The one rule that keeps identifiable data from researchers: each
+    /// route's roles agree with the audience its output is made for, so a
+    /// route added with the wrong roles fails here before it ships.
+    #[test]
+    fn every_route_serves_only_the_audiences_of_its_roles() {
+        for rule in ROUTES {
+            let p = rule.permission;
+            let audiences: Vec<Audience> = p.roles.iter().map(|r| Audience::of(*r)).collect();
+            match p.serves {
+                Serves::Identifiable => assert!(
+                    !audiences.contains(&Audience::Research),
+                    "{} {} shows identifiable data to researchers",
+                    rule.method,
+                    rule.path
+                ),
+                Serves::Research => assert!(
+                    !audiences.contains(&Audience::Identifiable),
+                    "{} {} is a research page open to identifiable roles",
+                    rule.method,
+                    rule.path
+                ),
+                Serves::ByRole | Serves::NoPatientData => {}
+            }
+            if p.scope == Scope::Patient {
+                assert_eq!(
+                    p.serves,
+                    Serves::Identifiable,
+                    "{} {}: a patient by record id is identifiable",
+                    rule.method,
+                    rule.path
+                );
+            }
+            if p.scope == Scope::Pseudonym {
+                assert_eq!(p.serves, Serves::Research, "{} {}", rule.method, rule.path);
+            }
+            if matches!(p.scope, Scope::Patient | Scope::Pseudonym) && rule.method == "GET" {
+                assert!(
+                    p.logged.is_some(),
+                    "{} {} shows a patient without logging the view",
+                    rule.method,
+                    rule.path
+                );
+            }
+        }
     }
 }

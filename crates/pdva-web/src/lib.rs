@@ -6,6 +6,7 @@
 //! store and render a view type that lives here. Only this crate knows HTTP;
 //! [`WebError`] is the one place where errors become responses.
 
+mod access_log;
 mod admin;
 mod api;
 mod auth;
@@ -19,6 +20,7 @@ mod outcomes;
 mod pages;
 mod patients;
 mod reference;
+mod research;
 mod wording;
 mod worklist;
 
@@ -43,6 +45,8 @@ pub struct AppState {
     pub settings: Settings,
     /// Outcomes reports kept for the data version they were computed at.
     pub reports: std::sync::Arc<outcomes::ReportCache>,
+    /// Researchers' pseudonyms and the patients behind them.
+    pub pseudonyms: std::sync::Arc<research::PseudonymIndex>,
 }
 
 /// The application's routes with the default settings (cookies without
@@ -58,6 +62,7 @@ pub fn router_with(store: Store, settings: Settings) -> Router {
         store,
         settings,
         reports: Default::default(),
+        pseudonyms: Default::default(),
     };
     Router::new()
         .route("/", get(pages::index))
@@ -92,6 +97,9 @@ pub fn router_with(store: Store, settings: Settings) -> Router {
             "/patients/{patient_id}/records/{record_id}/sign-off",
             post(patients::sign_off_record),
         )
+        .route("/research/patients", get(research::list))
+        .route("/research/patients/{pseudonym}", get(research::page))
+        .route("/admin/access", get(access_log::page))
         .route("/worklist", get(worklist::page))
         .route("/dashboard", get(dashboard::page))
         .route("/sites/{site}/compliance", get(compliance::page))
@@ -176,7 +184,12 @@ pub async fn serve_with(
     settings: Settings,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router_with(store, settings))
+    let served = axum::serve(listener, router_with(store.clone(), settings))
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    // The accesses of the last requests are written before the server stops.
+    if let Err(e) = store.flush_access_log().await {
+        tracing::error!(error = %e, "the last accesses could not be written to the access log");
+    }
+    served
 }

@@ -18,12 +18,14 @@ use pdva_domain::{ClinicalRecord, Patient, PatientFile, RecordId, RecordKind};
 use pdva_store::{AnyRecord, Change, PatientKey, Role, SiteAccess, StoreError, StoredRecord, User};
 use serde_json::Value;
 
-use crate::authz::{Caller, research_use_allowed};
+use crate::authz::{Audience, Caller};
 use crate::forms::{self, FieldView, Messages, Offered, Submitted};
 use crate::{AppState, WebError};
 
 /// The navigation bar of every signed-in page.
 pub(crate) struct Nav {
+    /// The patient list of the user's audience (de-identified for researchers).
+    pub patients: &'static str,
     pub username: String,
     pub role: &'static str,
     pub csrf_token: String,
@@ -39,6 +41,10 @@ impl Nav {
     pub fn of(caller: &Caller) -> Self {
         let user = caller.user();
         Self {
+            patients: match caller.audience() {
+                Audience::Identifiable => "/patients",
+                Audience::Research => "/research/patients",
+            },
             username: user.username.to_string(),
             role: user.role.label(),
             csrf_token: caller.csrf_token.clone(),
@@ -79,7 +85,6 @@ struct PatientRow {
     name: String,
     nhs_number: String,
     date_of_birth: String,
-    age: String,
     sex: &'static str,
     site: String,
 }
@@ -90,7 +95,6 @@ struct PatientsPage {
     nav: Nav,
     query: String,
     message: String,
-    identifiable: bool,
     patients: Vec<PatientRow>,
     register_at: Vec<String>,
 }
@@ -104,37 +108,24 @@ fn name_of(p: &Patient) -> String {
     }
 }
 
-/// The age a researcher sees: at the first index procedure, else today.
-fn age_of(file_or_patient: &Patient, first_procedure: Option<NaiveDate>) -> String {
-    file_or_patient
+/// Age in whole years at the first index procedure, else today.
+fn age_of(patient: &Patient, first_procedure: Option<NaiveDate>) -> String {
+    patient
         .age_on(first_procedure.unwrap_or_else(today))
         .to_string()
 }
 
-fn patient_row(
-    id: RecordId,
-    p: &Patient,
-    identifiable: bool,
-    first: Option<NaiveDate>,
-) -> PatientRow {
+fn patient_row(id: RecordId, p: &Patient) -> PatientRow {
     PatientRow {
         id: id.to_string(),
         registry_id: p.registry_id.to_string(),
-        name: if identifiable {
-            name_of(p)
-        } else {
-            String::new()
-        },
-        nhs_number: match (&p.nhs_number, identifiable) {
-            (Some(n), true) => n.formatted(),
-            _ => String::new(),
-        },
-        date_of_birth: if identifiable {
-            p.date_of_birth.to_string()
-        } else {
-            String::new()
-        },
-        age: age_of(p, first),
+        name: name_of(p),
+        nhs_number: p
+            .nhs_number
+            .as_ref()
+            .map(|n| n.formatted())
+            .unwrap_or_default(),
+        date_of_birth: p.date_of_birth.to_string(),
         sex: p.sex.label(),
         site: p.home_site.to_string(),
     }
@@ -146,22 +137,16 @@ pub(crate) struct ListQuery {
     q: Option<String>,
 }
 
-/// Finds the patient a search names, among those the user may see.
-/// Researchers search by registry id only: an NHS number search would tell
-/// them whether a person is in the registry.
+/// Finds the patient a search names, among those the user may see. Only
+/// identifiable roles reach this page: researchers search by pseudonym on
+/// their own (`crate::research`).
 async fn search(
     state: &AppState,
     user: &User,
     query: &str,
 ) -> Result<Result<RecordId, String>, WebError> {
-    let identifiable = user.role.sees_identifiers();
     let digits: String = query.chars().filter(char::is_ascii_digit).collect();
     let key = if digits.len() >= 9 && !query.to_ascii_uppercase().starts_with("P-") {
-        if !identifiable {
-            return Ok(Err(
-                "Search by registry id (researchers do not search by NHS number).".into(),
-            ));
-        }
         match NhsNumber::parse(query) {
             Ok(n) => PatientKey::NhsNumber(n),
             Err(e) => return Ok(Err(format!("NHS number \"{}\" {}", e.value, e.rule))),
@@ -172,26 +157,16 @@ async fn search(
             Err(e) => return Ok(Err(format!("Registry id \"{}\" {}", e.value, e.rule))),
         }
     };
-    let not_found = || {
-        Ok(Err(
+    match state.store.find_patient(&key).await? {
+        Some((id, patient)) if user.has_site(&patient.home_site) => Ok(Ok(id)),
+        _ => Ok(Err(
             "No patient of your sites has that registry id or NHS number.".into(),
-        ))
-    };
-    let Some((id, patient)) = state.store.find_patient(&key).await? else {
-        return not_found();
-    };
-    if !user.has_site(&patient.home_site) {
-        return not_found();
+        )),
     }
-    if !identifiable && !research_use_allowed(&state.store.patient_file(id).await?) {
-        return not_found();
-    }
-    Ok(Ok(id))
 }
 
-/// The patients of the user's sites: identifiable for clinical roles,
-/// de-identified (and only those whose data may be used for research) for
-/// researchers. A search by registry id or NHS number goes to the patient.
+/// The identifiable patients of the user's sites. A search by registry id
+/// or NHS number goes to the patient.
 #[tracing::instrument(skip_all)]
 pub(crate) async fn list(
     State(state): State<AppState>,
@@ -207,33 +182,14 @@ pub(crate) async fn list(
             Err(m) => message = m,
         }
     }
-    let identifiable = user.role.sees_identifiers();
     let sites = visible_sites(user);
-    let patients = if identifiable {
-        state
-            .store
-            .patients_at(sites.as_deref(), 200)
-            .await?
-            .iter()
-            .map(|(id, p)| patient_row(*id, p, true, None))
-            .collect()
-    } else {
-        // The newest patients first, each file read to check research
-        // consent, until 200 may be shown: not every file of the registry.
-        let mut rows = Vec::new();
-        for (id, _) in state.store.patients_at(sites.as_deref(), 2000).await? {
-            if rows.len() >= 200 {
-                break;
-            }
-            let file = state.store.patient_file(id).await?;
-            if research_use_allowed(&file) {
-                let first = file.procedures().map(|(_, p)| p.procedure_date).min();
-                rows.push(patient_row(file.patient_id, &file.patient, false, first));
-            }
-        }
-        rows.sort_by(|a: &PatientRow, b| a.registry_id.cmp(&b.registry_id));
-        rows
-    };
+    let patients = state
+        .store
+        .patients_at(sites.as_deref(), 200)
+        .await?
+        .iter()
+        .map(|(id, p)| patient_row(*id, p))
+        .collect();
     let register_at = if user.role == Role::Clinician {
         match &sites {
             Some(s) => s.iter().map(ToString::to_string).collect(),
@@ -252,7 +208,6 @@ pub(crate) async fn list(
         nav: Nav::of(&caller),
         query,
         message,
-        identifiable,
         patients,
         register_at,
     };
@@ -869,7 +824,6 @@ struct HistoryEntry {
 struct PatientPage {
     nav: Nav,
     id: String,
-    identifiable: bool,
     can_record: bool,
     registry_id: String,
     name: String,
@@ -1017,7 +971,8 @@ fn limb_state(file: &PatientFile, procedure_id: RecordId) -> String {
     }
 }
 
-/// The patient page: identifiers for clinical roles only.
+/// The identifiable patient page (clinical roles only; researchers see
+/// `crate::research`).
 #[tracing::instrument(skip_all)]
 pub(crate) async fn page(
     State(state): State<AppState>,
@@ -1025,7 +980,6 @@ pub(crate) async fn page(
 ) -> Result<Html<String>, WebError> {
     let in_scope = caller.patient.as_ref().ok_or(WebError::NotFound)?;
     let user = caller.user();
-    let identifiable = user.role.sees_identifiers();
     let file = state.store.patient_file(in_scope.id).await?;
     let stored = state.store.patient_records(in_scope.id).await?;
     let clinicians: HashMap<RecordId, String> = state
@@ -1109,52 +1063,36 @@ pub(crate) async fn page(
         })
         .collect();
     timeline.sort_by_key(|(d, _)| *d);
-    let history = if identifiable {
-        state
-            .store
-            .audit_log(Some(in_scope.id), 200)
-            .await?
-            .into_iter()
-            .map(|e| HistoryEntry {
-                at: e.at,
-                actor: e.actor,
-                action: e.action.replace('_', " "),
-                what: RecordKind::parse(&e.record_kind)
-                    .map(forms::title_of)
-                    .unwrap_or("Record")
-                    .to_owned(),
-                reason: e.reason.unwrap_or_default(),
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let history = state
+        .store
+        .audit_log(Some(in_scope.id), 200)
+        .await?
+        .into_iter()
+        .map(|e| HistoryEntry {
+            at: e.at,
+            actor: e.actor,
+            action: e.action.replace('_', " "),
+            what: RecordKind::parse(&e.record_kind)
+                .map(forms::title_of)
+                .unwrap_or("Record")
+                .to_owned(),
+            reason: e.reason.unwrap_or_default(),
+        })
+        .collect();
     let first = file.procedures().map(|(_, p)| p.procedure_date).min();
     let page = PatientPage {
         nav: Nav::of(&caller),
         id: in_scope.id.to_string(),
-        identifiable,
         can_record: user.role == Role::Clinician,
         registry_id: p.registry_id.to_string(),
-        name: if identifiable {
-            name_of(p)
-        } else {
-            String::new()
-        },
-        nhs_number: match (&p.nhs_number, identifiable) {
-            (Some(n), true) => n.formatted(),
-            _ => String::new(),
-        },
-        hospital_number: if identifiable {
-            p.hospital_number.clone().unwrap_or_default()
-        } else {
-            String::new()
-        },
-        date_of_birth: if identifiable {
-            p.date_of_birth.to_string()
-        } else {
-            String::new()
-        },
+        name: name_of(p),
+        nhs_number: p
+            .nhs_number
+            .as_ref()
+            .map(|n| n.formatted())
+            .unwrap_or_default(),
+        hospital_number: p.hospital_number.clone().unwrap_or_default(),
+        date_of_birth: p.date_of_birth.to_string(),
         age: age_of(p, first),
         sex: p.sex.label(),
         site: p.home_site.to_string(),

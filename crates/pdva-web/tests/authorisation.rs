@@ -8,6 +8,7 @@
 mod common;
 
 use common::*;
+use pdva_domain::deident::PseudonymKey;
 use pdva_store::{Role, SiteAccess};
 use pdva_web::authz::ROUTES;
 
@@ -30,6 +31,7 @@ const IDENTIFIABLE: &[Role] = &[Role::Clinician, Role::GovernanceLead, Role::Adm
 const ADMIN: &[Role] = &[Role::Admin];
 const GOVERNANCE: &[Role] = &[Role::GovernanceLead, Role::Admin];
 const GOVERNANCE_LEAD: &[Role] = &[Role::GovernanceLead];
+const RESEARCHER: &[Role] = &[Role::Researcher];
 
 const fn e(
     method: &'static str,
@@ -54,10 +56,10 @@ const EXPECTED: &[Expectation] = &[
     e("GET", "/sign-in", ALL, false),
     e("POST", "/sign-in", ALL, false),
     e("POST", "/sign-out", ALL, false),
-    e("GET", "/patients", ALL, false),
+    e("GET", "/patients", IDENTIFIABLE, false),
     e("GET", "/sites/{site}/patients/new", CLINICIAN, true),
     e("POST", "/sites/{site}/patients/new", CLINICIAN, true),
-    e("GET", "/patients/{patient_id}", ALL, true),
+    e("GET", "/patients/{patient_id}", IDENTIFIABLE, true),
     e("GET", "/patients/{patient_id}/edit", CLINICIAN, true),
     e("POST", "/patients/{patient_id}/edit", CLINICIAN, true),
     e(
@@ -141,6 +143,9 @@ const EXPECTED: &[Expectation] = &[
         ADMIN,
         false,
     ),
+    e("GET", "/admin/access", ADMIN, false),
+    e("GET", "/research/patients", RESEARCHER, false),
+    e("GET", "/research/patients/{pseudonym}", RESEARCHER, true),
     e("GET", "/api/v1/outcomes", ALL, true),
     e("GET", "/dashboard", ALL, true),
 ];
@@ -176,7 +181,13 @@ fn concrete(path: &str, world: &World, own: bool, user_id: &str) -> String {
         .replace("{kind}", "follow-up-visit")
         .replace("{user_id}", user_id)
         .replace("{site_code}", site)
-        .replace("{clinician_id}", &world.clinician_a.to_string());
+        .replace("{clinician_id}", &world.clinician_a.to_string())
+        .replace(
+            "{pseudonym}",
+            PseudonymKey::new(world.store.pseudonym_secret())
+                .patient(patient.id)
+                .as_str(),
+        );
     if path == "/api/v1/outcomes" || path == "/dashboard" {
         format!("{path}?site={site}")
     } else {
@@ -439,15 +450,31 @@ async fn a_researcher_never_sees_an_identifier() {
     )
     .await;
     let who = session(store, &researcher).await;
-    let list = get(store, "/patients", Some(&who)).await;
+    // The identifiable list and pages are not the researcher's.
+    assert_eq!(get(store, "/patients", Some(&who)).await.status, 403);
+    let by_id = get(store, &format!("/patients/{}", world.a.id), Some(&who)).await;
+    assert_eq!(by_id.status, 403);
+    let key = PseudonymKey::new(store.pseudonym_secret());
+    let list = get(store, "/research/patients", Some(&who)).await;
     assert_eq!(list.status, 200);
-    let page_a = get(store, &format!("/patients/{}", world.a.id), Some(&who)).await;
-    let page_b = get(store, &format!("/patients/{}", world.b.id), Some(&who)).await;
-    assert_eq!(page_a.status, 200);
-    assert!(list.body.contains("P-NGH-0018"), "{}", list.body);
+    let mut bodies = vec![list.body.clone()];
+    for p in [&world.a, &world.b] {
+        let pseudonym = key.patient(p.id);
+        assert!(list.body.contains(pseudonym.as_str()), "{}", list.body);
+        let page = get(
+            store,
+            &format!("/research/patients/{pseudonym}"),
+            Some(&who),
+        )
+        .await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        bodies.push(page.body);
+    }
+    let stored = store.patient_records(world.a.id).await.unwrap();
+    assert!(stored.len() > 1);
     for p in [&world.a, &world.b] {
         let formatted = format!("{} {} {}", &p.nhs[..3], &p.nhs[3..6], &p.nhs[6..]);
-        for body in [&list.body, &page_a.body, &page_b.body] {
+        for body in &bodies {
             for secret in [
                 p.nhs,
                 formatted.as_str(),
@@ -456,13 +483,24 @@ async fn a_researcher_never_sees_an_identifier() {
                 p.given_name,
                 p.date_of_birth,
                 &format!("HN{}", &p.nhs[5..]),
+                &p.id.to_string(),
+                "P-NGH-",
+                "P-OTH-",
             ] {
                 assert!(!body.contains(secret), "{secret} shown to a researcher");
             }
+            // No calendar date at all: days from the index procedure instead.
+            assert!(
+                !has_iso_date(body),
+                "a calendar date was shown to a researcher: {body}"
+            );
         }
     }
-    // Age instead of the date of birth.
-    assert!(page_a.body.contains("<td>73</td>"), "{}", page_a.body);
+    // Age at the index procedure instead of the date of birth.
+    assert!(bodies[1].contains("<td>73</td>"), "{}", bodies[1]);
+    // A mistyped or guessed pseudonym finds nothing.
+    let guessed = get(store, "/research/patients/R-0000000000000000", Some(&who)).await;
+    assert_eq!(guessed.status, 404);
 
     // A clinician of the site sees them.
     let clinician = user(store, "clin.ngh", Role::Clinician, ngh()).await;
@@ -498,18 +536,26 @@ async fn searches_find_only_patients_of_the_users_sites() {
             .unwrap()
             .contains("No patient of your sites")
     );
-    // A researcher cannot test whether an NHS number is in the registry.
+    // A researcher cannot test whether an NHS number is in the registry:
+    // the search that takes one is not theirs.
     let researcher = user(store, "res.ngh", Role::Researcher, ngh()).await;
     let who = session(store, &researcher).await;
     let probe = get(store, "/patients?q=9990000018", Some(&who)).await;
+    assert_eq!(probe.status, 403);
+    let probe = get(store, "/research/patients?q=9990000018", Some(&who)).await;
     assert_eq!(probe.status, 200);
-    assert!(
-        probe
-            .body
-            .contains("researchers do not search by NHS number")
-    );
-    let by_id = get(store, "/patients?q=P-NGH-0018", Some(&who)).await;
-    assert_eq!(by_id.location, format!("/patients/{}", world.a.id));
+    assert!(probe.body.contains("is not a pseudonym"), "{}", probe.body);
+}
+
+/// Whether `text` holds a date written YYYY-MM-DD.
+fn has_iso_date(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.windows(10).any(|w| {
+        w.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            _ => c.is_ascii_digit(),
+        })
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -678,4 +724,62 @@ async fn an_administrator_adds_a_user_and_changes_their_access_with_a_reason() {
     );
     let list = get(store, "/admin/users", Some(&who)).await;
     assert!(list.body.contains("Governance lead"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_view_of_a_patient_and_every_report_is_in_the_access_log() {
+    let world = world().await;
+    let store = &world.store;
+    let clinician = user(store, "clin.ngh", Role::Clinician, ngh()).await;
+    let who = session(store, &clinician).await;
+    let page = get(store, &format!("/patients/{}", world.a.id), Some(&who)).await;
+    assert_eq!(page.status, 200);
+    let report = get(store, "/api/v1/outcomes?site=NGH", Some(&who)).await;
+    assert_eq!(report.status, 200);
+    // A refused request shows nothing, so it logs nothing.
+    let other = get(store, &format!("/patients/{}", world.b.id), Some(&who)).await;
+    assert_eq!(other.status, 404);
+
+    let researcher = user(store, "res.ngh", Role::Researcher, ngh()).await;
+    let rwho = session(store, &researcher).await;
+    let pseudonym = PseudonymKey::new(store.pseudonym_secret()).patient(world.a.id);
+    let research = get(
+        store,
+        &format!("/research/patients/{pseudonym}"),
+        Some(&rwho),
+    )
+    .await;
+    assert_eq!(research.status, 200);
+
+    let admin = user(store, "admin.all", Role::Admin, SiteAccess::All).await;
+    let awho = session(store, &admin).await;
+    let log = get(store, "/admin/access?patient=p-ngh-0018", Some(&awho)).await;
+    assert_eq!(log.status, 200);
+    let rows: Vec<&str> = log
+        .body
+        .lines()
+        .filter(|l| l.starts_with("<tr><td>"))
+        .collect();
+    assert_eq!(rows.len(), 2, "{}", log.body);
+    assert!(
+        rows.iter()
+            .any(|r| r.contains("res.ngh") && r.contains("viewed a de-identified patient"))
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r.contains("clin.ngh") && r.contains("viewed a patient"))
+    );
+    let of_user = get(store, "/admin/access?user=clin.ngh", Some(&awho)).await;
+    assert!(
+        of_user.body.contains("generated a report"),
+        "{}",
+        of_user.body
+    );
+    assert!(of_user.body.contains("site=NGH"));
+    assert!(!of_user.body.contains(&world.b.id.to_string()));
+    let events = store
+        .access_log(&pdva_store::AccessQuery::default())
+        .await
+        .unwrap();
+    assert!(events.iter().all(|e| e.patient_id != Some(world.b.id)));
 }

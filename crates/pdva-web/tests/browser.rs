@@ -583,7 +583,7 @@ async fn clinician_records_care_to_amputation_and_researcher_sees_no_identifier(
         "HN-E2E-1",
     ];
     let mut seen = BTreeSet::new();
-    let mut queue = VecDeque::from(["/".to_owned(), "/patients".to_owned()]);
+    let mut queue = VecDeque::from(["/".to_owned(), "/research/patients".to_owned()]);
     let mut patient_pages = 0;
     while let Some(path) = queue.pop_front() {
         if !seen.insert(path.clone()) || seen.len() > 300 {
@@ -603,6 +603,13 @@ async fn clinician_records_care_to_amputation_and_researcher_sees_no_identifier(
             );
         }
         if path.starts_with("/patients/") {
+            panic!("the researcher reached an identifiable patient page: {path}");
+        }
+        if path.starts_with("/research/patients/") {
+            assert!(
+                !source.contains("P-NGH-") && !source.contains("P-OTH-"),
+                "a registry id on {path}"
+            );
             patient_pages += 1;
             if patient_pages == 1 {
                 b.screenshot("10-researcher-patient").await;
