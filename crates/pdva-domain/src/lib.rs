@@ -11,6 +11,7 @@
 
 pub mod codes;
 pub mod derived;
+pub mod disclosure;
 pub mod error;
 pub mod facts;
 pub mod records;
