@@ -16,7 +16,7 @@ use serde::{Deserialize, Deserializer};
 
 use crate::codes::{
     AdverseEventKind, AmputationLevel, AntithromboticDrug, CrossoverLevel, Diabetes, Limb,
-    LimbStatus, ReinterventionKind, StopReason, VenousArchFlow, WoundStatus,
+    LimbStatus, ReinterventionKind, ResearchConsent, StopReason, VenousArchFlow, WoundStatus,
 };
 use crate::derived;
 use crate::records::{ClinicalRecord, RecordId, RecordKind};
@@ -40,8 +40,13 @@ pub struct BaselineFacts {
 /// The facts of one record that the derivation reads, by kind.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FactDetail {
-    /// A consent (its dates only).
-    Consent,
+    /// A consent: its dates (the record's date and the research-consent
+    /// withdrawal as its secondary date) and the research consent given,
+    /// which decide the research population ([`crate::disclosure`]).
+    Consent {
+        /// Consent to research use of the registry data.
+        research_consent: ResearchConsent,
+    },
     /// The baseline assessment.
     Baseline(BaselineFacts),
     /// An index procedure.
@@ -164,7 +169,7 @@ impl FactDetail {
     /// keeps the kinds.
     pub fn group(&self) -> u8 {
         match self {
-            Self::Consent => 0,
+            Self::Consent { .. } => 0,
             Self::Baseline(_) => 1,
             Self::Procedure { .. } => 2,
             Self::AntithromboticTherapy { .. } => 3,
@@ -182,7 +187,12 @@ impl RecordFacts {
     /// The facts of a whole record.
     pub fn of(id: RecordId, record: &ClinicalRecord) -> Self {
         let (secondary_date, detail) = match record {
-            ClinicalRecord::Consent(c) => (c.research_consent_withdrawn_on, FactDetail::Consent),
+            ClinicalRecord::Consent(c) => (
+                c.research_consent_withdrawn_on,
+                FactDetail::Consent {
+                    research_consent: c.research_consent,
+                },
+            ),
             ClinicalRecord::Baseline(b) => (
                 b.mdt_decision_date,
                 FactDetail::Baseline(BaselineFacts {
@@ -261,6 +271,7 @@ impl RecordFacts {
 #[derive(Deserialize)]
 struct ConsentView {
     consent_date: NaiveDate,
+    research_consent: ResearchConsent,
     research_consent_withdrawn_on: Option<NaiveDate>,
 }
 
@@ -380,7 +391,9 @@ pub fn deserialize_record_facts<'de, D: Deserializer<'de>>(
                 v.consent_date,
                 v.research_consent_withdrawn_on,
                 None,
-                FactDetail::Consent,
+                FactDetail::Consent {
+                    research_consent: v.research_consent,
+                },
             )
         }
         RecordKind::Baseline => {

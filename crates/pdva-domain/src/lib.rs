@@ -12,6 +12,7 @@
 pub mod codes;
 pub mod deident;
 pub mod derived;
+pub mod disclosure;
 pub mod error;
 pub mod facts;
 pub mod records;

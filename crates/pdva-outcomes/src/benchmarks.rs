@@ -2,7 +2,9 @@
 //! beside the matching local figure so that a committee sees at a glance
 //! whether local results sit inside what was published.
 
-use crate::report::{Benchmark, LocalFigure, OutcomesReport, ProportionEndpoint, SurvivalEndpoint};
+use crate::report::{
+    Benchmark, Count, LocalFigure, OutcomesReport, ProportionEndpoint, SurvivalEndpoint,
+};
 
 /// The caveat of the figures marked † in DOMAIN.md section 9.
 pub const SECONDARY_REPORT_CAVEAT: &str = "From secondary reports of the trial: check against the \
@@ -198,7 +200,7 @@ fn survival<'a>(report: &'a OutcomesReport, name: &str) -> &'a SurvivalEndpoint 
 fn from_estimates(
     endpoint: String,
     est: Option<&crate::report::SurvivalEstimate>,
-    n: u64,
+    n: Count,
     one_minus: bool,
     t: f64,
 ) -> LocalFigure {
@@ -237,7 +239,7 @@ fn local_figure(report: &OutcomesReport, local: Local) -> LocalFigure {
             from_estimates(
                 endpoint,
                 s.estimates.iter().find(|e| e.t_days == t),
-                s.n,
+                s.n.into(),
                 one_minus,
                 t,
             )
@@ -251,7 +253,7 @@ fn local_figure(report: &OutcomesReport, local: Local) -> LocalFigure {
                 estimate: e.map(|e| e.cumulative_incidence),
                 ci_lower: e.and_then(|e| e.ci_lower),
                 ci_upper: e.and_then(|e| e.ci_upper),
-                n: c.n,
+                n: c.n.into(),
             }
         }
         Local::AfsByDialysis(dialysis, t) => {
@@ -269,7 +271,7 @@ fn local_figure(report: &OutcomesReport, local: Local) -> LocalFigure {
             from_estimates(
                 format!("amputation_free_survival (dialysis_dependent = {value})"),
                 stratum.and_then(|s| s.estimates.iter().find(|e| e.t_days == t)),
-                stratum.map_or(0, |s| s.n),
+                stratum.map_or(Count::Exact(0), |s| s.n),
                 false,
                 t,
             )

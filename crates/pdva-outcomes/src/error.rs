@@ -32,6 +32,18 @@ pub enum OutcomesError {
         /// Last procedure date asked for.
         to: chrono::NaiveDate,
     },
+    /// A research cohort is smaller than the minimum (DOMAIN.md section 11).
+    /// The message does not say how many patients it has: that would be
+    /// the small count disclosure control withholds.
+    #[error(
+        "this research cohort has fewer than {minimum} patients after every filter (research \
+         consent, site, operator, dates snapped to whole quarters), and figures about so few \
+         patients could identify them; widen the filters"
+    )]
+    ResearchCohortTooSmall {
+        /// The smallest research cohort reported.
+        minimum: u64,
+    },
     /// A statistic could not be computed (a bug: the engine only passes
     /// valid data to the statistics crate).
     #[error("statistics: {0}")]

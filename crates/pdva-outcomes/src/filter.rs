@@ -2,6 +2,7 @@
 //! the registry's reference data before anything is computed.
 
 use chrono::NaiveDate;
+use pdva_domain::disclosure::{Audience, quarter_end, quarter_start};
 use pdva_domain::{RecordId, ReferenceData};
 use serde::{Deserialize, Serialize};
 
@@ -21,7 +22,7 @@ pub struct Filter {
     pub to: Option<NaiveDate>,
 }
 
-/// A filter whose site and operator are known to exist.
+/// A filter whose site and operator are known to exist, for one audience.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ResolvedFilter {
     /// Site code.
@@ -32,13 +33,39 @@ pub struct ResolvedFilter {
     pub from: Option<NaiveDate>,
     /// Last procedure date.
     pub to: Option<NaiveDate>,
+    /// Who the report is for: a research cohort is the research population
+    /// only, and its report is disclosure-controlled. Set by the caller from
+    /// the user's role, never from the filter a user gives.
+    pub audience: Audience,
 }
 
 impl Filter {
     /// Checks the filter against the registry: an unknown site or operator,
     /// an ambiguous operator name or an empty date range is an error that
-    /// names the value.
+    /// names the value. The filter is for the identifiable audience.
     pub fn resolve(&self, reference: &ReferenceData) -> Result<ResolvedFilter> {
+        self.resolve_for(reference, Audience::Identifiable)
+    }
+
+    /// [`Filter::resolve`] for `audience`. For research, the dates snap to
+    /// whole calendar quarters (`from` to the first day of its quarter, `to`
+    /// to the last day of its quarter), so that two research cohorts cannot
+    /// differ by the patients of one day (DOMAIN.md section 11).
+    pub fn resolve_for(
+        &self,
+        reference: &ReferenceData,
+        audience: Audience,
+    ) -> Result<ResolvedFilter> {
+        let mut resolved = self.resolve_names(reference)?;
+        if audience == Audience::Research {
+            resolved.from = resolved.from.map(quarter_start);
+            resolved.to = resolved.to.map(quarter_end);
+        }
+        resolved.audience = audience;
+        Ok(resolved)
+    }
+
+    fn resolve_names(&self, reference: &ReferenceData) -> Result<ResolvedFilter> {
         let site = match self.site.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(code) => {
@@ -71,6 +98,7 @@ impl Filter {
             operator,
             from: self.from,
             to: self.to,
+            audience: Audience::Identifiable,
         })
     }
 }

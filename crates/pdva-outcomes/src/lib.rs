@@ -23,6 +23,7 @@
 pub mod benchmarks;
 mod days;
 pub mod derive;
+mod disclosure;
 mod error;
 mod filter;
 mod monitoring;
@@ -36,6 +37,8 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use pdva_domain::codes::{AdverseEventKind, AntithromboticDrug, WoundStatus};
 use pdva_domain::derived::EQ5D5L_VALUE_SET;
+pub use pdva_domain::disclosure::Audience;
+use pdva_domain::disclosure::{MINIMUM_RESEARCH_COHORT, facts_in_research_population};
 use pdva_domain::schedule::{Completeness, Timepoint};
 use pdva_domain::{PatientFile, RecordId, ReferenceData};
 use pdva_stats::{
@@ -173,7 +176,7 @@ impl SurvivalKind {
     }
 }
 
-/// What a report is computed for.
+/// What a report is computed for (the audience is the filter's).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReportRequest {
     /// The report date: nothing dated after it counts.
@@ -255,9 +258,16 @@ impl CohortBuilder {
         self.filter.site.as_deref().is_none_or(|s| s == home_site)
     }
 
-    /// Adds the limbs of one patient that the filter admits.
+    /// Adds the limbs of one patient that the filter admits (for the
+    /// research audience, only a patient in the research population as of
+    /// the report date).
     pub fn add(&mut self, facts: &PatientFacts) {
         if !self.admits_site(facts.home_site.as_str()) {
+            return;
+        }
+        if self.filter.audience == Audience::Research
+            && !facts_in_research_population(facts, self.as_of)
+        {
             return;
         }
         let before = self.limbs.len();
@@ -294,12 +304,22 @@ pub fn build_report(
     report_from_limbs(&limbs, reference, request)
 }
 
-/// Builds the report from already derived limbs.
+/// Builds the report from already derived limbs. For the research
+/// audience, the limbs must be of the research population (a
+/// [`CohortBuilder`] for a research filter keeps only them); a cohort of
+/// fewer than [`MINIMUM_RESEARCH_COHORT`] patients is refused, and the report
+/// is disclosure-controlled (DOMAIN.md section 11).
 pub fn report_from_limbs(
     limbs: &[IndexLimb],
     reference: &ReferenceData,
     request: &ReportRequest,
 ) -> Result<OutcomesReport> {
+    let research = request.filter.audience == Audience::Research;
+    if research && cohort_patients(limbs) < MINIMUM_RESEARCH_COHORT {
+        return Err(OutcomesError::ResearchCohortTooSmall {
+            minimum: MINIMUM_RESEARCH_COHORT,
+        });
+    }
     let names = Names::new(reference);
     // One pass over the (large) limbs for what the curves read: each
     // endpoint as (time index << 1 | event) in four bytes, which the 42
@@ -387,7 +407,7 @@ pub fn report_from_limbs(
         });
     }
     let adverse_events_30_day = AdverseEvents30Day {
-        n: t.followed_to_30 as u64,
+        n: (t.followed_to_30 as u64).into(),
         any: proportion(
             "any adverse event with onset within 30 days (day 0–30)",
             t.any_adverse_event_30_day,
@@ -449,6 +469,7 @@ pub fn report_from_limbs(
             from: request.filter.from.map(|d| d.to_string()),
             to: request.filter.to.map(|d| d.to_string()),
         },
+        disclosure: None,
         definitions: definitions(),
         cohort: cohort.finish(),
         amputation_free_survival: get(SurvivalKind::AmputationFreeSurvival),
@@ -476,7 +497,24 @@ pub fn report_from_limbs(
         monitoring: monitoring::monitoring(limbs, outcomes, &interned, &names)?,
     };
     report.benchmarks = benchmarks::benchmarks(&report);
+    if research {
+        disclosure::disclose(&mut report, &request.filter);
+    }
     Ok(report)
+}
+
+/// The patients of a cohort's limbs (a patient's limbs are adjacent: they
+/// are derived file by file).
+fn cohort_patients(limbs: &[IndexLimb]) -> u64 {
+    let mut patients = 0;
+    let mut last = None;
+    for l in limbs {
+        if last != Some(l.patient_id) {
+            patients += 1;
+            last = Some(l.patient_id);
+        }
+    }
+    patients
 }
 
 /// Every survival endpoint of every limb packed as (day << 1 | event) in
@@ -951,8 +989,8 @@ pub(crate) fn proportion(definition: &str, k: usize, n: usize) -> Result<Proport
     let p = wilson_interval(k as u64, n as u64)?;
     Ok(ProportionEndpoint {
         definition: definition.to_owned(),
-        k: k as u64,
-        n: n as u64,
+        k: (k as u64).into(),
+        n: (n as u64).into(),
         estimate: p.as_ref().map(|p| p.estimate),
         ci_lower: p.as_ref().map(|p| p.ci_lower),
         ci_upper: p.as_ref().map(|p| p.ci_upper),
@@ -963,7 +1001,7 @@ fn rate(definition: &str, events: u64, person_days: i64) -> Result<RateEndpoint>
     let r = rate_per_100_patient_years(events, person_days as f64)?;
     Ok(RateEndpoint {
         definition: definition.to_owned(),
-        events,
+        events: events.into(),
         patient_years: person_days as f64 / pdva_stats::DAYS_PER_YEAR,
         rate: r.as_ref().map(|r| r.rate),
         ci_lower: r.as_ref().map(|r| r.ci_lower),
@@ -980,7 +1018,7 @@ pub(crate) fn distribution(values: &mut [f64]) -> Result<Distribution> {
 /// The distribution of `n` values with median and quartiles `m`.
 fn distribution_of(n: usize, m: Option<MedianIqr>) -> Distribution {
     Distribution {
-        n: n as u64,
+        n: (n as u64).into(),
         median: m.as_ref().map(|m| m.median),
         q1: m.as_ref().map(|m| m.q1),
         q3: m.as_ref().map(|m| m.q3),
@@ -1063,13 +1101,13 @@ impl<'a> CohortCountsBuilder<'a> {
     fn finish(mut self) -> CohortCounts {
         self.count_patient();
         CohortCounts {
-            patients: self.patients,
-            index_procedures: self.index_procedures,
-            bilateral_patients: self.bilateral,
-            dialysis_dependent_patients: self.dialysis,
-            deaths: self.deaths,
-            follow_up_ended: self.ended,
-            procedures_without_baseline: self.without_baseline,
+            patients: self.patients.into(),
+            index_procedures: self.index_procedures.into(),
+            bilateral_patients: self.bilateral.into(),
+            dialysis_dependent_patients: self.dialysis.into(),
+            deaths: self.deaths.into(),
+            follow_up_ended: self.ended.into(),
+            procedures_without_baseline: self.without_baseline.into(),
             first_procedure: self.first_procedure.map(|d| d.to_string()),
             last_procedure: self.last_procedure.map(|d| d.to_string()),
         }
@@ -1373,8 +1411,8 @@ fn therapy_summary(
     Ok(TherapyDurationSummary {
         therapy: therapy.to_owned(),
         label: label.to_owned(),
-        n: counts.n as u64,
-        completed: completed as u64,
+        n: (counts.n as u64).into(),
+        completed: (completed as u64).into(),
         km_median_days: km.as_ref().and_then(KaplanMeier::median),
         km_q1_days: km.as_ref().and_then(|k| km_quantile(k, 0.75)),
         km_q3_days: km.as_ref().and_then(|k| km_quantile(k, 0.25)),
@@ -1626,7 +1664,7 @@ fn comparisons(
             .map(|&k| Stratum {
                 value: keys[k].0.clone(),
                 label: keys[k].1.clone(),
-                n: 0,
+                n: Count::Exact(0),
                 endpoints: Vec::new(),
                 technical_success: empty_proportion(),
                 mortality_30_day: empty_proportion(),
@@ -1671,11 +1709,11 @@ fn comparisons(
                         &ESTIMATE_DAYS,
                     )?)
                 };
-                stratum.n = sizes[g] as u64;
+                stratum.n = (sizes[g] as u64).into();
                 stratum.endpoints.push(StratumEndpoint {
                     endpoint: kind.name().to_owned(),
-                    n: sizes[g] as u64,
-                    events: km.as_ref().map_or(0, |k| k.events as u64),
+                    n: (sizes[g] as u64).into(),
+                    events: km.as_ref().map_or(0, |k| k.events as u64).into(),
                     median_days: km.as_ref().and_then(|k| k.median),
                     estimates: km
                         .as_ref()
@@ -1690,7 +1728,7 @@ fn comparisons(
                     statistic: Some(t.statistic),
                     degrees_of_freedom: Some(t.degrees_of_freedom as u64),
                     p_value: Some(t.p_value),
-                    observed: t.observed.iter().map(|&o| o as u64).collect(),
+                    observed: t.observed.iter().map(|&o| Count::Exact(o as u64)).collect(),
                     expected: t.expected,
                 }
             } else {
@@ -1723,8 +1761,8 @@ fn comparisons(
 fn empty_proportion() -> ProportionEndpoint {
     ProportionEndpoint {
         definition: String::new(),
-        k: 0,
-        n: 0,
+        k: Count::Exact(0),
+        n: Count::Exact(0),
         estimate: None,
         ci_lower: None,
         ci_upper: None,
@@ -1812,8 +1850,8 @@ mod tests {
         TherapyDurationSummary {
             therapy: "t".to_owned(),
             label: "T".to_owned(),
-            n: data.len() as u64,
-            completed: completed.len() as u64,
+            n: (data.len() as u64).into(),
+            completed: (completed.len() as u64).into(),
             km_median_days: km.as_ref().and_then(KaplanMeier::median),
             km_q1_days: km.as_ref().and_then(|k| km_quantile(k, 0.75)),
             km_q3_days: km.as_ref().and_then(|k| km_quantile(k, 0.25)),

@@ -6,9 +6,125 @@
 //! Dates are ISO 8601 strings; times are days since the index procedure; an
 //! undefined value (an interval where the estimate is 0 or 1, a median not
 //! reached, a proportion of nothing) is `null`.
+//!
+//! A report is made for an audience (`pdva_domain::disclosure::Audience`).
+//! The identifiable form holds exact counts only, and its document is the
+//! same as before audiences existed. The research form (DOMAIN.md section
+//! 11) counts the research population only and is disclosure-controlled
+//! (see [`Count`] and [`DisclosureControl`]).
 
-use schemars::JsonSchema;
-use serde::Serialize;
+use std::borrow::Cow;
+
+use pdva_domain::disclosure::DISCLOSURE_THRESHOLD;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::{Serialize, Serializer};
+
+/// A count of patients, limbs or events in the report.
+///
+/// Identifiable reports hold exact counts only, serialised as plain numbers.
+/// In a research report a count from 1 to t − 1 (t = 5) is shown as the
+/// string `"<5"`, and a count withheld by complementary suppression (so that
+/// a `"<5"` cannot be worked out from a total and the other cells of its row
+/// or column) as `"suppressed"`; such a count is never below t. Zero is
+/// always shown as 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Count {
+    /// The exact count.
+    Exact(u64),
+    /// From 1 to t − 1: shown as `"<5"`.
+    Small,
+    /// Withheld by complementary suppression: shown as `"suppressed"`.
+    Suppressed,
+}
+
+impl Count {
+    /// The exact count, if it is shown.
+    pub fn exact(self) -> Option<u64> {
+        match self {
+            Count::Exact(n) => Some(n),
+            Count::Small | Count::Suppressed => None,
+        }
+    }
+
+    /// Whether the count is shown exactly.
+    pub fn is_exact(self) -> bool {
+        matches!(self, Count::Exact(_))
+    }
+
+    /// The text a suppressed count is shown as.
+    fn marker(self) -> Option<Cow<'static, str>> {
+        match self {
+            Count::Exact(_) => None,
+            Count::Small => Some(Cow::Owned(format!("<{DISCLOSURE_THRESHOLD}"))),
+            Count::Suppressed => Some(Cow::Borrowed(SUPPRESSED)),
+        }
+    }
+}
+
+/// How a count withheld by complementary suppression is shown.
+pub const SUPPRESSED: &str = "suppressed";
+
+impl From<u64> for Count {
+    fn from(n: u64) -> Self {
+        Count::Exact(n)
+    }
+}
+
+impl From<usize> for Count {
+    fn from(n: usize) -> Self {
+        Count::Exact(n as u64)
+    }
+}
+
+impl PartialEq<u64> for Count {
+    fn eq(&self, other: &u64) -> bool {
+        *self == Count::Exact(*other)
+    }
+}
+
+impl PartialEq<Count> for u64 {
+    fn eq(&self, other: &Count) -> bool {
+        other == self
+    }
+}
+
+impl std::fmt::Display for Count {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // `pad`, so that widths and alignment in a format string apply.
+        match (self, self.marker()) {
+            (Count::Exact(n), _) => f.pad(&n.to_string()),
+            (_, Some(m)) => f.pad(&m),
+            (_, None) => unreachable!("only exact counts have no marker"),
+        }
+    }
+}
+
+impl Serialize for Count {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match (self, self.marker()) {
+            (Count::Exact(n), _) => serializer.serialize_u64(*n),
+            (_, Some(m)) => serializer.serialize_str(&m),
+            (_, None) => unreachable!("only exact counts have no marker"),
+        }
+    }
+}
+
+impl JsonSchema for Count {
+    fn schema_name() -> Cow<'static, str> {
+        Cow::Borrowed("Count")
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        let small = format!("<{DISCLOSURE_THRESHOLD}");
+        json_schema!({
+            "description": "A count. Always a number in an identifiable report. In a research report (`disclosure` present) a count from 1 to 4 is the string \"<5\", and a count withheld by complementary suppression (never below 5) is the string \"suppressed\"; zero is 0.",
+            "anyOf": [
+                { "type": "integer", "format": "uint64", "minimum": 0 },
+                { "type": "string", "enum": [small, SUPPRESSED] }
+            ]
+        })
+    }
+}
 
 /// The whole outcomes report.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
@@ -19,8 +135,12 @@ pub struct OutcomesReport {
     pub data_version: String,
     /// The report date: nothing dated after it counts.
     pub as_of: String,
-    /// The filters used.
+    /// The filters used (in a research report, the dates snapped to whole
+    /// calendar quarters).
     pub filters: FiltersUsed,
+    /// Present only in a research report: the disclosure control applied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disclosure: Option<DisclosureControl>,
     /// Definitions and methods, so that the report can be read on its own.
     pub definitions: Definitions,
     /// Who is in the report.
@@ -68,6 +188,29 @@ pub struct OutcomesReport {
     pub benchmarks: Vec<Benchmark>,
     /// Funnel plots and learning curves (DOMAIN.md 6.4–6.5).
     pub monitoring: Monitoring,
+}
+
+/// The disclosure control of a research report (DOMAIN.md section 11).
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct DisclosureControl {
+    /// `research`.
+    pub audience: String,
+    /// Who is counted.
+    pub population: String,
+    /// The threshold t: counts from 1 to t − 1 are shown as `"<t"`.
+    pub threshold: u64,
+    /// The smallest cohort (patients, after every filter) reported; a
+    /// smaller one is refused, and a stratum or group of fewer limbs shows
+    /// no curve, median or quantile.
+    pub minimum_cohort: u64,
+    /// The first day of the period reported (the `from` filter snapped to
+    /// the first day of its calendar quarter), if one was asked for.
+    pub period_from: Option<String>,
+    /// The last day of the period reported (the `to` filter snapped to the
+    /// last day of its calendar quarter), if one was asked for.
+    pub period_to: Option<String>,
+    /// What was done to the figures, one rule a line.
+    pub rules: Vec<String>,
 }
 
 /// The filters a report was made with.
@@ -120,22 +263,23 @@ pub struct Definitions {
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct CohortCounts {
     /// Patients with at least one index procedure in the report.
-    pub patients: u64,
+    pub patients: Count,
     /// Index procedures (limbs).
-    pub index_procedures: u64,
+    pub index_procedures: Count,
     /// Patients with index procedures on both limbs.
-    pub bilateral_patients: u64,
+    pub bilateral_patients: Count,
     /// Patients dependent on dialysis at their first index procedure in the report (IPG773 1.4).
-    pub dialysis_dependent_patients: u64,
+    pub dialysis_dependent_patients: Count,
     /// Patients who died.
-    pub deaths: u64,
+    pub deaths: Count,
     /// Patients whose follow-up ended (withdrew, moved away, transferred).
-    pub follow_up_ended: u64,
+    pub follow_up_ended: Count,
     /// Index procedures without a baseline record (left out of baseline strata).
-    pub procedures_without_baseline: u64,
-    /// First index procedure date in the cohort.
+    pub procedures_without_baseline: Count,
+    /// First index procedure date in the cohort (in a research report, its
+    /// calendar quarter, `YYYY-Qn`: one date would single out a patient).
     pub first_procedure: Option<String>,
-    /// Last index procedure date in the cohort.
+    /// Last index procedure date in the cohort (its quarter in a research report).
     pub last_procedure: Option<String>,
 }
 
@@ -278,9 +422,9 @@ pub struct ProportionEndpoint {
     /// What is counted.
     pub definition: String,
     /// Number with the outcome.
-    pub k: u64,
+    pub k: Count,
     /// Number assessed.
-    pub n: u64,
+    pub n: Count,
     /// k / n; `null` when n = 0.
     pub estimate: Option<f64>,
     /// Lower 95% limit.
@@ -293,7 +437,7 @@ pub struct ProportionEndpoint {
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct AdverseEvents30Day {
     /// Index procedures whose 30-day status is known.
-    pub n: u64,
+    pub n: Count,
     /// Any adverse event.
     pub any: ProportionEndpoint,
     /// Each kind, in DOMAIN.md order.
@@ -326,7 +470,7 @@ pub struct RateEndpoint {
     /// What is counted and the person-time.
     pub definition: String,
     /// Events.
-    pub events: u64,
+    pub events: Count,
     /// Person-time, years (days / 365.25).
     pub patient_years: f64,
     /// Events per 100 patient-years; `null` with no person-time.
@@ -341,7 +485,7 @@ pub struct RateEndpoint {
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Distribution {
     /// Values.
-    pub n: u64,
+    pub n: Count,
     /// Median.
     pub median: Option<f64>,
     /// Lower quartile.
@@ -434,9 +578,9 @@ pub struct TherapyDurationSummary {
     /// Label.
     pub label: String,
     /// Limbs given it.
-    pub n: u64,
+    pub n: Count,
     /// Courses completed (stopped, not by death).
-    pub completed: u64,
+    pub completed: Count,
     /// Kaplan–Meier median duration (stop = event), days; `null` if not reached.
     pub km_median_days: Option<f64>,
     /// Kaplan–Meier lower quartile: first day with S ≤ 0.75.
@@ -469,7 +613,7 @@ pub struct Stratum {
     /// Label.
     pub label: String,
     /// Limbs.
-    pub n: u64,
+    pub n: Count,
     /// The survival endpoints.
     pub endpoints: Vec<StratumEndpoint>,
     /// Technical success.
@@ -484,9 +628,9 @@ pub struct StratumEndpoint {
     /// The endpoint's JSON name.
     pub endpoint: String,
     /// Limbs.
-    pub n: u64,
+    pub n: Count,
     /// Events.
-    pub events: u64,
+    pub events: Count,
     /// Median days, if reached.
     pub median_days: Option<f64>,
     /// Estimates at the standard days.
@@ -505,7 +649,7 @@ pub struct LogRank {
     /// P value.
     pub p_value: Option<f64>,
     /// Observed events per stratum, in the order of `strata`.
-    pub observed: Vec<u64>,
+    pub observed: Vec<Count>,
     /// Expected events per stratum.
     pub expected: Vec<f64>,
 }
@@ -543,7 +687,7 @@ pub struct LocalFigure {
     /// Upper 95% limit.
     pub ci_upper: Option<f64>,
     /// Limbs in the estimate.
-    pub n: u64,
+    pub n: Count,
 }
 
 /// Funnel plots and learning curves.

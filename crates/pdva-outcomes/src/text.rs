@@ -76,6 +76,24 @@ pub fn render_text(r: &OutcomesReport) -> String {
             filters.join(", ")
         }
     );
+    if let Some(d) = &r.disclosure {
+        let _ = writeln!(
+            out,
+            "  research report: the research population only; counts 1–{} shown as <{}, others \
+             withheld as \"suppressed\" where a total would give them away; dates snapped to \
+             whole quarters{}",
+            d.threshold - 1,
+            d.threshold,
+            match (&d.period_from, &d.period_to) {
+                (None, None) => String::new(),
+                (from, to) => format!(
+                    " (period {} to {})",
+                    from.as_deref().unwrap_or("the first procedure"),
+                    to.as_deref().unwrap_or("the report date")
+                ),
+            }
+        );
+    }
     let c = &r.cohort;
     let _ = writeln!(
         out,

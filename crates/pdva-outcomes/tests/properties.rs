@@ -149,7 +149,7 @@ proptest! {
         }
 
         for p in [&r.technical_success, &r.mortality_30_day, &r.major_amputation_30_day, &r.follow_up_completeness.overall] {
-            prop_assert!(p.k <= p.n);
+            prop_assert!(p.k.exact().unwrap() <= p.n.exact().unwrap());
             if let (Some(e), Some(lo), Some(hi)) = (p.estimate, p.ci_lower, p.ci_upper) {
                 prop_assert!(lo <= e && e <= hi);
             }

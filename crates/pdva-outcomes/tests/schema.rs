@@ -172,3 +172,33 @@ fn a_generated_report_validates_against_the_checked_in_schema() {
         );
     }
 }
+
+#[test]
+fn a_research_report_validates_against_the_checked_in_schema() {
+    let today: NaiveDate = "2026-06-30".parse().unwrap();
+    let (reference, files) = common::registry(400, 11, today);
+    let request = ReportRequest {
+        as_of: today,
+        filter: Filter::default()
+            .resolve_for(&reference, pdva_outcomes::Audience::Research)
+            .unwrap(),
+        data_version: "test".into(),
+    };
+    let report = build_report(&files, &reference, &request).unwrap();
+    let value = serde_json::to_value(&report).unwrap();
+    let schema: Value =
+        serde_json::from_str(&std::fs::read_to_string(schema_path()).unwrap()).unwrap();
+    let mut errors = Vec::new();
+    validate(&schema, &schema, &value, "$", &mut errors);
+    assert!(errors.is_empty(), "{errors:#?}");
+    assert!(value.get("disclosure").is_some());
+    // Suppressed counts are there to validate (a registry of 400 has small
+    // strata), and a count that is neither a number nor a marker is refused.
+    let text = value.to_string();
+    assert!(text.contains("\"<5\""), "no count was suppressed");
+    let mut broken = value.clone();
+    broken["cohort"]["patients"] = Value::String("<3".into());
+    let mut errors = Vec::new();
+    validate(&schema, &schema, &broken, "$", &mut errors);
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+}

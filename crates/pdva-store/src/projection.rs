@@ -20,8 +20,8 @@ use std::collections::{BTreeSet, HashMap};
 use chrono::{Datelike, NaiveDate};
 use futures_util::TryStreamExt;
 use pdva_domain::codes::{
-    AdverseEventKind, AntithromboticDrug, CrossoverLevel, Diabetes, Limb, LimbStatus, StopReason,
-    WoundStatus,
+    AdverseEventKind, AntithromboticDrug, CrossoverLevel, Diabetes, Limb, LimbStatus,
+    ResearchConsent, StopReason, WoundStatus,
 };
 use pdva_domain::facts::{BaselineFacts, FactDetail};
 use pdva_domain::values::{EqVas, RequiredText, SiteCode};
@@ -38,7 +38,9 @@ use crate::read::{file_from_rows, patient_rows};
 /// records when it next opens.
 ///
 /// 2: a patient's records grouped by kind ([`PatientFacts::records`]).
-pub(crate) const FORMAT: i64 = 2;
+/// 3: a consent's research consent code, which decides the research
+/// population (`pdva_domain::disclosure`).
+pub(crate) const FORMAT: i64 = 3;
 
 /// The name of this table in `projection_state`.
 const NAME: &str = "outcome_facts";
@@ -123,7 +125,7 @@ pub(crate) fn encode(facts: &PatientFacts) -> Vec<u8> {
     w.u32(u32::try_from(facts.records.len()).expect("fewer than 4 billion records"));
     for r in &facts.records {
         let t = match &r.detail {
-            FactDetail::Consent => tag::CONSENT,
+            FactDetail::Consent { .. } => tag::CONSENT,
             FactDetail::Baseline(_) => tag::BASELINE,
             FactDetail::Procedure { .. } => tag::PROCEDURE,
             FactDetail::AntithromboticTherapy { .. } => tag::ANTITHROMBOTIC,
@@ -140,7 +142,8 @@ pub(crate) fn encode(facts: &PatientFacts) -> Vec<u8> {
         w.opt_date(r.secondary_date);
         w.opt_id(r.procedure_id);
         match &r.detail {
-            FactDetail::Consent | FactDetail::Death => {}
+            FactDetail::Consent { research_consent } => w.text(research_consent.as_code()),
+            FactDetail::Death => {}
             FactDetail::Baseline(b) => {
                 w.bool(b.dialysis_dependent);
                 w.text(b.diabetes.as_code());
@@ -308,7 +311,9 @@ pub(crate) fn decode(bytes: &[u8]) -> Decoded<PatientFacts> {
         let secondary_date = r.opt_date()?;
         let procedure_id = r.opt_id()?;
         let detail = match t {
-            tag::CONSENT => FactDetail::Consent,
+            tag::CONSENT => FactDetail::Consent {
+                research_consent: r.code::<ResearchConsent>()?,
+            },
             tag::DEATH => FactDetail::Death,
             tag::BASELINE => FactDetail::Baseline(BaselineFacts {
                 dialysis_dependent: r.bool()?,
@@ -666,7 +671,13 @@ mod tests {
             records: vec![
                 RecordFacts {
                     procedure_id: None,
-                    ..record(3, FactDetail::Consent, Some(date(2025, 2, 2)))
+                    ..record(
+                        3,
+                        FactDetail::Consent {
+                            research_consent: ResearchConsent::Yes,
+                        },
+                        Some(date(2025, 2, 2)),
+                    )
                 },
                 record(
                     4,

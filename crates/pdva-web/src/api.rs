@@ -2,11 +2,12 @@
 //! the engine's report document as it is.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::{Extension, Query, State};
 use chrono::NaiveDate;
 use pdva_outcomes::{Filter, OutcomesReport};
 use serde::Deserialize;
 
+use crate::authz::Caller;
 use crate::{AppState, WebError};
 
 /// Query string of `/api/v1/outcomes`; empty values mean "no filter".
@@ -31,10 +32,14 @@ fn date(field: &'static str, value: Option<String>) -> Result<Option<NaiveDate>,
 }
 
 /// `GET /api/v1/outcomes?site=&operator=&from=&to=&as_of=`: the outcomes
-/// report (the same document as `pdva report outcomes --format json`).
+/// report (the same document as `pdva report outcomes --format json`), in
+/// the caller's role's form: for a researcher the research form (as of
+/// today, dates snapped to quarters, disclosure-controlled; `--research` on
+/// the command line).
 #[tracing::instrument(skip_all)]
 pub(crate) async fn outcomes(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Query(q): Query<OutcomesQuery>,
 ) -> Result<Json<OutcomesReport>, WebError> {
     let filter = Filter {
@@ -43,7 +48,8 @@ pub(crate) async fn outcomes(
         from: date("from", q.from)?,
         to: date("to", q.to)?,
     };
-    let as_of = date("as_of", q.as_of)?.unwrap_or_else(|| chrono::Local::now().date_naive());
-    let report = crate::outcomes::report(&state, filter, as_of).await?;
+    let today = chrono::Local::now().date_naive();
+    let as_of = date("as_of", q.as_of)?.unwrap_or(today);
+    let report = crate::outcomes::report(&state, &caller, filter, as_of, today).await?;
     Ok(Json(report.report.clone()))
 }

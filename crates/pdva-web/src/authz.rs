@@ -664,20 +664,13 @@ async fn check(
 }
 
 /// Whether a patient's data may be used for research (DOMAIN.md 4.4 and
-/// 11): not when their latest consent declined research or research consent
-/// was withdrawn.
+/// 11): only patients in the research population today
+/// (`pdva_domain::disclosure::in_research_population`), never a patient
+/// without a consent record.
 pub fn research_use_allowed(file: &PatientFile) -> bool {
-    let latest = file
-        .consents()
-        .max_by_key(|(_, c)| c.consent_date)
-        .map(|(_, c)| c);
-    match latest {
-        Some(c) => {
-            c.research_consent == pdva_domain::codes::ResearchConsent::Yes
-                && c.research_consent_withdrawn_on.is_none()
-        }
-        None => true,
-    }
+    // The one definition of the research population (fail closed: no
+    // consent, no research use), as of today.
+    pdva_domain::disclosure::in_research_population(file, chrono::Local::now().date_naive())
 }
 
 /// The path parameters of the matched route.

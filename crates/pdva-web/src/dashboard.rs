@@ -465,6 +465,10 @@ struct DashboardPage<'a> {
     sites: Vec<String>,
     data_version: &'a str,
     as_of: &'a str,
+    /// The research form (DOMAIN.md section 11): say what it counts.
+    research: bool,
+    /// Why a research cohort was refused, in place of the figures.
+    refusal: Option<String>,
     /// The rendered [`DashboardBody`].
     body: &'a str,
 }
@@ -636,9 +640,32 @@ pub(crate) async fn page(
         from: None,
         to: None,
     };
-    let kept = crate::outcomes::report(&state, filter, today()).await?;
-    let body = kept.dashboard_html(|report| Ok(body_of(report).render()?))?;
-    let report = &kept.report;
+    let mut refusal = None;
+    let research = crate::outcomes::audience_of(&caller) == pdva_outcomes::Audience::Research;
+    let kept = match crate::outcomes::report(&state, &caller, filter, today(), today()).await {
+        Ok(kept) => Some(kept),
+        // A research cohort under the minimum is not an error of the page:
+        // the page says why there are no figures.
+        Err(WebError::Outcomes(
+            e @ pdva_outcomes::OutcomesError::ResearchCohortTooSmall { .. },
+        )) => {
+            refusal = Some(e.to_string());
+            None
+        }
+        Err(e) => return Err(e),
+    };
+    let body = match &kept {
+        Some(kept) => kept.dashboard_html(|report| Ok(body_of(report).render()?))?,
+        None => "",
+    };
+    let as_of = today().to_string();
+    let (data_version, as_of) = match &kept {
+        Some(kept) => (
+            kept.report.data_version.as_str(),
+            kept.report.as_of.as_str(),
+        ),
+        None => ("—", as_of.as_str()),
+    };
     let user = caller.user();
     let sites = match crate::patients::visible_sites(user) {
         Some(s) => s.iter().map(ToString::to_string).collect(),
@@ -663,8 +690,10 @@ pub(crate) async fn page(
             .map(ToString::to_string)
             .unwrap_or_default(),
         sites,
-        data_version: &report.data_version,
-        as_of: &report.as_of,
+        data_version,
+        as_of,
+        research,
+        refusal,
         body,
     };
     Ok(Html(page.render()?))

@@ -39,7 +39,8 @@ impl IntoResponse for WebError {
                 e @ (OutcomesError::UnknownSite { .. }
                 | OutcomesError::UnknownOperator(_)
                 | OutcomesError::AmbiguousOperator { .. }
-                | OutcomesError::EmptyDateRange { .. }),
+                | OutcomesError::EmptyDateRange { .. }
+                | OutcomesError::ResearchCohortTooSmall { .. }),
             ) => (StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
             WebError::Store(e @ StoreError::Conflict { .. }) => {
                 (StatusCode::CONFLICT, e.to_string())

@@ -3,19 +3,30 @@
 //! at. Every change to the registry moves the data version (the head of the
 //! audit chain), so a kept report is exactly what recomputing would give
 //! until the next change; then it is simply never asked for again.
+//!
+//! The audience of every report comes from the caller's role, here and
+//! nowhere else ([`audience_of`]): researchers get the research form
+//! (research population only, disclosure-controlled, DOMAIN.md section 11),
+//! everyone else the identifiable form. The resolved filter, and so the
+//! cache key, carries the audience, so the two forms are never confused.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use chrono::NaiveDate;
-use pdva_outcomes::{CohortBuilder, Filter, OutcomesReport, ReportRequest, ResolvedFilter};
+use pdva_outcomes::{
+    Audience, CohortBuilder, Filter, OutcomesReport, ReportRequest, ResolvedFilter,
+};
+use pdva_store::Role;
 
+use crate::authz::Caller;
 use crate::{AppState, WebError};
 
 /// Reports kept: a dashboard per site and a few API filters.
 const KEPT_REPORTS: usize = 32;
 
-/// The key of a report: data version, report date and filter.
+/// The key of a report: data version, report date and filter (with its
+/// audience).
 type Key = (String, NaiveDate, ResolvedFilter);
 
 /// A computed report, and its dashboard once a dashboard has shown it.
@@ -68,15 +79,34 @@ impl ReportCache {
     }
 }
 
-/// The outcomes report for `filter` as of `as_of`, from the cache when the
-/// registry has not changed since it was computed.
+/// The audience of the caller's outputs: research for researchers,
+/// identifiable for everyone else (DOMAIN.md sections 3 and 11).
+pub(crate) fn audience_of(caller: &Caller) -> Audience {
+    match caller.user().role {
+        Role::Researcher => Audience::Research,
+        Role::Clinician | Role::GovernanceLead | Role::Admin => Audience::Identifiable,
+    }
+}
+
+/// The outcomes report for `filter` as of `as_of`, in the form the caller's
+/// role may see, from the cache when the registry has not changed since it
+/// was computed. A research report is always as of `today`: a patient who
+/// has withdrawn research consent is excluded from then on, whatever report
+/// date a researcher asks for.
 pub(crate) async fn report(
     state: &AppState,
+    caller: &Caller,
     filter: Filter,
     as_of: NaiveDate,
+    today: NaiveDate,
 ) -> Result<Arc<KeptReport>, WebError> {
+    let audience = audience_of(caller);
+    let as_of = match audience {
+        Audience::Research => today,
+        Audience::Identifiable => as_of,
+    };
     let reference = state.store.reference_data().await?;
-    let filter = filter.resolve(&reference)?;
+    let filter = filter.resolve_for(&reference, audience)?;
     let data_version = state.store.data_version().await?.to_string();
     let key = (data_version.clone(), as_of, filter.clone());
     if let Some(report) = state.reports.get(&key) {

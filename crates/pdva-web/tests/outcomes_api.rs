@@ -131,3 +131,87 @@ async fn bad_filters_are_refused_with_the_value_named() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body.contains("empty"), "{body}");
 }
+
+/// The audience comes from the role: a researcher's API document and
+/// dashboard are the research form, even right after an administrator's
+/// identifiable report of the same filter was computed and kept; a research
+/// cohort under the minimum is refused by the API and explained on the
+/// dashboard.
+#[tokio::test]
+async fn researchers_get_the_research_form_and_its_refusals() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = common::synthetic_registry(&dir, 150).await;
+    let researcher = common::user(
+        &store,
+        "a.researcher",
+        pdva_store::Role::Researcher,
+        pdva_store::SiteAccess::All,
+    )
+    .await;
+    let signed = common::session(&store, &researcher).await;
+
+    let (status, body) = get(&store, "/api/v1/outcomes").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let identifiable: Value = serde_json::from_str(&body).unwrap();
+    assert!(identifiable.get("disclosure").is_none());
+    let answer = common::get(&store, "/api/v1/outcomes", Some(&signed)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    let research: Value = serde_json::from_str(&answer.body).unwrap();
+    assert_eq!(research["disclosure"]["audience"], "research");
+    assert!(
+        research["cohort"]["index_procedures"].as_u64().unwrap()
+            < identifiable["cohort"]["index_procedures"].as_u64().unwrap()
+    );
+    // A researcher cannot ask for the identifiable form or a single day.
+    let answer = common::get(
+        &store,
+        "/api/v1/outcomes?audience=identifiable&from=2024-02-10&to=2024-02-10",
+        Some(&signed),
+    )
+    .await;
+    if answer.status == StatusCode::OK {
+        let doc: Value = serde_json::from_str(&answer.body).unwrap();
+        assert_eq!(doc["disclosure"]["period_from"], "2024-01-01");
+        assert_eq!(doc["disclosure"]["period_to"], "2024-03-31");
+    } else {
+        assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            answer.body.contains("fewer than 10 patients"),
+            "{}",
+            answer.body
+        );
+    }
+    let page = common::get(&store, "/dashboard", Some(&signed)).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("Research view"));
+    assert!(
+        page.body.contains("&lt;5") || page.body.contains("&#60;5"),
+        "no suppressed count rendered"
+    );
+
+    // A registry too small for any research cohort.
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = common::synthetic_registry(&dir, 5).await;
+    let researcher = common::user(
+        &store,
+        "a.researcher",
+        pdva_store::Role::Researcher,
+        pdva_store::SiteAccess::All,
+    )
+    .await;
+    let signed = common::session(&store, &researcher).await;
+    let answer = common::get(&store, "/api/v1/outcomes", Some(&signed)).await;
+    assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        answer.body.contains("fewer than 10 patients"),
+        "{}",
+        answer.body
+    );
+    let page = common::get(&store, "/dashboard", Some(&signed)).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        page.body.contains("fewer than 10 patients"),
+        "{}",
+        page.body
+    );
+}

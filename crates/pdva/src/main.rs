@@ -186,6 +186,13 @@ enum ReportCommand {
         /// Output format.
         #[arg(long, value_enum, default_value = "text")]
         format: report::Format,
+        /// The research form (DOMAIN.md section 11), what researchers get
+        /// from the web: only the research population (research consent
+        /// yes, not withdrawn by the report date), dates snapped to whole
+        /// quarters, counts 1–4 shown as "<5" with complementary
+        /// suppression, and a cohort of fewer than 10 patients refused.
+        #[arg(long)]
+        research: bool,
     },
 }
 
@@ -420,6 +427,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     to,
                     as_of,
                     format,
+                    research,
                 },
         } => {
             let store = open(&config.db(db.db)).await?;
@@ -430,7 +438,12 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 to,
             };
             let as_of = as_of.unwrap_or_else(|| chrono::Local::now().date_naive());
-            let outcomes = report::outcomes(&store, &filter, as_of).await?;
+            let audience = if research {
+                pdva_outcomes::Audience::Research
+            } else {
+                pdva_outcomes::Audience::Identifiable
+            };
+            let outcomes = report::outcomes(&store, &filter, as_of, audience).await?;
             report::print(&outcomes, format)?;
         }
         Command::Bench {
