@@ -77,25 +77,13 @@ pub enum Serves {
     ByRole,
 }
 
-/// Who an output is for: the audience comes from the caller's role, never
-/// from a parameter the caller sets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Audience {
-    /// Clinicians, governance leads and administrators, for their sites.
-    Identifiable,
-    /// Researchers: the research population, de-identified and
-    /// disclosure-controlled.
-    Research,
-}
+pub use pdva_domain::disclosure::Audience;
 
-impl Audience {
-    /// The audience of a role.
-    pub fn of(role: Role) -> Self {
-        if role.sees_identifiers() {
-            Audience::Identifiable
-        } else {
-            Audience::Research
-        }
+/// The audience of a role: the one place where a role becomes an audience.
+pub fn audience_of(role: Role) -> Audience {
+    match role {
+        Researcher => Audience::Research,
+        Clinician | GovernanceLead | Admin => Audience::Identifiable,
     }
 }
 
@@ -394,7 +382,7 @@ impl Caller {
     /// Who the output is for: from the signed-in user's role, never from
     /// the request.
     pub fn audience(&self) -> Audience {
-        Audience::of(self.user().role)
+        audience_of(self.user().role)
     }
 }
 
@@ -532,7 +520,7 @@ async fn check(
         // Defence in depth behind the table's roles (which a test checks
         // against `serves`): identifiable output never reaches a research
         // audience, nor research pages an identifiable one.
-        let audience = Audience::of(user.role);
+        let audience = audience_of(user.role);
         match (permission.serves, audience) {
             (Serves::Identifiable, Audience::Research)
             | (Serves::Research, Audience::Identifiable) => {
@@ -696,7 +684,7 @@ mod tests {
     fn every_route_serves_only_the_audiences_of_its_roles() {
         for rule in ROUTES {
             let p = rule.permission;
-            let audiences: Vec<Audience> = p.roles.iter().map(|r| Audience::of(*r)).collect();
+            let audiences: Vec<Audience> = p.roles.iter().map(|r| audience_of(*r)).collect();
             match p.serves {
                 Serves::Identifiable => assert!(
                     !audiences.contains(&Audience::Research),

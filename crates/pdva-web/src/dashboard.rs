@@ -641,7 +641,7 @@ pub(crate) async fn page(
         to: None,
     };
     let mut refusal = None;
-    let research = crate::outcomes::audience_of(&caller) == pdva_outcomes::Audience::Research;
+    let research = caller.audience() == pdva_outcomes::Audience::Research;
     let kept = match crate::outcomes::report(&state, &caller, filter, today(), today()).await {
         Ok(kept) => Some(kept),
         // A research cohort under the minimum is not an error of the page:

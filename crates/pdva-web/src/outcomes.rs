@@ -5,7 +5,7 @@
 //! until the next change; then it is simply never asked for again.
 //!
 //! The audience of every report comes from the caller's role, here and
-//! nowhere else ([`audience_of`]): researchers get the research form
+//! nowhere else ([`crate::authz::audience_of`], through `Caller::audience`): researchers get the research form
 //! (research population only, disclosure-controlled, DOMAIN.md section 11),
 //! everyone else the identifiable form. The resolved filter, and so the
 //! cache key, carries the audience, so the two forms are never confused.
@@ -17,7 +17,6 @@ use chrono::NaiveDate;
 use pdva_outcomes::{
     Audience, CohortBuilder, Filter, OutcomesReport, ReportRequest, ResolvedFilter,
 };
-use pdva_store::Role;
 
 use crate::authz::Caller;
 use crate::{AppState, WebError};
@@ -79,15 +78,6 @@ impl ReportCache {
     }
 }
 
-/// The audience of the caller's outputs: research for researchers,
-/// identifiable for everyone else (DOMAIN.md sections 3 and 11).
-pub(crate) fn audience_of(caller: &Caller) -> Audience {
-    match caller.user().role {
-        Role::Researcher => Audience::Research,
-        Role::Clinician | Role::GovernanceLead | Role::Admin => Audience::Identifiable,
-    }
-}
-
 /// The outcomes report for `filter` as of `as_of`, in the form the caller's
 /// role may see, from the cache when the registry has not changed since it
 /// was computed. A research report is always as of `today`: a patient who
@@ -100,7 +90,7 @@ pub(crate) async fn report(
     as_of: NaiveDate,
     today: NaiveDate,
 ) -> Result<Arc<KeptReport>, WebError> {
-    let audience = audience_of(caller);
+    let audience = caller.audience();
     let as_of = match audience {
         Audience::Research => today,
         Audience::Identifiable => as_of,
