@@ -72,12 +72,30 @@ impl<T> Change<T> {
     }
 }
 
+/// Fields whose values are identifiers: a warning about one is audited
+/// without its value, which the audit trail would otherwise keep for ever
+/// in clear.
+const IDENTIFIER_FIELDS: &[&str] = &[
+    "nhs_number",
+    "hospital_number",
+    "family_name",
+    "given_name",
+    "date_of_birth",
+];
+
 fn warnings_json(warnings: &[Finding]) -> Option<String> {
     (!warnings.is_empty()).then(|| {
         serde_json::to_string(
             &warnings
                 .iter()
-                .map(|w| serde_json::json!({"rule": w.rule, "field": w.field, "value": w.value, "message": w.message}))
+                .map(|w| {
+                    let value = if IDENTIFIER_FIELDS.contains(&w.field) {
+                        "(identifier withheld)"
+                    } else {
+                        w.value.as_str()
+                    };
+                    serde_json::json!({"rule": w.rule, "field": w.field, "value": value, "message": w.message})
+                })
                 .collect::<Vec<_>>(),
         )
         .expect("warnings serialise")
