@@ -4,11 +4,12 @@
 use std::collections::HashMap;
 
 use pdva_domain::values::{NhsNumber, RegistryId, SiteCode};
-use pdva_domain::{Patient, RecordId, RecordKind};
+use pdva_domain::{Patient, RecordId};
 use sqlx::Row;
 
 use crate::Store;
 use crate::error::{Result, StoreError};
+use crate::keys::{Keyring, patient_from_body};
 use crate::model::AnyRecord;
 
 /// What a patient search looks for.
@@ -26,16 +27,24 @@ impl Store {
     pub async fn find_patient(&self, key: &PatientKey) -> Result<Option<(RecordId, Patient)>> {
         let (sql, value) = match key {
             PatientKey::RegistryId(id) => (
-                "SELECT id, body FROM record WHERE natural_key = $1 AND voided = 0",
+                "SELECT r.id, r.body, k.wrapped_key FROM record r \
+                 LEFT JOIN patient_key k ON k.patient_id = r.id \
+                 WHERE r.natural_key = $1 AND r.voided = 0",
                 format!("registry_id:{id}"),
             ),
+            // Through the keyed blind index: the number is never stored.
             PatientKey::NhsNumber(n) => (
-                "SELECT id, body FROM record WHERE nhs_number = $1 AND kind = 'patient' AND voided = 0",
-                n.as_str().to_owned(),
+                "SELECT r.id, r.body, k.wrapped_key FROM patient_key k \
+                 JOIN record r ON r.id = k.patient_id \
+                 WHERE k.nhs_index = $1 AND r.kind = 'patient' AND r.voided = 0",
+                self.keys.blind_index(n),
             ),
         };
         let rows = sqlx::query(sql).bind(value).fetch_all(&self.pool).await?;
-        rows.iter().map(patient_from_row).next().transpose()
+        rows.iter()
+            .map(|r| patient_from_row(r, &self.keys))
+            .next()
+            .transpose()
     }
 
     /// The newest non-voided patients registered at `sites` (every site
@@ -46,23 +55,31 @@ impl Store {
         sites: Option<&[SiteCode]>,
         limit: i64,
     ) -> Result<Vec<(RecordId, Patient)>> {
-        let mut sql =
-            String::from("SELECT id, body FROM record WHERE kind = 'patient' AND voided = 0");
+        let mut sql = String::from(
+            "SELECT r.id, r.body, k.wrapped_key FROM record r \
+             LEFT JOIN patient_key k ON k.patient_id = r.id \
+             WHERE r.kind = 'patient' AND r.voided = 0",
+        );
         if let Some(sites) = sites {
             if sites.is_empty() {
                 return Ok(Vec::new());
             }
             let marks: Vec<String> = (1..=sites.len()).map(|i| format!("${i}")).collect();
-            sql.push_str(&format!(" AND site_code IN ({})", marks.join(", ")));
+            sql.push_str(&format!(" AND r.site_code IN ({})", marks.join(", ")));
         }
         let n = sites.map_or(0, <[SiteCode]>::len);
-        sql.push_str(&format!(" ORDER BY created_at DESC, id LIMIT ${}", n + 1));
+        sql.push_str(&format!(
+            " ORDER BY r.created_at DESC, r.id LIMIT ${}",
+            n + 1
+        ));
         let mut query = sqlx::query(&sql);
         for site in sites.unwrap_or_default() {
             query = query.bind(site.as_str().to_owned());
         }
         let rows = query.bind(limit).fetch_all(&self.pool).await?;
-        rows.iter().map(patient_from_row).collect()
+        rows.iter()
+            .map(|r| patient_from_row(r, &self.keys))
+            .collect()
     }
 }
 
@@ -120,20 +137,21 @@ impl Store {
     }
 }
 
-/// A patient selected as `id, body`.
-fn patient_from_row(row: &sqlx::any::AnyRow) -> Result<(RecordId, Patient)> {
+/// A patient selected as `id, body, wrapped_key`, with their identifiers.
+fn patient_from_row(row: &sqlx::any::AnyRow, keys: &Keyring) -> Result<(RecordId, Patient)> {
     let id: String = row.try_get(0)?;
     let body: String = row.try_get(1)?;
+    let wrapped: Option<String> = row.try_get(2)?;
     let corrupt = |detail: String| StoreError::Corrupt {
         id: id.clone(),
         kind: "patient".into(),
         detail,
     };
-    let patient = match AnyRecord::from_body(RecordKind::Patient, &body) {
-        Ok(AnyRecord::Patient(p)) => p,
-        Ok(_) => return Err(corrupt("not a patient".into())),
-        Err(e) => return Err(corrupt(e.to_string())),
-    };
+    let key = wrapped
+        .as_deref()
+        .map(|w| keys.unwrap(&id, w))
+        .transpose()?;
+    let patient = patient_from_body(&body, &id, key.as_ref()).map_err(corrupt)?;
     let id = id
         .parse()
         .map_err(|_| corrupt("id is not a record id".into()))?;

@@ -35,6 +35,9 @@ pub(crate) struct ChainWriter {
     /// Outcome facts of patients written whole (imports), as their records
     /// will read back: written as they are instead of recomputed.
     given_facts: Vec<PatientFacts>,
+    /// New patients' wrapped data keys and NHS blind indexes, for
+    /// `patient_key` (outside the chain).
+    keys: Vec<(String, String, Option<String>)>,
 }
 
 /// What an audit entry names and binds: the thing changed and the hash of
@@ -72,6 +75,7 @@ impl ChainWriter {
             updates: Vec::new(),
             entries: Vec::new(),
             given_facts: Vec::new(),
+            keys: Vec::new(),
         }
     }
 
@@ -157,6 +161,11 @@ impl ChainWriter {
         self.updates.push(after);
     }
 
+    /// Stages a new patient's wrapped data key and NHS blind index.
+    pub fn put_key(&mut self, patient_id: String, wrapped: String, nhs_index: Option<String>) {
+        self.keys.push((patient_id, wrapped, nhs_index));
+    }
+
     /// Gives the outcome facts of a patient whose whole file this
     /// transaction creates, so that they are not read back and recomputed.
     pub fn give_facts(&mut self, facts: PatientFacts) {
@@ -198,6 +207,20 @@ impl ChainWriter {
             let mut q = sqlx::query(&sql);
             for row in chunk {
                 q = row.bind(q);
+            }
+            q.execute(&mut **tx).await?;
+        }
+        for chunk in self.keys.chunks(BATCH_ROWS) {
+            let sql = insert_sql(
+                "patient_key",
+                "patient_id, wrapped_key, nhs_index",
+                3,
+                chunk.len(),
+                style,
+            );
+            let mut q = sqlx::query(&sql);
+            for (patient, wrapped, index) in chunk {
+                q = q.bind(patient).bind(wrapped).bind(index);
             }
             q.execute(&mut **tx).await?;
         }

@@ -98,11 +98,14 @@ pub async fn connect(db: &str, max_connections: u32) -> Result<(AnyPool, Engine)
                     // WAL lets readers work while one writer writes; a
                     // 64 MiB page cache and memory-mapped reads keep index
                     // pages of a large registry off the system-call path.
+                    // Secure delete zeroes what a delete or an update frees,
+                    // so an erased patient's wrapped data key does not stay
+                    // behind in a free page of the file.
                     conn.execute(
                         "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
                          PRAGMA busy_timeout = 30000; PRAGMA synchronous = NORMAL; \
                          PRAGMA cache_size = -65536; PRAGMA mmap_size = 4294967296; \
-                         PRAGMA temp_store = MEMORY;",
+                         PRAGMA temp_store = MEMORY; PRAGMA secure_delete = ON;",
                     )
                     .await?;
                 }
@@ -147,6 +150,12 @@ const MIGRATIONS: &[Migration] = &[
         name: "outcome_facts",
         sqlite: include_str!("../migrations/sqlite/0004_outcome_facts.sql"),
         postgres: include_str!("../migrations/postgres/0004_outcome_facts.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "patient_keys",
+        sqlite: include_str!("../migrations/sqlite/0005_patient_keys.sql"),
+        postgres: include_str!("../migrations/postgres/0005_patient_keys.sql"),
     },
     Migration {
         version: 6,

@@ -24,6 +24,15 @@ pub enum StoreError {
         /// Migration name.
         name: &'static str,
     },
+    /// The key file is missing, unreadable, or not this registry's: the
+    /// store refuses to open rather than write what it could not read back.
+    #[error("key file {path} {detail}")]
+    KeyFile {
+        /// The key file.
+        path: String,
+        /// What is wrong with it.
+        detail: String,
+    },
     /// The record broke one or more hard rules.
     #[error("record refused: {}", .0.iter().map(|f| f.to_string()).collect::<Vec<_>>().join("; "))]
     Refused(Vec<Finding>),

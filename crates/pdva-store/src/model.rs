@@ -71,6 +71,8 @@ pub enum AuditAction {
     Void,
     /// A record was signed off.
     SignOff,
+    /// A patient's identifiers were erased (their data key destroyed).
+    Erase,
 }
 
 impl AuditAction {
@@ -81,6 +83,7 @@ impl AuditAction {
             Self::Update => "update",
             Self::Void => "void",
             Self::SignOff => "sign_off",
+            Self::Erase => "erase",
         }
     }
 }

@@ -484,7 +484,8 @@ pub(crate) async fn refresh(
         let rows = patient_rows(&mut **tx, id).await?;
         let live = rows.iter().any(|r| r.id == *patient && r.kind == "patient");
         if live {
-            let file = file_from_rows(id, &rows)?;
+            // The outcome facts read no identifier: no data key is needed.
+            let file = file_from_rows(id, &rows, None)?;
             upsert(tx, &PatientFacts::from(&file)).await?;
         } else {
             sqlx::query("DELETE FROM outcome_facts WHERE patient_id = $1")

@@ -11,6 +11,8 @@ use sqlx::{Any, Executor, Row};
 use crate::Store;
 use crate::error::{Result, StoreError};
 use crate::facts::timestamp_key;
+use crate::identity::data_key;
+use crate::keys::{DataKey, Keyring, patient_from_body};
 use crate::model::{AnyRecord, AuditEntry, DataVersion, SiteCounts, StoredRecord};
 use crate::rows::{RECORD_COLUMNS, RecordRow};
 
@@ -63,12 +65,17 @@ where
         .collect()
 }
 
-/// Builds a patient's file from their rows.
-pub(crate) fn file_from_rows(patient_id: RecordId, rows: &[RecordRow]) -> Result<PatientFile> {
+/// Builds a patient's file from their rows, their identifiers opened with
+/// their data key `key` (none: read as erased).
+pub(crate) fn file_from_rows(
+    patient_id: RecordId,
+    rows: &[RecordRow],
+    key: Option<&DataKey>,
+) -> Result<PatientFile> {
     let mut patient = None;
     let mut records = Vec::new();
     for row in rows {
-        let stored = row.to_stored()?;
+        let stored = row.to_stored_with(key)?;
         match stored.record {
             AnyRecord::Patient(p) if stored.meta.id == patient_id => patient = Some(p),
             AnyRecord::Clinical(c) => records.push((stored.meta.id, c)),
@@ -112,12 +119,16 @@ impl Store {
         })
     }
 
-    /// Any record by id, voided or not.
+    /// Any record by id, voided or not (a patient with their identifiers).
     pub async fn get(&self, id: RecordId) -> Result<StoredRecord> {
-        row_by_id(&self.pool, id)
+        let row = row_by_id(&self.pool, id)
             .await?
-            .ok_or(StoreError::NotFound(id))?
-            .to_stored()
+            .ok_or(StoreError::NotFound(id))?;
+        if row.kind == RecordKind::Patient.as_str() {
+            let key = data_key(&self.pool, &self.keys, &row.id).await?;
+            return row.to_stored_with(key.as_ref());
+        }
+        row.to_stored()
     }
 
     /// Sites and clinicians (non-voided), as the validation rules use them.
@@ -153,15 +164,16 @@ impl Store {
     /// A patient's whole non-voided record.
     pub async fn patient_file(&self, patient_id: RecordId) -> Result<PatientFile> {
         let rows = patient_rows(&self.pool, patient_id).await?;
-        file_from_rows(patient_id, &rows)
+        let key = data_key(&self.pool, &self.keys, &patient_id.to_string()).await?;
+        file_from_rows(patient_id, &rows, key.as_ref())
     }
 
     /// The clinical records of a patient with their envelopes (non-voided).
     pub async fn patient_records(&self, patient_id: RecordId) -> Result<Vec<StoredRecord>> {
-        patient_rows(&self.pool, patient_id)
-            .await?
-            .iter()
-            .map(RecordRow::to_stored)
+        let rows = patient_rows(&self.pool, patient_id).await?;
+        let key = data_key(&self.pool, &self.keys, &patient_id.to_string()).await?;
+        rows.iter()
+            .map(|r| r.to_stored_with(key.as_ref()))
             .collect()
     }
 
@@ -262,6 +274,9 @@ struct RawRow {
     patient_id: Option<String>,
     created_at: String,
     body: String,
+    /// A patient's wrapped data key (none for a clinical record, or an
+    /// erased patient).
+    wrapped_key: Option<String>,
 }
 
 /// A row parsed: a patient, or a clinical record of a patient with its
@@ -277,7 +292,7 @@ const PARSE_BATCH: usize = 4096;
 /// Batches being parsed at once, at most (bounds the memory held in raw rows).
 const PARSE_IN_FLIGHT: usize = 4;
 
-fn parse_batch(rows: Vec<RawRow>) -> Result<Vec<Parsed>> {
+fn parse_batch(rows: Vec<RawRow>, keys: &Keyring) -> Result<Vec<Parsed>> {
     rows.into_iter()
         .map(|row| {
             let corrupt = |detail: String| StoreError::Corrupt {
@@ -291,8 +306,17 @@ fn parse_batch(rows: Vec<RawRow>) -> Result<Vec<Parsed>> {
                 .id
                 .parse()
                 .map_err(|_| corrupt("id is not a record id".into()))?;
+            if kind == RecordKind::Patient {
+                let key = row
+                    .wrapped_key
+                    .as_deref()
+                    .map(|w| keys.unwrap(&row.id, w))
+                    .transpose()?;
+                let patient =
+                    patient_from_body(&row.body, &row.id, key.as_ref()).map_err(corrupt)?;
+                return Ok(Parsed::Patient(id, patient));
+            }
             match AnyRecord::from_body(kind, &row.body) {
-                Ok(AnyRecord::Patient(p)) => Ok(Parsed::Patient(id, p)),
                 Ok(AnyRecord::Clinical(record)) => {
                     let patient: RecordId = row
                         .patient_id
@@ -331,10 +355,12 @@ impl Store {
     #[tracing::instrument(skip_all, fields(site = ?site))]
     pub async fn load_patient_files(&self, site: Option<&str>) -> Result<Vec<PatientFile>> {
         let sql = match site {
-            None => "SELECT id, kind, patient_id, created_at, body FROM record \
-                     WHERE voided = 0 AND (kind = 'patient' OR patient_id IS NOT NULL)"
+            None => "SELECT r.id, r.kind, r.patient_id, r.created_at, r.body, k.wrapped_key \
+                     FROM record r LEFT JOIN patient_key k ON k.patient_id = r.id \
+                     WHERE r.voided = 0 AND (r.kind = 'patient' OR r.patient_id IS NOT NULL)"
                 .to_owned(),
-            Some(_) => "SELECT r.id, r.kind, r.patient_id, r.created_at, r.body FROM record r \
+            Some(_) => "SELECT r.id, r.kind, r.patient_id, r.created_at, r.body, k.wrapped_key \
+                        FROM record r LEFT JOIN patient_key k ON k.patient_id = r.id \
                         WHERE r.voided = 0 AND ((r.kind = 'patient' AND r.site_code = $1) \
                         OR r.patient_id IN (SELECT p.id FROM record p WHERE p.kind = 'patient' \
                         AND p.voided = 0 AND p.site_code = $1))"
@@ -375,11 +401,15 @@ impl Store {
                     patient_id: row.try_get(2)?,
                     created_at: row.try_get(3)?,
                     body: row.try_get(4)?,
+                    wrapped_key: row.try_get(5)?,
                 });
             }
             if batch.len() == PARSE_BATCH || (done && !batch.is_empty()) {
                 let rows = std::mem::replace(&mut batch, Vec::with_capacity(PARSE_BATCH));
-                in_flight.push_back(tokio::task::spawn_blocking(move || parse_batch(rows)));
+                let keys = self.keys.clone();
+                in_flight.push_back(tokio::task::spawn_blocking(move || {
+                    parse_batch(rows, &keys)
+                }));
                 if in_flight.len() > PARSE_IN_FLIGHT {
                     let oldest = in_flight.pop_front().expect("in flight");
                     place(oldest.await.expect("parser thread")?);

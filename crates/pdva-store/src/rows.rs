@@ -7,6 +7,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::error::{Result, StoreError};
+use crate::keys::{DataKey, patient_body, patient_from_body};
 use crate::model::{AnyRecord, RecordMeta, StoredRecord};
 
 /// A row of the `record` table, exactly as stored. Its JSON serialisation
@@ -19,6 +20,8 @@ pub(crate) struct RecordRow {
     pub procedure_id: Option<String>,
     pub site_code: Option<String>,
     pub natural_key: Option<String>,
+    /// No longer written (always `None`): the NHS number's blind index
+    /// lives in `patient_key`, outside the audited row, so erasure removes it.
     pub nhs_number: Option<String>,
     pub record_date: Option<String>,
     pub body: String,
@@ -126,11 +129,23 @@ impl RecordRow {
         }
     }
 
-    /// Parses the row back into its domain record and envelope.
+    /// Parses the row back into its domain record and envelope; a patient
+    /// without their identifiers (see [`RecordRow::to_stored_with`]).
     pub fn to_stored(&self) -> Result<StoredRecord> {
+        self.to_stored_with(None)
+    }
+
+    /// Parses the row back into its domain record and envelope, a patient's
+    /// identifiers opened with their data key `key` (none: read as erased).
+    pub fn to_stored_with(&self, key: Option<&DataKey>) -> Result<StoredRecord> {
         let kind = RecordKind::parse(&self.kind).ok_or_else(|| self.corrupt("unknown kind"))?;
-        let record =
-            AnyRecord::from_body(kind, &self.body).map_err(|e| self.corrupt(e.to_string()))?;
+        let record = if kind == RecordKind::Patient {
+            AnyRecord::Patient(
+                patient_from_body(&self.body, &self.id, key).map_err(|e| self.corrupt(e))?,
+            )
+        } else {
+            AnyRecord::from_body(kind, &self.body).map_err(|e| self.corrupt(e.to_string()))?
+        };
         let parse_id = |s: &Option<String>| -> Result<Option<RecordId>> {
             s.as_deref()
                 .map(|s| s.parse().map_err(|_| self.corrupt("bad reference id")))
@@ -187,9 +202,15 @@ impl RecordRow {
         row
     }
 
-    /// Replaces the row's content with `record` and its index columns.
+    /// Replaces the row's content with `record` and its index columns. A
+    /// patient's identifiers are left out (as if erased): a writer that
+    /// keeps them seals them with [`RecordRow::seal_patient`], so a path that
+    /// forgets writes too little, never a plaintext identifier.
     pub fn set_record(&mut self, record: &AnyRecord) {
-        self.body = record.body_json();
+        self.body = match record {
+            AnyRecord::Patient(p) => patient_body(p, &self.id, None),
+            _ => record.body_json(),
+        };
         self.procedure_id = None;
         self.site_code = None;
         self.natural_key = None;
@@ -208,13 +229,18 @@ impl RecordRow {
             AnyRecord::Patient(p) => {
                 self.site_code = Some(p.home_site.to_string());
                 self.natural_key = Some(format!("registry_id:{}", p.registry_id));
-                self.nhs_number = p.nhs_number.as_ref().map(|n| n.as_str().to_owned());
             }
             AnyRecord::Clinical(c) => {
                 self.procedure_id = c.procedure_id().map(|p| p.to_string());
                 self.record_date = Some(c.date().to_string());
             }
         }
+    }
+
+    /// Stores a patient's identifiers sealed with their data key (`None`:
+    /// none kept, as after erasure).
+    pub fn seal_patient(&mut self, patient: &pdva_domain::Patient, key: Option<&DataKey>) {
+        self.body = patient_body(patient, &self.id, key);
     }
 }
 
@@ -230,13 +256,14 @@ impl AnyRecord {
         }
     }
 
-    /// The stored body: the domain record as JSON.
+    /// The stored body: the domain record as JSON (a patient's without
+    /// their identifiers, which only [`RecordRow::seal_patient`] stores).
     pub fn body_json(&self) -> String {
         let json = match self {
             AnyRecord::Site(r) => serde_json::to_string(r),
             AnyRecord::GovernanceMeeting(r) => serde_json::to_string(r),
             AnyRecord::Clinician(r) => serde_json::to_string(r),
-            AnyRecord::Patient(r) => serde_json::to_string(r),
+            AnyRecord::Patient(r) => return patient_body(r, "", None),
             AnyRecord::Clinical(c) => match c {
                 ClinicalRecord::Consent(r) => serde_json::to_string(r),
                 ClinicalRecord::Baseline(r) => serde_json::to_string(r),
@@ -253,14 +280,17 @@ impl AnyRecord {
         json.expect("domain records always serialise")
     }
 
-    /// Parses a stored body; the domain types re-check every value.
+    /// Parses a stored body; the domain types re-check every value. A
+    /// patient reads back without identifiers (they need the data key).
     pub fn from_body(kind: RecordKind, body: &str) -> serde_json::Result<Self> {
         use serde_json::from_str as parse;
         Ok(match kind {
             RecordKind::Site => AnyRecord::Site(parse(body)?),
             RecordKind::GovernanceMeeting => AnyRecord::GovernanceMeeting(parse(body)?),
             RecordKind::Clinician => AnyRecord::Clinician(parse(body)?),
-            RecordKind::Patient => AnyRecord::Patient(parse(body)?),
+            RecordKind::Patient => AnyRecord::Patient(
+                patient_from_body(body, "", None).map_err(serde::de::Error::custom)?,
+            ),
             RecordKind::Consent => AnyRecord::Clinical(ClinicalRecord::Consent(parse(body)?)),
             RecordKind::Baseline => AnyRecord::Clinical(ClinicalRecord::Baseline(parse(body)?)),
             RecordKind::Procedure => AnyRecord::Clinical(ClinicalRecord::Procedure(parse(body)?)),

@@ -1,7 +1,8 @@
 //! Creating, changing, voiding and signing off records — each validated by
 //! the domain rules and audited in the same transaction.
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
+use pdva_domain::codes::RegistryDataConsent;
 use pdva_domain::{
     ClinicalRecord, Clinician, Finding, GovernanceMeeting, Patient, PatientFacts, PatientFile,
     RecordId, RecordKind, Rule, Site, check_file, check_record,
@@ -12,6 +13,7 @@ use sqlx::{Any, Transaction};
 use crate::Store;
 use crate::chain::{ChainWriter, lock_head};
 use crate::error::{Result, StoreError};
+use crate::identity;
 use crate::model::{Actor, AnyRecord, AuditAction, DataVersion};
 use crate::projection;
 use crate::read::{file_from_rows, patient_rows, reference_data, row_by_id};
@@ -70,12 +72,30 @@ impl<T> Change<T> {
     }
 }
 
+/// Fields whose values are identifiers: a warning about one is audited
+/// without its value, which the audit trail would otherwise keep for ever
+/// in clear.
+const IDENTIFIER_FIELDS: &[&str] = &[
+    "nhs_number",
+    "hospital_number",
+    "family_name",
+    "given_name",
+    "date_of_birth",
+];
+
 fn warnings_json(warnings: &[Finding]) -> Option<String> {
     (!warnings.is_empty()).then(|| {
         serde_json::to_string(
             &warnings
                 .iter()
-                .map(|w| serde_json::json!({"rule": w.rule, "field": w.field, "value": w.value, "message": w.message}))
+                .map(|w| {
+                    let value = if IDENTIFIER_FIELDS.contains(&w.field) {
+                        "(identifier withheld)"
+                    } else {
+                        w.value.as_str()
+                    };
+                    serde_json::json!({"rule": w.rule, "field": w.field, "value": value, "message": w.message})
+                })
                 .collect::<Vec<_>>(),
         )
         .expect("warnings serialise")
@@ -238,7 +258,13 @@ impl Store {
     }
 
     /// Creates or edits a patient, checked against the rules and the NHS
-    /// number's uniqueness.
+    /// number's uniqueness. Their identifiers are stored sealed with their
+    /// data key (a new one for a new patient, or for one whose identifiers
+    /// were erased and are entered again); a patient whose latest consent
+    /// declines registry data keeps none (their date of birth only as its
+    /// year). An NHS number another patient holds is refused with the same
+    /// neutral words wherever that patient is, and the attempt is recorded
+    /// for an administrator ([`Store::nhs_conflicts`]).
     pub async fn save_patient(
         &self,
         actor: &Actor,
@@ -248,46 +274,97 @@ impl Store {
         let (mut tx, head) = self.begin_write().await?;
         let mut chain = ChainWriter::new(head, actor.name());
         let id = change.id.unwrap_or_else(RecordId::new_random);
+        let id_text = id.to_string();
+        let key = match change.id {
+            Some(_) => identity::data_key(&mut *tx, &self.keys, &id_text).await?,
+            None => None,
+        };
         let (mut file, before) = match change.id {
             Some(id) => {
                 let rows = patient_rows(&mut *tx, id).await?;
                 let before = rows
                     .iter()
-                    .find(|r| r.id == id.to_string())
+                    .find(|r| r.id == id_text)
                     .cloned()
                     .ok_or(StoreError::NotFound(id))?;
-                (file_from_rows(id, &rows)?, Some(before))
+                (file_from_rows(id, &rows, key.as_ref())?, Some(before))
             }
             None => (PatientFile::new(id, change.record.clone()), None),
         };
         file.patient = change.record.clone();
         let reference = reference_data(&mut tx).await?;
         let mut checked = check_record(&file, id, &reference, today);
-        if let Some(nhs) = &file.patient.nhs_number {
-            let taken = sqlx::query(
-                "SELECT id FROM record WHERE nhs_number = $1 AND voided = 0 AND id <> $2",
-            )
-            .bind(nhs.as_str())
-            .bind(id.to_string())
-            .fetch_optional(&mut *tx)
-            .await?;
-            if taken.is_some() {
-                checked.refusals.push(Finding {
-                    rule: Rule::NhsNumberInUse,
-                    severity: Rule::NhsNumberInUse.severity(),
-                    record: id,
-                    field: "nhs_number",
-                    value: nhs.to_string(),
-                    message: "is already registered for another patient".into(),
-                    counterpart: None,
-                });
-            }
+        let nhs_index = file
+            .patient
+            .nhs_number
+            .as_ref()
+            .map(|n| self.keys.blind_index(n));
+        let mut conflict = None;
+        if let (Some(nhs), Some(index)) = (&file.patient.nhs_number, &nhs_index)
+            && identity::nhs_holder(&mut tx, index, &id_text)
+                .await?
+                .is_some()
+        {
+            checked.refusals.push(Finding {
+                rule: Rule::NhsNumberInUse,
+                severity: Rule::NhsNumberInUse.severity(),
+                record: id,
+                field: "nhs_number",
+                value: nhs.to_string(),
+                message: identity::NHS_NUMBER_REFUSED.into(),
+                counterpart: None,
+            });
+            conflict = Some(nhs.clone());
         }
-        let warnings = accept(checked, change.acknowledge_warnings)?;
-        let record = AnyRecord::Patient(change.record);
+        let warnings = match accept(checked, change.acknowledge_warnings) {
+            Ok(warnings) => warnings,
+            Err(e) => {
+                if let Some(nhs) = conflict {
+                    // Recorded outside the refused transaction, which rolls back.
+                    drop(tx);
+                    self.record_nhs_conflict(
+                        actor,
+                        change.record.home_site.as_str(),
+                        &nhs,
+                        change.id,
+                    )
+                    .await?;
+                }
+                return Err(e);
+            }
+        };
+        // Which data key seals the identifiers, if any is kept.
+        let declined = declined_registry_data(&file);
+        let was_erased = match &before {
+            Some(b) => !crate::keys::body_is_sealed(&b.body).map_err(|e| b.corrupt(e))?,
+            None => false,
+        };
+        let p = &change.record;
+        let nothing_entered = p.nhs_number.is_none()
+            && p.hospital_number.is_none()
+            && p.family_name.is_none()
+            && p.given_name.is_none()
+            && p.date_of_birth == crate::keys::erased_date_of_birth(p.date_of_birth.year());
+        let mut deleted_key = false;
+        let key = if declined || (was_erased && nothing_entered) {
+            if key.is_some() {
+                identity::delete_key(&mut tx, &id_text).await?;
+                deleted_key = true;
+            }
+            None
+        } else if let Some(key) = key {
+            identity::set_nhs_index(&mut tx, &id_text, nhs_index.as_deref()).await?;
+            Some(key)
+        } else {
+            let (key, wrapped) = self.keys.new_data_key(&id_text);
+            chain.put_key(id_text.clone(), wrapped, nhs_index);
+            Some(key)
+        };
+        let record = AnyRecord::Patient(change.record.clone());
         let version = match before {
             None => {
-                let row = RecordRow::new(id, None, &record, chain.actor(), chain.at());
+                let mut row = RecordRow::new(id, None, &record, chain.actor(), chain.at());
+                row.seal_patient(&change.record, key.as_ref());
                 chain.create(row, non_empty(change.reason), warnings_json(&warnings));
                 1
             }
@@ -298,7 +375,8 @@ impl Store {
                             .into(),
                     ));
                 }
-                let after = edited(&before, &record, change.expected_version, &chain)?;
+                let mut after = edited(&before, &record, change.expected_version, &chain)?;
+                after.seal_patient(&change.record, key.as_ref());
                 let version = after.version;
                 chain.change(
                     AuditAction::Update,
@@ -312,6 +390,9 @@ impl Store {
         };
         let data_version = chain.flush(&mut tx).await?;
         tx.commit().await?;
+        if deleted_key {
+            self.scrub_after_erasure().await?;
+        }
         Ok(Saved {
             id,
             version,
@@ -332,7 +413,8 @@ impl Store {
         let (mut tx, head) = self.begin_write().await?;
         let mut chain = ChainWriter::new(head, actor.name());
         let rows = patient_rows(&mut *tx, patient_id).await?;
-        let file = file_from_rows(patient_id, &rows)?;
+        let key = identity::data_key(&mut *tx, &self.keys, &patient_id.to_string()).await?;
+        let file = file_from_rows(patient_id, &rows, key.as_ref())?;
         let id = change.id.unwrap_or_else(RecordId::new_random);
         let before = match change.id {
             Some(id) => {
@@ -367,6 +449,23 @@ impl Store {
             check_record(&file, id, &reference, today),
             change.acknowledge_warnings,
         )?;
+        // Declining registry data destroys the patient's data key in the
+        // same transaction (DOMAIN.md 4.4; the rules have already refused
+        // the consent while names or numbers are held).
+        let erase = key.is_some() && declined_registry_data(&file);
+        if erase {
+            let patient_row = rows
+                .iter()
+                .find(|r| r.id == patient_id.to_string())
+                .ok_or(StoreError::NotFound(patient_id))?;
+            identity::stage_erasure(
+                &mut tx,
+                &mut chain,
+                patient_row,
+                "registry data consent declined".into(),
+            )
+            .await?;
+        }
         let record = AnyRecord::Clinical(change.record);
         let version = match before {
             None => {
@@ -395,6 +494,9 @@ impl Store {
         };
         let data_version = chain.flush(&mut tx).await?;
         tx.commit().await?;
+        if erase {
+            self.scrub_after_erasure().await?;
+        }
         Ok(Saved {
             id,
             version,
@@ -430,6 +532,10 @@ impl Store {
                 return Err(StoreError::Invalid(format!(
                     "record {id} is already voided"
                 )));
+            }
+            if target.kind == "patient" {
+                // A voided patient's NHS number may be registered again.
+                identity::set_nhs_index(&mut tx, &target.id, None).await?;
             }
             let mut to_void = vec![target.clone()];
             let dependants = match target.kind.as_str() {
@@ -563,7 +669,19 @@ impl Store {
             };
             summary.warnings += warnings.len();
             let patient = AnyRecord::Patient(file.patient.clone());
-            let row = RecordRow::new(file.patient_id, None, &patient, chain.actor(), chain.at());
+            let mut row =
+                RecordRow::new(file.patient_id, None, &patient, chain.actor(), chain.at());
+            if !declined_registry_data(file) {
+                let id = file.patient_id.to_string();
+                let (key, wrapped) = self.keys.new_data_key(&id);
+                let index = file
+                    .patient
+                    .nhs_number
+                    .as_ref()
+                    .map(|n| self.keys.blind_index(n));
+                chain.put_key(id, wrapped, index);
+                row.seal_patient(&file.patient, Some(&key));
+            }
             chain.create(row, None, warnings_of(file.patient_id));
             // Index procedures first, so that rows referring to them follow.
             let ordered = file
@@ -595,6 +713,14 @@ impl Store {
         tx.commit().await?;
         Ok(summary)
     }
+}
+
+/// Whether the patient's latest consent declines registry data (DOMAIN.md
+/// 4.4): then the registry keeps none of their identifiers.
+fn declined_registry_data(file: &PatientFile) -> bool {
+    file.consents()
+        .max_by_key(|(id, c)| (c.consent_date, *id))
+        .is_some_and(|(_, c)| c.registry_data_consent == RegistryDataConsent::No)
 }
 
 /// Applies the acknowledgement rule: hard findings refuse; soft ones need

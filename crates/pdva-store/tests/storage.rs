@@ -168,10 +168,15 @@ on_both_engines!(nhs_number_is_unique, |db: TestDb| async move {
         StoreError::Refused(f) => {
             assert_eq!(f[0].rule, Rule::NhsNumberInUse);
             assert_eq!(f[0].field, "nhs_number");
-            assert_eq!(f[0].message, "is already registered for another patient");
+            assert_eq!(f[0].message, pdva_store::NHS_NUMBER_REFUSED);
         }
         other => panic!("{other:?}"),
     }
+    // The attempt is kept for an administrator, without the number.
+    let conflicts = db.store.nhs_conflicts(false).await.unwrap();
+    assert_eq!(conflicts.len(), 1);
+    assert_eq!(conflicts[0].site_code, "TST");
+    assert!(conflicts[0].holder_id.is_some());
 });
 
 on_both_engines!(

@@ -92,7 +92,7 @@ pub async fn bench(
     let today: NaiveDate = "2026-06-30".parse().expect("date");
     let registry = BenchRegistry::new(db).await?;
     let result = async {
-        let store = Store::open(&registry.url).await?;
+        let store = registry.open().await?;
         println!(
             "pdva bench web: {patients} patients, seed {seed}, engine {:?}",
             store.engine()

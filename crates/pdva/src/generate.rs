@@ -143,6 +143,19 @@ pub struct BenchRegistry {
 }
 
 impl BenchRegistry {
+    /// Opens the registry with a key file of the benchmark's own (beside a
+    /// SQLite file as usual; in the temporary directory for PostgreSQL,
+    /// not the working directory).
+    pub async fn open(&self) -> Result<Store> {
+        let key_file = match &self.schema {
+            Some(_) => self._temp.path().join("bench.key"),
+            None => pdva_store::default_key_file(&self.url),
+        };
+        Store::open_with_key_file(&self.url, &key_file)
+            .await
+            .with_context(|| format!("could not open the registry at {}", db::redact(&self.url)))
+    }
+
     /// Makes the registry's place (empty).
     pub async fn new(db: Option<String>) -> Result<Self> {
         let temp = tempfile::TempDir::new()?;
@@ -180,7 +193,7 @@ pub async fn bench(db: Option<String>, patients: usize, seed: u64) -> Result<()>
     let today: NaiveDate = "2026-06-30".parse().expect("date");
     let registry = BenchRegistry::new(db).await?;
     let result = async {
-        let store = Store::open(&registry.url).await?;
+        let store = registry.open().await?;
         println!(
             "pdva bench: {patients} patients, seed {seed}, engine {:?}",
             store.engine()

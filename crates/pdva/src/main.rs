@@ -43,6 +43,9 @@ struct Cli {
     #[arg(long, global = true, env = "PDVA_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
 
+    #[command(flatten)]
+    key_file: KeyFileArg,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -55,6 +58,18 @@ struct DbArg {
     /// Registry database: a SQLite file path or a postgres:// URL [default: pdva.db].
     #[arg(long, env = "PDVA_DB", value_name = "URL")]
     db: Option<String>,
+}
+
+/// The key file, global so that every command that opens a registry takes it.
+#[derive(Debug, Args, Clone)]
+struct KeyFileArg {
+    /// The registry's key file: the master key that opens every patient's
+    /// identifiers and the pseudonym secret [default: beside a SQLite file
+    /// `X`, `X.key`; for a postgres:// URL, `pdva-<host>_<port>_<database>.key`
+    /// in the working directory]. Created (mode 0600) with a new registry;
+    /// any other registry is refused without its own key file.
+    #[arg(long, global = true, env = "PDVA_KEY_FILE", value_name = "FILE")]
+    key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -157,6 +172,68 @@ enum Command {
     Bench {
         #[command(subcommand)]
         command: BenchCommand,
+    },
+    /// The key file: rotate its master key.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Patients' identifiers: erase them, and review NHS-number conflicts.
+    Patient {
+        #[command(subcommand)]
+        command: PatientCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Re-wrap every patient's data key under a new master key (the audit
+    /// trail is not touched). The new key file is written beside as
+    /// `<file>.pending`, flushed, then put in place once the database is
+    /// re-wrapped; rotating in place keeps the old file as `<file>.old-<time>`
+    /// (it still opens backups taken before the rotation).
+    Rotate {
+        #[command(flatten)]
+        db: DbArg,
+        /// Where to write the new key file [default: over --key-file].
+        #[arg(long, value_name = "FILE")]
+        new_key_file: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PatientCommand {
+    /// Erase a patient's identifiers (names, NHS and hospital numbers, date
+    /// of birth but its year): their data key is destroyed, so they cannot be
+    /// read again anywhere; the clinical record stays for audit.
+    Erase {
+        #[command(flatten)]
+        db: DbArg,
+        /// The patient's registry id.
+        #[arg(long, value_name = "REGISTRY_ID")]
+        patient: String,
+        /// Why (recorded in the audit trail).
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+    },
+    /// Attempts to register an NHS number another patient holds.
+    Conflicts {
+        #[command(flatten)]
+        db: DbArg,
+        /// Resolved ones too.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Mark an NHS-number conflict resolved, saying how.
+    ResolveConflict {
+        #[command(flatten)]
+        db: DbArg,
+        /// The conflict's id (from `pdva patient conflicts`).
+        #[arg(long, value_name = "ID")]
+        id: String,
+        /// How it was resolved.
+        #[arg(long, value_name = "TEXT")]
+        resolution: String,
     },
 }
 
@@ -311,14 +388,27 @@ fn init_logging() {
         .init();
 }
 
+/// The key file named by `--key-file` or PDVA_KEY_FILE, set once at start.
+static KEY_FILE: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+
+/// The key file for `db`: the one given, else the default beside it.
+fn key_file_for(db: &str) -> PathBuf {
+    KEY_FILE
+        .get()
+        .cloned()
+        .flatten()
+        .unwrap_or_else(|| pdva_store::default_key_file(db))
+}
+
 async fn open(db: &str) -> Result<Store> {
-    Store::open(db)
+    Store::open_with_key_file(db, &key_file_for(db))
         .await
         .with_context(|| format!("could not open the registry at {}", redact(db)))
 }
 
 async fn run(cli: Cli) -> Result<ExitCode> {
     let config = Config::load(cli.config.as_deref())?;
+    let _ = KEY_FILE.set(cli.key_file.key_file.clone());
     match cli.command {
         Command::Init { db } => {
             let db = config.db(db.db);
@@ -475,6 +565,77 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let as_of = as_of.unwrap_or_else(|| chrono::Local::now().date_naive());
             let script = (!rust_only).then_some(script.as_str());
             report::bench(&config.db(db.db), as_of, script).await?;
+        }
+        Command::Keys {
+            command: KeysCommand::Rotate { db, new_key_file },
+        } => {
+            let db = config.db(db.db);
+            let store = open(&db).await?;
+            let target = new_key_file.unwrap_or_else(|| store.key_file().to_path_buf());
+            let rotation = store
+                .rotate_master_key(&target)
+                .await
+                .context("the master key was not rotated")?;
+            println!(
+                "Re-wrapped {} patient keys. The registry now opens with {}; the old key file \
+                 is {} (keep it with the backups taken before now, apart from them).",
+                rotation.patient_keys,
+                rotation.key_file.display(),
+                rotation.old_key_file.display()
+            );
+        }
+        Command::Patient { command } => return patient(&config, command).await,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn patient(config: &Config, command: PatientCommand) -> Result<ExitCode> {
+    let actor = users::cli_actor();
+    match command {
+        PatientCommand::Erase {
+            db,
+            patient,
+            reason,
+        } => {
+            let store = open(&config.db(db.db)).await?;
+            let registry_id = pdva_domain::values::RegistryId::parse(patient.trim())
+                .map_err(|e| anyhow::anyhow!("--patient {patient}: {e}"))?;
+            let (id, _) = store
+                .find_patient(&pdva_store::PatientKey::RegistryId(registry_id))
+                .await?
+                .with_context(|| format!("no patient with registry id {patient}"))?;
+            let version = store
+                .erase_identifiers(&actor, id, &reason)
+                .await
+                .context("the identifiers were not erased")?;
+            println!("Erased the identifiers of patient {patient}; data version {version}");
+        }
+        PatientCommand::Conflicts { db, all } => {
+            let store = open(&config.db(db.db)).await?;
+            let conflicts = store.nhs_conflicts(all).await?;
+            if conflicts.is_empty() {
+                println!("No NHS-number conflicts to review.");
+            }
+            for c in conflicts {
+                println!(
+                    "{}  {}  {:<20} site {:<6} editing {:<38} held by {:<38} {}",
+                    c.id,
+                    c.at,
+                    c.actor,
+                    c.site_code,
+                    c.patient_id.as_deref().unwrap_or("(new patient)"),
+                    c.holder_id.as_deref().unwrap_or("(no one now)"),
+                    match (&c.resolved_at, &c.resolution) {
+                        (Some(at), Some(how)) => format!("resolved {at}: {how}"),
+                        _ => "unresolved".into(),
+                    }
+                );
+            }
+        }
+        PatientCommand::ResolveConflict { db, id, resolution } => {
+            let store = open(&config.db(db.db)).await?;
+            store.resolve_nhs_conflict(&actor, &id, &resolution).await?;
+            println!("Conflict {id} resolved.");
         }
     }
     Ok(ExitCode::SUCCESS)

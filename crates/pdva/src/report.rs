@@ -151,7 +151,7 @@ fn timed<T>(f: impl FnOnce() -> T) -> (T, f64, Option<f64>) {
 /// with their ratios; without a script, only the Rust figures (neither the
 /// read from the bodies nor the script).
 pub async fn bench(db: &str, as_of: NaiveDate, script: Option<&str>) -> Result<()> {
-    let store = Store::open(db).await?;
+    let store = crate::open(db).await?;
     let reference = store.reference_data().await?;
     let data_version = store.data_version().await?.to_string();
     let filter = Filter::default().resolve(&reference)?;

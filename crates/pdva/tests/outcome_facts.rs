@@ -16,10 +16,28 @@ use pdva_domain::{PatientFacts, RecordKind};
 use pdva_outcomes::{CohortBuilder, Filter, IndexLimb, ReportRequest};
 use pdva_store::{Actor, AnyRecord, Change, Engine, NoProgress, Store, db};
 
+/// The key file of a registry under test: beside a SQLite file, or in the
+/// system's temporary directory for a PostgreSQL schema (not the working
+/// directory, where a postgres:// URL's key file goes by default).
+fn key_file(db_url: &str) -> std::path::PathBuf {
+    match Engine::of(db_url) {
+        Engine::Sqlite => pdva_store::default_key_file(db_url),
+        Engine::Postgres => std::env::temp_dir().join(pdva_store::default_key_file(db_url)),
+    }
+}
+
+async fn open(db_url: &str) -> Store {
+    Store::open_with_key_file(db_url, &key_file(db_url))
+        .await
+        .unwrap()
+}
+
 fn generate(db_url: &str) {
     let out = Command::new(env!("CARGO_BIN_EXE_pdva"))
         .args([
             "generate",
+            "--key-file",
+            key_file(db_url).to_str().unwrap(),
             "--db",
             db_url,
             "--patients",
@@ -107,7 +125,7 @@ async fn assert_facts_match_files(store: &Store, site: Option<&str>) {
 
 async fn fast_path_equals_patient_files(db_url: &str) {
     generate(db_url);
-    let store = Store::open(db_url).await.unwrap();
+    let store = open(db_url).await;
     let actor = Actor::new("cli:test");
 
     // Void a few more records, of kinds that move the endpoints (a death,
@@ -297,7 +315,7 @@ async fn fast_path_equals_patient_files(db_url: &str) {
         .await
         .unwrap();
     store.close().await;
-    let store = Store::open(db_url).await.unwrap();
+    let store = open(db_url).await;
     assert_facts_match_files(&store, None).await;
     assert_facts_match_files(&store, Some(other_site)).await;
     assert!(store.verify_audit(&NoProgress).await.unwrap().is_intact());
@@ -326,4 +344,5 @@ async fn fast_path_equals_patient_files_on_postgres() {
     db::execute_on(&base, &format!("DROP SCHEMA {schema} CASCADE"))
         .await
         .unwrap();
+    let _ = std::fs::remove_file(key_file(&url));
 }

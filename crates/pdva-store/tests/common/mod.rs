@@ -11,7 +11,13 @@ use pdva_store::{Actor, Store, db::Engine};
 /// A fresh, empty registry; removed again when dropped.
 pub struct TestDb {
     pub store: Store,
-    cleanup: Option<(String, String)>, // (postgres base url, schema)
+    /// The SQLite file (SQLite only).
+    pub sqlite_file: Option<std::path::PathBuf>,
+    /// The key file the store was opened with.
+    pub key_file: std::path::PathBuf,
+    /// The database URL the store was opened with.
+    pub url: String,
+    pub cleanup: Option<(String, String)>, // (postgres base url, schema)
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -23,6 +29,9 @@ impl TestDb {
         assert_eq!(store.engine(), Engine::Sqlite);
         TestDb {
             store,
+            key_file: pdva_store::default_key_file(path.to_str().unwrap()),
+            url: path.to_str().unwrap().to_owned(),
+            sqlite_file: Some(path),
             cleanup: None,
             _dir: Some(dir),
         }
@@ -43,12 +52,19 @@ impl TestDb {
             .await
             .unwrap();
         let url = pdva_store::db::with_search_path(&base, &schema);
-        let store = Store::open(&url).await.unwrap();
+        // The key file in a directory of the test's own, not the working
+        // directory where a postgres:// URL's key file goes by default.
+        let dir = tempfile::tempdir().unwrap();
+        let key_file = dir.path().join("test.key");
+        let store = Store::open_with_key_file(&url, &key_file).await.unwrap();
         assert_eq!(store.engine(), Engine::Postgres);
         Some(TestDb {
             store,
+            key_file,
+            url,
+            sqlite_file: None,
             cleanup: Some((base, schema)),
-            _dir: None,
+            _dir: Some(dir),
         })
     }
 }
