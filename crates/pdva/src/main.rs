@@ -358,6 +358,21 @@ enum AuditCommand {
         #[arg(long, default_value_t = 50)]
         limit: i64,
     },
+    /// Show who saw which patient, report or export (the access log),
+    /// newest first.
+    Access {
+        #[command(flatten)]
+        db: DbArg,
+        /// Only accesses to this patient: a registry id (P-…) or record id.
+        #[arg(long, value_name = "ID")]
+        patient: Option<String>,
+        /// Only accesses by this user (or `cli:<login>`).
+        #[arg(long, value_name = "USER")]
+        user: Option<String>,
+        /// How many entries.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
 }
 
 fn main() -> ExitCode {
@@ -398,6 +413,20 @@ fn key_file_for(db: &str) -> PathBuf {
         .cloned()
         .flatten()
         .unwrap_or_else(|| pdva_store::default_key_file(db))
+}
+
+/// A patient named on the command line by registry id or record id.
+async fn patient_by_text(store: &Store, text: &str) -> Result<RecordId> {
+    if let Ok(id) = text.parse::<RecordId>() {
+        return Ok(id);
+    }
+    let registry_id = pdva_domain::values::RegistryId::parse(&text.to_ascii_uppercase())
+        .map_err(|e| anyhow::anyhow!("--patient: \"{}\" {}", e.value, e.rule))?;
+    store
+        .find_patient(&pdva_store::PatientKey::RegistryId(registry_id))
+        .await?
+        .map(|(id, _)| id)
+        .ok_or_else(|| anyhow::anyhow!("--patient: no patient has the registry id \"{text}\""))
 }
 
 async fn open(db: &str) -> Result<Store> {
@@ -507,6 +536,39 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 );
             }
         }
+        Command::Audit {
+            command:
+                AuditCommand::Access {
+                    db,
+                    patient,
+                    user,
+                    limit,
+                },
+        } => {
+            let store = open(&config.db(db.db)).await?;
+            let patient_id = match patient.as_deref().map(str::trim) {
+                None | Some("") => None,
+                Some(text) => Some(patient_by_text(&store, text).await?),
+            };
+            let events = store
+                .access_log(&pdva_store::AccessQuery {
+                    patient_id,
+                    actor: user,
+                    limit: Some(limit),
+                })
+                .await?;
+            for e in events {
+                println!(
+                    "{}  {:<20} {:<16} {:<32} {}  {}",
+                    e.at,
+                    e.actor,
+                    e.role,
+                    e.action.label(),
+                    e.patient_id.map(|p| p.to_string()).unwrap_or_default(),
+                    e.detail.unwrap_or_default()
+                );
+            }
+        }
         Command::Report {
             command:
                 ReportCommand::Outcomes {
@@ -535,6 +597,22 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             };
             let outcomes = report::outcomes(&store, &filter, as_of, audience).await?;
             report::print(&outcomes, format)?;
+            // Whoever holds the database and key file ran a report: logged.
+            store.log_access(pdva_store::AccessEvent::now(
+                users::cli_actor().name(),
+                "command_line",
+                pdva_store::AccessAction::Report,
+                None,
+                Some(format!(
+                    "outcomes {:?} as of {as_of}: site={} operator={} from={} to={}",
+                    audience,
+                    filter.site.as_deref().unwrap_or(""),
+                    filter.operator.as_deref().unwrap_or(""),
+                    filter.from.map(|d| d.to_string()).unwrap_or_default(),
+                    filter.to.map(|d| d.to_string()).unwrap_or_default(),
+                )),
+            ));
+            store.flush_access_log().await?;
         }
         Command::Bench {
             command: BenchCommand::Generate { db, patients, seed },

@@ -198,6 +198,22 @@ async fn generate_verify_tamper(db_url: &str, key_file: &str, pg: Option<(&str, 
     let log = pdva(&["audit", "log", "--db", db_url, "--record", &id]);
     assert!(log.status.success());
     assert!(stdout(&log).contains("create"));
+
+    // A report run from the command line is in the access log.
+    let out = pdva(&[
+        "report", "outcomes", "--db", db_url, "--site", "NGH", "--format", "json",
+    ]);
+    assert!(out.status.success());
+    let access = pdva(&["audit", "access", "--db", db_url]);
+    assert!(access.status.success());
+    let text = stdout(&access);
+    assert!(
+        text.contains("generated a report") && text.contains("site=NGH"),
+        "{text}"
+    );
+    let none = pdva(&["audit", "access", "--db", db_url, "--user", "nobody.here"]);
+    assert!(none.status.success());
+    assert!(stdout(&none).trim().is_empty(), "{}", stdout(&none));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
