@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::response::Html;
 use pdva_store::SiteCounts;
 
-use crate::authz::Caller;
+use crate::authz::{Audience, Caller};
 use crate::{AppState, WebError};
 
 #[derive(Template)]
@@ -14,6 +14,11 @@ use crate::{AppState, WebError};
 struct IndexPage {
     data_version: String,
     signed_in: bool,
+    /// The patient list of the caller's audience.
+    patients: &'static str,
+    /// Researchers get no raw counts: they would count patients outside the
+    /// research population, without disclosure control.
+    research: bool,
     sites: Vec<SiteCounts>,
     total: SiteCounts,
 }
@@ -27,8 +32,10 @@ pub(crate) async fn index(
     Extension(caller): Extension<Caller>,
 ) -> Result<Html<String>, WebError> {
     let signed_in = caller.session.is_some();
+    let research = signed_in && caller.audience() == Audience::Research;
     let sites = match &caller.session {
         None => Vec::new(),
+        Some(_) if research => Vec::new(),
         Some(session) => {
             let visible = crate::patients::visible_sites(&session.user);
             state
@@ -55,6 +62,12 @@ pub(crate) async fn index(
     let page = IndexPage {
         data_version: state.store.data_version().await?.to_string(),
         signed_in,
+        patients: if research {
+            "/research/patients"
+        } else {
+            "/patients"
+        },
+        research,
         sites,
         total,
     };

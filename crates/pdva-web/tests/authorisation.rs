@@ -498,6 +498,12 @@ async fn a_researcher_never_sees_an_identifier() {
     }
     // Age at the index procedure instead of the date of birth.
     assert!(bodies[1].contains("<td>73</td>"), "{}", bodies[1]);
+    // The front page's raw counts would count patients outside the research
+    // population: researchers do not get them.
+    let front = get(store, "/", Some(&who)).await;
+    assert!(front.body.contains("Research view"), "{}", front.body);
+    assert!(!front.body.contains("Non-voided records"), "{}", front.body);
+    assert!(front.body.contains("href=\"/research/patients\""));
     // A mistyped or guessed pseudonym finds nothing.
     let guessed = get(store, "/research/patients/R-0000000000000000", Some(&who)).await;
     assert_eq!(guessed.status, 404);
