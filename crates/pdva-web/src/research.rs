@@ -192,7 +192,12 @@ fn line(record: &ResearchRecord) -> ResearchLine {
         fields: record
             .fields
             .iter()
-            .filter(|(_, v)| !matches!(v, ResearchValue::Value(Value::Null)))
+            // The limb has its own column; empty answers say nothing.
+            .filter(|(name, v)| {
+                *name != "procedure_id"
+                    && !matches!(v, ResearchValue::Value(Value::Null))
+                    && !matches!(v, ResearchValue::Value(Value::Array(a)) if a.is_empty())
+            })
             .map(|(name, v)| format!("{}: {}", name.replace('_', " "), shown(v)))
             .collect::<Vec<_>>()
             .join("; "),

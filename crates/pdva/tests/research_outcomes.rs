@@ -9,6 +9,7 @@
 //! On SQLite always; on PostgreSQL too when PDVA_TEST_POSTGRES_URL is set.
 
 use std::collections::BTreeSet;
+use std::path::Path;
 use std::process::Command;
 
 use axum::body::Body;
@@ -25,18 +26,21 @@ use tower::ServiceExt;
 const T: u64 = 5;
 const MINIMUM: u64 = 10;
 
-fn generate(db_url: &str) {
-    let out = pdva(&[
-        "generate",
-        "--db",
-        db_url,
-        "--patients",
-        "400",
-        "--seed",
-        "11",
-        "--today",
-        "2026-06-30",
-    ]);
+fn generate(db_url: &str, key_file: &Path) {
+    let out = pdva(
+        key_file,
+        &[
+            "generate",
+            "--db",
+            db_url,
+            "--patients",
+            "400",
+            "--seed",
+            "11",
+            "--today",
+            "2026-06-30",
+        ],
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -44,9 +48,12 @@ fn generate(db_url: &str) {
     );
 }
 
-fn pdva(args: &[&str]) -> std::process::Output {
+fn pdva(key_file: &Path, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_pdva"))
         .args(args)
+        // In the test's own folder: a PostgreSQL registry's default key
+        // file would land in the working directory.
+        .env("PDVA_KEY_FILE", key_file)
         .env_remove("PDVA_DB")
         .env_remove("PDVA_CONFIG")
         .env("PDVA_LOG", "warn")
@@ -468,9 +475,9 @@ async fn get(store: &Store, token: &str, path: &str) -> (StatusCode, String) {
     (status, String::from_utf8(body.to_vec()).unwrap())
 }
 
-async fn research_reports_count_the_research_population(db_url: &str) {
-    generate(db_url);
-    let store = Store::open(db_url).await.unwrap();
+async fn research_reports_count_the_research_population(db_url: &str, key_file: &Path) {
+    generate(db_url, key_file);
+    let store = Store::open_with_key_file(db_url, key_file).await.unwrap();
     let files = store.load_patient_files(None).await.unwrap();
     let reference = store.reference_data().await.unwrap();
     let researcher = store
@@ -587,33 +594,39 @@ async fn research_reports_count_the_research_population(db_url: &str) {
 
     // An administrator's report of the same registry counts everyone, so
     // the research one above really left patients out.
-    let identifiable = pdva(&[
-        "report",
-        "outcomes",
-        "--db",
-        db_url,
-        "--as-of",
-        "2026-06-30",
-        "--format",
-        "json",
-    ]);
+    let identifiable = pdva(
+        key_file,
+        &[
+            "report",
+            "outcomes",
+            "--db",
+            db_url,
+            "--as-of",
+            "2026-06-30",
+            "--format",
+            "json",
+        ],
+    );
     assert!(identifiable.status.success());
     let identifiable: Value = serde_json::from_slice(&identifiable.stdout).unwrap();
     assert!(identifiable.get("disclosure").is_none());
 
     // The command line's research form, as of the registry's date.
     let as_of: NaiveDate = "2026-06-30".parse().unwrap();
-    let out = pdva(&[
-        "report",
-        "outcomes",
-        "--db",
-        db_url,
-        "--as-of",
-        "2026-06-30",
-        "--research",
-        "--format",
-        "json",
-    ]);
+    let out = pdva(
+        key_file,
+        &[
+            "report",
+            "outcomes",
+            "--db",
+            db_url,
+            "--as-of",
+            "2026-06-30",
+            "--research",
+            "--format",
+            "json",
+        ],
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -641,23 +654,26 @@ async fn research_reports_count_the_research_population(db_url: &str) {
         })
         .unwrap();
     let day = day.to_string();
-    let out = pdva(&[
-        "report",
-        "outcomes",
-        "--db",
-        db_url,
-        "--as-of",
-        "2026-06-30",
-        "--research",
-        "--site",
-        &site,
-        "--from",
-        &day,
-        "--to",
-        &day,
-        "--format",
-        "json",
-    ]);
+    let out = pdva(
+        key_file,
+        &[
+            "report",
+            "outcomes",
+            "--db",
+            db_url,
+            "--as-of",
+            "2026-06-30",
+            "--research",
+            "--site",
+            &site,
+            "--from",
+            &day,
+            "--to",
+            &day,
+            "--format",
+            "json",
+        ],
+    );
     let w = Wanted {
         site: Some(site.clone()),
         from: Some(day.parse().unwrap()),
@@ -685,7 +701,8 @@ async fn research_reports_count_the_research_population(db_url: &str) {
 async fn research_reports_count_the_research_population_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("registry.db");
-    research_reports_count_the_research_population(path.to_str().unwrap()).await;
+    let key_file = dir.path().join("registry.key");
+    research_reports_count_the_research_population(path.to_str().unwrap(), &key_file).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -699,7 +716,8 @@ async fn research_reports_count_the_research_population_on_postgres() {
         .await
         .unwrap();
     let url = db::with_search_path(&base, &schema);
-    research_reports_count_the_research_population(&url).await;
+    let dir = tempfile::tempdir().unwrap();
+    research_reports_count_the_research_population(&url, &dir.path().join("registry.key")).await;
     db::execute_on(&base, &format!("DROP SCHEMA {schema} CASCADE"))
         .await
         .unwrap();
