@@ -593,6 +593,17 @@ async fn check(
                     .await
                     .map_err(Refusal::Failed)?
                     .ok_or(Refusal::NotFound)?;
+                // The index may predate a void: a voided patient is not found.
+                match state.store.get(id).await {
+                    Ok(StoredRecord {
+                        meta,
+                        record: AnyRecord::Patient(_),
+                    }) if !meta.voided => {}
+                    Ok(_) | Err(pdva_store::StoreError::NotFound(_)) => {
+                        return Err(Refusal::NotFound);
+                    }
+                    Err(e) => return Err(Refusal::Failed(e)),
+                }
                 let file = match state.store.patient_file(id).await {
                     Ok(file) => file,
                     Err(pdva_store::StoreError::NotFound(_)) => return Err(Refusal::NotFound),
