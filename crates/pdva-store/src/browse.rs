@@ -22,6 +22,23 @@ pub enum PatientKey {
 }
 
 impl Store {
+    /// The patient an operator names by record id (taken as it is, so that
+    /// a voided patient's accesses can still be looked up) or by registry
+    /// id (`P-…`, any case; a non-voided patient), if the text names one.
+    pub async fn patient_named(&self, text: &str) -> Result<Option<RecordId>> {
+        let text = text.trim();
+        if let Ok(id) = text.parse::<RecordId>() {
+            return Ok(Some(id));
+        }
+        match RegistryId::parse(&text.to_ascii_uppercase()) {
+            Ok(registry_id) => Ok(self
+                .find_patient(&PatientKey::RegistryId(registry_id))
+                .await?
+                .map(|(id, _)| id)),
+            Err(_) => Ok(None),
+        }
+    }
+
     /// The non-voided patient with this registry id or NHS number, if any.
     #[tracing::instrument(skip_all)]
     pub async fn find_patient(&self, key: &PatientKey) -> Result<Option<(RecordId, Patient)>> {

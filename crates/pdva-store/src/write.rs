@@ -3,6 +3,7 @@
 
 use chrono::{Datelike, NaiveDate};
 use pdva_domain::codes::RegistryDataConsent;
+use pdva_domain::deident;
 use pdva_domain::{
     ClinicalRecord, Clinician, Finding, GovernanceMeeting, Patient, PatientFacts, PatientFile,
     RecordId, RecordKind, Rule, Site, check_file, check_record,
@@ -72,16 +73,12 @@ impl<T> Change<T> {
     }
 }
 
-/// Fields whose values are identifiers: a warning about one is audited
-/// without its value, which the audit trail would otherwise keep for ever
-/// in clear.
-const IDENTIFIER_FIELDS: &[&str] = &[
-    "nhs_number",
-    "hospital_number",
-    "family_name",
-    "given_name",
-    "date_of_birth",
-];
+/// Whether a finding's field is a patient identifier (the disclosure
+/// table's word): a warning about one is audited without its value, which
+/// the audit trail would otherwise keep for ever in clear.
+fn is_identifier(field: &str) -> bool {
+    deident::disclosure_of(RecordKind::Patient, field) == Some(deident::Disclosure::Identifying)
+}
 
 fn warnings_json(warnings: &[Finding]) -> Option<String> {
     (!warnings.is_empty()).then(|| {
@@ -89,7 +86,7 @@ fn warnings_json(warnings: &[Finding]) -> Option<String> {
             &warnings
                 .iter()
                 .map(|w| {
-                    let value = if IDENTIFIER_FIELDS.contains(&w.field) {
+                    let value = if is_identifier(w.field) {
                         "(identifier withheld)"
                     } else {
                         w.value.as_str()
@@ -762,4 +759,37 @@ fn edited(
     after.updated_at = chain.at().to_owned();
     after.updated_by = chain.actor().to_owned();
     Ok(after)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn warning(field: &'static str, value: &str) -> Finding {
+        Finding {
+            rule: Rule::AgeOutsideRange,
+            severity: Rule::AgeOutsideRange.severity(),
+            record: RecordId::from_bits(1),
+            field,
+            value: value.into(),
+            message: "needs a look".into(),
+            counterpart: None,
+        }
+    }
+
+    #[test]
+    fn audited_warnings_withhold_the_values_of_identifiers_only() {
+        let json = warnings_json(&[
+            warning("date_of_birth", "1954-03-02"),
+            warning("nhs_number", "9990000018"),
+            warning("family_name", "Testperson"),
+            warning("procedure_date", "2024-01-10"),
+        ])
+        .unwrap();
+        for identifier in ["1954-03-02", "9990000018", "Testperson"] {
+            assert!(!json.contains(identifier), "{identifier} audited in {json}");
+        }
+        assert!(json.contains("2024-01-10"), "{json}");
+        assert_eq!(json.matches("(identifier withheld)").count(), 3);
+    }
 }

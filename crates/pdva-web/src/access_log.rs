@@ -8,8 +8,7 @@ use axum::Extension;
 use axum::extract::{Query, State};
 use axum::response::Html;
 use pdva_domain::RecordId;
-use pdva_domain::values::RegistryId;
-use pdva_store::{AccessQuery, AnyRecord, PatientKey};
+use pdva_store::{AccessQuery, AnyRecord};
 
 use crate::authz::Caller;
 use crate::patients::Nav;
@@ -62,7 +61,7 @@ pub(crate) async fn page(
     let mut rows = Vec::new();
     let mut searchable = true;
     if !patient_text.is_empty() {
-        match patient_by_text(&state, &patient_text).await? {
+        match state.store.patient_named(&patient_text).await? {
             Some(id) => query.patient_id = Some(id),
             None => {
                 message =
@@ -111,19 +110,4 @@ pub(crate) async fn page(
         rows,
     };
     Ok(Html(page.render()?))
-}
-
-/// A patient named by registry id or by record id.
-async fn patient_by_text(state: &AppState, text: &str) -> Result<Option<RecordId>, WebError> {
-    if let Ok(id) = text.parse::<RecordId>() {
-        return Ok(Some(id));
-    }
-    match RegistryId::parse(&text.to_ascii_uppercase()) {
-        Ok(registry_id) => Ok(state
-            .store
-            .find_patient(&PatientKey::RegistryId(registry_id))
-            .await?
-            .map(|(id, _)| id)),
-        Err(_) => Ok(None),
-    }
 }

@@ -40,17 +40,20 @@ impl PseudonymIndex {
         store: &Store,
         pseudonym: &Pseudonym,
     ) -> Result<Option<RecordId>, pdva_store::StoreError> {
-        let version = store.data_version().await?.to_string();
-        {
+        let built_at = {
             let built = self.built.lock().expect("pseudonym index lock");
-            if let Some((at, map)) = built.as_ref() {
-                if let Some(id) = map.get(pseudonym) {
-                    return Ok(Some(*id));
+            match built.as_ref() {
+                Some((_, map)) if map.contains_key(pseudonym) => {
+                    return Ok(map.get(pseudonym).copied());
                 }
-                if *at == version {
-                    return Ok(None);
-                }
+                Some((at, _)) => Some(at.clone()),
+                None => None,
             }
+        };
+        // Not in the index: rebuild it only if the registry has changed.
+        let version = store.data_version().await?.to_string();
+        if built_at.as_deref() == Some(version.as_str()) {
+            return Ok(None);
         }
         let key = PseudonymKey::new(store.pseudonym_secret());
         let map: HashMap<Pseudonym, RecordId> = store

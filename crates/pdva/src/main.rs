@@ -415,20 +415,6 @@ fn key_file_for(db: &str) -> PathBuf {
         .unwrap_or_else(|| pdva_store::default_key_file(db))
 }
 
-/// A patient named on the command line by registry id or record id.
-async fn patient_by_text(store: &Store, text: &str) -> Result<RecordId> {
-    if let Ok(id) = text.parse::<RecordId>() {
-        return Ok(id);
-    }
-    let registry_id = pdva_domain::values::RegistryId::parse(&text.to_ascii_uppercase())
-        .map_err(|e| anyhow::anyhow!("--patient: \"{}\" {}", e.value, e.rule))?;
-    store
-        .find_patient(&pdva_store::PatientKey::RegistryId(registry_id))
-        .await?
-        .map(|(id, _)| id)
-        .ok_or_else(|| anyhow::anyhow!("--patient: no patient has the registry id \"{text}\""))
-}
-
 async fn open(db: &str) -> Result<Store> {
     Store::open_with_key_file(db, &key_file_for(db))
         .await
@@ -548,7 +534,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let store = open(&config.db(db.db)).await?;
             let patient_id = match patient.as_deref().map(str::trim) {
                 None | Some("") => None,
-                Some(text) => Some(patient_by_text(&store, text).await?),
+                Some(text) => Some(store.patient_named(text).await?.ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "--patient: \"{text}\" is neither a record id nor the registry id of a patient"
+                    )
+                })?),
             };
             let events = store
                 .access_log(&pdva_store::AccessQuery {
