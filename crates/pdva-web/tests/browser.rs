@@ -610,6 +610,18 @@ async fn clinician_records_care_to_amputation_and_researcher_sees_no_identifier(
                 !source.contains("P-NGH-") && !source.contains("P-OTH-"),
                 "a registry id on {path}"
             );
+            // Days from the index procedure, never a calendar date.
+            let bytes = source.as_bytes();
+            assert!(
+                !bytes.windows(10).any(|w| w.iter().enumerate().all(
+                    |(i, c)| if i == 4 || i == 7 {
+                        *c == b'-'
+                    } else {
+                        c.is_ascii_digit()
+                    }
+                )),
+                "a calendar date on {path}"
+            );
             patient_pages += 1;
             if patient_pages == 1 {
                 b.screenshot("10-researcher-patient").await;
