@@ -26,6 +26,9 @@ pub enum ReportsError {
         /// The end asked for.
         to: chrono::NaiveDate,
     },
+    /// A CSV could not be written (the output failed).
+    #[error("could not write the CSV: {0}")]
+    Csv(#[from] csv::Error),
     /// A template failed to render (a bug, not bad input).
     #[error("could not render the report: {0}")]
     Render(String),
