@@ -1,14 +1,18 @@
 //! The IPG773 compliance view of a site: each special arrangement NICE asks
-//! for, whether the site meets it, and links to the records behind each
-//! finding.
+//! for, whether the site meets it, with its count and percentage, and links
+//! to the records behind each finding. The checks themselves are
+//! `pdva_reports::compliance::check`, which the governance review prints
+//! too; this handler only reads what they need and lays them out.
 
 use askama::Template;
 use axum::Extension;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::response::Html;
-use chrono::{Days, NaiveDate};
-use pdva_domain::schedule::{self, FollowUpContext, Timepoint, WorklistState};
-use pdva_domain::{ClinicalRecord, RecordId};
+use chrono::NaiveDate;
+use pdva_outcomes::OutcomesError;
+use pdva_reports::compliance;
+use pdva_reports::gather::Period;
+use serde::Deserialize;
 
 use crate::authz::Caller;
 use crate::patients::{Nav, today};
@@ -16,7 +20,9 @@ use crate::{AppState, WebError};
 
 /// One finding: a record to look at.
 struct Item {
+    /// The patient's record id, for the link; empty for a meeting.
     patient_id: String,
+    /// The patient's registry id; empty for a meeting.
     registry_id: String,
     record: String,
     detail: String,
@@ -45,6 +51,28 @@ fn shown(mut check: Check) -> Check {
     check
 }
 
+impl From<&compliance::Check> for Check {
+    fn from(c: &compliance::Check) -> Self {
+        Check {
+            paragraph: c.paragraph,
+            title: c.title,
+            status: c.status.clone(),
+            met: c.met,
+            items: c
+                .items
+                .iter()
+                .map(|i| Item {
+                    patient_id: i.patient_id.map(|p| p.to_string()).unwrap_or_default(),
+                    registry_id: i.registry_id.clone().unwrap_or_default(),
+                    record: i.record.to_string(),
+                    detail: i.detail.clone(),
+                })
+                .collect(),
+            more: 0,
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "compliance.html")]
 struct CompliancePage {
@@ -52,20 +80,45 @@ struct CompliancePage {
     site: String,
     site_name: String,
     today: NaiveDate,
+    /// The period in words.
+    period: String,
+    /// The period's ends as typed back into the form.
+    from: String,
+    to: String,
+    /// A date of the form that could not be read, and what was done.
+    problem: Option<String>,
     procedures: usize,
+    patients: usize,
     checks: Vec<Check>,
     can_record: bool,
 }
 
-/// Governance review meetings are overdue after 12 months without one
-/// (DOMAIN.md 1.3, registry choice).
-const MEETING_INTERVAL_DAYS: u64 = 365;
+/// The period of index procedures asked for: both ends optional (a form
+/// sends an empty field for an end left open).
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct PeriodQuery {
+    from: Option<String>,
+    to: Option<String>,
+}
 
-/// The compliance view of the site in the path.
+/// A date end of the period: empty is open; anything else must be a date.
+fn date_end(value: Option<&str>) -> Result<Option<NaiveDate>, String> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => v
+            .parse()
+            .map(Some)
+            .map_err(|_| format!("\u{201c}{v}\u{201d} is not a date (YYYY-MM-DD)")),
+    }
+}
+
+/// The compliance view of the site in the path, over the index procedures
+/// of the period asked for (all of them by default).
 #[tracing::instrument(skip_all)]
 pub(crate) async fn page(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    Query(q): Query<PeriodQuery>,
 ) -> Result<Html<String>, WebError> {
     let site_code = caller.site.clone().ok_or(WebError::NotFound)?;
     let reference = state.store.reference_data().await?;
@@ -74,200 +127,61 @@ pub(crate) async fn page(
         .get(&site_code)
         .cloned()
         .ok_or(WebError::NotFound)?;
+    // A date that cannot be read leaves that end open, and the page says so.
+    let mut problems = Vec::new();
+    let mut end = |v: Option<&str>| {
+        date_end(v).unwrap_or_else(|e| {
+            problems.push(e);
+            None
+        })
+    };
+    let (from, to) = (end(q.from.as_deref()), end(q.to.as_deref()));
+    if let (Some(from), Some(to)) = (from, to)
+        && from > to
+    {
+        return Err(WebError::Outcomes(OutcomesError::EmptyDateRange {
+            from,
+            to,
+        }));
+    }
+    let period = Period { from, to };
     let today = today();
     let meetings = state.store.governance_meetings(&site_code).await?;
     let files = state
         .store
         .load_patient_files(Some(site_code.as_str()))
         .await?;
-    let name_of = |id: &RecordId| {
-        reference
-            .clinicians
-            .get(id)
-            .map(|c| c.display_name.to_string())
-            .unwrap_or_else(|| "unknown clinician".into())
-    };
-
-    let mut no_consent = Vec::new();
-    let mut uncertainties = Vec::new();
-    let mut uncredentialed = Vec::new();
-    let mut no_30_day = Vec::new();
-    let mut overdue = Vec::new();
-    let mut procedures = 0;
-    for file in &files {
-        let item = |record: RecordId, detail: String| Item {
-            patient_id: file.patient_id.to_string(),
-            registry_id: file.patient.registry_id.to_string(),
-            record: record.to_string(),
-            detail,
-        };
-        let death = file.death().map(|(_, d)| d.date);
-        for (procedure_id, procedure) in file.procedures() {
-            procedures += 1;
-            let date = procedure.procedure_date;
-            match file.consent_for(date) {
-                None => no_consent.push(item(
-                    procedure_id,
-                    format!("procedure on {date}: no consent recorded on or before it"),
-                )),
-                Some((consent_id, c)) if !c.uncertainties_explained => uncertainties.push(item(
-                    consent_id,
-                    format!(
-                        "consent of {} for the procedure on {date}: uncertainties not recorded as explained",
-                        c.consent_date
-                    ),
-                )),
-                Some(_) => {}
-            }
-            if let Some(operator) = reference.clinicians.get(&procedure.primary_operator)
-                && !operator.credentialed_on(date, site.min_proctored_cases)
-            {
-                uncredentialed.push(item(
-                    procedure_id,
-                    format!(
-                        "procedure on {date} by {}: not credentialed on that date",
-                        name_of(&procedure.primary_operator)
-                    ),
-                ));
-            }
-            let visits: Vec<NaiveDate> = file
-                .records
-                .iter()
-                .filter_map(|(_, r)| match r {
-                    ClinicalRecord::FollowUpVisit(v) if v.procedure_id == procedure_id => {
-                        Some(v.visit_date)
-                    }
-                    _ => None,
-                })
-                .collect();
-            let (_, closes) = schedule::window_dates(date, Timepoint::Day30);
-            let followed_until = [Some(today), death, file.patient.follow_up_ended_on]
-                .into_iter()
-                .flatten()
-                .min()
-                .unwrap_or(today);
-            if closes < followed_until
-                && schedule::representative_visit(date, Timepoint::Day30, &visits).is_none()
-            {
-                no_30_day.push(item(
-                    procedure_id,
-                    format!("procedure on {date}: no visit between day 14 and day 60"),
-                ));
-            }
-            let ctx = FollowUpContext {
-                procedure_date: date,
-                visit_dates: &visits,
-                death_date: death,
-                follow_up_ended_on: file.patient.follow_up_ended_on,
-            };
-            for w in schedule::worklist(&ctx, today) {
-                if w.state == WorklistState::Overdue {
-                    overdue.push(item(
-                        procedure_id,
-                        format!(
-                            "{} visit after the procedure on {date}: window closed {}",
-                            w.timepoint.label(),
-                            w.window_closes
-                        ),
-                    ));
-                }
-            }
-        }
-    }
-    let last_meeting = meetings.first().map(|(_, m)| m.held_on);
-    let meeting_due = last_meeting
-        .and_then(|d| d.checked_add_days(Days::new(MEETING_INTERVAL_DAYS)))
-        .is_none_or(|due| due < today);
-    // `what` is the singular; one item is "1 procedure", more "2 procedures".
-    let count = |items: &Vec<Item>, what: &str| match items.len() {
-        0 => "none".to_owned(),
-        1 => format!("1 {what}"),
-        n => format!("{n} {what}s"),
-    };
-    let checks = vec![
-        Check {
-            paragraph: "1.2",
-            title: "Clinical governance lead informed",
-            status: match site.governance_lead_informed_on {
-                Some(d) => format!(
-                    "informed on {d}{}",
-                    site.governance_lead_name
-                        .as_deref()
-                        .map(|n| format!(" ({n})"))
-                        .unwrap_or_default()
-                ),
-                None => "no date recorded: the governance lead has not been informed".into(),
-            },
-            met: site.governance_lead_informed_on.is_some(),
-            items: Vec::new(),
-            more: 0,
-        },
-        Check {
-            paragraph: "1.3",
-            title: "Governance review meeting in the last 12 months",
-            status: match last_meeting {
-                Some(d) => format!(
-                    "last meeting on {d}{}",
-                    if meeting_due { ": overdue" } else { "" }
-                ),
-                None => "no meeting recorded".into(),
-            },
-            met: !meeting_due,
-            items: Vec::new(),
-            more: 0,
-        },
-        Check {
-            paragraph: "1.2",
-            title: "Procedures without recorded consent",
-            status: count(&no_consent, "procedure"),
-            met: no_consent.is_empty(),
-            items: no_consent,
-            more: 0,
-        },
-        Check {
-            paragraph: "1.2",
-            title: "Consent without the uncertainties explained",
-            status: count(&uncertainties, "procedure"),
-            met: uncertainties.is_empty(),
-            items: uncertainties,
-            more: 0,
-        },
-        Check {
-            paragraph: "3.7",
-            title: "Operators not credentialed on the procedure date",
-            status: count(&uncredentialed, "procedure"),
-            met: uncredentialed.is_empty(),
-            items: uncredentialed,
-            more: 0,
-        },
-        Check {
-            paragraph: "1.2, 3.6",
-            title: "Procedures without a 30-day visit",
-            status: count(&no_30_day, "procedure"),
-            met: no_30_day.is_empty(),
-            items: no_30_day,
-            more: 0,
-        },
-        Check {
-            paragraph: "3.6",
-            title: "Overdue follow-up visits",
-            status: count(&overdue, "visit"),
-            met: overdue.is_empty(),
-            items: overdue,
-            more: 0,
-        },
-    ];
-    let checks = checks.into_iter().map(shown).collect();
+    let found = compliance::check(&site, &meetings, &files, &reference, period, today);
     let page = CompliancePage {
         nav: Nav::of(&caller),
         site: site_code.to_string(),
         site_name: site.name.to_string(),
         today,
-        procedures,
-        checks,
+        period: period_words(period),
+        from: from.map(|d| d.to_string()).unwrap_or_default(),
+        to: to.map(|d| d.to_string()).unwrap_or_default(),
+        problem: (!problems.is_empty()).then(|| {
+            format!(
+                "{}: that end of the period is left open.",
+                problems.join("; ")
+            )
+        }),
+        procedures: found.procedures,
+        patients: found.patients,
+        checks: found.checks.iter().map(Check::from).map(shown).collect(),
         can_record: caller.user().role == pdva_store::Role::GovernanceLead,
     };
     Ok(Html(page.render()?))
+}
+
+/// The period in words, as the reports print it.
+fn period_words(period: Period) -> String {
+    match (period.from, period.to) {
+        (None, None) => "all index procedures".into(),
+        (Some(f), None) => format!("index procedures from {f}"),
+        (None, Some(t)) => format!("index procedures to {t}"),
+        (Some(f), Some(t)) => format!("index procedures {f} to {t}"),
+    }
 }
 
 #[cfg(test)]
@@ -290,6 +204,21 @@ mod tests {
                 .collect(),
             more: 0,
         }
+    }
+
+    #[test]
+    fn an_end_of_the_period_is_open_when_empty_and_otherwise_a_date() {
+        assert_eq!(date_end(None), Ok(None));
+        assert_eq!(date_end(Some(" ")), Ok(None));
+        assert_eq!(
+            date_end(Some("2025-01-31")),
+            Ok(NaiveDate::from_ymd_opt(2025, 1, 31))
+        );
+        assert!(
+            date_end(Some("31/01/2025"))
+                .unwrap_err()
+                .contains("not a date")
+        );
     }
 
     #[test]
