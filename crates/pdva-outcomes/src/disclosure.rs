@@ -583,6 +583,37 @@ pub(crate) fn disclose(report: &mut OutcomesReport, filter: &ResolvedFilter) {
     });
 }
 
+/// Protects a one-way table of a research output other than the outcomes
+/// report (the research report's patient-selection and technique tables):
+/// `parts` are counts of one total, and `exclusive` says whether they are
+/// categories of one answer (they and the limbs with no answer add up to
+/// `total`) or each its own yes/no of every limb (several may apply, so
+/// each part and its complement add up to `total`). The total is shown as
+/// it is (it is a cohort count, at least the minimum research cohort);
+/// returns each part as shown, then the total as shown.
+pub fn protect_tally(parts: &[u64], total: u64, exclusive: bool) -> (Vec<Count>, Count) {
+    let mut t = Table::default();
+    let cells: Vec<usize> = parts.iter().map(|&v| t.push(v, true, false)).collect();
+    let total_cell = t.push(total, true, false);
+    if exclusive {
+        let answered: u64 = parts.iter().sum();
+        let unanswered = t.push(total.saturating_sub(answered), false, false);
+        let mut all = cells.clone();
+        all.push(unanswered);
+        t.sums.push((all, total_cell));
+    } else {
+        for (&cell, &v) in cells.iter().zip(parts) {
+            let rest = t.push(total.saturating_sub(v), false, false);
+            t.sums.push((vec![cell, rest], total_cell));
+        }
+    }
+    t.protect();
+    (
+        cells.iter().map(|&c| t.count(c)).collect(),
+        t.count(total_cell),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -675,6 +706,18 @@ mod tests {
         // 1 and 4 add up to 5: either could be anything from 1 to 4.
         let (cells, _) = protect_row(&[1, 4, 30], false);
         assert_eq!(cells[2], Count::Exact(30));
+    }
+
+    #[test]
+    fn a_tally_of_one_answer_hides_a_small_category_and_its_neighbour() {
+        // 3 + 20 + 27 = 50 with nothing unanswered: the 3 is worked out
+        // from the total unless one more category is withheld.
+        let (cells, total) = protect_tally(&[3, 20, 27], 50, true);
+        assert_eq!(cells, vec![Count::Small, Count::Suppressed, Count::Exact(27)]);
+        assert_eq!(total, Count::Exact(50));
+        // Yes/no items: 48 of 50 would give the 2 without it away.
+        let (cells, _) = protect_tally(&[48, 30], 50, false);
+        assert_eq!(cells, vec![Count::Suppressed, Count::Exact(30)]);
     }
 
     #[test]

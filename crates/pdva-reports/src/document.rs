@@ -60,12 +60,39 @@ pub struct Report {
     /// Whom or what it is about: the clinician, the site, or the research
     /// population.
     pub subject: String,
+    /// The subject in a file name: the site code, the clinician's
+    /// registration number or id, or `research-population`.
+    pub subject_key: String,
     /// What made it: printed on every page of a PDF.
     pub stamp: Stamp,
     /// The key readings, for the title page.
     pub summary: Vec<String>,
     /// The sections, in order.
     pub sections: Vec<Section>,
+}
+
+impl Report {
+    /// The file name a download or `--out` default gets: report, subject,
+    /// period and data version, e.g.
+    /// `governance_RX1_2025-01-01_2025-12-31_3f2a9c01b7de.pdf`.
+    pub fn file_name(&self, extension: &str) -> String {
+        let period = match (self.stamp.from, self.stamp.to) {
+            (None, None) => "all".to_owned(),
+            (Some(f), None) => format!("from-{f}"),
+            (None, Some(t)) => format!("to-{t}"),
+            (Some(f), Some(t)) => format!("{f}_{t}"),
+        };
+        let subject: String = self
+            .subject_key
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' })
+            .collect();
+        format!(
+            "{}_{subject}_{period}_{}.{extension}",
+            self.kind.file_stem(),
+            self.stamp.data_version_short()
+        )
+    }
 }
 
 /// What a report was made from, so that a printed copy can be traced to the

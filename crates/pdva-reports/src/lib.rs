@@ -10,6 +10,7 @@
 
 pub mod appraisal;
 pub mod audit_summary;
+pub mod casemix;
 pub mod chart;
 pub mod compliance;
 pub mod document;
@@ -19,6 +20,7 @@ pub mod governance;
 pub mod html;
 pub mod reading;
 pub mod research;
+pub mod sections;
 
 pub use document::{Report, ReportKind};
 pub use error::{ReportsError, Result};

@@ -163,6 +163,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0006_access_log.sql"),
         postgres: include_str!("../migrations/postgres/0006_access_log.sql"),
     },
+    Migration {
+        version: 7,
+        name: "user_clinician",
+        sqlite: include_str!("../migrations/sqlite/0007_user_clinician.sql"),
+        postgres: include_str!("../migrations/postgres/0007_user_clinician.sql"),
+    },
 ];
 
 /// Applies the migrations not yet applied, each in its own transaction, and

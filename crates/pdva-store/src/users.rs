@@ -231,6 +231,9 @@ pub struct User {
     pub sites: SiteAccess,
     /// A disabled account cannot sign in.
     pub disabled: bool,
+    /// The clinician record of the person who holds the account, if linked:
+    /// a clinician may generate their own appraisal report only.
+    pub clinician: Option<RecordId>,
 }
 
 impl User {
@@ -256,6 +259,10 @@ impl User {
             all_sites: bool,
             sites: Vec<&'a str>,
             disabled: bool,
+            // Absent when unlinked, so that accounts audited before links
+            // existed keep their state (and `audit verify` its hashes).
+            #[serde(skip_serializing_if = "Option::is_none")]
+            clinician: Option<String>,
         }
         let (all_sites, sites) = match &self.sites {
             SiteAccess::All => (true, Vec::new()),
@@ -269,6 +276,7 @@ impl User {
             all_sites,
             sites,
             disabled: self.disabled,
+            clinician: self.clinician.map(|c| c.to_string()),
         })
         .expect("user state serialises")
     }
@@ -287,6 +295,8 @@ pub struct NewUser {
     pub sites: SiteAccess,
     /// First password.
     pub password: Password,
+    /// The clinician record of the person, if any.
+    pub clinician: Option<RecordId>,
 }
 
 /// The outcome of a sign-in attempt. A refusal does not say why, so that it
@@ -372,7 +382,8 @@ fn decoy_hash() -> &'static str {
         .get_or_init(|| hash_password(&Password(random_token())).expect("a random password hashes"))
 }
 
-const USER_COLUMNS: &str = "id, username, display_name, role, all_sites, disabled";
+const USER_COLUMNS: &str =
+    "id, username, display_name, role, all_sites, disabled, clinician_id";
 
 impl Store {
     async fn user_from_row(
@@ -390,6 +401,13 @@ impl Store {
         let role: String = row.try_get(3)?;
         let all_sites: i64 = row.try_get(4)?;
         let disabled: i64 = row.try_get(5)?;
+        let clinician: Option<String> = row.try_get(6)?;
+        let clinician = clinician
+            .map(|c| {
+                c.parse::<RecordId>()
+                    .map_err(|_| corrupt("clinician_id is not a record id".into()))
+            })
+            .transpose()?;
         let sites = if all_sites != 0 {
             SiteAccess::All
         } else {
@@ -415,7 +433,19 @@ impl Store {
             role: Role::parse(&role).map_err(|e| corrupt(e.to_string()))?,
             sites,
             disabled: disabled != 0,
+            clinician,
         })
+    }
+
+    async fn check_clinician_exists(&self, clinician: Option<RecordId>) -> Result<()> {
+        if let Some(id) = clinician
+            && !self.reference_data().await?.clinicians.contains_key(&id)
+        {
+            return Err(StoreError::Invalid(format!(
+                "clinician: \"{id}\" is not a clinician of this registry"
+            )));
+        }
+        Ok(())
     }
 
     async fn check_sites_exist(&self, sites: &SiteAccess) -> Result<()> {
@@ -465,6 +495,7 @@ impl Store {
         }
         let sites = new.sites.normalised();
         self.check_sites_exist(&sites).await?;
+        self.check_clinician_exists(new.clinician).await?;
         let password = new.password;
         let password_hash = tokio::task::spawn_blocking(move || hash_password(&password))
             .await
@@ -476,6 +507,7 @@ impl Store {
             role: new.role,
             sites,
             disabled: false,
+            clinician: new.clinician,
         };
         let mut tx = self.pool.begin().await?;
         let head = lock_head(&mut tx).await?;
@@ -492,8 +524,8 @@ impl Store {
         let mut chain = ChainWriter::new(head, actor.name());
         sqlx::query(
             "INSERT INTO app_user (id, username, display_name, role, all_sites, password_hash, \
-             failed_attempts, locked_until, created_at, disabled) \
-             VALUES ($1, $2, $3, $4, $5, $6, 0, NULL, $7, 0)",
+             failed_attempts, locked_until, created_at, disabled, clinician_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, 0, NULL, $7, 0, $8)",
         )
         .bind(user.id.to_string())
         .bind(user.username.as_str())
@@ -502,6 +534,7 @@ impl Store {
         .bind(i64::from(user.sites == SiteAccess::All))
         .bind(password_hash)
         .bind(chain.at().to_owned())
+        .bind(user.clinician.map(|c| c.to_string()))
         .execute(&mut *tx)
         .await?;
         Self::write_user_sites(&mut tx, &user).await?;
@@ -576,6 +609,64 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
+        chain.append_entry(
+            AuditAction::Update,
+            Audited {
+                record_id: after.id.to_string(),
+                record_kind: USER_KIND.into(),
+                patient_id: None,
+                row_hash: sha256_hex(after.audited_state().as_bytes()),
+            },
+            Some(before.audited_state()),
+            Some(reason.to_owned()),
+            None,
+        );
+        chain.flush(&mut tx).await?;
+        tx.commit().await?;
+        Ok(after)
+    }
+
+    /// Links a user account to the clinician record of the person who
+    /// holds it (or unlinks it with `None`), audited as made by `actor` with
+    /// `reason`.
+    #[tracing::instrument(skip_all, fields(user = %user_id))]
+    pub async fn link_user_clinician(
+        &self,
+        actor: &Actor,
+        user_id: RecordId,
+        clinician: Option<RecordId>,
+        reason: &str,
+    ) -> Result<User> {
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(StoreError::ReasonRequired(
+                "give a reason for linking the user to a clinician",
+            ));
+        }
+        self.check_clinician_exists(clinician).await?;
+        let mut tx = self.pool.begin().await?;
+        let head = lock_head(&mut tx).await?;
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM app_user WHERE id = $1"
+        ))
+        .bind(user_id.to_string())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound(user_id))?;
+        let before = self.user_from_row(&mut tx, &row).await?;
+        let after = User {
+            clinician,
+            ..before.clone()
+        };
+        if after == before {
+            return Ok(after);
+        }
+        let mut chain = ChainWriter::new(head, actor.name());
+        sqlx::query("UPDATE app_user SET clinician_id = $1 WHERE id = $2")
+            .bind(after.clinician.map(|c| c.to_string()))
+            .bind(after.id.to_string())
+            .execute(&mut *tx)
+            .await?;
         chain.append_entry(
             AuditAction::Update,
             Audited {

@@ -26,6 +26,7 @@ async fn add_user(store: &Store, name: &str, role: Role, sites: SiteAccess) -> U
                 role,
                 sites,
                 password: Password::parse("correct horse battery").unwrap(),
+                clinician: None,
             },
         )
         .await
@@ -75,6 +76,7 @@ on_both_engines!(
                     role: Role::Researcher,
                     sites: SiteAccess::All,
                     password: Password::parse("another long password").unwrap(),
+                    clinician: None,
                 },
             )
             .await
@@ -90,6 +92,7 @@ on_both_engines!(
                     role: Role::Clinician,
                     sites: SiteAccess::Sites(vec![SiteCode::parse("NOPE").unwrap()]),
                     password: Password::parse("another long password").unwrap(),
+                    clinician: None,
                 },
             )
             .await

@@ -231,6 +231,7 @@ pub(crate) async fn create_user(
                     role,
                     sites,
                     password,
+                    clinician: None,
                 },
             )
             .await

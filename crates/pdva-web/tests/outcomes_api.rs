@@ -35,6 +35,7 @@ async fn get(store: &Store, path: &str) -> (StatusCode, String) {
                     role: pdva_store::Role::Admin,
                     sites: pdva_store::SiteAccess::All,
                     password: pdva_store::Password::parse("correct horse battery").unwrap(),
+                    clinician: None,
                 },
             )
             .await

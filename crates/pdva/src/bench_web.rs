@@ -118,6 +118,7 @@ async fn measure(store: &Store, rounds: usize, patient_pages: usize) -> Result<(
                 role: Role::GovernanceLead,
                 sites: SiteAccess::All,
                 password: Password::parse("benchmark passphrase, not secret")?,
+                clinician: None,
             },
         )
         .await?;

@@ -38,6 +38,30 @@ pub enum UserCommand {
         /// Read the password (at least 12 characters) from standard input.
         #[arg(long, required = true)]
         password_stdin: bool,
+        /// The clinician record of the person (record id or professional
+        /// registration number): a clinician may then generate their own
+        /// appraisal report, and only theirs.
+        #[arg(long, value_name = "ID")]
+        clinician: Option<String>,
+    },
+    /// Link a user to the clinician record of the person who holds the
+    /// account (or unlink with --none); audited with the reason.
+    #[command(group(ArgGroup::new("link").required(true).args(["clinician", "none"])))]
+    LinkClinician {
+        #[command(flatten)]
+        db: DbArg,
+        /// The user's sign-in name.
+        #[arg(long)]
+        username: String,
+        /// The clinician: record id or professional registration number.
+        #[arg(long, value_name = "ID")]
+        clinician: Option<String>,
+        /// Remove the link.
+        #[arg(long)]
+        none: bool,
+        /// Why (kept in the audit trail).
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
     },
     /// List the users, their roles and sites.
     List {
@@ -86,6 +110,7 @@ pub fn new_user(
         role,
         sites,
         password,
+        clinician: None,
     })
 }
 
@@ -137,6 +162,14 @@ pub async fn create_demo_users(store: &Store) -> Result<Vec<DemoLogin>> {
     };
     let granted: Vec<SiteCode> = sites.iter().take(2).cloned().collect();
     let actor = Actor::new("system:pdva-demo");
+    // The demonstration clinician holds the first clinician record of the
+    // first site, so that their appraisal report has cases.
+    let demo_clinician = store
+        .clinicians()
+        .await?
+        .into_iter()
+        .find(|(_, c)| c.sites.contains(&first))
+        .map(|(id, _)| id);
     let mut logins = Vec::new();
     for (username, display_name, role, access) in [
         (
@@ -174,6 +207,11 @@ pub async fn create_demo_users(store: &Store) -> Result<Vec<DemoLogin>> {
                     role,
                     sites: access,
                     password: Password::parse(&password)?,
+                    clinician: if role == Role::Clinician {
+                        demo_clinician
+                    } else {
+                        None
+                    },
                 },
             )
             .await?;
@@ -207,9 +245,10 @@ pub async fn run(config: &crate::config::Config, command: UserCommand) -> Result
             site,
             all_sites,
             password_stdin: _,
+            clinician,
         } => {
             let password = read_password(std::io::stdin().lock())?;
-            let new = new_user(
+            let mut new = new_user(
                 &username,
                 display_name.as_deref(),
                 &role,
@@ -218,6 +257,14 @@ pub async fn run(config: &crate::config::Config, command: UserCommand) -> Result
                 &password,
             )?;
             let store = crate::open(&config.db(db.db)).await?;
+            if let Some(c) = clinician {
+                new.clinician = Some(
+                    pdva_reports::appraisal::find_clinician(&store, &c)
+                        .await
+                        .context("--clinician")?
+                        .id,
+                );
+            }
             let user = store
                 .create_user(&cli_actor(), new)
                 .await
@@ -229,6 +276,40 @@ pub async fn run(config: &crate::config::Config, command: UserCommand) -> Result
                 sites_text(&user),
                 store.data_version().await?
             );
+        }
+        UserCommand::LinkClinician {
+            db,
+            username,
+            clinician,
+            none: _,
+            reason,
+        } => {
+            let store = crate::open(&config.db(db.db)).await?;
+            let user = store
+                .users()
+                .await?
+                .into_iter()
+                .find(|u| u.username.as_str() == username.trim().to_lowercase())
+                .with_context(|| format!("--username: no user is called {username:?}"))?;
+            let clinician = match clinician {
+                Some(c) => Some(
+                    pdva_reports::appraisal::find_clinician(&store, &c)
+                        .await
+                        .context("--clinician")?,
+                ),
+                None => None,
+            };
+            let user = store
+                .link_user_clinician(&cli_actor(), user.id, clinician.as_ref().map(|c| c.id), &reason)
+                .await
+                .context("the link was not changed")?;
+            match clinician {
+                Some(c) => println!(
+                    "{} is linked to clinician {} ({})",
+                    user.username, c.clinician.display_name, c.id
+                ),
+                None => println!("{} is linked to no clinician", user.username),
+            }
         }
         UserCommand::List { db } => {
             let store = crate::open(&config.db(db.db)).await?;

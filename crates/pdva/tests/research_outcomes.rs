@@ -489,6 +489,7 @@ async fn research_reports_count_the_research_population(db_url: &str, key_file: 
                 role: pdva_store::Role::Researcher,
                 sites: pdva_store::SiteAccess::All,
                 password: pdva_store::Password::parse("correct horse battery").unwrap(),
+                clinician: None,
             },
         )
         .await

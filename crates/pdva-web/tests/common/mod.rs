@@ -222,6 +222,7 @@ pub async fn user(store: &Store, name: &str, role: Role, sites: SiteAccess) -> U
                 role,
                 sites,
                 password: Password::parse(PASSWORD).unwrap(),
+                clinician: None,
             },
         )
         .await

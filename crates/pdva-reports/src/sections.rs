@@ -1,0 +1,732 @@
+//! The outcome sections every report shares, laid out from one outcomes
+//! report (`pdva_outcomes::OutcomesReport`): the same figures, in the same
+//! words, whether a clinician's appraisal, a site's governance review or the
+//! research report shows them. Each section's reading is computed from the
+//! numbers by [`crate::reading`].
+
+use pdva_outcomes::{
+    Comparison, CompetingRiskEndpoint, Count, OutcomesReport, ProportionEndpoint, RateEndpoint,
+    SurvivalEndpoint,
+};
+
+use crate::document::{Block, Cell, Chart, Curve, Section, Step, StepChart, Table, count_text};
+use crate::reading;
+
+/// Days under a curve's axis at which numbers at risk are printed.
+const AT_RISK_DAYS: [f64; 6] = [0.0, 30.0, 182.0, 365.0, 730.0, 1826.0];
+
+/// The report's comparison of `variable`, if computed.
+pub fn comparison<'r>(report: &'r OutcomesReport, variable: &str) -> Option<&'r Comparison> {
+    report.comparisons.iter().find(|c| c.variable == variable)
+}
+
+/// A proportion's cells: k, n, the percentage with its interval.
+pub fn proportion_cells(p: &ProportionEndpoint) -> Vec<Cell> {
+    vec![
+        Cell::count(p.k),
+        Cell::count(p.n),
+        Cell::percent_ci(p.estimate, p.ci_lower, p.ci_upper),
+    ]
+}
+
+/// A rate's cells: events, patient-years, the rate per 100 patient-years
+/// with its exact interval.
+pub fn rate_cells(r: &RateEndpoint) -> Vec<Cell> {
+    vec![
+        Cell::count(r.events),
+        Cell::number(Some(r.patient_years), 1),
+        Cell::Number {
+            value: r.rate,
+            lower: r.ci_lower,
+            upper: r.ci_upper,
+            decimals: 1,
+        },
+    ]
+}
+
+/// Who is in the report, in the period and (when given) cumulatively.
+pub fn cases(report: &OutcomesReport, cumulative: Option<&OutcomesReport>) -> Section {
+    let mut section = Section::new("cases", "Cases");
+    let rows: [(&str, fn(&OutcomesReport) -> Count); 6] = [
+        ("Patients", |r| r.cohort.patients),
+        ("Index procedures (limbs)", |r| r.cohort.index_procedures),
+        ("Patients treated on both limbs", |r| {
+            r.cohort.bilateral_patients
+        }),
+        ("Patients dependent on dialysis", |r| {
+            r.cohort.dialysis_dependent_patients
+        }),
+        ("Patients who died", |r| r.cohort.deaths),
+        ("Patients whose follow-up ended", |r| r.cohort.follow_up_ended),
+    ];
+    let mut columns = vec!["".to_owned(), "In the period".to_owned()];
+    if cumulative.is_some() {
+        columns.push("Cumulative (all dates)".to_owned());
+    }
+    let mut table_rows: Vec<Vec<Cell>> = rows
+        .iter()
+        .map(|(label, get)| {
+            let mut row = vec![Cell::text(*label), Cell::count(get(report))];
+            if let Some(c) = cumulative {
+                row.push(Cell::count(get(c)));
+            }
+            row
+        })
+        .collect();
+    let dates = |r: &OutcomesReport| match (&r.cohort.first_procedure, &r.cohort.last_procedure) {
+        (Some(a), Some(b)) => format!("{a} to {b}"),
+        _ => "none".to_owned(),
+    };
+    let mut row = vec![Cell::text("Index procedures dated"), Cell::text(dates(report))];
+    if let Some(c) = cumulative {
+        row.push(Cell::text(dates(c)));
+    }
+    table_rows.push(row);
+    section.reading.push(reading::cases(report, cumulative));
+    section.blocks.push(Block::Table(Table {
+        caption: "Patients and index procedures".into(),
+        columns,
+        rows: table_rows,
+        note: Some("A patient treated on both legs has two index procedures, each followed on its own (DOMAIN.md section 7).".into()),
+    }));
+    section
+}
+
+/// A one-way table of a comparison's strata: how many limbs in each.
+fn strata_table(comparison: &Comparison, total: Count, caption: &str) -> Table {
+    let rows = comparison
+        .strata
+        .iter()
+        .map(|s| {
+            let share = match (s.n.exact(), total.exact()) {
+                (Some(k), Some(n)) if n > 0 => Some(k as f64 / n as f64),
+                _ => None,
+            };
+            vec![
+                Cell::text(s.label.clone()),
+                Cell::count(s.n),
+                Cell::percent(share),
+            ]
+        })
+        .collect();
+    Table {
+        caption: caption.into(),
+        columns: vec![
+            comparison.label.clone(),
+            "Index procedures".into(),
+            "% of all".into(),
+        ],
+        rows,
+        note: None,
+    }
+}
+
+/// Patient mix from the engine's strata (dialysis, diabetes, WIfI stage).
+pub fn patient_mix_from_strata(report: &OutcomesReport) -> Vec<Block> {
+    let total = report.cohort.index_procedures;
+    [
+        ("dialysis_dependent", "Dialysis dependence at the index procedure"),
+        ("diabetes", "Diabetes"),
+        ("wifi_clinical_stage", "WIfI clinical stage (SVS)"),
+    ]
+    .iter()
+    .filter_map(|(variable, caption)| {
+        comparison(report, variable).map(|c| Block::Table(strata_table(c, total, caption)))
+    })
+    .collect()
+}
+
+/// Technique from the engine's strata (device system, crossover level).
+pub fn technique_from_strata(report: &OutcomesReport) -> Vec<Block> {
+    let total = report.cohort.index_procedures;
+    [
+        ("device_system", "Device system"),
+        ("crossover_level", "Crossover level"),
+    ]
+    .iter()
+    .filter_map(|(variable, caption)| {
+        comparison(report, variable).map(|c| Block::Table(strata_table(c, total, caption)))
+    })
+    .collect()
+}
+
+/// Technical success with its benchmarks.
+pub fn technical_success(report: &OutcomesReport) -> Section {
+    let mut section = Section::new("technical_success", "Technical success");
+    section.serves = Some("IPG773 3.2; DOMAIN.md 4.6".into());
+    section.reading.push(reading::proportion_sentence(
+        "Technical success",
+        &report.technical_success,
+        "index procedures",
+    ));
+    section.reading.extend(reading::benchmark_sentences(
+        report,
+        &["PROMISE II technical success", "Meta-analysis: technical success"],
+    ));
+    let mut row = vec![Cell::text("Technical success")];
+    row.extend(proportion_cells(&report.technical_success));
+    section.blocks.push(Block::Table(Table {
+        caption: "Technical success".into(),
+        columns: vec![
+            "".into(),
+            "Successful".into(),
+            "Index procedures".into(),
+            "% (95% CI)".into(),
+        ],
+        rows: vec![row],
+        note: Some(report.technical_success.definition.clone()),
+    }));
+    section
+}
+
+/// 30-day mortality, major amputation and adverse events by kind.
+pub fn thirty_day(report: &OutcomesReport) -> Section {
+    let mut section = Section::new("thirty_day", "30-day outcomes and adverse events");
+    section.serves = Some("IPG773 3.3".into());
+    section.reading.push(reading::proportion_sentence(
+        "30-day mortality",
+        &report.mortality_30_day,
+        "index procedures whose 30-day status is known",
+    ));
+    section.reading.push(reading::proportion_sentence(
+        "30-day major amputation",
+        &report.major_amputation_30_day,
+        "index procedures whose 30-day status is known",
+    ));
+    section.reading.push(reading::proportion_sentence(
+        "Any adverse event within 30 days",
+        &report.adverse_events_30_day.any,
+        "index procedures whose 30-day status is known",
+    ));
+    let mut rows = Vec::new();
+    let mut push = |label: &str, p: &ProportionEndpoint| {
+        let mut row = vec![Cell::text(label)];
+        row.extend(proportion_cells(p));
+        rows.push(row);
+    };
+    push("Death", &report.mortality_30_day);
+    push("Major amputation of the index limb", &report.major_amputation_30_day);
+    push("Any adverse event", &report.adverse_events_30_day.any);
+    for kind in &report.adverse_events_30_day.by_kind {
+        push(&kind.label, &kind.proportion);
+    }
+    section.blocks.push(Block::Table(Table {
+        caption: "Within 30 days of the index procedure".into(),
+        columns: vec![
+            "Outcome".into(),
+            "With the outcome".into(),
+            "Status known".into(),
+            "% (95% CI)".into(),
+        ],
+        rows,
+        note: Some(report.definitions.thirty_day_denominator.clone()),
+    }));
+    section
+}
+
+/// A Kaplan–Meier curve of an endpoint, from day 0.
+pub fn survival_curve(label: &str, endpoint: &SurvivalEndpoint, days: &[f64]) -> Curve {
+    let mut steps = vec![Step {
+        t_days: 0.0,
+        value: 1.0,
+        lower: None,
+        upper: None,
+    }];
+    steps.extend(endpoint.rows.iter().map(|r| Step {
+        t_days: r.t_days,
+        value: r.survival,
+        lower: r.ci_lower,
+        upper: r.ci_upper,
+    }));
+    let at_risk = days
+        .iter()
+        .map(|&t| {
+            if t == 0.0 {
+                Count::Exact(endpoint.n)
+            } else {
+                endpoint
+                    .estimates
+                    .iter()
+                    .find(|e| e.t_days == t)
+                    .map_or(Count::Exact(0), |e| Count::Exact(e.at_risk))
+            }
+        })
+        .collect();
+    Curve {
+        label: label.into(),
+        steps,
+        at_risk,
+    }
+}
+
+/// A cumulative incidence curve, from day 0.
+pub fn incidence_curve(label: &str, endpoint: &CompetingRiskEndpoint, days: &[f64]) -> Curve {
+    let mut steps = vec![Step {
+        t_days: 0.0,
+        value: 0.0,
+        lower: None,
+        upper: None,
+    }];
+    steps.extend(endpoint.rows.iter().map(|r| Step {
+        t_days: r.t_days,
+        value: r.cumulative_incidence,
+        lower: r.ci_lower,
+        upper: r.ci_upper,
+    }));
+    let at_risk = days
+        .iter()
+        .map(|&t| {
+            if t == 0.0 {
+                Count::Exact(endpoint.n)
+            } else {
+                endpoint
+                    .estimates
+                    .iter()
+                    .find(|e| e.t_days == t)
+                    .map_or(Count::Exact(0), |e| Count::Exact(e.at_risk))
+            }
+        })
+        .collect();
+    Curve {
+        label: label.into(),
+        steps,
+        at_risk,
+    }
+}
+
+/// The x axis of curves: to the last day with a step, at least 6 months,
+/// at most 5 years; the at-risk days within it.
+fn axis(last_day: f64) -> (f64, Vec<f64>) {
+    let x_max = if last_day <= 182.0 {
+        182.0
+    } else if last_day <= 365.0 {
+        365.0
+    } else if last_day <= 730.0 {
+        730.0
+    } else {
+        1826.0
+    };
+    let days = AT_RISK_DAYS
+        .iter()
+        .copied()
+        .filter(|&d| d <= x_max)
+        .collect();
+    (x_max, days)
+}
+
+fn last_day<'a>(steps: impl Iterator<Item = &'a Curve>) -> f64 {
+    steps
+        .flat_map(|c| c.steps.last())
+        .map(|s| s.t_days)
+        .fold(0.0, f64::max)
+}
+
+/// One Kaplan–Meier endpoint's table of estimates at the report's days.
+pub fn survival_table(label: &str, endpoint: &SurvivalEndpoint) -> Table {
+    let rows = endpoint
+        .estimates
+        .iter()
+        .map(|e| {
+            vec![
+                Cell::text(e.label.clone()),
+                Cell::percent_ci(Some(e.survival), e.ci_lower, e.ci_upper),
+                Cell::exact(e.at_risk),
+                Cell::exact(e.cumulative_events),
+            ]
+        })
+        .collect();
+    let median = match endpoint.median_days {
+        Some(m) => format!("median {} days", crate::document::fixed(m, 0)),
+        None => "median not reached".to_owned(),
+    };
+    Table {
+        caption: format!(
+            "{label}: {} limbs, {} events, {median}",
+            endpoint.n, endpoint.events
+        ),
+        columns: vec![
+            "Time".into(),
+            "Estimate (95% CI)".into(),
+            "At risk".into(),
+            "Events so far".into(),
+        ],
+        rows,
+        note: Some(format!(
+            "Event: {}. Censored at {}. Number at risk: limbs followed and event-free at the start of the day.",
+            endpoint.event, endpoint.censored_at
+        )),
+    }
+}
+
+/// Amputation-free survival, overall survival and freedom from major
+/// amputation: tables of estimates and Kaplan–Meier curves.
+pub fn survival(report: &OutcomesReport) -> Section {
+    let mut section = Section::new("survival", "Amputation-free survival, survival and limb salvage");
+    section.serves = Some("IPG773 1.4, 3.2; DOMAIN.md section 7".into());
+    section.reading.push(reading::survival_sentence(
+        "6-month amputation-free survival",
+        &report.amputation_free_survival,
+        182.0,
+        report,
+        "PROMISE II amputation-free survival (primary endpoint)",
+    ));
+    section.reading.push(reading::survival_sentence(
+        "6-month survival",
+        &report.overall_survival,
+        182.0,
+        report,
+        "PROMISE II survival",
+    ));
+    section.reading.push(reading::survival_sentence(
+        "6-month freedom from major amputation",
+        &report.freedom_from_major_amputation,
+        182.0,
+        report,
+        "PROMISE II limb salvage",
+    ));
+    let endpoints: [(&str, &SurvivalEndpoint); 3] = [
+        ("Amputation-free survival", &report.amputation_free_survival),
+        ("Overall survival", &report.overall_survival),
+        ("Freedom from major amputation", &report.freedom_from_major_amputation),
+    ];
+    for (label, endpoint) in endpoints {
+        section.blocks.push(Block::Table(survival_table(label, endpoint)));
+        let probe = [survival_curve(label, endpoint, &[])];
+        let (x_max, days) = axis(last_day(probe.iter()));
+        section.blocks.push(Block::Chart(Chart::Survival(StepChart {
+            title: format!("{label} (Kaplan–Meier, 95% band)"),
+            y_label: label.into(),
+            curves: vec![survival_curve(label, endpoint, &days)],
+            x_max_days: x_max,
+            at_risk_days: days,
+        })));
+    }
+    section
+}
+
+/// A cumulative incidence table of estimates.
+pub fn incidence_table(label: &str, endpoint: &CompetingRiskEndpoint) -> Table {
+    let rows = endpoint
+        .estimates
+        .iter()
+        .map(|e| {
+            vec![
+                Cell::text(e.label.clone()),
+                Cell::percent_ci(Some(e.cumulative_incidence), e.ci_lower, e.ci_upper),
+                Cell::percent(Some(e.one_minus_kaplan_meier)),
+                Cell::exact(e.at_risk),
+                Cell::exact(e.cumulative_events),
+                Cell::exact(e.cumulative_competing_events),
+            ]
+        })
+        .collect();
+    Table {
+        caption: format!(
+            "{label}: {} limbs, {} events, {} competing events",
+            endpoint.n, endpoint.events, endpoint.competing_events
+        ),
+        columns: vec![
+            "Time".into(),
+            "Cumulative incidence (95% CI)".into(),
+            "1 − KM (overstates)".into(),
+            "At risk".into(),
+            "Events so far".into(),
+            "Competing so far".into(),
+        ],
+        rows,
+        note: Some(format!(
+            "Event: {}. Competing: {}. {}",
+            endpoint.event, endpoint.competing, endpoint.why_competing_risks
+        )),
+    }
+}
+
+/// Cumulative incidence of major amputation (death competing) and of
+/// wound healing.
+pub fn cumulative_incidence(report: &OutcomesReport) -> Section {
+    let mut section = Section::new(
+        "cumulative_incidence",
+        "Major amputation and wound healing (competing risks)",
+    );
+    section.serves = Some("IPG773 1.4; DOMAIN.md section 7".into());
+    section.reading.push(reading::incidence_sentence(
+        "Cumulative incidence of major amputation at 1 year",
+        &report.cumulative_incidence_major_amputation,
+        365.0,
+    ));
+    section.reading.push(reading::incidence_sentence(
+        "Cumulative incidence of complete wound healing at 6 months",
+        &report.cumulative_incidence_wound_healing,
+        182.0,
+    ));
+    section.reading.push(reading::proportion_sentence(
+        "Wounds completely healed at the 6-month visit",
+        &report.wound_status_6_months.healed,
+        "limbs with a wound at baseline seen at 6 months",
+    ));
+    section.reading.extend(reading::benchmark_sentences(
+        report,
+        &["PROMISE II wounds completely healed / healing"],
+    ));
+    let endpoints: [(&str, &CompetingRiskEndpoint); 2] = [
+        ("Major amputation", &report.cumulative_incidence_major_amputation),
+        ("Complete wound healing", &report.cumulative_incidence_wound_healing),
+    ];
+    for (label, endpoint) in endpoints {
+        section.blocks.push(Block::Table(incidence_table(label, endpoint)));
+        let probe = [incidence_curve(label, endpoint, &[])];
+        let (x_max, days) = axis(last_day(probe.iter()));
+        section.blocks.push(Block::Chart(Chart::CumulativeIncidence(StepChart {
+            title: format!("{label} (Aalen–Johansen cumulative incidence, 95% band)"),
+            y_label: format!("{label}, cumulative incidence"),
+            curves: vec![incidence_curve(label, endpoint, &days)],
+            x_max_days: x_max,
+            at_risk_days: days,
+        })));
+    }
+    let mut rows = Vec::new();
+    for (label, p) in [
+        ("Completely healed", &report.wound_status_6_months.healed),
+        ("Healing", &report.wound_status_6_months.healing),
+    ] {
+        let mut row = vec![Cell::text(label)];
+        row.extend(proportion_cells(p));
+        rows.push(row);
+    }
+    section.blocks.push(Block::Table(Table {
+        caption: "Wound status at the 6-month visit (limbs with a wound at baseline)".into(),
+        columns: vec![
+            "Status".into(),
+            "Limbs".into(),
+            "Seen at 6 months".into(),
+            "% (95% CI)".into(),
+        ],
+        rows,
+        note: None,
+    }));
+    section
+}
+
+/// Planned and unplanned reinterventions: rates and freedom from them.
+pub fn reinterventions(report: &OutcomesReport) -> Section {
+    let mut section = Section::new("reinterventions", "Reinterventions");
+    section.serves = Some("IPG773 1.4".into());
+    section.reading.push(reading::rate_sentence(
+        "Unplanned reinterventions",
+        &report.unplanned_reintervention_rate,
+    ));
+    section.reading.push(reading::rate_sentence(
+        "Planned reinterventions",
+        &report.planned_reintervention_rate,
+    ));
+    let mut rows = Vec::new();
+    for (label, r) in [
+        ("Planned", &report.planned_reintervention_rate),
+        ("Unplanned", &report.unplanned_reintervention_rate),
+    ] {
+        let mut row = vec![Cell::text(label)];
+        row.extend(rate_cells(r));
+        rows.push(row);
+    }
+    section.blocks.push(Block::Table(Table {
+        caption: "Reinterventions on the index limb per 100 patient-years".into(),
+        columns: vec![
+            "Reintervention".into(),
+            "Reinterventions".into(),
+            "Patient-years".into(),
+            "Per 100 patient-years (exact 95% CI)".into(),
+        ],
+        rows,
+        note: Some(report.unplanned_reintervention_rate.definition.clone()),
+    }));
+    for (label, endpoint) in [
+        ("Freedom from unplanned reintervention", &report.freedom_from_unplanned_reintervention),
+        ("Freedom from any reintervention", &report.freedom_from_any_reintervention),
+        ("Freedom from MALE", &report.freedom_from_male),
+    ] {
+        section.blocks.push(Block::Table(survival_table(label, endpoint)));
+    }
+    section
+}
+
+/// Quality of life at baseline and its change at each timepoint.
+pub fn quality_of_life(report: &OutcomesReport) -> Section {
+    let mut section = Section::new("quality_of_life", "Quality of life");
+    section.serves = Some("IPG773 1.4, 3.2".into());
+    let qol = &report.quality_of_life;
+    for instrument in &qol.instruments {
+        section
+            .reading
+            .extend(reading::quality_of_life_sentence(instrument));
+        let mut rows = vec![vec![
+            Cell::text("Baseline"),
+            Cell::count(instrument.baseline.n),
+            Cell::Median {
+                median: instrument.baseline.median,
+                q1: instrument.baseline.q1,
+                q3: instrument.baseline.q3,
+                decimals: 2,
+            },
+            Cell::text(""),
+            Cell::text(""),
+        ]];
+        for tp in &instrument.timepoints {
+            rows.push(vec![
+                Cell::text(tp.label.clone()),
+                Cell::count(tp.value.n),
+                Cell::Median {
+                    median: tp.value.median,
+                    q1: tp.value.q1,
+                    q3: tp.value.q3,
+                    decimals: 2,
+                },
+                Cell::count(tp.change.n),
+                Cell::Median {
+                    median: tp.change.median,
+                    q1: tp.change.q1,
+                    q3: tp.change.q3,
+                    decimals: 2,
+                },
+            ]);
+        }
+        section.blocks.push(Block::Table(Table {
+            caption: instrument.label.clone(),
+            columns: vec![
+                "Timepoint".into(),
+                "Assessed".into(),
+                "Median (IQR)".into(),
+                "Paired with baseline".into(),
+                "Change from baseline, median (IQR)".into(),
+            ],
+            rows,
+            note: None,
+        }));
+    }
+    section.blocks.push(Block::Paragraph {
+        text: format!("{} {}", qol.definition, qol.quantile_definition),
+    });
+    section
+}
+
+/// Duration of anticoagulation, overall and by drug.
+pub fn anticoagulation(report: &OutcomesReport) -> Section {
+    let mut section = Section::new("anticoagulation", "Duration of anticoagulation");
+    section.serves = Some("IPG773 1.4".into());
+    let d = &report.duration_of_anticoagulation;
+    section.reading.push(reading::anticoagulation_sentence(&d.overall));
+    let mut rows = Vec::new();
+    for s in std::iter::once(&d.overall).chain(&d.by_drug) {
+        rows.push(vec![
+            Cell::text(s.label.clone()),
+            Cell::count(s.n),
+            Cell::count(s.completed),
+            Cell::Median {
+                median: s.km_median_days,
+                q1: s.km_q1_days,
+                q3: s.km_q3_days,
+                decimals: 0,
+            },
+        ]);
+    }
+    section.blocks.push(Block::Table(Table {
+        caption: "Duration of anticoagulation (days, Kaplan–Meier: courses still running are censored)".into(),
+        columns: vec![
+            "Therapy".into(),
+            "Courses".into(),
+            "Completed".into(),
+            "Median (IQR), days".into(),
+        ],
+        rows,
+        note: Some(d.definition.clone()),
+    }));
+    section
+}
+
+/// Follow-up completeness, overall and by site.
+pub fn completeness(report: &OutcomesReport, by_site: bool) -> Section {
+    let mut section = Section::new("completeness", "Follow-up completeness");
+    section.serves = Some("IPG773 3.6; DOMAIN.md section 5".into());
+    let c = &report.follow_up_completeness;
+    section.reading.push(reading::proportion_sentence(
+        "Follow-up completeness",
+        &c.overall,
+        "follow-up visits due",
+    ));
+    let mut rows = Vec::new();
+    let mut row = vec![Cell::text("All")];
+    row.extend(proportion_cells(&c.overall));
+    rows.push(row);
+    if by_site {
+        for s in &c.by_site {
+            let mut row = vec![Cell::text(if s.flagged {
+                format!("{} (below {})", s.site, crate::document::percent(c.flag_below))
+            } else {
+                s.site.clone()
+            })];
+            row.extend(proportion_cells(&s.completeness));
+            rows.push(row);
+        }
+    }
+    section.blocks.push(Block::Table(Table {
+        caption: "Timepoints with a visit, of timepoints due".into(),
+        columns: vec![
+            "".into(),
+            "With a visit".into(),
+            "Due".into(),
+            "% (95% CI)".into(),
+        ],
+        rows,
+        note: Some(c.definition.clone()),
+    }));
+    section
+}
+
+/// The published benchmarks of DOMAIN.md section 9 beside the local
+/// figures, each with its source.
+pub fn benchmarks(report: &OutcomesReport) -> Section {
+    let mut section = Section::new("benchmarks", "Published benchmarks");
+    section.serves = Some("DOMAIN.md section 9".into());
+    let mut rows = Vec::new();
+    for b in &report.benchmarks {
+        let local = b
+            .local
+            .iter()
+            .map(|l| {
+                format!(
+                    "{} ({})",
+                    crate::document::percent_text(l.estimate, l.ci_lower, l.ci_upper),
+                    count_text(l.n)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        rows.push(vec![
+            Cell::text(b.benchmark.clone()),
+            Cell::text(format!(
+                "{}{}",
+                b.figure,
+                if b.secondary_report { " †" } else { "" }
+            )),
+            Cell::text(b.time.clone()),
+            Cell::text(if local.is_empty() {
+                crate::document::NOT_AVAILABLE.to_owned()
+            } else {
+                local
+            }),
+            Cell::text(b.source.clone()),
+        ]);
+    }
+    section.blocks.push(Block::Table(Table {
+        caption: "Published figures and this report's".into(),
+        columns: vec![
+            "Benchmark".into(),
+            "Published".into(),
+            "Time".into(),
+            "Here (95% CI) (n)".into(),
+            "Source".into(),
+        ],
+        rows,
+        note: Some("† from secondary reports of the trial: check against the paper before quoting as the trial's. Published series are small and selected: a difference is a question for the appraisal or committee, not a verdict.".into()),
+    }));
+    section
+}
