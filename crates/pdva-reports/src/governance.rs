@@ -20,13 +20,14 @@ use pdva_outcomes::{
 };
 use pdva_store::Store;
 
+use crate::casemix::{self, Tally, Topic};
 use crate::compliance::{self, Compliance};
 use crate::document::{
-    Block, Cell, Chart, FilterShown, FunnelChart, FunnelLimitPoint, FunnelPoint, Report,
-    ReportKind, Section, Stamp, Table, count_text, percent, percent_text,
+    Block, Cell, Chart, CusumChart, CusumPoint, FilterShown, FunnelChart, Report, ReportKind,
+    Section, Stamp, Table, count_text, fixed, percent, percent_text,
 };
 use crate::gather::{self, Generation, Period};
-use crate::{ReportsError, Result};
+use crate::{ReportsError, Result, appraisal, sections};
 
 /// Records listed under each compliance finding in the paper (the web's
 /// compliance page and the worklist list them all).
@@ -42,6 +43,12 @@ pub struct GovernanceInput<'a> {
     pub site: &'a Site,
     /// The site's outcomes report over the period.
     pub site_report: &'a OutcomesReport,
+    /// The site's outcomes report over all its index procedures, whatever
+    /// their date (cases cumulatively).
+    pub cumulative_report: &'a OutcomesReport,
+    /// Patient selection and technique of the period's index procedures
+    /// (the same limbs as `site_report`).
+    pub tallies: &'a [Tally],
     /// The registry's outcomes report over the period (for the site's
     /// position among sites).
     pub registry_report: &'a OutcomesReport,
@@ -84,6 +91,13 @@ pub async fn make(
     let audience = Audience::Identifiable;
     let site_filter = gather::filter(period, Some(site_code.to_owned()), None);
     let site_report = gather::outcomes(store, &site_filter, as_of, audience).await?;
+    let cumulative_report = gather::outcomes(
+        store,
+        &gather::filter(Period::default(), Some(site_code.to_owned()), None),
+        as_of,
+        audience,
+    )
+    .await?;
     let registry_report =
         gather::outcomes(store, &gather::filter(period, None, None), as_of, audience).await?;
     let mut by_year = Vec::new();
@@ -98,6 +112,10 @@ pub async fn make(
     let meetings = store.governance_meetings(&site.site_code).await?;
     let files = store.load_patient_files(Some(site_code)).await?;
     let compliance = compliance::check(&site, &meetings, &files, &reference, period, as_of);
+    // Selection and technique over exactly the limbs of the site's report.
+    let resolved = site_filter.resolve_for(&reference, audience)?;
+    let limbs = pdva_outcomes::cohort(&files, &resolved, as_of);
+    let tallies = casemix::tallies(&files, &limbs);
     let stamp = gather::stamp(
         &site_report,
         period,
@@ -111,6 +129,8 @@ pub async fn make(
     Ok(build(&GovernanceInput {
         site: &site,
         site_report: &site_report,
+        cumulative_report: &cumulative_report,
+        tallies: &tallies,
         registry_report: &registry_report,
         by_year: &by_year,
         compliance: &compliance,
@@ -152,8 +172,9 @@ pub fn year_period(year: i32, period: Period) -> Period {
 /// Builds the review (pure).
 pub fn build(input: &GovernanceInput<'_>) -> Report {
     let r = input.site_report;
-    let mut sections = outcome_sections(r);
+    let mut sections = outcome_sections(input);
     sections.push(operators_section(r));
+    sections.push(learning_curves_section(r));
     sections.push(compliance_section(input.compliance));
     sections.push(monitoring_section(input));
     sections.push(trends_section(input.by_year));
@@ -162,6 +183,7 @@ pub fn build(input: &GovernanceInput<'_>) -> Report {
         kind: ReportKind::GovernanceReview,
         title: ReportKind::GovernanceReview.title().into(),
         subject: site_label(input.site),
+        subject_key: input.site.site_code.to_string(),
         stamp: input.stamp.clone(),
         summary: summary(input),
         sections,
@@ -233,32 +255,130 @@ fn proportion_cell(p: &ProportionEndpoint) -> Cell {
     Cell::percent_ci(p.estimate, p.ci_lower, p.ci_upper)
 }
 
-/// The site's outcome sections: cases, patient mix, technique, technical
-/// success, 30-day adverse events, survival, cumulative incidence,
-/// reinterventions, quality of life, completeness and benchmarks.
-fn outcome_sections(r: &OutcomesReport) -> Vec<Section> {
-    // The shared outcome sections (`crate::sections`) are being written
-    // beside this module; until they are merged the review carries the
-    // cases section only, from the same report.
-    let mut s = Section::new("cases", "Cases");
-    s.serves = Some("NICE IPG773 1.3".into());
-    s.reading.push(format!(
-        "{} index procedures in {} patients; {} patients died and {} left follow-up.",
-        count_text(r.cohort.index_procedures),
+/// The site's outcome sections, shared with the appraisal report: cases
+/// (in the period and cumulatively), patient mix, technique, technical
+/// success, 30-day adverse events, survival and cumulative incidence with
+/// numbers at risk, reinterventions, quality of life, completeness (flagged
+/// below 80%, DOMAIN.md section 5), anticoagulation and the benchmarks.
+fn outcome_sections(input: &GovernanceInput<'_>) -> Vec<Section> {
+    let r = input.site_report;
+    let tally_blocks = |topic: Topic| {
+        input
+            .tallies
+            .iter()
+            .filter(|t| t.topic == topic)
+            .map(|t| Block::Table(casemix::table(t, Audience::Identifiable)))
+            .collect::<Vec<_>>()
+    };
+    let mut mix = Section::new("patient_mix", "Patient mix");
+    mix.reading.push(format!(
+        "{} of {} patients were dependent on dialysis at their index procedure; {} index procedures had no baseline assessment recorded.",
+        count_text(r.cohort.dialysis_dependent_patients),
         count_text(r.cohort.patients),
-        count_text(r.cohort.deaths),
-        count_text(r.cohort.follow_up_ended),
+        count_text(r.cohort.procedures_without_baseline),
     ));
-    s.blocks.push(Block::Table(Table {
-        caption: "Cases in the period".into(),
-        columns: vec!["Patients".into(), "Index procedures".into()],
-        rows: vec![vec![
-            Cell::count(r.cohort.patients),
-            Cell::count(r.cohort.index_procedures),
-        ]],
-        note: None,
-    }));
-    vec![s]
+    mix.blocks = sections::patient_mix_from_strata(r);
+    mix.blocks.extend(tally_blocks(Topic::Selection));
+    let mut technique = Section::new("technique", "Technique and devices");
+    technique.blocks = sections::technique_from_strata(r);
+    technique.blocks.extend(tally_blocks(Topic::Technique));
+    let mut completeness = sections::completeness(r, true);
+    let c = &r.follow_up_completeness;
+    if let Some(p) = c.overall.estimate {
+        completeness.reading.push(format!(
+            "Follow-up completeness {} is {} the {} below which the governance review flags a site (DOMAIN.md section 5).",
+            percent(p),
+            if p < c.flag_below { "below" } else { "at or above" },
+            percent(c.flag_below)
+        ));
+    }
+    let mut out = vec![
+        sections::cases(r, Some(input.cumulative_report)),
+        mix,
+        technique,
+        sections::technical_success(r),
+        sections::thirty_day(r),
+        sections::survival(r),
+        sections::cumulative_incidence(r),
+        sections::reinterventions(r),
+        sections::quality_of_life(r),
+        completeness,
+        sections::anticoagulation(r),
+        sections::benchmarks(r),
+    ];
+    for s in &mut out {
+        if s.serves.is_none() {
+            s.serves = Some("IPG773 1.3".into());
+        }
+    }
+    out
+}
+
+/// The learning-curve CUSUMs of the site's operators (DOMAIN.md 6.5),
+/// named: one chart per operator and indicator.
+fn learning_curves_section(r: &OutcomesReport) -> Section {
+    let mut s = Section::new(
+        "learning_curves",
+        "Learning curves of the site's operators (CUSUM)",
+    );
+    s.serves = Some("IPG773 1.3, 3.7; DOMAIN.md 6.5".into());
+    let lc = &r.monitoring.learning_curves;
+    let h = fixed(lc.threshold, 2);
+    for chart in &lc.charts {
+        s.reading.push(if chart.signals == 0 {
+            format!(
+                "{}, {}: no signal over {} cases (threshold h = {h}).",
+                chart.label, chart.indicator, chart.cases
+            )
+        } else {
+            format!(
+                "{}, {}: {} signal{} over {} cases, at case{} {} (threshold h = {h}).",
+                chart.label,
+                chart.indicator,
+                chart.signals,
+                if chart.signals == 1 { "" } else { "s" },
+                chart.cases,
+                if chart.signal_at_cases.len() == 1 {
+                    ""
+                } else {
+                    "s"
+                },
+                chart
+                    .signal_at_cases
+                    .iter()
+                    .map(u64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            )
+        });
+        s.blocks.push(Block::Chart(Chart::Cusum(CusumChart {
+            title: format!(
+                "{}, {}: expected failure probability {}",
+                chart.label,
+                chart.indicator,
+                percent(chart.expected_probability)
+            ),
+            threshold: lc.threshold,
+            points: chart
+                .points
+                .iter()
+                .enumerate()
+                .map(|(i, p)| CusumPoint {
+                    case: i as u64 + 1,
+                    value: p.x,
+                    signal: p.signal,
+                })
+                .collect(),
+        })));
+    }
+    if lc.charts.is_empty() {
+        s.reading
+            .push("No learning curve: no index procedures in the period.".into());
+    }
+    s.blocks.push(Block::Paragraph {
+        text: lc.method.clone(),
+    });
+    s
 }
 
 /// The operator comparison of the site's report, if any.
@@ -513,66 +633,20 @@ fn monitoring_section(input: &GovernanceInput<'_>) -> Section {
 /// The registry's funnel of sites with this site highlighted and named,
 /// every other site unnamed.
 pub fn site_funnel_chart(funnel: &Funnel, site_code: &str) -> Option<FunnelChart> {
-    let theta = funnel.registry_mean?;
-    let n_max = funnel.units.iter().map(|u| u.n).max()?.max(10);
-    let limits = funnel_grid(n_max)
-        .into_iter()
-        .filter_map(|n| pdva_stats::funnel_limits(theta, n).ok())
-        .map(|l| FunnelLimitPoint {
-            n: l.n as f64,
-            lower_998: l.lower_998,
-            lower_95: l.lower_95,
-            upper_95: l.upper_95,
-            upper_998: l.upper_998,
-        })
-        .collect();
-    let mut units: Vec<FunnelPoint> = funnel
-        .units
-        .iter()
-        .map(|u| {
-            let this = u.unit == site_code;
-            FunnelPoint {
-                label: this.then(|| u.unit.clone()),
-                n: u.n,
-                observed: u.observed,
-                highlighted: this,
-            }
-        })
-        .collect();
-    // In order of size, so that the order tells nothing of the sites' codes.
-    units.sort_by(|a, b| {
+    let mut chart =
+        appraisal::anonymous_funnel(funnel, site_code, site_code, "sites of the registry")?;
+    chart.title = format!(
+        "{}: sites of the registry",
+        indicator_label(&funnel.indicator)
+    );
+    // In order of size, so that the order tells nothing of the other
+    // sites' codes (the engine lists units by code).
+    chart.units.sort_by(|a, b| {
         (a.n, a.observed)
             .partial_cmp(&(b.n, b.observed))
             .expect("finite")
     });
-    Some(FunnelChart {
-        title: format!(
-            "{}: sites of the registry",
-            indicator_label(&funnel.indicator)
-        ),
-        indicator: indicator_label(&funnel.indicator).into(),
-        comparator: "registry".into(),
-        mean: theta,
-        limits,
-        units,
-    })
-}
-
-/// Numbers of cases at which the limits are drawn: every n to 30, then 60
-/// steps on a log scale to `n_max`.
-fn funnel_grid(n_max: u64) -> Vec<u64> {
-    let mut grid: Vec<u64> = (1..=n_max.min(30)).collect();
-    if n_max > 30 {
-        let ratio = (n_max as f64 / 30.0).powf(1.0 / 60.0);
-        let mut v = 30.0;
-        for _ in 0..60 {
-            v *= ratio;
-            grid.push(v.round() as u64);
-        }
-        grid.push(n_max);
-        grid.dedup();
-    }
-    grid
+    Some(chart)
 }
 
 /// Trends by calendar year of procedure: cases, technical success, 6-month
