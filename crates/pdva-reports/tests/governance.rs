@@ -281,8 +281,7 @@ fn independent_counts(
             // The most recent window that has closed, without a visit.
             if let Some((a, b)) = windows(today_day)
                 .into_iter()
-                .filter(|(_, b)| *b < today_day)
-                .last()
+                .rfind(|(_, b)| *b < today_day)
                 && !visits.iter().any(|v| (a..=b).contains(v))
             {
                 overdue_patients.insert(file.patient_id);
@@ -472,9 +471,15 @@ async fn governance_review_prints_the_site_report(store: &Store) {
                 to: Some(d("2025-12-31")),
             },
         ] {
+            let started = std::time::Instant::now();
             let report = governance::make(store, code, period, &generation())
                 .await
                 .unwrap();
+            eprintln!(
+                "governance review of {code} {period:?}: {} sections in {:?}",
+                report.sections.len(),
+                started.elapsed()
+            );
             let json = site_json(store, code, period).await;
 
             // Traceable to the same registry state and filters.
