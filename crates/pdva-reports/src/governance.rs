@@ -328,13 +328,15 @@ fn learning_curves_section(r: &OutcomesReport) -> Section {
         s.reading.push(if chart.signals == 0 {
             format!(
                 "{}, {}: no signal over {} cases (threshold h = {h}).",
-                chart.label, chart.indicator, chart.cases
+                chart.label,
+                indicator_label(&chart.indicator),
+                chart.cases
             )
         } else {
             format!(
                 "{}, {}: {} signal{} over {} cases, at case{} {} (threshold h = {h}).",
                 chart.label,
-                chart.indicator,
+                indicator_label(&chart.indicator),
                 chart.signals,
                 if chart.signals == 1 { "" } else { "s" },
                 chart.cases,
@@ -355,7 +357,7 @@ fn learning_curves_section(r: &OutcomesReport) -> Section {
             title: format!(
                 "{}, {}: expected failure probability {}",
                 chart.label,
-                chart.indicator,
+                indicator_label(&chart.indicator),
                 percent(chart.expected_probability)
             ),
             threshold: lc.threshold,
@@ -500,6 +502,7 @@ fn indicator_label(indicator: &str) -> &str {
         "amputation_free_survival_6_months" => "6-month amputation-free survival",
         "male_or_death_30_day" => "30-day MALE or death",
         "unplanned_reintervention_1_year" => "1-year unplanned reintervention",
+        "technical_failure" => "technical failure",
         other => other,
     }
 }
@@ -592,8 +595,10 @@ fn monitoring_section(input: &GovernanceInput<'_>) -> Section {
         .collect();
     let (alerts, alarms) = flags(input.site_report, input.registry_report, code);
     s.reading.push(format!(
-        "Of {} positions on the funnel plots, {alerts} are outside the 95% limits on the bad side (alert) and {alarms} outside the 99.8% limits (alarm).",
-        rows.len()
+        "Of {} position{} on the funnel plots, {alerts} {} outside the 95% limits on the bad side (alert) and {alarms} outside the 99.8% limits (alarm).",
+        rows.len(),
+        if rows.len() == 1 { "" } else { "s" },
+        if alerts == 1 { "is" } else { "are" }
     ));
     s.reading.extend(flagged);
     s.blocks.push(Block::Table(Table {
@@ -667,6 +672,9 @@ fn trends_section(by_year: &[(i32, OutcomesReport)]) -> Section {
                 afs.and_then(|e| e.ci_lower),
                 afs.and_then(|e| e.ci_upper),
             ),
+            afs.map_or(Cell::text(crate::document::NOT_AVAILABLE), |e| {
+                Cell::exact(e.at_risk)
+            }),
             proportion_cell(c),
             Cell::text(format!("{}/{}", count_text(c.k), count_text(c.n))),
         ]);
@@ -676,7 +684,14 @@ fn trends_section(by_year: &[(i32, OutcomesReport)]) -> Section {
             r.technical_success
                 .estimate
                 .map_or("not assessed".into(), percent),
-            afs.map_or("not yet estimable".into(), |e| percent(e.survival)),
+            // A curve read where no limb is left at risk rests on the few
+            // limbs followed that long: say how many.
+            afs.map_or("not estimable".into(), |e| format!(
+                "{} ({} limb{} at risk on day 182)",
+                percent(e.survival),
+                e.at_risk,
+                if e.at_risk == 1 { "" } else { "s" }
+            )),
             c.estimate.map_or("no window closed yet".into(), percent),
         ));
     }
@@ -690,6 +705,7 @@ fn trends_section(by_year: &[(i32, OutcomesReport)]) -> Section {
             "Index procedures".into(),
             "Technical success (95% CI)".into(),
             "6-month AFS (95% CI)".into(),
+            "At risk at 6 months".into(),
             "Follow-up completeness (95% CI)".into(),
             "Visits / windows closed".into(),
         ],

@@ -534,8 +534,17 @@ async fn governance_review_prints_the_site_report(store: &Store) {
                     percent(&row[3]),
                     at_six_months(&y["amputation_free_survival"])
                 );
+                let at_risk = y["amputation_free_survival"]["estimates"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|e| e["t_days"].as_f64() == Some(182.0))
+                    .map(|e| e["at_risk"].as_u64().unwrap());
+                if let Some(n) = at_risk {
+                    assert_eq!(count(&row[4]), n);
+                }
                 assert_eq!(
-                    percent(&row[4]),
+                    percent(&row[5]),
                     proportion(&y["follow_up_completeness"]["overall"])
                 );
                 by_year_total += count(&row[1]);
