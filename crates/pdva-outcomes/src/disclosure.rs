@@ -713,7 +713,10 @@ mod tests {
         // 3 + 20 + 27 = 50 with nothing unanswered: the 3 is worked out
         // from the total unless one more category is withheld.
         let (cells, total) = protect_tally(&[3, 20, 27], 50, true);
-        assert_eq!(cells, vec![Count::Small, Count::Suppressed, Count::Exact(27)]);
+        assert_eq!(
+            cells,
+            vec![Count::Small, Count::Suppressed, Count::Exact(27)]
+        );
         assert_eq!(total, Count::Exact(50));
         // Yes/no items: 48 of 50 would give the 2 without it away.
         let (cells, _) = protect_tally(&[48, 30], 50, false);

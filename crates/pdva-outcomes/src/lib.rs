@@ -50,11 +50,11 @@ use crate::days::{
     ALWAYS_DENSE_DAYS, Axis, CompetingByDay, cif_and_naive_km_by_day, fit_km, km_on_packed,
 };
 
-pub use disclosure::protect_tally;
 pub use derive::{
     BaselineFacts, IndexLimb, PatientFacts, QolScores, RecordFacts, Scratch, TherapyDuration,
     index_limbs, index_limbs_into,
 };
+pub use disclosure::protect_tally;
 pub use error::{OutcomesError, Result};
 pub use filter::{Filter, ResolvedFilter};
 pub use report::*;

@@ -87,9 +87,13 @@ pub async fn make(
     let id = Audience::Identifiable;
     let period_filter = gather::filter(period, None, operator.clone());
     let period_report = gather::outcomes(store, &period_filter, as_of, id).await?;
-    let cumulative_report =
-        gather::outcomes(store, &gather::filter(Period::default(), None, operator), as_of, id)
-            .await?;
+    let cumulative_report = gather::outcomes(
+        store,
+        &gather::filter(Period::default(), None, operator),
+        as_of,
+        id,
+    )
+    .await?;
     let registry_report =
         gather::outcomes(store, &gather::filter(period, None, None), as_of, id).await?;
     let reference = store.reference_data().await?;
@@ -215,14 +219,18 @@ fn patient_mix(r: &OutcomesReport, tallies: &[Tally]) -> Section {
         crate::document::count_text(r.cohort.procedures_without_baseline),
     ));
     section.blocks = sections::patient_mix_from_strata(r);
-    section.blocks.extend(tally_blocks(tallies, Topic::Selection));
+    section
+        .blocks
+        .extend(tally_blocks(tallies, Topic::Selection));
     section
 }
 
 fn technique(r: &OutcomesReport, tallies: &[Tally]) -> Section {
     let mut section = Section::new("technique", "Technique and devices");
     section.blocks = sections::technique_from_strata(r);
-    section.blocks.extend(tally_blocks(tallies, Topic::Technique));
+    section
+        .blocks
+        .extend(tally_blocks(tallies, Topic::Technique));
     section
 }
 
@@ -310,7 +318,12 @@ pub fn funnel_limits(mean: f64, n_max: u64) -> Vec<FunnelLimitPoint> {
 }
 
 /// A funnel with only `unit` named.
-pub fn anonymous_funnel(funnel: &Funnel, unit: &str, unit_label: &str, comparator: &str) -> Option<FunnelChart> {
+pub fn anonymous_funnel(
+    funnel: &Funnel,
+    unit: &str,
+    unit_label: &str,
+    comparator: &str,
+) -> Option<FunnelChart> {
     let mean = funnel.registry_mean?;
     let n_max = funnel.units.iter().map(|u| u.n).max().unwrap_or(0);
     Some(FunnelChart {
@@ -344,7 +357,10 @@ fn funnel_position(inputs: &AppraisalInputs) -> Section {
         .iter()
         .map(|(code, name, r)| (format!("operators of {name} ({code})"), r))
         .collect();
-    comparators.push(("operators across the registry".into(), &inputs.registry_report));
+    comparators.push((
+        "operators across the registry".into(),
+        &inputs.registry_report,
+    ));
     let mut rows = Vec::new();
     for (comparator, report) in comparators {
         for funnel in report

@@ -7,8 +7,8 @@
 
 use std::collections::HashMap;
 
-use pdva_domain::{ClinicalRecord, PatientFile, RecordId};
 use pdva_domain::records::{Baseline, IndexProcedure};
+use pdva_domain::{ClinicalRecord, PatientFile, RecordId};
 use pdva_outcomes::{Audience, Count, IndexLimb, protect_tally};
 
 use crate::document::{Cell, Table};
@@ -91,7 +91,9 @@ impl Counter {
 }
 
 fn position<T: PartialEq>(all: &[T], value: &T) -> usize {
-    all.iter().position(|v| v == value).expect("a code is one of ALL")
+    all.iter()
+        .position(|v| v == value)
+        .expect("a code is one of ALL")
 }
 
 /// The selection and technique tallies of the cohort's index procedures.
@@ -167,14 +169,24 @@ pub fn tallies(files: &[PatientFile], limbs: &[IndexLimb]) -> Vec<Tally> {
             false,
             total,
         ),
-        selection_yes.tally(Selection, "Selection findings (each of all index procedures)", false, total),
+        selection_yes.tally(
+            Selection,
+            "Selection findings (each of all index procedures)",
+            false,
+            total,
+        ),
         arterial.tally(Technique, "Arterial access", true, total),
         venous.tally(Technique, "Venous access", true, total),
         artery.tally(Technique, "Target artery", true, total),
         vein.tally(Technique, "Target vein", true, total),
         extent.tally(Technique, "Valvulotomy and its extent", true, total),
         stents.tally(Technique, "Venous stents placed", true, total),
-        technique_yes.tally(Technique, "Stents and completion imaging (each of all index procedures)", false, total),
+        technique_yes.tally(
+            Technique,
+            "Stents and completion imaging (each of all index procedures)",
+            false,
+            total,
+        ),
     ]
 }
 
@@ -199,7 +211,11 @@ pub fn table(tally: &Tally, audience: Audience) -> Table {
                 (Some(k), Some(n)) if n > 0 => Some(k as f64 / n as f64),
                 _ => None,
             };
-            vec![Cell::text(label.clone()), Cell::count(*count), Cell::percent(share)]
+            vec![
+                Cell::text(label.clone()),
+                Cell::count(*count),
+                Cell::percent(share),
+            ]
         })
         .collect();
     Table {

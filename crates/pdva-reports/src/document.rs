@@ -85,7 +85,13 @@ impl Report {
         let subject: String = self
             .subject_key
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '-'
+                }
+            })
             .collect();
         format!(
             "{}_{subject}_{period}_{}.{extension}",

@@ -3,8 +3,8 @@
 //! (never typed in), and says how many the figure rests on.
 
 use pdva_outcomes::{
-    CompetingRiskEndpoint, Count, OutcomesReport, ProportionEndpoint, QolInstrument,
-    RateEndpoint, SurvivalEndpoint, TherapyDurationSummary,
+    CompetingRiskEndpoint, Count, OutcomesReport, ProportionEndpoint, QolInstrument, RateEndpoint,
+    SurvivalEndpoint, TherapyDurationSummary,
 };
 
 use crate::document::{count_text, fixed, number_text, percent, percent_text};
@@ -53,11 +53,7 @@ pub fn proportion_sentence(what: &str, p: &ProportionEndpoint, of_what: &str) ->
 /// ` (95% CI 48.0–72.3%)`, or nothing where undefined.
 fn interval(lower: Option<f64>, upper: Option<f64>) -> String {
     match (lower, upper) {
-        (Some(l), Some(u)) => format!(
-            " (95% CI {}–{}%)",
-            fixed(l * 100.0, 1),
-            fixed(u * 100.0, 1)
-        ),
+        (Some(l), Some(u)) => format!(" (95% CI {}–{}%)", fixed(l * 100.0, 1), fixed(u * 100.0, 1)),
         _ => String::new(),
     }
 }
@@ -124,8 +120,10 @@ pub fn rate_sentence(what: &str, rate: &RateEndpoint) -> String {
         "{what}: {} in {} patient-years, {} per 100 patient-years{}.",
         count_text(rate.events),
         fixed(rate.patient_years, 1),
-        rate.rate
-            .map_or_else(|| crate::document::NOT_AVAILABLE.to_owned(), |r| fixed(r, 1)),
+        rate.rate.map_or_else(
+            || crate::document::NOT_AVAILABLE.to_owned(),
+            |r| fixed(r, 1)
+        ),
         match (rate.ci_lower, rate.ci_upper) {
             (Some(l), Some(u)) => format!(" (exact 95% CI {}–{})", fixed(l, 1), fixed(u, 1)),
             _ => String::new(),
@@ -160,7 +158,9 @@ pub fn quality_of_life_sentence(instrument: &QolInstrument) -> Option<String> {
         instrument.label,
         fixed(median.abs(), 2),
         tp.label,
-        number_text(tp.change.q1, None, None, 2) + " to " + &number_text(tp.change.q3, None, None, 2),
+        number_text(tp.change.q1, None, None, 2)
+            + " to "
+            + &number_text(tp.change.q3, None, None, 2),
         count_text(tp.change.n)
     ))
 }

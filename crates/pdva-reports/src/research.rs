@@ -114,7 +114,10 @@ pub fn build(inputs: ResearchInputs) -> Report {
                 r,
                 "PROMISE II amputation-free survival (primary endpoint)",
             ),
-            reading::rate_sentence("Unplanned reinterventions", &r.unplanned_reintervention_rate),
+            reading::rate_sentence(
+                "Unplanned reinterventions",
+                &r.unplanned_reintervention_rate,
+            ),
             reading::incidence_sentence(
                 "Cumulative incidence of major amputation at 1 year",
                 &r.cumulative_incidence_major_amputation,
@@ -167,7 +170,9 @@ fn selection(r: &OutcomesReport, tallies: &[Tally]) -> Section {
         note: None,
     }));
     section.blocks.extend(sections::patient_mix_from_strata(r));
-    section.blocks.extend(tally_blocks(tallies, Topic::Selection));
+    section
+        .blocks
+        .extend(tally_blocks(tallies, Topic::Selection));
     section
 }
 
@@ -176,7 +181,9 @@ fn technique(r: &OutcomesReport, tallies: &[Tally]) -> Section {
     let mut section = Section::new("technique", "Procedure technique");
     section.serves = Some("IPG773 1.4: procedure technique".into());
     section.blocks = sections::technique_from_strata(r);
-    section.blocks.extend(tally_blocks(tallies, Topic::Technique));
+    section
+        .blocks
+        .extend(tally_blocks(tallies, Topic::Technique));
     section
 }
 

@@ -44,10 +44,13 @@ pub fn rate_cells(r: &RateEndpoint) -> Vec<Cell> {
     ]
 }
 
+/// One count of a report's cohort.
+type CohortCount = fn(&OutcomesReport) -> Count;
+
 /// Who is in the report, in the period and (when given) cumulatively.
 pub fn cases(report: &OutcomesReport, cumulative: Option<&OutcomesReport>) -> Section {
     let mut section = Section::new("cases", "Cases");
-    let rows: [(&str, fn(&OutcomesReport) -> Count); 6] = [
+    let rows: [(&str, CohortCount); 6] = [
         ("Patients", |r| r.cohort.patients),
         ("Index procedures (limbs)", |r| r.cohort.index_procedures),
         ("Patients treated on both limbs", |r| {
@@ -57,7 +60,9 @@ pub fn cases(report: &OutcomesReport, cumulative: Option<&OutcomesReport>) -> Se
             r.cohort.dialysis_dependent_patients
         }),
         ("Patients who died", |r| r.cohort.deaths),
-        ("Patients whose follow-up ended", |r| r.cohort.follow_up_ended),
+        ("Patients whose follow-up ended", |r| {
+            r.cohort.follow_up_ended
+        }),
     ];
     let mut columns = vec!["".to_owned(), "In the period".to_owned()];
     if cumulative.is_some() {
@@ -77,7 +82,10 @@ pub fn cases(report: &OutcomesReport, cumulative: Option<&OutcomesReport>) -> Se
         (Some(a), Some(b)) => format!("{a} to {b}"),
         _ => "none".to_owned(),
     };
-    let mut row = vec![Cell::text("Index procedures dated"), Cell::text(dates(report))];
+    let mut row = vec![
+        Cell::text("Index procedures dated"),
+        Cell::text(dates(report)),
+    ];
     if let Some(c) = cumulative {
         row.push(Cell::text(dates(c)));
     }
@@ -125,7 +133,10 @@ fn strata_table(comparison: &Comparison, total: Count, caption: &str) -> Table {
 pub fn patient_mix_from_strata(report: &OutcomesReport) -> Vec<Block> {
     let total = report.cohort.index_procedures;
     [
-        ("dialysis_dependent", "Dialysis dependence at the index procedure"),
+        (
+            "dialysis_dependent",
+            "Dialysis dependence at the index procedure",
+        ),
         ("diabetes", "Diabetes"),
         ("wifi_clinical_stage", "WIfI clinical stage (SVS)"),
     ]
@@ -161,7 +172,10 @@ pub fn technical_success(report: &OutcomesReport) -> Section {
     ));
     section.reading.extend(reading::benchmark_sentences(
         report,
-        &["PROMISE II technical success", "Meta-analysis: technical success"],
+        &[
+            "PROMISE II technical success",
+            "Meta-analysis: technical success",
+        ],
     ));
     let mut row = vec![Cell::text("Technical success")];
     row.extend(proportion_cells(&report.technical_success));
@@ -205,7 +219,10 @@ pub fn thirty_day(report: &OutcomesReport) -> Section {
         rows.push(row);
     };
     push("Death", &report.mortality_30_day);
-    push("Major amputation of the index limb", &report.major_amputation_30_day);
+    push(
+        "Major amputation of the index limb",
+        &report.major_amputation_30_day,
+    );
     push("Any adverse event", &report.adverse_events_30_day.any);
     for kind in &report.adverse_events_30_day.by_kind {
         push(&kind.label, &kind.proportion);
@@ -361,7 +378,10 @@ pub fn survival_table(label: &str, endpoint: &SurvivalEndpoint) -> Table {
 /// Amputation-free survival, overall survival and freedom from major
 /// amputation: tables of estimates and Kaplan–Meier curves.
 pub fn survival(report: &OutcomesReport) -> Section {
-    let mut section = Section::new("survival", "Amputation-free survival, survival and limb salvage");
+    let mut section = Section::new(
+        "survival",
+        "Amputation-free survival, survival and limb salvage",
+    );
     section.serves = Some("IPG773 1.4, 3.2; DOMAIN.md section 7".into());
     section.reading.push(reading::survival_sentence(
         "6-month amputation-free survival",
@@ -387,10 +407,15 @@ pub fn survival(report: &OutcomesReport) -> Section {
     let endpoints: [(&str, &SurvivalEndpoint); 3] = [
         ("Amputation-free survival", &report.amputation_free_survival),
         ("Overall survival", &report.overall_survival),
-        ("Freedom from major amputation", &report.freedom_from_major_amputation),
+        (
+            "Freedom from major amputation",
+            &report.freedom_from_major_amputation,
+        ),
     ];
     for (label, endpoint) in endpoints {
-        section.blocks.push(Block::Table(survival_table(label, endpoint)));
+        section
+            .blocks
+            .push(Block::Table(survival_table(label, endpoint)));
         let probe = [survival_curve(label, endpoint, &[])];
         let (x_max, days) = axis(last_day(probe.iter()));
         section.blocks.push(Block::Chart(Chart::Survival(StepChart {
@@ -469,20 +494,30 @@ pub fn cumulative_incidence(report: &OutcomesReport) -> Section {
         &["PROMISE II wounds completely healed / healing"],
     ));
     let endpoints: [(&str, &CompetingRiskEndpoint); 2] = [
-        ("Major amputation", &report.cumulative_incidence_major_amputation),
-        ("Complete wound healing", &report.cumulative_incidence_wound_healing),
+        (
+            "Major amputation",
+            &report.cumulative_incidence_major_amputation,
+        ),
+        (
+            "Complete wound healing",
+            &report.cumulative_incidence_wound_healing,
+        ),
     ];
     for (label, endpoint) in endpoints {
-        section.blocks.push(Block::Table(incidence_table(label, endpoint)));
+        section
+            .blocks
+            .push(Block::Table(incidence_table(label, endpoint)));
         let probe = [incidence_curve(label, endpoint, &[])];
         let (x_max, days) = axis(last_day(probe.iter()));
-        section.blocks.push(Block::Chart(Chart::CumulativeIncidence(StepChart {
-            title: format!("{label} (Aalen–Johansen cumulative incidence, 95% band)"),
-            y_label: format!("{label}, cumulative incidence"),
-            curves: vec![incidence_curve(label, endpoint, &days)],
-            x_max_days: x_max,
-            at_risk_days: days,
-        })));
+        section
+            .blocks
+            .push(Block::Chart(Chart::CumulativeIncidence(StepChart {
+                title: format!("{label} (Aalen–Johansen cumulative incidence, 95% band)"),
+                y_label: format!("{label}, cumulative incidence"),
+                curves: vec![incidence_curve(label, endpoint, &days)],
+                x_max_days: x_max,
+                at_risk_days: days,
+            })));
     }
     let mut rows = Vec::new();
     for (label, p) in [
@@ -540,11 +575,19 @@ pub fn reinterventions(report: &OutcomesReport) -> Section {
         note: Some(report.unplanned_reintervention_rate.definition.clone()),
     }));
     for (label, endpoint) in [
-        ("Freedom from unplanned reintervention", &report.freedom_from_unplanned_reintervention),
-        ("Freedom from any reintervention", &report.freedom_from_any_reintervention),
+        (
+            "Freedom from unplanned reintervention",
+            &report.freedom_from_unplanned_reintervention,
+        ),
+        (
+            "Freedom from any reintervention",
+            &report.freedom_from_any_reintervention,
+        ),
         ("Freedom from MALE", &report.freedom_from_male),
     ] {
-        section.blocks.push(Block::Table(survival_table(label, endpoint)));
+        section
+            .blocks
+            .push(Block::Table(survival_table(label, endpoint)));
     }
     section
 }
@@ -613,7 +656,9 @@ pub fn anticoagulation(report: &OutcomesReport) -> Section {
     let mut section = Section::new("anticoagulation", "Duration of anticoagulation");
     section.serves = Some("IPG773 1.4".into());
     let d = &report.duration_of_anticoagulation;
-    section.reading.push(reading::anticoagulation_sentence(&d.overall));
+    section
+        .reading
+        .push(reading::anticoagulation_sentence(&d.overall));
     let mut rows = Vec::new();
     for s in std::iter::once(&d.overall).chain(&d.by_drug) {
         rows.push(vec![
@@ -629,7 +674,9 @@ pub fn anticoagulation(report: &OutcomesReport) -> Section {
         ]);
     }
     section.blocks.push(Block::Table(Table {
-        caption: "Duration of anticoagulation (days, Kaplan–Meier: courses still running are censored)".into(),
+        caption:
+            "Duration of anticoagulation (days, Kaplan–Meier: courses still running are censored)"
+                .into(),
         columns: vec![
             "Therapy".into(),
             "Courses".into(),
@@ -659,7 +706,11 @@ pub fn completeness(report: &OutcomesReport, by_site: bool) -> Section {
     if by_site {
         for s in &c.by_site {
             let mut row = vec![Cell::text(if s.flagged {
-                format!("{} (below {})", s.site, crate::document::percent(c.flag_below))
+                format!(
+                    "{} (below {})",
+                    s.site,
+                    crate::document::percent(c.flag_below)
+                )
             } else {
                 s.site.clone()
             })];

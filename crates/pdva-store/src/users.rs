@@ -382,8 +382,7 @@ fn decoy_hash() -> &'static str {
         .get_or_init(|| hash_password(&Password(random_token())).expect("a random password hashes"))
 }
 
-const USER_COLUMNS: &str =
-    "id, username, display_name, role, all_sites, disabled, clinician_id";
+const USER_COLUMNS: &str = "id, username, display_name, role, all_sites, disabled, clinician_id";
 
 impl Store {
     async fn user_from_row(

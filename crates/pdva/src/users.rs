@@ -300,7 +300,12 @@ pub async fn run(config: &crate::config::Config, command: UserCommand) -> Result
                 None => None,
             };
             let user = store
-                .link_user_clinician(&cli_actor(), user.id, clinician.as_ref().map(|c| c.id), &reason)
+                .link_user_clinician(
+                    &cli_actor(),
+                    user.id,
+                    clinician.as_ref().map(|c| c.id),
+                    &reason,
+                )
                 .await
                 .context("the link was not changed")?;
             match clinician {
