@@ -14,10 +14,14 @@
 //!   be counted only for the patients whose later events happen to reach it.
 //!   A record's secondary dates after the cut-off (a stop date, a discharge
 //!   date) are treated as not yet known.
-//! - **Last known date**: the date of death if the patient died; otherwise
-//!   the latest date the patient's counted records carry (visits, events,
-//!   QoL assessments, procedures, consents, drug starts and stops,
-//!   discharges: every recorded contact), never later than the cut-off.
+//! - **Last known date** (DOMAIN.md section 7): the date of death if the
+//!   patient died; otherwise the latest date that attests the patient alive
+//!   among the counted records: index procedure and discharge, baseline
+//!   assessment, consent and research-consent withdrawal, visits,
+//!   amputations, reinterventions, adverse-event onset and resolution,
+//!   antithrombotic start and stop, QoL assessments; never later than the
+//!   cut-off. (A baseline's MDT decision date is not among them: the team
+//!   meets without the patient.)
 //! - **Major amputation**: the first amputation of the index limb (recorded
 //!   against its procedure) at a major level; minor ones before it do not
 //!   count.
@@ -26,7 +30,11 @@
 //!   freedom from reintervention is censored at the major amputation.
 //! - **Wound healing**: the first follow-up visit recording the index-limb
 //!   wound as healed, for a limb with a wound at baseline; a healing recorded
-//!   on or after the day of a major amputation does not count.
+//!   on or after the day of a major amputation or of death does not count.
+//! - **Same-day order** (records carry dates, not times): a major amputation
+//!   on the day of death is an amputation, and the death follows it; a
+//!   reintervention on the day of a major amputation counts; a healing on
+//!   the day of a major amputation or death does not.
 
 use std::sync::Arc;
 
@@ -161,9 +169,15 @@ fn adverse_event_bit(kind: AdverseEventKind) -> u16 {
     1 << i
 }
 
-/// The latest of a record's dates that is on or before `cut_off` (its
-/// primary date is known to be).
+/// The latest of a record's dates that attests the patient alive and is on
+/// or before `cut_off` (its primary date is known to be). Every secondary
+/// date does (discharge, research-consent withdrawal, drug stop, adverse
+/// event resolved) except a baseline's MDT decision date, which DOMAIN.md
+/// section 7 does not list: the team decides without the patient present.
 fn latest_date(r: &RecordFacts, cut_off: NaiveDate) -> NaiveDate {
+    if matches!(r.detail, FactDetail::Baseline(_)) {
+        return r.date;
+    }
     match r.secondary_date {
         Some(s) if s <= cut_off && s > r.date => s,
         _ => r.date,
@@ -547,10 +561,13 @@ pub fn index_limbs_into(
             first_major_reintervention_day: None,
             planned_reinterventions: 0,
             unplanned_reinterventions: 0,
-            // A healing on or after the day of a major amputation does not
-            // count: the first healing counts exactly when it is before it.
+            // A healing on or after the day of a major amputation or of
+            // death does not count (same-day order: the amputation or death
+            // comes first): the first healing counts exactly when it is
+            // before both.
             wound_healed_day: first_healed_day
                 .filter(|h| major_amputation_day.is_none_or(|a| *h < a))
+                .filter(|h| death_day.is_none_or(|d| *h < d))
                 .map(narrow),
             wound_status_6_months: None,
             adverse_events_30_day,

@@ -659,3 +659,64 @@ fn filters_select_site_operator_and_procedure_dates() {
     let text = pdva_outcomes::render_text(&report);
     assert!(text.contains("site BBB"), "{text}");
 }
+
+fn adverse_event(
+    procedure_id: RecordId,
+    onset: &str,
+    kind: AdverseEventKind,
+    resolved: Option<&str>,
+) -> ClinicalRecord {
+    ClinicalRecord::AdverseEvent(AdverseEvent {
+        procedure_id,
+        onset_date: d(onset),
+        kind,
+        severity: pdva_domain::codes::Severity::Mild,
+        serious: None,
+        device_or_procedure_related: None,
+        resolved_on: resolved.map(d),
+        description: None,
+    })
+}
+
+/// DOMAIN.md section 7 lists the dates that attest the patient alive; a
+/// baseline's MDT decision date is not one of them.
+#[test]
+fn the_last_known_date_counts_only_the_dates_domain_lists() {
+    let p = id(1);
+    let mut with_mdt = baseline(p, "2024-12-20", false, 1);
+    if let ClinicalRecord::Baseline(b) = &mut with_mdt {
+        b.mdt_decision_date = Some(d("2025-03-01"));
+    }
+    let f = file(
+        patient("TST"),
+        vec![
+            (1, procedure("2025-01-01", Limb::Right, OPERATOR)),
+            (2, with_mdt),
+            (
+                3,
+                adverse_event(p, "2025-01-05", AdverseEventKind::Bleeding, Some("2025-01-25")),
+            ),
+        ],
+    );
+    let l = only(index_limbs(&f, today()));
+    assert_eq!(l.last_known_day, 24, "the adverse event's resolution, not the MDT date");
+}
+
+/// Same-day order: a wound recorded healed on the day of death does not
+/// count as healing (the death comes first).
+#[test]
+fn a_healing_on_the_day_of_death_does_not_count() {
+    let p = id(1);
+    let f = file(
+        patient("TST"),
+        vec![
+            (1, procedure("2025-01-01", Limb::Right, OPERATOR)),
+            (2, baseline(p, "2024-12-20", false, 1)),
+            (3, visit(p, "2025-03-01", Some(WoundStatus::Healed))),
+            (4, death("2025-03-01")),
+        ],
+    );
+    let l = only(index_limbs(&f, today()));
+    assert_eq!(l.wound_healed_day, None);
+    assert_eq!(l.wound_healing_competing(), Some((59, 3)));
+}

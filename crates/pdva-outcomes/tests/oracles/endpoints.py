@@ -39,9 +39,14 @@ PRIMARY = {
     "adverse_event": "onset_date",
     "quality_of_life": "assessment_date",
 }
+# DOMAIN.md section 7, last known date: "index procedure and discharge,
+# baseline assessment, consent (and a research-consent withdrawal), visits,
+# amputations, reinterventions, adverse-event onset and resolution,
+# antithrombotic start and stop, QoL assessments". The primary dates above
+# are all of these; the other dates it lists are these. (A baseline's MDT
+# decision date is not listed, so it does not count.)
 SECONDARY = {
     "consent": ["research_consent_withdrawn_on"],
-    "baseline": ["mdt_decision_date"],
     "procedure": ["discharge_date"],
     "antithrombotic_therapy": ["stop_date"],
     "adverse_event": ["resolved_on"],
@@ -92,9 +97,14 @@ def limbs_of(p, as_of):
         if baseline is not None:
             wc = baseline.get("wound_count")
             has_wound = (wc > 0) if wc is not None else (baseline["wifi_wound"] > 0)
+        death_day = day(death) if death is not None else None
+        # Same-day order: a healing on the day of a major amputation or of
+        # death does not count (the amputation or the death comes first).
         healed = min(
             (day(prim) for k, b, prim in mine
-             if k == "follow_up_visit" and b.get("wound_status") == "healed" and (amp is None or day(prim) < amp)),
+             if k == "follow_up_visit" and b.get("wound_status") == "healed"
+             and (amp is None or day(prim) < amp)
+             and (death_day is None or day(prim) < death_day)),
             default=None,
         )
         out.append({
