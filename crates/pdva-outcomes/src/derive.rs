@@ -14,10 +14,14 @@
 //!   be counted only for the patients whose later events happen to reach it.
 //!   A record's secondary dates after the cut-off (a stop date, a discharge
 //!   date) are treated as not yet known.
-//! - **Last known date**: the date of death if the patient died; otherwise
-//!   the latest date the patient's counted records carry (visits, events,
-//!   QoL assessments, procedures, consents, drug starts and stops,
-//!   discharges: every recorded contact), never later than the cut-off.
+//! - **Last known date** (DOMAIN.md section 7): the date of death if the
+//!   patient died; otherwise the latest date that attests the patient alive
+//!   among the counted records: index procedure and discharge, baseline
+//!   assessment, consent and research-consent withdrawal, visits,
+//!   amputations, reinterventions, adverse-event onset and resolution,
+//!   antithrombotic start and stop, QoL assessments; never later than the
+//!   cut-off. (A baseline's MDT decision date is not among them: the team
+//!   meets without the patient.)
 //! - **Major amputation**: the first amputation of the index limb (recorded
 //!   against its procedure) at a major level; minor ones before it do not
 //!   count.
@@ -26,7 +30,17 @@
 //!   freedom from reintervention is censored at the major amputation.
 //! - **Wound healing**: the first follow-up visit recording the index-limb
 //!   wound as healed, for a limb with a wound at baseline; a healing recorded
-//!   on or after the day of a major amputation does not count.
+//!   on or after the day of a major amputation or of death does not count.
+//! - **Same-day order** (records carry dates, not times): a major amputation
+//!   on the day of death is an amputation, and the death follows it; a
+//!   reintervention on the day of a major amputation counts; a healing on
+//!   the day of a major amputation or death does not.
+//! - **30-day status** ([`IndexLimb::thirty_day_status`]): a limb counts in
+//!   a 30-day proportion once its 30-day window has passed by the report
+//!   date and its status for that outcome at day 30 is known (the event by
+//!   day 30, death by day 30, or a last known date on or after day 30);
+//!   a limb whose window has passed but whose status is unknown is counted
+//!   apart, never taken as event-free.
 
 use std::sync::Arc;
 
@@ -92,6 +106,9 @@ pub struct IndexLimb {
     /// Last day the registry watches this limb: the report date or the end
     /// of follow-up, whichever is earlier.
     pub cut_off_day: i32,
+    /// Day of the report date (the 30-day window has passed when it is at
+    /// least 30), whatever the end of follow-up.
+    pub report_day: i32,
     /// Day of death, if the patient died on or before the cut-off.
     pub death_day: Option<i32>,
     /// Day of the last known date (the day of death if the patient died).
@@ -161,13 +178,36 @@ fn adverse_event_bit(kind: AdverseEventKind) -> u16 {
     1 << i
 }
 
-/// The latest of a record's dates that is on or before `cut_off` (its
-/// primary date is known to be).
+/// The latest of a record's dates that attests the patient alive and is on
+/// or before `cut_off` (its primary date is known to be). Every secondary
+/// date does (discharge, research-consent withdrawal, drug stop, adverse
+/// event resolved) except a baseline's MDT decision date, which DOMAIN.md
+/// section 7 does not list: the team decides without the patient present.
 fn latest_date(r: &RecordFacts, cut_off: NaiveDate) -> NaiveDate {
+    if matches!(r.detail, FactDetail::Baseline(_)) {
+        return r.date;
+    }
     match r.secondary_date {
         Some(s) if s <= cut_off && s > r.date => s,
         _ => r.date,
     }
+}
+
+/// A limb's status for one outcome at day 30 (DOMAIN.md section 7,
+/// 30-day proportions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThirtyDayStatus {
+    /// The 30-day window has not passed by the report date: the limb is in
+    /// neither the proportion nor its status-unknown count.
+    WindowOpen,
+    /// The outcome happened by day 30.
+    Event,
+    /// Known free of the outcome at day 30: the patient died by day 30
+    /// without it, or was known alive on or after day 30.
+    EventFree,
+    /// The window has passed, but nothing is known of the limb on or after
+    /// day 30 (and neither the outcome nor death by then).
+    Unknown,
 }
 
 impl IndexLimb {
@@ -271,6 +311,39 @@ impl IndexLimb {
     /// day, or the patient died before it.
     pub fn followed_to(&self, day: i64) -> bool {
         i64::from(self.cut_off_day) >= day || self.death_day.is_some_and(|d| i64::from(d) <= day)
+    }
+
+    /// The limb's status at day 30 for an outcome that did
+    /// (`event_by_30`) or did not happen by day 30 (DOMAIN.md section 7):
+    /// counted only once the 30-day window has passed by the report date;
+    /// then known if the outcome happened by day 30, the patient died by
+    /// day 30, or the last known date is on or after day 30.
+    pub fn thirty_day_status(&self, event_by_30: bool) -> ThirtyDayStatus {
+        if !self.thirty_day_window_passed() {
+            ThirtyDayStatus::WindowOpen
+        } else if event_by_30 {
+            ThirtyDayStatus::Event
+        } else if self.death_day.is_some_and(|d| d <= 30) || self.last_known_day >= 30 {
+            ThirtyDayStatus::EventFree
+        } else {
+            ThirtyDayStatus::Unknown
+        }
+    }
+
+    /// Whether the 30-day window has passed by the report date (the report
+    /// date is on or after day 30), whatever is known of the limb.
+    pub fn thirty_day_window_passed(&self) -> bool {
+        self.report_day >= 30
+    }
+
+    /// Whether the patient died by day 30.
+    pub fn died_by_30(&self) -> bool {
+        self.death_day.is_some_and(|d| d <= 30)
+    }
+
+    /// Whether the index limb had a major amputation by day 30.
+    pub fn major_amputation_by_30(&self) -> bool {
+        self.major_amputation_day.is_some_and(|d| d <= 30)
     }
 
     /// Major adverse limb event (major amputation or major reintervention)
@@ -538,6 +611,7 @@ pub fn index_limbs_into(
             technical_success,
             baseline,
             cut_off_day: narrow(day(cut_off)),
+            report_day: narrow(day(report_date)),
             death_day: death_day.map(narrow),
             last_known_day: narrow(last_known_day),
             follow_up_ended: ended_on.is_some(),
@@ -547,10 +621,13 @@ pub fn index_limbs_into(
             first_major_reintervention_day: None,
             planned_reinterventions: 0,
             unplanned_reinterventions: 0,
-            // A healing on or after the day of a major amputation does not
-            // count: the first healing counts exactly when it is before it.
+            // A healing on or after the day of a major amputation or of
+            // death does not count (same-day order: the amputation or death
+            // comes first): the first healing counts exactly when it is
+            // before both.
             wound_healed_day: first_healed_day
                 .filter(|h| major_amputation_day.is_none_or(|a| *h < a))
+                .filter(|h| death_day.is_none_or(|d| *h < d))
                 .map(narrow),
             wound_status_6_months: None,
             adverse_events_30_day,

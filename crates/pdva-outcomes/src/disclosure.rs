@@ -327,6 +327,30 @@ impl Walk<'_> {
         (k, n)
     }
 
+    /// A 30-day proportion (DOMAIN.md section 7): k of the known n (with
+    /// the hidden n − k), and the known n and the status-unknown count
+    /// adding up to the limbs whose window has passed — `window`, or, where
+    /// the report does not show it (a stratum), a hidden cell. Returns (k,
+    /// n, status unknown, window).
+    fn thirty_day(
+        &mut self,
+        p: &mut ProportionEndpoint,
+        window: Option<usize>,
+    ) -> (usize, usize, usize, usize) {
+        let (k, n) = self.proportion(p, None);
+        let unknown = self.count(
+            p.status_unknown
+                .as_mut()
+                .expect("a 30-day proportion counts its status unknown"),
+        );
+        let window = match window {
+            Some(id) => id,
+            None => self.hidden(self.value(n) + self.value(unknown)),
+        };
+        self.sum(&[n, unknown], window);
+        (k, n, unknown, window)
+    }
+
     fn rate(&mut self, r: &mut RateEndpoint) {
         self.count(&mut r.events);
         if self.writing && !r.events.is_exact() {
@@ -389,12 +413,14 @@ fn walk(r: &mut OutcomesReport, w: &mut Walk<'_>) {
     w.sum_with_rest(&[without_baseline], limbs);
 
     let (success, _) = w.proportion(&mut r.technical_success, Some(limbs));
-    let thirty = w.count(&mut r.adverse_events_30_day.n);
-    let (deaths_30, _) = w.proportion(&mut r.mortality_30_day, Some(thirty));
-    w.proportion(&mut r.major_amputation_30_day, Some(thirty));
-    w.proportion(&mut r.adverse_events_30_day.any, Some(thirty));
+    // Each 30-day proportion: k and n − k add up to n, and n and the
+    // status-unknown count add up to the limbs whose window has passed.
+    let window = w.count(&mut r.adverse_events_30_day.window_passed);
+    let (deaths_30, known_30, unknown_30, _) = w.thirty_day(&mut r.mortality_30_day, Some(window));
+    w.thirty_day(&mut r.major_amputation_30_day, Some(window));
+    w.thirty_day(&mut r.adverse_events_30_day.any, Some(window));
     for kind in &mut r.adverse_events_30_day.by_kind {
-        w.proportion(&mut kind.proportion, Some(thirty));
+        w.thirty_day(&mut kind.proportion, Some(window));
     }
 
     // Healed, healing and neither add up to the limbs evaluated.
@@ -452,7 +478,8 @@ fn walk(r: &mut OutcomesReport, w: &mut Walk<'_>) {
     for comparison in &mut r.comparisons {
         let mut stratum_limbs = Vec::new();
         let mut stratum_success = (Vec::new(), Vec::new());
-        let mut stratum_deaths = (Vec::new(), Vec::new());
+        // Deaths, known, status unknown and (hidden) window passed.
+        let mut stratum_deaths = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         // Per endpoint name, each stratum's events cell.
         let mut events: Vec<(String, Vec<usize>)> = Vec::new();
         for stratum in &mut comparison.strata {
@@ -479,9 +506,11 @@ fn walk(r: &mut OutcomesReport, w: &mut Walk<'_>) {
             let (k, n) = w.proportion(&mut stratum.technical_success, Some(n));
             stratum_success.0.push(k);
             stratum_success.1.push(n);
-            let (k, n) = w.proportion(&mut stratum.mortality_30_day, None);
+            let (k, n, unknown, window) = w.thirty_day(&mut stratum.mortality_30_day, None);
             stratum_deaths.0.push(k);
             stratum_deaths.1.push(n);
+            stratum_deaths.2.push(unknown);
+            stratum_deaths.3.push(window);
         }
         // Every limb has a site, operator, device and crossover level, so
         // those strata add up to the cohort (a reader knows nothing is left
@@ -499,7 +528,9 @@ fn walk(r: &mut OutcomesReport, w: &mut Walk<'_>) {
         w.column(&stratum_success.0, success, partition);
         w.column(&stratum_success.1, limbs, partition);
         w.column(&stratum_deaths.0, deaths_30, partition);
-        w.column(&stratum_deaths.1, thirty, partition);
+        w.column(&stratum_deaths.1, known_30, partition);
+        w.column(&stratum_deaths.2, unknown_30, partition);
+        w.column(&stratum_deaths.3, window, partition);
         for (name, cells) in &events {
             if let Some(&(_, total)) = curve_events.iter().find(|(n, _)| n == name) {
                 let total = w.public(total);
@@ -532,7 +563,7 @@ fn rules() -> Vec<String> {
     vec![
         "Only the research population is counted: patients whose latest consent dated on or before the report date has research consent yes and no research-consent withdrawal on or before it; a patient with no consent record is excluded.".to_owned(),
         format!("Counts from 1 to {} are shown as \"<{T}\"; zero is shown as 0.", T - 1),
-        format!("Complementary suppression: where a \"<{T}\" count could be worked out (or narrowed) from a total and the other counts of its row or column, the next smallest count of at least {T}, or else the total, is shown as \"suppressed\". This covers the cohort counts, every proportion (its count with the outcome and the count without it), the adverse events by kind, the wound status at 6 months, follow-up completeness by site, anticoagulation by drug, and the strata of every comparison against the whole cohort."),
+        format!("Complementary suppression: where a \"<{T}\" count could be worked out (or narrowed) from a total and the other counts of its row or column, the next smallest count of at least {T}, or else the total, is shown as \"suppressed\". This covers the cohort counts, every proportion (its count with the outcome and the count without it), each 30-day proportion's status-unknown count (with its known count it adds up to the limbs whose 30-day window has passed), the adverse events by kind, the wound status at 6 months, follow-up completeness by site, anticoagulation by drug, and the strata of every comparison against the whole cohort."),
         "A proportion, rate or confidence interval whose count is suppressed is shown as null.".to_owned(),
         format!("A research cohort of fewer than {MINIMUM_RESEARCH_COHORT} patients is refused; a stratum, drug or quality-of-life timepoint of fewer than {MINIMUM_RESEARCH_COHORT} limbs or values shows no curve estimate, median or quantile, nor does a stratum's endpoint whose limbs or events are suppressed (its estimates' numbers at risk and cumulative events would give them back)."),
         "The whole cohort's Kaplan–Meier and cumulative-incidence curves keep their rows, numbers at risk and event counts (times are days from the index procedure): each step of a curve gives its counts anyway.".to_owned(),
@@ -751,7 +782,122 @@ mod tests {
         assert_eq!(cells, vec![Count::Small, Count::Suppressed]);
     }
 
+    /// A 30-day proportion as the report holds it.
+    fn thirty_day_proportion(k: u64, n: u64, unknown: u64) -> ProportionEndpoint {
+        let mut p = crate::proportion("test", k as usize, n as usize).unwrap();
+        p.status_unknown = Some(Count::Exact(unknown));
+        p
+    }
+
+    /// Walks `window` and the 30-day proportions under it, protects the
+    /// table and writes it back, as [`disclose`] does for a report.
+    fn protect_thirty_day(window: &mut Count, proportions: &mut [ProportionEndpoint]) {
+        let mut table = Table::default();
+        for writing in [false, true] {
+            if writing {
+                table.protect();
+            }
+            let mut w = Walk {
+                table: &mut table,
+                writing,
+                next: 0,
+            };
+            let id = w.count(window);
+            for p in proportions.iter_mut() {
+                w.thirty_day(p, Some(id));
+            }
+        }
+    }
+
+    #[test]
+    fn a_small_status_unknown_cannot_be_worked_out_from_the_window() {
+        // 40 limbs whose window has passed: 37 known (10 died), 3 unknown.
+        let mut window = Count::Exact(40);
+        let mut p = [thirty_day_proportion(10, 37, 3)];
+        protect_thirty_day(&mut window, &mut p);
+        let [p] = p;
+        assert_eq!(p.status_unknown, Some(Count::Small));
+        // 40 − 37 would give the 3 back: the known count is withheld, and
+        // with it the proportion.
+        assert_eq!(p.n, Count::Suppressed);
+        assert_eq!(p.k, Count::Exact(10));
+        assert_eq!((p.estimate, p.ci_lower, p.ci_upper), (None, None, None));
+        assert_eq!(window, Count::Exact(40));
+    }
+
+    #[test]
+    fn a_small_count_without_the_outcome_among_the_known_is_protected_too() {
+        // 38 known of 40: 36 died, so 2 known alive (hidden, 38 − 36).
+        let mut window = Count::Exact(40);
+        let mut p = [thirty_day_proportion(36, 38, 2)];
+        protect_thirty_day(&mut window, &mut p);
+        let [p] = p;
+        assert_eq!(p.status_unknown, Some(Count::Small));
+        assert!(!p.k.is_exact() && !p.n.is_exact());
+    }
+
+    #[test]
+    fn no_status_unknown_or_a_large_one_leaves_the_proportion_shown() {
+        let mut window = Count::Exact(60);
+        let mut p = [
+            thirty_day_proportion(10, 60, 0),
+            thirty_day_proportion(12, 48, 12),
+        ];
+        protect_thirty_day(&mut window, &mut p);
+        for p in &p {
+            assert!(p.k.is_exact() && p.n.is_exact() && p.estimate.is_some());
+        }
+        assert_eq!(p[0].status_unknown, Some(Count::Exact(0)));
+        assert_eq!(p[1].status_unknown, Some(Count::Exact(12)));
+    }
+
     proptest! {
+        /// Every 30-day proportion under one window: no shown count is
+        /// small, and no small status-unknown count (nor a small count of
+        /// known without the outcome) follows from the shown ones.
+        #[test]
+        fn no_small_thirty_day_count_can_be_worked_out(
+            window in 0u64..60,
+            cells in prop::collection::vec((0u64..60, 0u64..60), 1..5),
+        ) {
+            let mut proportions: Vec<ProportionEndpoint> = cells
+                .iter()
+                .map(|&(a, b)| {
+                    let unknown = a % (window + 1);
+                    let n = window - unknown;
+                    thirty_day_proportion(b % (n + 1), n, unknown)
+                })
+                .collect();
+            let truth: Vec<(u64, u64, u64)> = proportions
+                .iter()
+                .map(|p| (p.k.exact().unwrap(), p.n.exact().unwrap(), p.status_unknown.unwrap().exact().unwrap()))
+                .collect();
+            let mut shown_window = Count::Exact(window);
+            protect_thirty_day(&mut shown_window, &mut proportions);
+            for (p, &(k, n, unknown)) in proportions.iter().zip(&truth) {
+                for (c, v) in [(p.k, k), (p.n, n), (p.status_unknown.unwrap(), unknown)] {
+                    match c {
+                        Count::Exact(x) => prop_assert!(x == v && (x == 0 || x >= T)),
+                        Count::Small => prop_assert!((1..T).contains(&v)),
+                        Count::Suppressed => prop_assert!(v >= T),
+                    }
+                }
+                // The unknown from the window and the known, and the known
+                // without the outcome from n and k.
+                if let (Count::Exact(w), Count::Exact(n)) = (shown_window, p.n) {
+                    prop_assert!(!(1..T).contains(&(w - n)), "{truth:?} → {proportions:?}");
+                }
+                if let (Count::Exact(n), Count::Exact(k)) = (p.n, p.k) {
+                    prop_assert!(!(1..T).contains(&(n - k)), "{truth:?} → {proportions:?}");
+                }
+                // A withheld known count would follow from the window and
+                // the unknown.
+                if let (Count::Exact(_), Count::Exact(_)) = (shown_window, p.status_unknown.unwrap()) {
+                    prop_assert!(p.n.is_exact(), "{truth:?} → {proportions:?}");
+                }
+            }
+        }
+
         /// Whatever the row, no shown count is below the threshold, and
         /// every `"<5"` can still be any of 1 … t − 1 given the total and
         /// the other cells (found by brute force).

@@ -52,7 +52,7 @@ use crate::days::{
 
 pub use derive::{
     BaselineFacts, IndexLimb, PatientFacts, QolScores, RecordFacts, Scratch, TherapyDuration,
-    index_limbs, index_limbs_into,
+    ThirtyDayStatus, index_limbs, index_limbs_into,
 };
 pub use disclosure::protect_tally;
 pub use error::{OutcomesError, Result};
@@ -385,34 +385,27 @@ pub fn report_from_limbs(
         t.technical_success,
         limbs.len(),
     )?;
-    let mortality_30_day = proportion(
-        "death within 30 days, of index procedures with 30-day status known",
-        t.died_by_30,
-        t.followed_to_30,
-    )?;
-    let major_amputation_30_day = proportion(
-        "major amputation of the index limb within 30 days, of index procedures with 30-day status known",
-        t.major_amputation_by_30,
-        t.followed_to_30,
+    let mortality_30_day = thirty_day_proportion("death within 30 days", &t.died_by_30)?;
+    let major_amputation_30_day = thirty_day_proportion(
+        "major amputation of the index limb within 30 days",
+        &t.major_amputation_by_30,
     )?;
     let mut by_kind = Vec::new();
-    for (&kind, &k) in AdverseEventKind::ALL.iter().zip(&t.adverse_event_30_day) {
+    for (&kind, counts) in AdverseEventKind::ALL.iter().zip(&t.adverse_event_30_day) {
         by_kind.push(AdverseEventProportion {
             kind: kind.as_code().to_owned(),
             label: kind.label().to_owned(),
-            proportion: proportion(
-                &format!("{} with onset within 30 days (day 0–30)", kind.label()),
-                k,
-                t.followed_to_30,
+            proportion: thirty_day_proportion(
+                &format!("{} with onset within 30 days", kind.label()),
+                counts,
             )?,
         });
     }
     let adverse_events_30_day = AdverseEvents30Day {
-        n: (t.followed_to_30 as u64).into(),
-        any: proportion(
-            "any adverse event with onset within 30 days (day 0–30)",
-            t.any_adverse_event_30_day,
-            t.followed_to_30,
+        window_passed: (t.thirty_day_window_passed as u64).into(),
+        any: thirty_day_proportion(
+            "any adverse event with onset within 30 days",
+            &t.any_adverse_event_30_day,
         )?,
         by_kind,
     };
@@ -604,18 +597,45 @@ fn sparse_endpoints(limbs: &[IndexLimb]) -> Result<(Vec<Axis>, Vec<Vec<u32>>)> {
     Ok((axes, packed))
 }
 
+/// The counts of one 30-day proportion (DOMAIN.md section 7): among the
+/// limbs whose 30-day window has passed, those with the outcome by day 30,
+/// those known free of it, and those whose status is unknown.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ThirtyDayCounts {
+    pub(crate) events: usize,
+    pub(crate) event_free: usize,
+    pub(crate) unknown: usize,
+}
+
+impl ThirtyDayCounts {
+    pub(crate) fn add(&mut self, status: ThirtyDayStatus) {
+        match status {
+            ThirtyDayStatus::WindowOpen => {}
+            ThirtyDayStatus::Event => self.events += 1,
+            ThirtyDayStatus::EventFree => self.event_free += 1,
+            ThirtyDayStatus::Unknown => self.unknown += 1,
+        }
+    }
+
+    /// The limbs whose status is known: the proportion's denominator.
+    pub(crate) fn known(&self) -> usize {
+        self.events + self.event_free
+    }
+}
+
 /// The counts behind the report's proportions and rates, from one pass
 /// over the limbs (each a few hundred bytes, so every pass costs).
 #[derive(Default)]
 struct Tallies {
     technical_success: usize,
-    /// Limbs whose 30-day status is known, and of them those that ...
-    followed_to_30: usize,
-    died_by_30: usize,
-    major_amputation_by_30: usize,
-    any_adverse_event_30_day: usize,
-    /// ... had an adverse event of each kind of [`AdverseEventKind::ALL`].
-    adverse_event_30_day: [usize; AdverseEventKind::ALL.len()],
+    /// Limbs whose 30-day window has passed by the report date, and each
+    /// 30-day proportion's counts among them.
+    thirty_day_window_passed: usize,
+    died_by_30: ThirtyDayCounts,
+    major_amputation_by_30: ThirtyDayCounts,
+    any_adverse_event_30_day: ThirtyDayCounts,
+    /// Each kind of [`AdverseEventKind::ALL`].
+    adverse_event_30_day: [ThirtyDayCounts; AdverseEventKind::ALL.len()],
     /// Limbs with a wound at baseline and a 6-month wound status, and of
     /// them those healed and healing.
     wound_evaluable_6_months: usize,
@@ -629,15 +649,16 @@ struct Tallies {
 impl Tallies {
     fn add(&mut self, l: &IndexLimb) {
         self.technical_success += usize::from(l.technical_success);
-        if l.followed_to(30) {
-            self.followed_to_30 += 1;
-            self.died_by_30 += usize::from(l.death_day.is_some_and(|d| d <= 30));
-            self.major_amputation_by_30 +=
-                usize::from(l.major_amputation_day.is_some_and(|d| d <= 30));
-            self.any_adverse_event_30_day += usize::from(l.adverse_events_30_day != 0);
+        if l.thirty_day_window_passed() {
+            self.thirty_day_window_passed += 1;
+            self.died_by_30.add(l.thirty_day_status(l.died_by_30()));
+            self.major_amputation_by_30
+                .add(l.thirty_day_status(l.major_amputation_by_30()));
+            self.any_adverse_event_30_day
+                .add(l.thirty_day_status(l.adverse_events_30_day != 0));
             // Bit i is the kind ALL[i] (`IndexLimb::adverse_events_30_day`).
             for (i, k) in self.adverse_event_30_day.iter_mut().enumerate() {
-                *k += usize::from(l.adverse_events_30_day >> i & 1 == 1);
+                k.add(l.thirty_day_status(l.adverse_events_30_day >> i & 1 == 1));
             }
         }
         if l.baseline.is_some_and(|b| b.has_wound)
@@ -992,10 +1013,27 @@ pub(crate) fn proportion(definition: &str, k: usize, n: usize) -> Result<Proport
         definition: definition.to_owned(),
         k: (k as u64).into(),
         n: (n as u64).into(),
+        status_unknown: None,
         estimate: p.as_ref().map(|p| p.estimate),
         ci_lower: p.as_ref().map(|p| p.ci_lower),
         ci_upper: p.as_ref().map(|p| p.ci_upper),
     })
+}
+
+/// A 30-day proportion (DOMAIN.md section 7): the outcome by day 30 among
+/// the limbs whose window has passed and whose status at day 30 is known,
+/// with the limbs whose window has passed but whose status is unknown
+/// beside it.
+pub(crate) fn thirty_day_proportion(
+    outcome: &str,
+    counts: &ThirtyDayCounts,
+) -> Result<ProportionEndpoint> {
+    let definition = format!(
+        "{outcome} (day 0–30), of index procedures whose 30-day window has passed by the report date and whose status at day 30 is known (the outcome by day 30, death by day 30, or a last known date on or after day 30); status_unknown: window passed, status unknown"
+    );
+    let mut p = proportion(&definition, counts.events, counts.known())?;
+    p.status_unknown = Some((counts.unknown as u64).into());
+    Ok(p)
 }
 
 fn rate(definition: &str, events: u64, person_days: i64) -> Result<RateEndpoint> {
@@ -1029,12 +1067,13 @@ fn distribution_of(n: usize, m: Option<MedianIqr>) -> Distribution {
 fn definitions() -> Definitions {
     Definitions {
         time_zero: "the index procedure date; each index procedure (limb) is followed on its own, and the patient's death applies to every limb".into(),
-        last_known_date: "the date of death if the patient died, otherwise the latest date on the patient's records (visits, events, QoL, procedures, drug starts and stops, consents: every recorded contact), never later than the report date or the date follow-up ended; records dated after follow-up ended do not count; voided records never count".into(),
+        last_known_date: "the date of death if the patient died, otherwise the latest date that attests the patient alive: index procedure and discharge, baseline assessment, consent (and a research-consent withdrawal), visits, amputations, reinterventions, adverse-event onset and resolution, antithrombotic start and stop, QoL assessments; never later than the date the report is run, nor later than the date follow-up ended (nothing dated after the end of follow-up counts, a death included); voided records never count".into(),
+        same_day_order: "records carry dates, not times: a major amputation on the day of death is an amputation (and the death then follows it); a reintervention on the day of a major amputation counts as a reintervention; a wound recorded healed on the day of a major amputation or death does not count as healing (the amputation or death comes first)".into(),
         major_amputation: "the first amputation of the index limb through or above the ankle (Syme, below-knee, through-knee, above-knee, hip disarticulation); Syme counts as major (registry choice)".into(),
         major_reintervention: "bypass, thrombectomy or thrombolysis, open surgical revision of the circuit; reinterventions count up to and including the day of a major amputation".into(),
-        wound_healing: "the first follow-up visit recording the index-limb wound as healed, for limbs with a wound at baseline; a healing on or after a major amputation does not count".into(),
-        thirty_day_denominator: "index procedures whose 30-day status is known: followed for 30 days (report date and end of follow-up at least 30 days after the procedure) or died within 30 days".into(),
-        kaplan_meier: "Kaplan–Meier, events before censorings at tied days; Greenwood variance; 95% interval on the log(−log) scale with z = 1.959963984540054, undefined (null) where S = 0 or 1; median = first day with S ≤ 0.5; number at risk at t = limbs followed beyond t".into(),
+        wound_healing: "the first follow-up visit recording the index-limb wound as healed, for limbs with a wound at baseline; a healing on or after the day of a major amputation or of death does not count".into(),
+        thirty_day_denominator: "the index procedures whose 30-day window has passed by the report date (the report date on or after day 30) and whose status for that outcome at day 30 is known: the event happened by day 30, or the patient died by day 30, or their last known date is on or after day 30; those whose window has passed but whose status is unknown are counted beside the proportion (status_unknown), never taken as event-free".into(),
+        kaplan_meier: "Kaplan–Meier, events before censorings at tied days; Greenwood variance; 95% interval on the log(−log) scale with z = 1.959963984540054, undefined (null) where S = 0 or 1; median = first day with S ≤ 0.5; number at risk at day t = limbs still followed and event-free at the start of day t (time ≥ t, as R's survival and Stata report it), the same in the estimates, the curve's row of day t and the chart's axis".into(),
         cumulative_incidence: "Aalen–Johansen cumulative incidence, Aalen's variance (Pintilie 2006, eq. 4.5), 95% interval on the log(−log) scale".into(),
         proportions: "Wilson score 95% interval".into(),
         rates: "exact (Garwood) Poisson 95% interval, per 100 patient-years of 365.25 days".into(),
@@ -1591,10 +1630,30 @@ const COMPARISON_VARIABLES: [(&str, &str, StratumOf, CodeOf); 7] = [
 /// No stratum (a limb without a baseline, for the baseline variables).
 const NO_STRATUM: u16 = u16::MAX;
 
-/// Bits of [`comparisons`]' per-limb flags.
+/// Bits of [`comparisons`]' per-limb flags: technical success, and the
+/// limb's 30-day mortality status (DOMAIN.md section 7) in two bits.
 const TECHNICAL_SUCCESS: u8 = 1;
-const FOLLOWED_TO_30: u8 = 2;
-const DIED_BY_30: u8 = 4;
+const THIRTY_DAY_SHIFT: u8 = 1;
+const THIRTY_DAY_MASK: u8 = 0b11;
+
+/// A 30-day status in two bits, and back.
+fn thirty_day_bits(status: ThirtyDayStatus) -> u8 {
+    match status {
+        ThirtyDayStatus::WindowOpen => 0,
+        ThirtyDayStatus::Event => 1,
+        ThirtyDayStatus::EventFree => 2,
+        ThirtyDayStatus::Unknown => 3,
+    }
+}
+
+fn thirty_day_of_bits(bits: u8) -> ThirtyDayStatus {
+    match bits & THIRTY_DAY_MASK {
+        0 => ThirtyDayStatus::WindowOpen,
+        1 => ThirtyDayStatus::Event,
+        2 => ThirtyDayStatus::EventFree,
+        _ => ThirtyDayStatus::Unknown,
+    }
+}
 
 fn comparisons(
     limbs: &[IndexLimb],
@@ -1638,12 +1697,7 @@ fn comparisons(
                 TECHNICAL_SUCCESS
             } else {
                 0
-            } | if l.followed_to(30) { FOLLOWED_TO_30 } else { 0 }
-                | if l.death_day.is_some_and(|d| d <= 30) {
-                    DIED_BY_30
-                } else {
-                    0
-                },
+            } | thirty_day_bits(l.thirty_day_status(l.died_by_30())) << THIRTY_DAY_SHIFT,
         );
     }
 
@@ -1675,17 +1729,14 @@ fn comparisons(
         // position, in place; read once per endpoint.
         let mut sizes = vec![0usize; s];
         let mut success = vec![(0usize, 0usize); s];
-        let mut died30 = vec![(0usize, 0usize); s];
+        let mut died30 = vec![ThirtyDayCounts::default(); s];
         for (g, &f) in compact.iter_mut().zip(&flags) {
             if *g != NO_STRATUM {
                 *g = position[usize::from(*g)];
                 let g = usize::from(*g);
                 sizes[g] += 1;
                 success[g].0 += usize::from(f & TECHNICAL_SUCCESS != 0);
-                if f & FOLLOWED_TO_30 != 0 {
-                    died30[g].1 += 1;
-                    died30[g].0 += usize::from(f & DIED_BY_30 != 0);
-                }
+                died30[g].add(thirty_day_of_bits(f >> THIRTY_DAY_SHIFT));
             }
         }
         for (g, n) in sizes.iter().enumerate() {
@@ -1746,8 +1797,7 @@ fn comparisons(
         for (g, stratum) in strata.iter_mut().enumerate() {
             stratum.technical_success =
                 proportion("technical success", success[g].0, success[g].1)?;
-            stratum.mortality_30_day =
-                proportion("death within 30 days", died30[g].0, died30[g].1)?;
+            stratum.mortality_30_day = thirty_day_proportion("death within 30 days", &died30[g])?;
         }
         out.push(Comparison {
             variable: variable.to_owned(),
@@ -1764,6 +1814,7 @@ fn empty_proportion() -> ProportionEndpoint {
         definition: String::new(),
         k: Count::Exact(0),
         n: Count::Exact(0),
+        status_unknown: None,
         estimate: None,
         ci_lower: None,
         ci_upper: None,

@@ -11,7 +11,7 @@ use pdva_stats::{
     BadDirection, Cusum, CusumCase, CusumParams, FunnelClass, funnel_limits_and_class,
 };
 
-use crate::derive::IndexLimb;
+use crate::derive::{IndexLimb, ThirtyDayStatus};
 use crate::error::Result;
 use crate::report::{
     CusumPointView, Funnel, FunnelUnit, LearningCurve, LearningCurves, Monitoring,
@@ -45,9 +45,9 @@ const INDICATORS: [Indicator; 3] = [
     },
     Indicator {
         name: "male_or_death_30_day",
-        definition: "major amputation, major reintervention or death within 30 days, of index procedures whose 30-day status is known",
+        definition: "major amputation, major reintervention or death within 30 days, of index procedures whose 30-day window has passed by the report date and whose status at day 30 is known (the event or death by day 30, or a last known date on or after day 30)",
         bad: BadDirection::High,
-        value: |l| l.followed_to(30).then(|| l.male_or_death_30_day()),
+        value: male_or_death_30_day,
     },
     Indicator {
         name: "unplanned_reintervention_1_year",
@@ -66,6 +66,17 @@ const INDICATORS: [Indicator; 3] = [
         },
     },
 ];
+
+/// MALE or death within 30 days, where known as the 30-day proportions
+/// count it (DOMAIN.md section 7): `None` while the window is open or the
+/// status at day 30 is unknown.
+fn male_or_death_30_day(l: &IndexLimb) -> Option<bool> {
+    match l.thirty_day_status(l.male_or_death_30_day()) {
+        ThirtyDayStatus::Event => Some(true),
+        ThirtyDayStatus::EventFree => Some(false),
+        ThirtyDayStatus::WindowOpen | ThirtyDayStatus::Unknown => None,
+    }
+}
 
 fn direction(bad: BadDirection) -> &'static str {
     match bad {
@@ -204,9 +215,7 @@ impl Outcomes {
 /// whether the case failed.
 const FAILURES: [(&str, LimbOutcome); 2] = [
     ("technical_failure", |l| Some(!l.technical_success)),
-    ("male_or_death_30_day", |l| {
-        l.followed_to(30).then(|| l.male_or_death_30_day())
-    }),
+    ("male_or_death_30_day", male_or_death_30_day),
 ];
 
 /// Each operator's cases as (procedure date, procedure id, limb index),

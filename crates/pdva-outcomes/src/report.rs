@@ -241,7 +241,10 @@ pub struct Definitions {
     pub major_reintervention: String,
     /// Complete wound healing.
     pub wound_healing: String,
-    /// Which index procedures the 30-day proportions count.
+    /// The order of events recorded on the same day.
+    pub same_day_order: String,
+    /// Which index procedures the 30-day proportions count, and which are
+    /// counted beside them as of unknown status.
     pub thirty_day_denominator: String,
     /// Kaplan–Meier method.
     pub kaplan_meier: String,
@@ -317,11 +320,16 @@ pub struct SurvivalEstimate {
     pub ci_lower: Option<f64>,
     /// Upper 95% limit.
     pub ci_upper: Option<f64>,
-    /// Number at risk: limbs still followed and event-free after `t_days`.
+    /// Number at risk at day `t_days`: limbs still followed and event-free
+    /// at the start of the day (time ≥ `t_days`, as R's survival and Stata
+    /// report it); the same number as the curve's row of that day and the
+    /// chart's axis.
     pub at_risk: u64,
-    /// Events up to `t_days`.
+    /// Events on or before `t_days`.
     pub cumulative_events: u64,
-    /// Censorings up to `t_days`.
+    /// Censorings on or before `t_days`. With the events, those exactly on
+    /// `t_days` are also among `at_risk`: at_risk + cumulative_events +
+    /// cumulative_censored = n + (events and censorings on `t_days`).
     pub cumulative_censored: u64,
 }
 
@@ -330,7 +338,8 @@ pub struct SurvivalEstimate {
 pub struct SurvivalRow {
     /// Days.
     pub t_days: f64,
-    /// At risk just before `t_days`.
+    /// Number at risk at day `t_days`: limbs still followed and event-free
+    /// at its start (time ≥ `t_days`).
     pub at_risk: u64,
     /// Events at `t_days`.
     pub events: u64,
@@ -385,13 +394,16 @@ pub struct CumulativeIncidenceEstimate {
     /// 1 − Kaplan–Meier with the competing events censored: what the naive
     /// analysis would say (it overstates the risk).
     pub one_minus_kaplan_meier: f64,
-    /// Limbs still followed and free of any event after `t_days`.
+    /// Number at risk at day `t_days`: limbs still followed and free of
+    /// any event at the start of the day (time ≥ `t_days`); the same number
+    /// as the curve's row of that day and the chart's axis.
     pub at_risk: u64,
-    /// Events of interest up to `t_days`.
+    /// Events of interest on or before `t_days`.
     pub cumulative_events: u64,
-    /// Competing events up to `t_days`.
+    /// Competing events on or before `t_days`.
     pub cumulative_competing_events: u64,
-    /// Censorings up to `t_days`.
+    /// Censorings on or before `t_days`. Those on `t_days` itself, with the
+    /// events of either kind on it, are also among `at_risk`.
     pub cumulative_censored: u64,
 }
 
@@ -400,7 +412,8 @@ pub struct CumulativeIncidenceEstimate {
 pub struct CumulativeIncidenceRow {
     /// Days.
     pub t_days: f64,
-    /// At risk just before `t_days`.
+    /// Number at risk at day `t_days`: limbs still followed and free of
+    /// any event at its start (time ≥ `t_days`).
     pub at_risk: u64,
     /// Events of interest at `t_days`.
     pub events: u64,
@@ -423,8 +436,18 @@ pub struct ProportionEndpoint {
     pub definition: String,
     /// Number with the outcome.
     pub k: Count,
-    /// Number assessed.
+    /// Number assessed (for a 30-day proportion: the limbs whose 30-day
+    /// window has passed by the report date and whose status at day 30 is
+    /// known).
     pub n: Count,
+    /// 30-day proportions only (absent elsewhere): the limbs whose 30-day
+    /// window has passed by the report date but whose status for this
+    /// outcome at day 30 is unknown (no event and no death by day 30, last
+    /// known date before day 30). They are in neither `k` nor `n`, never
+    /// taken as event-free; `n` + `status_unknown` is the limbs whose
+    /// window has passed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_unknown: Option<Count>,
     /// k / n; `null` when n = 0.
     pub estimate: Option<f64>,
     /// Lower 95% limit.
@@ -436,8 +459,9 @@ pub struct ProportionEndpoint {
 /// 30-day adverse events.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct AdverseEvents30Day {
-    /// Index procedures whose 30-day status is known.
-    pub n: Count,
+    /// Index procedures whose 30-day window has passed by the report date:
+    /// for each 30-day proportion, its `n` plus its `status_unknown`.
+    pub window_passed: Count,
     /// Any adverse event.
     pub any: ProportionEndpoint,
     /// Each kind, in DOMAIN.md order.

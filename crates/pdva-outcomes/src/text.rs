@@ -20,7 +20,7 @@ fn days(x: Option<f64>) -> String {
 }
 
 fn proportion_line(out: &mut String, name: &str, p: &ProportionEndpoint) {
-    let _ = writeln!(
+    let _ = write!(
         out,
         "  {name:<36} {:>5}/{:<7} {:>7} {}",
         p.k,
@@ -28,6 +28,11 @@ fn proportion_line(out: &mut String, name: &str, p: &ProportionEndpoint) {
         pct(p.estimate),
         ci(p.ci_lower, p.ci_upper)
     );
+    // DOMAIN.md section 7: shown beside the proportion, never folded in.
+    if let Some(u) = p.status_unknown {
+        let _ = write!(out, "  status unknown at 30 days: {u}");
+    }
+    let _ = writeln!(out);
 }
 
 fn survival_block(out: &mut String, name: &str, s: &SurvivalEndpoint) {
@@ -41,6 +46,7 @@ fn survival_block(out: &mut String, name: &str, s: &SurvivalEndpoint) {
         );
     }
     let _ = writeln!(out, " {:>7}/{:<7} {}", s.events, s.n, days(s.median_days));
+    // At risk at the start of each day (time ≥ t), as the curves' rows.
     let _ = write!(out, "  {:<36}", "    at risk");
     for e in &s.estimates {
         let _ = write!(out, " {:>6} {:<13}", e.at_risk, "");

@@ -225,9 +225,15 @@ fn death_before_any_visit_is_an_event_for_every_survival_endpoint_on_that_day() 
     assert_eq!(l.freedom_from_male(), (10, false));
     assert_eq!(l.major_amputation_competing(), (10, 2));
     assert_eq!(l.wound_healing_competing(), Some((10, 3)));
-    assert!(
-        l.followed_to(30),
+    assert_eq!(
+        l.thirty_day_status(l.died_by_30()),
+        pdva_outcomes::ThirtyDayStatus::Event,
         "died within 30 days: the 30-day status is known"
+    );
+    assert_eq!(
+        l.thirty_day_status(l.major_amputation_by_30()),
+        pdva_outcomes::ThirtyDayStatus::EventFree,
+        "died within 30 days without an amputation: known free of it"
     );
     assert!(l.male_or_death_30_day());
 }
@@ -658,4 +664,188 @@ fn filters_select_site_operator_and_procedure_dates() {
     assert_eq!(report.technical_success.estimate, None);
     let text = pdva_outcomes::render_text(&report);
     assert!(text.contains("site BBB"), "{text}");
+}
+
+fn adverse_event(
+    procedure_id: RecordId,
+    onset: &str,
+    kind: AdverseEventKind,
+    resolved: Option<&str>,
+) -> ClinicalRecord {
+    ClinicalRecord::AdverseEvent(AdverseEvent {
+        procedure_id,
+        onset_date: d(onset),
+        kind,
+        severity: pdva_domain::codes::Severity::Mild,
+        serious: None,
+        device_or_procedure_related: None,
+        resolved_on: resolved.map(d),
+        description: None,
+    })
+}
+
+/// DOMAIN.md section 7, 30-day proportions: a limb counts once its window
+/// has passed by the report date and its status at day 30 is known; one
+/// whose window has passed but whose status is unknown is counted apart.
+#[test]
+fn thirty_day_status_needs_the_window_passed_and_a_status_known() {
+    use pdva_outcomes::ThirtyDayStatus::*;
+    let p = id(1);
+    // Seen on day 10, then nothing: the window has passed, status unknown.
+    let lost = file(
+        patient("TST"),
+        vec![
+            (1, procedure("2025-01-01", Limb::Right, OPERATOR)),
+            (2, visit(p, "2025-01-11", None)),
+        ],
+    );
+    // Procedure 10 days before the report, died on day 5: the window is
+    // still open, so the early death does not count yet.
+    let recent = file(
+        patient("TST"),
+        vec![
+            (1, procedure("2026-06-20", Limb::Right, OPERATOR)),
+            (2, death("2026-06-25")),
+        ],
+    );
+    // Died on day 20: the death is the event, and amputation status at day
+    // 30 is known (free of it).
+    let died = file(
+        patient("TST"),
+        vec![
+            (1, procedure("2025-01-01", Limb::Right, OPERATOR)),
+            (2, death("2025-01-21")),
+        ],
+    );
+    // A pain on day 5 resolved on day 8, seen on day 10, died on day 200:
+    // known alive at day 30 (the last known date is the death).
+    let later = file(
+        patient("TST"),
+        vec![
+            (1, procedure("2025-01-01", Limb::Right, OPERATOR)),
+            (
+                2,
+                adverse_event(p, "2025-01-06", AdverseEventKind::Pain, Some("2025-01-09")),
+            ),
+            (3, visit(p, "2025-01-11", None)),
+            (4, death("2025-07-20")),
+        ],
+    );
+    let [lost_l, recent_l, died_l, later_l] =
+        [&lost, &recent, &died, &later].map(|f| only(index_limbs(f, today())));
+    assert_eq!(lost_l.last_known_day, 10);
+    assert_eq!(lost_l.thirty_day_status(lost_l.died_by_30()), Unknown);
+    assert_eq!(lost_l.thirty_day_status(false), Unknown);
+    assert_eq!(
+        recent_l.thirty_day_status(recent_l.died_by_30()),
+        WindowOpen
+    );
+    assert_eq!(died_l.thirty_day_status(died_l.died_by_30()), Event);
+    assert_eq!(
+        died_l.thirty_day_status(died_l.major_amputation_by_30()),
+        EventFree
+    );
+    assert_eq!(later_l.thirty_day_status(later_l.died_by_30()), EventFree);
+    assert!(later_l.had_adverse_event_30_day(AdverseEventKind::Pain));
+
+    // The report: one death of two known, one unknown beside them, three
+    // windows passed; the recent limb is in none of them.
+    let reference = ReferenceData::default();
+    let request = ReportRequest {
+        as_of: today(),
+        filter: Filter::default().resolve(&reference).unwrap(),
+        data_version: "t".into(),
+    };
+    let r = build_report(&[lost, recent, died, later.clone()], &reference, &request).unwrap();
+    assert_eq!(r.adverse_events_30_day.window_passed, 3);
+    let m = &r.mortality_30_day;
+    assert_eq!(
+        (m.k, m.n, m.status_unknown),
+        (1u64.into(), 2u64.into(), Some(1u64.into()))
+    );
+    let pain = &r.adverse_events_30_day.by_kind[0];
+    assert_eq!(pain.kind, "pain");
+    assert_eq!(
+        (
+            pain.proportion.k,
+            pain.proportion.n,
+            pain.proportion.status_unknown
+        ),
+        (1u64.into(), 2u64.into(), Some(1u64.into()))
+    );
+    assert_eq!(r.technical_success.status_unknown, None);
+
+    // Seen only up to day 10, the pain alone is known for that limb: its
+    // other kinds are of unknown status.
+    let pain_only = file(
+        patient("TST"),
+        vec![
+            (1, procedure("2025-01-01", Limb::Right, OPERATOR)),
+            (
+                2,
+                adverse_event(p, "2025-01-06", AdverseEventKind::Pain, None),
+            ),
+            (3, visit(p, "2025-01-11", None)),
+        ],
+    );
+    let l = only(index_limbs(&pain_only, today()));
+    assert_eq!(
+        l.thirty_day_status(l.had_adverse_event_30_day(AdverseEventKind::Pain)),
+        Event
+    );
+    assert_eq!(
+        l.thirty_day_status(l.had_adverse_event_30_day(AdverseEventKind::Bleeding)),
+        Unknown
+    );
+}
+
+/// DOMAIN.md section 7 lists the dates that attest the patient alive; a
+/// baseline's MDT decision date is not one of them.
+#[test]
+fn the_last_known_date_counts_only_the_dates_domain_lists() {
+    let p = id(1);
+    let mut with_mdt = baseline(p, "2024-12-20", false, 1);
+    if let ClinicalRecord::Baseline(b) = &mut with_mdt {
+        b.mdt_decision_date = Some(d("2025-03-01"));
+    }
+    let f = file(
+        patient("TST"),
+        vec![
+            (1, procedure("2025-01-01", Limb::Right, OPERATOR)),
+            (2, with_mdt),
+            (
+                3,
+                adverse_event(
+                    p,
+                    "2025-01-05",
+                    AdverseEventKind::Bleeding,
+                    Some("2025-01-25"),
+                ),
+            ),
+        ],
+    );
+    let l = only(index_limbs(&f, today()));
+    assert_eq!(
+        l.last_known_day, 24,
+        "the adverse event's resolution, not the MDT date"
+    );
+}
+
+/// Same-day order: a wound recorded healed on the day of death does not
+/// count as healing (the death comes first).
+#[test]
+fn a_healing_on_the_day_of_death_does_not_count() {
+    let p = id(1);
+    let f = file(
+        patient("TST"),
+        vec![
+            (1, procedure("2025-01-01", Limb::Right, OPERATOR)),
+            (2, baseline(p, "2024-12-20", false, 1)),
+            (3, visit(p, "2025-03-01", Some(WoundStatus::Healed))),
+            (4, death("2025-03-01")),
+        ],
+    );
+    let l = only(index_limbs(&f, today()));
+    assert_eq!(l.wound_healed_day, None);
+    assert_eq!(l.wound_healing_competing(), Some((59, 3)));
 }

@@ -7,7 +7,10 @@
 //! fits lifelines' `KaplanMeierFitter` and `logrank_test` and
 //! scikit-survival's `cumulative_incidence_competing_risks`. The engine's
 //! curves must equal the oracle's row for row: the counts exactly, points to
-//! 1e-9, intervals to 1e-6.
+//! 1e-9, intervals to 1e-6. The estimates at the report's days must have the
+//! oracle's numbers at risk (time ≥ t, counted by numpy) and cumulative
+//! counts, and the 30-day proportions the oracle's k, n and status-unknown
+//! counts (DOMAIN.md section 7, derived by the oracle from the records).
 //!
 //! Python: `PDVA_ORACLE_PYTHON`, else `<workspace>/.venv-oracles/bin/python`
 //! (`scripts/test` makes it). Without it the test prints SKIPPED, or fails
@@ -17,8 +20,10 @@ mod common;
 
 use chrono::NaiveDate;
 use common::{MaxDiff, num, registry, run_oracle};
-use pdva_outcomes::{Filter, OutcomesReport, ReportRequest, build_report};
-use serde_json::json;
+use pdva_outcomes::{
+    ESTIMATE_DAYS, Filter, OutcomesReport, ProportionEndpoint, ReportRequest, build_report,
+};
+use serde_json::{Value, json};
 
 const POINT: f64 = 1e-9;
 const INTERVAL: f64 = 1e-6;
@@ -46,6 +51,87 @@ fn check_interval(
         ),
         _ => panic!("{}: half an interval", what()),
     }
+}
+
+/// [k, n, status unknown] of a 30-day proportion, as the oracle gives them.
+fn thirty_day_counts(p: &ProportionEndpoint) -> [u64; 3] {
+    [
+        p.k.exact().unwrap(),
+        p.n.exact().unwrap(),
+        p.status_unknown
+            .expect("a 30-day proportion shows its status unknown")
+            .exact()
+            .unwrap(),
+    ]
+}
+
+fn oracle_counts(v: &Value) -> [u64; 3] {
+    let a = v.as_array().unwrap();
+    [0, 1, 2].map(|i| a[i].as_u64().unwrap())
+}
+
+/// The 30-day proportions of a report against the oracle's.
+fn check_thirty_day(report: &OutcomesReport, theirs: &Value, s: usize) -> u64 {
+    let ae = &report.adverse_events_30_day;
+    assert_eq!(
+        ae.window_passed,
+        theirs["window_passed"].as_u64().unwrap(),
+        "scenario {s}: limbs whose 30-day window has passed"
+    );
+    let mut proportions: Vec<(String, &ProportionEndpoint, &Value)> = vec![
+        (
+            "mortality".into(),
+            &report.mortality_30_day,
+            &theirs["mortality"],
+        ),
+        (
+            "major amputation".into(),
+            &report.major_amputation_30_day,
+            &theirs["major_amputation"],
+        ),
+        (
+            "any adverse event".into(),
+            &ae.any,
+            &theirs["any_adverse_event"],
+        ),
+    ];
+    for k in &ae.by_kind {
+        let oracle = &theirs["adverse_events"][&k.kind];
+        assert!(
+            !oracle.is_null(),
+            "scenario {s}: kind {} unknown to the oracle",
+            k.kind
+        );
+        proportions.push((k.kind.clone(), &k.proportion, oracle));
+    }
+    let dialysis = report
+        .comparisons
+        .iter()
+        .find(|c| c.variable == "dialysis_dependent")
+        .unwrap();
+    for stratum in &dialysis.strata {
+        proportions.push((
+            format!("mortality, dialysis {}", stratum.value),
+            &stratum.mortality_30_day,
+            &theirs["mortality_by_dialysis"][&stratum.value],
+        ));
+    }
+    for (name, ours, oracle) in &proportions {
+        let counts = thirty_day_counts(ours);
+        assert_eq!(
+            counts,
+            oracle_counts(oracle),
+            "scenario {s} 30-day {name}: [k, n, status unknown]"
+        );
+        if !name.contains("dialysis") {
+            assert_eq!(
+                counts[1] + counts[2],
+                ae.window_passed.exact().unwrap(),
+                "scenario {s} 30-day {name}: known and unknown make the window"
+            );
+        }
+    }
+    oracle_counts(&theirs["mortality"])[2]
 }
 
 fn survival<'a>(report: &'a OutcomesReport, name: &str) -> &'a pdva_outcomes::SurvivalEndpoint {
@@ -81,6 +167,7 @@ fn generated_registry_curves_equal_lifelines_and_scikit_survival() {
         ),
     ];
     let export = json!({
+        "estimate_days": ESTIMATE_DAYS,
         "scenarios": scenarios.iter().map(|(f, as_of)| json!({
             "as_of": as_of.to_string(),
             "site": f.site,
@@ -97,7 +184,8 @@ fn generated_registry_curves_equal_lifelines_and_scikit_survival() {
     };
     let (mut point, mut interval, mut logrank) =
         (MaxDiff::default(), MaxDiff::default(), MaxDiff::default());
-    let (mut curves, mut rows_checked) = (0, 0);
+    let (mut curves, mut rows_checked, mut estimates_checked) = (0, 0, 0);
+    let mut unknown_at_30 = Vec::new();
     for (s, ((filter, as_of), theirs)) in scenarios.iter().zip(out.as_array().unwrap()).enumerate()
     {
         let request = ReportRequest {
@@ -115,6 +203,7 @@ fn generated_registry_curves_equal_lifelines_and_scikit_survival() {
             report.cohort.index_procedures.exact().unwrap() > 100,
             "scenario {s} too small"
         );
+        unknown_at_30.push(check_thirty_day(&report, &theirs["thirty_day"], s));
         for (name, km) in theirs["km"].as_object().unwrap() {
             curves += 1;
             let ours = survival(&report, name);
@@ -139,6 +228,26 @@ fn generated_registry_curves_equal_lifelines_and_scikit_survival() {
                     &what,
                 );
                 rows_checked += 1;
+            }
+            // The estimates: S(t), and the number at risk at the start of
+            // day t (time ≥ t) with the events and censorings up to t.
+            let estimates = km["estimates"].as_array().unwrap();
+            assert_eq!(ours.estimates.len(), estimates.len());
+            for (e, a) in ours.estimates.iter().zip(estimates) {
+                let a = a.as_array().unwrap();
+                let what = || format!("scenario {s} {name} estimate at {}", e.t_days);
+                point.check(e.survival, num(&a[0]), POINT, &what);
+                assert_eq!(
+                    [e.at_risk, e.cumulative_events, e.cumulative_censored],
+                    [num(&a[1]) as u64, num(&a[2]) as u64, num(&a[3]) as u64],
+                    "{}: at risk / events / censored",
+                    what()
+                );
+                // The same number as the curve's row of that day.
+                if let Some(row) = ours.rows.iter().find(|r| r.t_days == e.t_days) {
+                    assert_eq!(row.at_risk, e.at_risk, "{}: row of the day", what());
+                }
+                estimates_checked += 1;
             }
             // The median: first day with S ≤ ½ (ties at exactly ½ aside).
             if let (Some(m), Some(theirs)) = (ours.median_days, km["median"].as_f64()) {
@@ -194,11 +303,46 @@ fn generated_registry_curves_equal_lifelines_and_scikit_survival() {
                 );
                 rows_checked += 1;
             }
+            let estimates = theirs[format!("{key}_estimates")].as_array().unwrap();
+            assert_eq!(ours.estimates.len(), estimates.len());
+            for (e, a) in ours.estimates.iter().zip(estimates) {
+                let a: Vec<u64> = a
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| num(v) as u64)
+                    .collect();
+                assert_eq!(
+                    vec![
+                        e.at_risk,
+                        e.cumulative_events,
+                        e.cumulative_competing_events,
+                        e.cumulative_censored
+                    ],
+                    a,
+                    "scenario {s} {key} estimate at {}: at risk / events / competing / censored",
+                    e.t_days
+                );
+                if let Some(row) = ours.rows.iter().find(|r| r.t_days == e.t_days) {
+                    assert_eq!(
+                        row.at_risk, e.at_risk,
+                        "scenario {s} {key} estimate at {}: row of the day",
+                        e.t_days
+                    );
+                }
+                estimates_checked += 1;
+            }
         }
     }
+    assert!(
+        unknown_at_30.iter().any(|&u| u > 0),
+        "no limb of unknown 30-day status: the rule is not exercised"
+    );
     eprintln!(
-        "end to end: {} scenarios of a 3000-patient registry, {curves} curves, {rows_checked} rows vs \
-         lifelines / scikit-survival; max |Δpoint| = {:e}, max |ΔCI| = {:e}, max |Δlog-rank| = {:e}",
+        "end to end: {} scenarios of a 3000-patient registry, {curves} curves, {rows_checked} rows, \
+         {estimates_checked} estimates vs lifelines / scikit-survival; max |Δpoint| = {:e}, \
+         max |ΔCI| = {:e}, max |Δlog-rank| = {:e}; limbs of unknown 30-day mortality status by \
+         scenario: {unknown_at_30:?}",
         scenarios.len(),
         point.0,
         interval.0,

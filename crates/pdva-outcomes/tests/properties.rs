@@ -48,9 +48,22 @@ fn check_curve(name: &str, s: &SurvivalEndpoint) {
     );
     assert_eq!(s.events + s.censored, s.n);
     for e in &s.estimates {
+        // At risk at the start of day t (time ≥ t): the risk set of the
+        // first row on or after t, the row of day t itself if there is one.
+        let from_t = s.rows.iter().find(|r| r.t_days >= e.t_days);
+        assert_eq!(
+            e.at_risk,
+            from_t.map_or(0, |r| r.at_risk),
+            "{name} at {}: the curve's number at risk",
+            e.t_days
+        );
+        // Events and censorings on day t are both at risk and counted.
+        let on_t = from_t
+            .filter(|r| r.t_days == e.t_days)
+            .map_or(0, |r| r.events + r.censored);
         assert_eq!(
             e.at_risk + e.cumulative_events + e.cumulative_censored,
-            s.n,
+            s.n + on_t,
             "{name} at {}",
             e.t_days
         );
@@ -153,6 +166,27 @@ proptest! {
             if let (Some(e), Some(lo), Some(hi)) = (p.estimate, p.ci_lower, p.ci_upper) {
                 prop_assert!(lo <= e && e <= hi);
             }
+        }
+        // Every 30-day proportion: the known and the status unknown make up
+        // the limbs whose window has passed, never more than the cohort.
+        let window = r.adverse_events_30_day.window_passed.exact().unwrap();
+        prop_assert!(window <= r.cohort.index_procedures.exact().unwrap());
+        let mut thirty_day = vec![&r.mortality_30_day, &r.major_amputation_30_day, &r.adverse_events_30_day.any];
+        thirty_day.extend(r.adverse_events_30_day.by_kind.iter().map(|k| &k.proportion));
+        for p in thirty_day {
+            let unknown = p.status_unknown.unwrap().exact().unwrap();
+            prop_assert_eq!(p.n.exact().unwrap() + unknown, window, "{}", p.definition);
+        }
+        prop_assert!(r.technical_success.status_unknown.is_none());
+        // The strata of a variable every limb has add up to the cohort's.
+        let site = r.comparisons.iter().find(|c| c.variable == "site").unwrap();
+        for (what, of) in [
+            ("k", (|p: &pdva_outcomes::ProportionEndpoint| p.k) as fn(&_) -> _),
+            ("n", |p| p.n),
+            ("status unknown", |p| p.status_unknown.unwrap()),
+        ] {
+            let strata: u64 = site.strata.iter().map(|s| of(&s.mortality_30_day).exact().unwrap()).sum();
+            prop_assert_eq!(strata, of(&r.mortality_30_day).exact().unwrap(), "30-day mortality {} by site", what);
         }
         for f in &r.monitoring.funnels {
             for u in &f.units {

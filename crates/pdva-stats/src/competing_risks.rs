@@ -95,14 +95,19 @@ pub struct CifEstimate {
     pub ci_lower: Option<f64>,
     /// Upper 95% limit, as on the row in force at `t`.
     pub ci_upper: Option<f64>,
-    /// Subjects whose time is greater than `t` (the same convention as
-    /// [`KmEstimate::at_risk`](crate::KmEstimate::at_risk)).
+    /// Number at risk at `t`: subjects still followed and free of any event
+    /// at the start of `t`, i.e. whose time is **≥ `t`** (the same convention
+    /// as [`KmEstimate::at_risk`](crate::KmEstimate::at_risk), DOMAIN.md §7).
     pub at_risk: usize,
     /// Events of the chosen cause at times ≤ `t`.
     pub cumulative_events: usize,
     /// Events of other causes at times ≤ `t`.
     pub cumulative_competing_events: usize,
     /// Censorings at times ≤ `t`.
+    ///
+    /// What holds: `at_risk` + the three cumulative counts = `n` + (everything
+    /// that happens exactly at `t`); they add up to `n` only when nothing
+    /// happens exactly at `t`.
     pub cumulative_censored: usize,
 }
 
@@ -303,9 +308,14 @@ impl CumulativeIncidence {
         &self.rows
     }
 
-    /// Cumulative incidence, 95% interval and counts at `t_days` (≥ 0).
+    /// Cumulative incidence, 95% interval and counts at `t_days` (≥ 0); the
+    /// number at risk counts time ≥ `t_days` (see [`CifEstimate::at_risk`]).
     pub fn estimate_at(&self, t_days: f64) -> Result<CifEstimate> {
         let t = check_non_negative("t_days", t_days)?;
+        // Every time at which somebody leaves has a row, so those with time
+        // ≥ t are the at-risk of the first row at or after t.
+        let first_at_or_after = self.rows.partition_point(|r| r.t_days < t);
+        let at_risk = self.rows.get(first_at_or_after).map_or(0, |r| r.at_risk);
         let idx = self.rows.partition_point(|r| r.t_days <= t);
         if idx == 0 {
             return Ok(CifEstimate {
@@ -313,14 +323,14 @@ impl CumulativeIncidence {
                 cumulative_incidence: 0.0,
                 ci_lower: None,
                 ci_upper: None,
-                at_risk: self.n,
+                at_risk,
                 cumulative_events: 0,
                 cumulative_competing_events: 0,
                 cumulative_censored: 0,
             });
         }
         let row = &self.rows[idx - 1];
-        let at_risk = row.at_risk - row.events - row.competing_events - row.censored;
+        let remaining_after = row.at_risk - row.events - row.competing_events - row.censored;
         let (events, competing) = self.cumulative[idx - 1];
         Ok(CifEstimate {
             t_days: t,
@@ -330,7 +340,7 @@ impl CumulativeIncidence {
             at_risk,
             cumulative_events: events,
             cumulative_competing_events: competing,
-            cumulative_censored: self.n - at_risk - events - competing,
+            cumulative_censored: self.n - remaining_after - events - competing,
         })
     }
 
@@ -469,6 +479,18 @@ mod tests {
         );
         assert_eq!(cif.estimate_at(0.5).unwrap().cumulative_incidence, 0.0);
         assert_eq!(cif.estimate_at(0.5).unwrap().at_risk, 5);
+        // At t = 2 the competing event and the censoring of day 2 are still
+        // at risk at its start, and already counted in the sums.
+        let at2 = cif.estimate_at(2.0).unwrap();
+        assert_eq!(
+            (
+                at2.at_risk,
+                at2.cumulative_events,
+                at2.cumulative_competing_events,
+                at2.cumulative_censored
+            ),
+            (4, 1, 1, 1)
+        );
     }
 
     #[test]

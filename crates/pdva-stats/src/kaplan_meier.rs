@@ -100,15 +100,20 @@ pub struct KmEstimate {
     pub ci_lower: Option<f64>,
     /// Upper 95% limit, as on the row in force at `t`.
     pub ci_upper: Option<f64>,
-    /// Number at risk at `t`, by lifelines' risk-table convention
-    /// (`add_at_risk_counts` default): subjects whose time is **greater than**
-    /// `t`, i.e. still followed and event-free just after `t`. (R's
-    /// `summary(survfit, times = t)` counts time ≥ t instead; the two differ
-    /// only by subjects whose time is exactly `t`.)
+    /// Number at risk at `t` (DOMAIN.md §7): subjects still followed and
+    /// event-free at the start of `t`, i.e. whose time is **≥ `t`** — R's
+    /// `summary(survfit, times = t)` and Stata's `sts list`. Subjects with an
+    /// event or a censoring exactly at `t` are included. (lifelines'
+    /// `add_at_risk_counts` default counts time > t instead.)
     pub at_risk: usize,
     /// Events at times ≤ `t`.
     pub cumulative_events: usize,
     /// Censorings at times ≤ `t`.
+    ///
+    /// What holds: `at_risk + cumulative_events + cumulative_censored = n +
+    /// (events and censorings exactly at t)`, so the three add up to `n` only
+    /// when nothing happens exactly at `t`; always, `at_risk` = `n` − (events
+    /// and censorings at times < `t`).
     pub cumulative_censored: usize,
 }
 
@@ -300,10 +305,12 @@ impl KaplanMeier {
         let mut at_risk = n;
         let mut state = ProductLimit::START;
         let mut total_events = 0;
+        let mut total_censored = 0;
         let mut median = None;
         let mut any_row = false;
-        // The estimate at t: the state after the last row at or before t.
-        let estimate = |t: f64, any_row: bool, state: ProductLimit, at_risk, events| {
+        // The estimate at t: the state after the last row at or before t,
+        // with the number at risk at the start of t (time ≥ t).
+        let estimate = |t: f64, any_row: bool, state: ProductLimit, at_risk, events, censored| {
             let (ci_lower, ci_upper) = if any_row {
                 state.interval()
             } else {
@@ -316,7 +323,7 @@ impl KaplanMeier {
                 ci_upper,
                 at_risk,
                 cumulative_events: events,
-                cumulative_censored: n - at_risk - events,
+                cumulative_censored: censored,
             }
         };
         for TimeCounts {
@@ -329,21 +336,51 @@ impl KaplanMeier {
                 continue;
             }
             let t_row = t_days + 0.0;
+            // Times before this row: nothing happens between them and it.
             while next < wanted.len() && wanted[next].0 < t_row {
                 let (t, i) = wanted[next];
-                estimates[i] = Some(estimate(t, any_row, state, at_risk, total_events));
+                estimates[i] = Some(estimate(
+                    t,
+                    any_row,
+                    state,
+                    at_risk,
+                    total_events,
+                    total_censored,
+                ));
                 next += 1;
             }
             state.step(events, at_risk);
             total_events += events;
+            total_censored += censored;
             if median.is_none() && at_or_below_half(state.survival) {
                 median = Some(t_row);
             }
             any_row = true;
+            // Times exactly at this row: its step counts, and so do its
+            // subjects among those at risk.
+            while next < wanted.len() && wanted[next].0 == t_row {
+                let (t, i) = wanted[next];
+                estimates[i] = Some(estimate(
+                    t,
+                    any_row,
+                    state,
+                    at_risk,
+                    total_events,
+                    total_censored,
+                ));
+                next += 1;
+            }
             at_risk -= events + censored;
         }
         for &(t, i) in &wanted[next..] {
-            estimates[i] = Some(estimate(t, any_row, state, at_risk, total_events));
+            estimates[i] = Some(estimate(
+                t,
+                any_row,
+                state,
+                at_risk,
+                total_events,
+                total_censored,
+            ));
         }
         Ok(KmSummary {
             n,
@@ -366,9 +403,14 @@ impl KaplanMeier {
         &self.rows
     }
 
-    /// Survival, 95% interval and risk-table counts at `t_days` (≥ 0).
+    /// Survival, 95% interval and risk-table counts at `t_days` (≥ 0); the
+    /// number at risk counts time ≥ `t_days` (see [`KmEstimate::at_risk`]).
     pub fn estimate_at(&self, t_days: f64) -> Result<KmEstimate> {
         let t = check_non_negative("t_days", t_days)?;
+        // Every time at which somebody leaves has a row, so those with time
+        // ≥ t are the at-risk of the first row at or after t.
+        let first_at_or_after = self.rows.partition_point(|r| r.t_days < t);
+        let at_risk = self.rows.get(first_at_or_after).map_or(0, |r| r.at_risk);
         let idx = self.rows.partition_point(|r| r.t_days <= t);
         if idx == 0 {
             return Ok(KmEstimate {
@@ -376,13 +418,13 @@ impl KaplanMeier {
                 survival: 1.0,
                 ci_lower: None,
                 ci_upper: None,
-                at_risk: self.n,
+                at_risk,
                 cumulative_events: 0,
                 cumulative_censored: 0,
             });
         }
         let row = &self.rows[idx - 1];
-        let at_risk = row.at_risk - row.events - row.censored;
+        let remaining_after = row.at_risk - row.events - row.censored;
         let cumulative_events = self.cumulative_events[idx - 1];
         Ok(KmEstimate {
             t_days: t,
@@ -391,7 +433,7 @@ impl KaplanMeier {
             ci_upper: row.ci_upper,
             at_risk,
             cumulative_events,
-            cumulative_censored: self.n - at_risk - cumulative_events,
+            cumulative_censored: self.n - remaining_after - cumulative_events,
         })
     }
 
@@ -460,7 +502,7 @@ mod tests {
     }
 
     #[test]
-    fn estimate_at_uses_right_continuity_and_strict_at_risk() {
+    fn estimate_at_uses_right_continuity_and_at_risk_from_the_start_of_t() {
         let km = KaplanMeier::fit(&obs(&[
             (10.0, true),
             (20.0, false),
@@ -472,9 +514,20 @@ mod tests {
         assert_eq!(before.survival, 1.0);
         assert_eq!(before.at_risk, 4);
         assert_eq!(before.ci_lower, None);
+        // The event at 10 lowers S(10) but its subject is still at risk at
+        // the start of day 10.
         let at10 = km.estimate_at(10.0).unwrap();
         assert_eq!(at10.survival, 0.75);
-        assert_eq!((at10.at_risk, at10.cumulative_events), (3, 1));
+        assert_eq!((at10.at_risk, at10.cumulative_events), (4, 1));
+        let at30 = km.estimate_at(30.0).unwrap();
+        assert_eq!(
+            (
+                at30.at_risk,
+                at30.cumulative_events,
+                at30.cumulative_censored
+            ),
+            (2, 2, 2)
+        );
         let at25 = km.estimate_at(25.0).unwrap();
         assert_eq!((at25.at_risk, at25.cumulative_censored), (2, 1));
         let after = km.estimate_at(1000.0).unwrap();

@@ -360,6 +360,17 @@ fn cumulative_incidence_matches_scikit_survival() {
                     e.cumulative_incidence,
                     &what,
                 );
+                assert_eq!(
+                    [
+                        e.at_risk,
+                        e.cumulative_events,
+                        e.cumulative_competing_events,
+                        e.cumulative_censored
+                    ],
+                    [a[3] as usize, a[4] as usize, a[5] as usize, a[6] as usize],
+                    "{}: at risk / events / competing / censored",
+                    what()
+                );
             }
         }
     }

@@ -74,17 +74,37 @@ proptest! {
     }
 
     #[test]
-    fn km_estimates_agree_with_rows(obs in observations(), t in 0.0..500.0f64) {
+    fn km_estimates_agree_with_rows(obs in observations(), t in time()) {
         let km = KaplanMeier::fit(&obs).unwrap();
         let e = km.estimate_at(t).unwrap();
-        prop_assert_eq!(e.at_risk + e.cumulative_events + e.cumulative_censored, obs.len());
-        let beyond = obs.iter().filter(|o| o.time_days > t).count();
-        prop_assert_eq!(e.at_risk, beyond);
+        // At risk at the start of t: time ≥ t (DOMAIN.md §7).
+        let from_t = obs.iter().filter(|o| o.time_days >= t).count();
+        prop_assert_eq!(e.at_risk, from_t);
         let events = obs.iter().filter(|o| o.event && o.time_days <= t).count();
         prop_assert_eq!(e.cumulative_events, events);
+        let censored = obs.iter().filter(|o| !o.event && o.time_days <= t).count();
+        prop_assert_eq!(e.cumulative_censored, censored);
+        let exactly_at_t = obs.iter().filter(|o| o.time_days == t).count();
+        prop_assert_eq!(
+            e.at_risk + e.cumulative_events + e.cumulative_censored,
+            obs.len() + exactly_at_t
+        );
         if let Some(m) = km.median() {
             prop_assert!(km.estimate_at(m).unwrap().survival <= 0.5 + 1e-12);
         }
+    }
+
+    #[test]
+    fn cif_estimates_count_at_risk_from_the_start_of_t(obs in competing(), t in time()) {
+        let cif = CumulativeIncidence::fit(&obs, 1).unwrap();
+        let e = cif.estimate_at(t).unwrap();
+        prop_assert_eq!(e.at_risk, obs.iter().filter(|o| o.time_days >= t).count());
+        let up_to_t = |f: &dyn Fn(u32) -> bool| {
+            obs.iter().filter(|o| o.time_days <= t && f(o.status)).count()
+        };
+        prop_assert_eq!(e.cumulative_events, up_to_t(&|s| s == 1));
+        prop_assert_eq!(e.cumulative_competing_events, up_to_t(&|s| s > 1));
+        prop_assert_eq!(e.cumulative_censored, up_to_t(&|s| s == 0));
     }
 
     #[test]

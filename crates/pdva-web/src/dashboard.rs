@@ -10,7 +10,9 @@ use askama::Template;
 use axum::Extension;
 use axum::extract::State;
 use axum::response::Html;
-use pdva_outcomes::{CompetingRiskEndpoint, Filter, Funnel, OutcomesReport, SurvivalEndpoint};
+use pdva_outcomes::{
+    CompetingRiskEndpoint, Filter, Funnel, OutcomesReport, ProportionEndpoint, SurvivalEndpoint,
+};
 
 use crate::authz::Caller;
 use crate::patients::{Nav, today};
@@ -78,8 +80,10 @@ struct Step {
     leaving: u64,
 }
 
-/// The number at risk at `t`: the risk set of the first step at or after
-/// `t`, or, after the last step, what remains of it.
+/// The number at risk at day `t` (DOMAIN.md section 7: still followed and
+/// event-free at the start of the day, time ≥ `t`): the risk set of the
+/// first step at or after `t`, or, after the last step, what remains of it.
+/// The same number as the estimates' `at_risk` at `t`.
 fn at_risk_at(steps: &[Step], t: f64) -> u64 {
     match steps.iter().find(|s| s.t_days >= t) {
         Some(s) => s.at_risk,
@@ -491,6 +495,14 @@ struct DashboardBody {
     bottom_axis: f64,
 }
 
+/// A 30-day proportion's limbs of unknown status, shown beside it
+/// (DOMAIN.md section 7); nothing for other proportions.
+fn status_unknown(p: &ProportionEndpoint) -> String {
+    p.status_unknown
+        .map(|u| format!("; status unknown at 30 days: {u}"))
+        .unwrap_or_default()
+}
+
 fn body_of(report: &OutcomesReport) -> DashboardBody {
     let c = &report.cohort;
     let ae = &report.adverse_events_30_day;
@@ -550,35 +562,37 @@ fn body_of(report: &OutcomesReport) -> DashboardBody {
             .map(|k| Line {
                 label: k.label.clone(),
                 value: format!(
-                    "{} of {}: {}",
+                    "{} of {}: {}{}",
                     k.proportion.k,
                     k.proportion.n,
                     with_ci(
                         k.proportion.estimate,
                         k.proportion.ci_lower,
                         k.proportion.ci_upper
-                    )
+                    ),
+                    status_unknown(&k.proportion)
                 ),
             })
             .collect(),
-        thirty_day: vec![
-            Line {
-                label: "Death within 30 days".into(),
-                value: with_ci(
-                    report.mortality_30_day.estimate,
-                    report.mortality_30_day.ci_lower,
-                    report.mortality_30_day.ci_upper,
-                ),
-            },
-            Line {
-                label: "Major amputation within 30 days".into(),
-                value: with_ci(
-                    report.major_amputation_30_day.estimate,
-                    report.major_amputation_30_day.ci_lower,
-                    report.major_amputation_30_day.ci_upper,
-                ),
-            },
-        ],
+        thirty_day: [
+            ("Death within 30 days", &report.mortality_30_day),
+            (
+                "Major amputation within 30 days",
+                &report.major_amputation_30_day,
+            ),
+        ]
+        .into_iter()
+        .map(|(label, p)| Line {
+            label: label.into(),
+            value: format!(
+                "{} of {}: {}{}",
+                p.k,
+                p.n,
+                with_ci(p.estimate, p.ci_lower, p.ci_upper),
+                status_unknown(p)
+            ),
+        })
+        .collect(),
         rates: [
             (
                 "Unplanned reinterventions",
@@ -748,6 +762,65 @@ mod tests {
         assert_eq!(at_risk_at(&steps, 730.0), 20);
         assert_eq!(at_risk_at(&steps, 1095.0), 17);
         assert_eq!(at_risk_at(&[], 0.0), 0);
+    }
+
+    /// DOMAIN.md section 7: the number at risk at day t is the same in the
+    /// estimates table, the curve's row of day t and the chart's axis.
+    #[test]
+    fn the_axis_shows_the_estimates_numbers_at_risk() {
+        use pdva_outcomes::{ReportRequest, ResolvedFilter, build_report};
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 6, 30).unwrap();
+        let mut generator = pdva_synth::Generator::new(pdva_synth::GeneratorConfig {
+            patients: 1500,
+            seed: 11,
+            today,
+        });
+        let reference = generator.reference_data();
+        let mut files = Vec::new();
+        while let Some(batch) = generator.next_batch(500) {
+            files.extend(batch.files);
+        }
+        let request = ReportRequest {
+            as_of: today,
+            filter: ResolvedFilter::default(),
+            data_version: "t".into(),
+        };
+        let report = build_report(&files, &reference, &request).unwrap();
+        let mut compared = 0;
+        for (chart, estimates) in [
+            (
+                survival_chart("afs", "AFS", &report.amputation_free_survival),
+                report
+                    .amputation_free_survival
+                    .estimates
+                    .iter()
+                    .map(|e| (e.t_days, e.at_risk))
+                    .collect::<Vec<_>>(),
+            ),
+            (
+                incidence_chart("cif", "CIF", &report.cumulative_incidence_major_amputation),
+                report
+                    .cumulative_incidence_major_amputation
+                    .estimates
+                    .iter()
+                    .map(|e| (e.t_days, e.at_risk))
+                    .collect(),
+            ),
+        ] {
+            // The axis is labelled every 365 days from day 0.
+            for (year, tick) in chart.at_risk.iter().enumerate() {
+                let t = 365.0 * year as f64;
+                if let Some((_, at_risk)) = estimates.iter().find(|(d, _)| *d == t) {
+                    assert_eq!(tick.label, at_risk.to_string(), "{} at day {t}", chart.id);
+                    compared += 1;
+                }
+            }
+            // The estimates table shows the same numbers.
+            for (e, (_, at_risk)) in chart.estimates.iter().zip(&estimates) {
+                assert_eq!(e.at_risk, *at_risk);
+            }
+        }
+        assert!(compared >= 4, "{compared} axis numbers compared");
     }
 
     #[test]

@@ -210,7 +210,7 @@ fn assert_count(v: &Value, at: &str) {
     }
 }
 
-const COUNT_KEYS: [&str; 12] = [
+const COUNT_KEYS: [&str; 14] = [
     "patients",
     "index_procedures",
     "bilateral_patients",
@@ -223,6 +223,8 @@ const COUNT_KEYS: [&str; 12] = [
     "events",
     "completed",
     "observed",
+    "status_unknown",
+    "window_passed",
 ];
 
 /// The whole cohort's curves keep their counts (section 11); everything
@@ -330,6 +332,31 @@ fn assert_disclosure_safe(doc: &Value) {
     }
     walk_proportions(doc, "$");
 
+    // Each 30-day proportion's known count and status unknown add up to
+    // the limbs whose window has passed: one must not give the other away.
+    let ae = &doc["adverse_events_30_day"];
+    let window = number(&ae["window_passed"]);
+    let mut thirty_day = vec![
+        &doc["mortality_30_day"],
+        &doc["major_amputation_30_day"],
+        &ae["any"],
+    ];
+    thirty_day.extend(
+        ae["by_kind"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| &k["proportion"]),
+    );
+    for p in thirty_day {
+        assert_not_one_unknown(
+            &[&p["n"], &p["status_unknown"]],
+            window,
+            Some(0),
+            "30-day window",
+        );
+    }
+
     let c = &doc["cohort"];
     let (p, i, b) = (
         number(&c["patients"]),
@@ -388,6 +415,16 @@ fn assert_disclosure_safe(doc: &Value) {
                 Some(0),
                 &format!("comparison {variable}: 30-day deaths"),
             );
+            for key in ["n", "status_unknown"] {
+                let cells: Vec<&Value> =
+                    strata.iter().map(|s| &s["mortality_30_day"][key]).collect();
+                assert_not_one_unknown(
+                    &cells,
+                    number(&doc["mortality_30_day"][key]),
+                    Some(0),
+                    &format!("comparison {variable}: 30-day mortality {key}"),
+                );
+            }
         }
         for s in strata {
             let small = number(&s["n"]).is_none_or(|n| n < MINIMUM);

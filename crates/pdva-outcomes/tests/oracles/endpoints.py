@@ -7,8 +7,15 @@ Input (stdin): {"scenarios": [{"as_of": "YYYY-MM-DD", "site": str|null,
 "from": str|null, "to": str|null}], "patients": [{"patient": {...},
 "records": [[id, {"kind": ..., "record": {...}}], ...]}]}.
 
-Output: one entry per scenario with, per endpoint, the lifelines/sksurv rows
-and the log-rank test by dialysis dependence.
+Input also holds "estimate_days": the days at which the report reads each
+curve.
+
+Output: one entry per scenario with, per endpoint, the lifelines/sksurv rows,
+the estimates at each estimate day with the number at risk (DOMAIN.md
+section 7: limbs still followed and event-free at the start of day t, i.e.
+time >= t, counted here with numpy), the log-rank test by dialysis
+dependence, and the 30-day proportions with their status-unknown counts
+(DOMAIN.md section 7, derived here from the records).
 """
 
 import json
@@ -39,13 +46,29 @@ PRIMARY = {
     "adverse_event": "onset_date",
     "quality_of_life": "assessment_date",
 }
+# DOMAIN.md section 7, last known date: "index procedure and discharge,
+# baseline assessment, consent (and a research-consent withdrawal), visits,
+# amputations, reinterventions, adverse-event onset and resolution,
+# antithrombotic start and stop, QoL assessments". The primary dates above
+# are all of these; the other dates it lists are these. (A baseline's MDT
+# decision date is not listed, so it does not count.)
 SECONDARY = {
     "consent": ["research_consent_withdrawn_on"],
-    "baseline": ["mdt_decision_date"],
     "procedure": ["discharge_date"],
     "antithrombotic_therapy": ["stop_date"],
     "adverse_event": ["resolved_on"],
 }
+ADVERSE_EVENT_KINDS = [
+    "pain",
+    "bleeding",
+    "infection",
+    "worsening_perfusion",
+    "steal_syndrome",
+    "access_site_complication",
+    "acute_kidney_injury",
+    "limb_oedema",
+    "other",
+]
 
 
 def d(s):
@@ -92,11 +115,18 @@ def limbs_of(p, as_of):
         if baseline is not None:
             wc = baseline.get("wound_count")
             has_wound = (wc > 0) if wc is not None else (baseline["wifi_wound"] > 0)
+        death_day = day(death) if death is not None else None
+        # Same-day order: a healing on the day of a major amputation or of
+        # death does not count (the amputation or the death comes first).
         healed = min(
             (day(prim) for k, b, prim in mine
-             if k == "follow_up_visit" and b.get("wound_status") == "healed" and (amp is None or day(prim) < amp)),
+             if k == "follow_up_visit" and b.get("wound_status") == "healed"
+             and (amp is None or day(prim) < amp)
+             and (death_day is None or day(prim) < death_day)),
             default=None,
         )
+        # Adverse events whose onset is within 30 days (day 0 to 30).
+        ae_30 = {b["kind"] for k, b, prim in mine if k == "adverse_event" and 0 <= day(prim) <= 30}
         out.append({
             "site": p["patient"]["home_site"],
             "proc": proc,
@@ -109,8 +139,50 @@ def limbs_of(p, as_of):
             "has_wound": has_wound,
             "healed": healed,
             "dialysis": None if baseline is None else baseline["dialysis_dependent"],
+            # The report date on or after day 30: the window has passed.
+            "window_passed": (as_of - proc).days >= 30,
+            "ae_30": ae_30,
         })
     return out
+
+
+def thirty_day_status(l, event_by_30):
+    """DOMAIN.md section 7: None while the 30-day window is open; else
+    "event", "free" (known: death by day 30 or last known on or after day
+    30) or "unknown"."""
+    if not l["window_passed"]:
+        return None
+    if event_by_30:
+        return "event"
+    died_by_30 = l["death"] is not None and l["death"] <= 30
+    if died_by_30 or l["last"] >= 30:
+        return "free"
+    return "unknown"
+
+
+def thirty_day_counts(limbs, event_by_30):
+    """[k, n (known), status unknown] of one 30-day proportion."""
+    statuses = [thirty_day_status(l, event_by_30(l)) for l in limbs]
+    k = statuses.count("event")
+    return [k, k + statuses.count("free"), statuses.count("unknown")]
+
+
+def thirty_day(limbs):
+    died = lambda l: l["death"] is not None and l["death"] <= 30
+    return {
+        "window_passed": sum(1 for l in limbs if l["window_passed"]),
+        "mortality": thirty_day_counts(limbs, died),
+        "major_amputation": thirty_day_counts(limbs, lambda l: l["amp"] is not None and l["amp"] <= 30),
+        "any_adverse_event": thirty_day_counts(limbs, lambda l: bool(l["ae_30"])),
+        "adverse_events": {
+            kind: thirty_day_counts(limbs, lambda l, kind=kind: kind in l["ae_30"])
+            for kind in ADVERSE_EVENT_KINDS
+        },
+        "mortality_by_dialysis": {
+            "yes": thirty_day_counts([l for l in limbs if l["dialysis"] is True], died),
+            "no": thirty_day_counts([l for l in limbs if l["dialysis"] is False], died),
+        },
+    }
 
 
 def first(*xs):
@@ -139,7 +211,7 @@ def km_data(limbs, endpoint):
     return np.asarray(t, dtype=float), np.asarray(e, dtype=bool)
 
 
-def km_rows(t, e):
+def km_rows(t, e, days):
     kmf = KaplanMeierFitter().fit(t, e)
     sf = kmf.survival_function_.iloc[:, 0]
     ci = kmf.confidence_interval_
@@ -151,7 +223,32 @@ def km_rows(t, e):
         if r[3] > 0:
             rows.append([float(tt), int(r[0]), int(r[1]), int(r[2]), float(s[j]), float(c[j, 0]), float(c[j, 1])])
     med = float(kmf.median_survival_time_)
-    return {"rows": rows, "median": med if np.isfinite(med) else None}
+    survival_at = kmf.survival_function_at_times(days).to_numpy()
+    estimates = [
+        [
+            float(survival_at[i]),
+            # At risk at the start of day t: time >= t.
+            int(np.sum(t >= day)),
+            int(np.sum(e & (t <= day))),
+            int(np.sum(~e & (t <= day))),
+        ]
+        for i, day in enumerate(days)
+    ]
+    return {"rows": rows, "median": med if np.isfinite(med) else None, "estimates": estimates}
+
+
+def cif_estimates(t, status, days):
+    """At each day: the number at risk (time >= t) and the events of
+    interest, competing events and censorings on or before it."""
+    return [
+        [
+            int(np.sum(t >= day)),
+            int(np.sum((t <= day) & (status == 1))),
+            int(np.sum((t <= day) & (status > 1))),
+            int(np.sum((t <= day) & (status == 0))),
+        ]
+        for day in days
+    ]
 
 
 def cif_rows(t, status):
@@ -182,7 +279,7 @@ ENDPOINTS = [
 ]
 
 
-def scenario(patients, sc):
+def scenario(patients, sc, days):
     as_of = d(sc["as_of"])
     limbs = []
     for p in patients:
@@ -194,10 +291,10 @@ def scenario(patients, sc):
             if sc["to"] and l["proc"] > d(sc["to"]):
                 continue
             limbs.append(l)
-    out = {"n": len(limbs), "km": {}, "logrank_dialysis": {}}
+    out = {"n": len(limbs), "km": {}, "logrank_dialysis": {}, "thirty_day": thirty_day(limbs)}
     for ep in ENDPOINTS:
         t, e = km_data(limbs, ep)
-        out["km"][ep] = km_rows(t, e)
+        out["km"][ep] = km_rows(t, e, days)
         dial = np.array([l["dialysis"] is True for l in limbs])
         nodial = np.array([l["dialysis"] is False for l in limbs])
         r = logrank_test(t[dial], t[nodial], e[dial], e[nodial])
@@ -211,7 +308,9 @@ def scenario(patients, sc):
             t.append(l["death"]); s.append(2)
         else:
             t.append(l["last"]); s.append(0)
-    out["cif_major_amputation"] = cif_rows(np.asarray(t, dtype=float), np.asarray(s, dtype=int))
+    t, s = np.asarray(t, dtype=float), np.asarray(s, dtype=int)
+    out["cif_major_amputation"] = cif_rows(t, s)
+    out["cif_major_amputation_estimates"] = cif_estimates(t, s, days)
     # Wound healing (limbs with a wound at baseline), amputation and death competing.
     t, s = [], []
     for l in limbs:
@@ -225,14 +324,17 @@ def scenario(patients, sc):
             t.append(l["death"]); s.append(3)
         else:
             t.append(l["last"]); s.append(0)
-    out["cif_wound_healing"] = cif_rows(np.asarray(t, dtype=float), np.asarray(s, dtype=int))
+    t, s = np.asarray(t, dtype=float), np.asarray(s, dtype=int)
+    out["cif_wound_healing"] = cif_rows(t, s)
+    out["cif_wound_healing_estimates"] = cif_estimates(t, s, days)
     return out
 
 
 def main():
     warnings.simplefilter("ignore")
     data = json.load(sys.stdin)
-    result = [scenario(data["patients"], sc) for sc in data["scenarios"]]
+    days = [float(x) for x in data["estimate_days"]]
+    result = [scenario(data["patients"], sc, days) for sc in data["scenarios"]]
     json.dump(result, sys.stdout)
 
 

@@ -5,7 +5,9 @@ var_type="Aalen").
 Input: {"datasets": [{"time": [...], "status": [...], "causes": [...], "at": [...]}]}.
 For each data set and each requested cause, returns sksurv's times, counts
 (its own _compute_counts), cumulative incidence and interval, and the values
-in force at the "at" times.
+in force at the "at" times, with the number at risk at each (DOMAIN.md
+section 7: subjects whose time is >= t, counted with numpy) and the events of
+the cause, of other causes and the censorings at times <= t.
 
 The public function needs causes numbered 1..M, all present, with M >= 2.
 Causes that occur are renumbered by rank (a cause's incidence depends only on
@@ -96,7 +98,15 @@ def one(ds):
         at = []
         for t in ds["at"]:
             j = int(np.searchsorted(times, t, side="right")) - 1
-            at.append([0.0, 0.0, 0.0] if j < 0 else [float(cif[j]), float(lo[j]), float(hi[j])])
+            values = [0.0, 0.0, 0.0] if j < 0 else [float(cif[j]), float(lo[j]), float(hi[j])]
+            up_to = time <= t
+            counts = [
+                int(np.sum(time >= t)),
+                int(np.sum(up_to & (status == cause))),
+                int(np.sum(up_to & (status > 0) & (status != cause))),
+                int(np.sum(up_to & (status == 0))),
+            ]
+            at.append(values + counts)
         out.append({"cause": cause, "route": route, "rows": rows, "at": at})
     return out
 

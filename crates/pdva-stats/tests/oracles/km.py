@@ -4,9 +4,13 @@ Input: {"datasets": [{"time": [...], "event": [...], "at": [...]}]}.
 For each data set, returns the lifelines curve at every time in its event
 table where somebody leaves (rows), the median, an exact rational median
 (fractions, to judge floating-point ties at S = 1/2), and the estimates at the
-"at" times with lifelines' risk-table counts (plotting.add_at_risk_counts,
-default at_risk_count_from_start_of_period=False: at_risk - removed, taken at
-the last event-table time <= t).
+"at" times with the number at risk and the events and censorings up to and
+including t (sums of lifelines' event table to the last time <= t).
+
+The number at risk at t is DOMAIN.md section 7's: subjects whose time is >= t
+(still followed and event-free at the start of t, as R's survival and Stata
+report it), counted here directly with numpy and, where t is a time of
+lifelines' event table, checked against its "at_risk" column.
 """
 
 from fractions import Fraction
@@ -65,8 +69,11 @@ def one(ds):
     pos = np.searchsorted(index, np.asarray(ds["at"], dtype=float), side="right") - 1
     assert (pos >= 0).all()
     survival_at = kmf.survival_function_at_times(ds["at"]).to_numpy()
-    # lifelines' risk table: at_risk - removed at that time; sums up to it.
-    at_risk_after = (et["at_risk"] - et["removed"]).to_numpy()
+    # Number at risk at the start of t: time >= t.
+    at_risk_from = [int(np.sum(time >= t)) for t in ds["at"]]
+    for t, n in zip(ds["at"], at_risk_from):
+        if t in et.index and et.loc[t, "removed"] > 0:
+            assert int(et.loc[t, "at_risk"]) == n, (t, n)
     cum_observed = et["observed"].cumsum().to_numpy()
     cum_censored = et["censored"].cumsum().to_numpy()
     at = [
@@ -74,7 +81,7 @@ def one(ds):
             float(survival_at[i]),
             float(ci_values[j, 0]),
             float(ci_values[j, 1]),
-            int(at_risk_after[j]),
+            at_risk_from[i],
             int(cum_observed[j]),
             int(cum_censored[j]),
         ]
