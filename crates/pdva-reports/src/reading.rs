@@ -33,6 +33,17 @@ pub fn cases(report: &OutcomesReport, cumulative: Option<&OutcomesReport>) -> St
 
 /// "Technical success 97.6% (95% CI 87.4–99.6%; 41 of 42 index procedures)."
 pub fn proportion_sentence(what: &str, p: &ProportionEndpoint, of_what: &str) -> String {
+    let sentence = proportion_only(what, p, of_what);
+    match p.status_unknown {
+        Some(unknown) if unknown != Count::Exact(0) => format!(
+            "{sentence} Status unknown at 30 days (window passed, not seen since): {}.",
+            count_text(unknown)
+        ),
+        _ => sentence,
+    }
+}
+
+fn proportion_only(what: &str, p: &ProportionEndpoint, of_what: &str) -> String {
     match (p.estimate, p.n.exact()) {
         (_, Some(0)) => format!("{what}: no {of_what} yet."),
         (Some(v), _) => format!(

@@ -216,6 +216,9 @@ pub fn thirty_day(report: &OutcomesReport) -> Section {
     let mut push = |label: &str, p: &ProportionEndpoint| {
         let mut row = vec![Cell::text(label)];
         row.extend(proportion_cells(p));
+        // Window passed but status at day 30 unknown: shown, never taken
+        // as event-free (DOMAIN.md section 7).
+        row.push(p.status_unknown.map_or_else(|| Cell::text(""), Cell::count));
         rows.push(row);
     };
     push("Death", &report.mortality_30_day);
@@ -234,6 +237,7 @@ pub fn thirty_day(report: &OutcomesReport) -> Section {
             "With the outcome".into(),
             "Status known".into(),
             "% (95% CI)".into(),
+            "Status unknown at 30 days".into(),
         ],
         rows,
         note: Some(report.definitions.thirty_day_denominator.clone()),
