@@ -627,21 +627,21 @@ fn clipped(
     let mut run: Vec<(f64, f64)> = Vec::new();
     let mut prev: Option<(f64, f64)> = None;
     for (n, v) in points.filter(|(n, v)| n.is_finite() && v.is_finite()) {
-        if let Some((pn, pv)) = prev {
-            if inside(pv) != inside(v) {
-                // Where the segment crosses the edge it leaves or enters by.
-                let edge = if inside(pv) {
-                    if v > hi { hi } else { lo }
-                } else if pv > hi {
-                    hi
-                } else {
-                    lo
-                };
-                let t = (edge - pv) / (v - pv);
-                run.push((pn + t * (n - pn), edge));
-                if inside(pv) {
-                    runs.push(std::mem::take(&mut run));
-                }
+        if let Some((pn, pv)) = prev
+            && inside(pv) != inside(v)
+        {
+            // Where the segment crosses the edge it leaves or enters by.
+            let edge = if inside(pv) {
+                if v > hi { hi } else { lo }
+            } else if pv > hi {
+                hi
+            } else {
+                lo
+            };
+            let t = (edge - pv) / (v - pv);
+            run.push((pn + t * (n - pn), edge));
+            if inside(pv) {
+                runs.push(std::mem::take(&mut run));
             }
         }
         if inside(v) {

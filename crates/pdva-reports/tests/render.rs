@@ -19,6 +19,9 @@ fn escaped(text: &str) -> String {
 fn the_page_prints_every_section_and_every_cell() {
     let report = sample::report();
     let page = html::render(&report).expect("the sample renders");
+    // Kept for looking at (e.g. `chromium --headless --screenshot`).
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("report.html");
+    std::fs::write(path, &page).expect("the page is written");
 
     assert!(page.starts_with("<!DOCTYPE html>"));
     for section in &report.sections {
