@@ -41,6 +41,10 @@ pub enum Scope {
     /// The home site of the patient whose keyed pseudonym is the
     /// `{pseudonym}` of the path; only patients of the research population.
     Pseudonym,
+    /// The clinician named by the `clinician` of the query (a record id): a
+    /// clinician only the one their account is linked to, a governance lead
+    /// a clinician of one of their sites, an administrator any.
+    ClinicianQuery,
 }
 
 /// What a route needs.
@@ -176,6 +180,42 @@ pub const RECORD_GOVERNANCE: Permission = Permission {
     scope: Scope::Site,
     serves: Serves::Identifiable,
     logged: None,
+};
+/// The Reports page: which reports the user may generate (no patient data).
+pub const REPORTS: Permission = Permission {
+    name: "reports",
+    roles: &[Clinician, GovernanceLead, Researcher, Admin],
+    signed_in: true,
+    scope: Scope::None,
+    serves: Serves::NoPatientData,
+    logged: None,
+};
+/// A clinician's appraisal report (IPG773 1.2).
+pub const APPRAISAL_REPORT: Permission = Permission {
+    name: "appraisal_report",
+    roles: &[Clinician, GovernanceLead, Admin],
+    signed_in: true,
+    scope: Scope::ClinicianQuery,
+    serves: Serves::Identifiable,
+    logged: Some(AccessAction::Report),
+};
+/// A site's governance review (IPG773 1.3) and audit-tool summary.
+pub const GOVERNANCE_REPORT: Permission = Permission {
+    name: "governance_report",
+    roles: &[GovernanceLead, Admin],
+    signed_in: true,
+    scope: Scope::SiteQuery,
+    serves: Serves::Identifiable,
+    logged: Some(AccessAction::Report),
+};
+/// The research report (IPG773 1.4): researchers only.
+pub const RESEARCH_REPORT: Permission = Permission {
+    name: "research_report",
+    roles: &[Researcher],
+    signed_in: true,
+    scope: Scope::None,
+    serves: Serves::Research,
+    logged: Some(AccessAction::Report),
 };
 /// Users and their rights.
 pub const MANAGE_USERS: Permission = Permission {
@@ -335,6 +375,11 @@ pub const ROUTES: &[RouteRule] = &[
     ),
     r("GET", "/api/v1/outcomes", OUTCOMES),
     r("GET", "/dashboard", OUTCOMES),
+    r("GET", "/reports", REPORTS),
+    r("GET", "/reports/appraisal", APPRAISAL_REPORT),
+    r("GET", "/reports/governance", GOVERNANCE_REPORT),
+    r("GET", "/reports/audit-summary", GOVERNANCE_REPORT),
+    r("GET", "/reports/research", RESEARCH_REPORT),
 ];
 
 /// The declaration of a route.
@@ -367,6 +412,8 @@ pub struct Caller {
     pub record: Option<StoredRecord>,
     /// The site of the path or query, checked against the user's sites.
     pub site: Option<SiteCode>,
+    /// The clinician of the query, checked against the user's rights.
+    pub clinician: Option<RecordId>,
 }
 
 impl Caller {
@@ -420,9 +467,18 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
             let mut response = next.run(request).await;
             // What was shown is logged once it was shown, batched by the
             // store so that the page does not wait for the write.
-            if let Some(access) = access
+            if let Some(mut access) = access
                 && response.status().is_success()
             {
+                // A report download says which registry state it was made
+                // from (who generated what, for breach reporting).
+                if let Some(v) = response
+                    .extensions()
+                    .get::<crate::reports::ReportDataVersion>()
+                {
+                    let detail = access.detail.take().unwrap_or_default();
+                    access.detail = Some(format!("{detail} data version {}", v.0));
+                }
                 state.store.log_access(access);
             }
             if signed_in {
@@ -502,6 +558,7 @@ async fn check(
         patient: None,
         record: None,
         site: None,
+        clinician: None,
     };
 
     if permission.signed_in {
@@ -638,6 +695,34 @@ async fn check(
                         return Err(Refusal::Forbidden("Name one of your sites: ?site=CODE."));
                     }
                 }
+            }
+            Scope::ClinicianQuery => {
+                let id: RecordId = parts
+                    .uri
+                    .query()
+                    .and_then(|q| auth::form_value(q.as_bytes(), "clinician"))
+                    .and_then(|c| c.trim().parse().ok())
+                    .ok_or(Refusal::NotFound)?;
+                let reference = state
+                    .store
+                    .reference_data()
+                    .await
+                    .map_err(Refusal::Failed)?;
+                let clinician = reference.clinicians.get(&id).ok_or(Refusal::NotFound)?;
+                let allowed = match user.role {
+                    Role::Admin => true,
+                    Role::GovernanceLead => clinician.sites.iter().any(|s| user.has_site(s)),
+                    Role::Clinician => user.clinician == Some(id),
+                    Role::Researcher => false,
+                };
+                if !allowed {
+                    return Err(if user.role == Role::Clinician {
+                        Refusal::Forbidden("You may generate your own appraisal report only.")
+                    } else {
+                        Refusal::NotFound
+                    });
+                }
+                caller.clinician = Some(id);
             }
         }
     }

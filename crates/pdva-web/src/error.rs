@@ -21,6 +21,25 @@ pub enum WebError {
     /// The outcomes engine refused the request (a bad filter) or failed.
     #[error(transparent)]
     Outcomes(#[from] pdva_outcomes::OutcomesError),
+    /// A request's value broke a rule (the field, the value and the rule).
+    #[error("{0}")]
+    Invalid(String),
+    /// A report could not be rendered (a bug, not bad input).
+    #[error("report: {0}")]
+    Report(String),
+}
+
+impl From<pdva_reports::ReportsError> for WebError {
+    fn from(e: pdva_reports::ReportsError) -> Self {
+        use pdva_reports::ReportsError as R;
+        match e {
+            R::Store(e) => WebError::Store(e),
+            R::Outcomes(e) => WebError::Outcomes(e),
+            R::UnknownClinician(_) | R::UnknownSite(_) => WebError::NotFound,
+            e @ R::BackwardsPeriod { .. } => WebError::Invalid(e.to_string()),
+            e => WebError::Report(e.to_string()),
+        }
+    }
 }
 
 impl IntoResponse for WebError {
@@ -42,6 +61,7 @@ impl IntoResponse for WebError {
                 | OutcomesError::EmptyDateRange { .. }
                 | OutcomesError::ResearchCohortTooSmall { .. }),
             ) => (StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
+            WebError::Invalid(why) => (StatusCode::UNPROCESSABLE_ENTITY, why.clone()),
             WebError::Store(e @ StoreError::Conflict { .. }) => {
                 (StatusCode::CONFLICT, e.to_string())
             }

@@ -20,6 +20,7 @@ mod outcomes;
 mod pages;
 mod patients;
 mod reference;
+mod reports;
 mod research;
 mod wording;
 mod worklist;
@@ -102,6 +103,11 @@ pub fn router_with(store: Store, settings: Settings) -> Router {
         .route("/admin/access", get(access_log::page))
         .route("/worklist", get(worklist::page))
         .route("/dashboard", get(dashboard::page))
+        .route("/reports", get(reports::page))
+        .route("/reports/appraisal", get(reports::appraisal))
+        .route("/reports/governance", get(reports::governance))
+        .route("/reports/audit-summary", get(reports::audit_summary))
+        .route("/reports/research", get(reports::research))
         .route("/sites/{site}/compliance", get(compliance::page))
         .route(
             "/sites/{site}/governance-meetings/new",

@@ -148,6 +148,13 @@ const EXPECTED: &[Expectation] = &[
     e("GET", "/research/patients/{pseudonym}", RESEARCHER, true),
     e("GET", "/api/v1/outcomes", ALL, true),
     e("GET", "/dashboard", ALL, true),
+    e("GET", "/reports", ALL, false),
+    // A clinician only their own (their account is linked to their
+    // clinician record): the users of this walk are not linked, so none.
+    e("GET", "/reports/appraisal", GOVERNANCE, true),
+    e("GET", "/reports/governance", GOVERNANCE, true),
+    e("GET", "/reports/audit-summary", GOVERNANCE, true),
+    e("GET", "/reports/research", RESEARCHER, false),
 ];
 
 const PUBLIC: &[&str] = &["/", "/healthz", "/static/registry.css", "/sign-in"];
@@ -188,10 +195,21 @@ fn concrete(path: &str, world: &World, own: bool, user_id: &str) -> String {
                 .patient(patient.id)
                 .as_str(),
         );
-    if path == "/api/v1/outcomes" || path == "/dashboard" {
-        format!("{path}?site={site}")
-    } else {
-        path
+    match path.as_str() {
+        "/api/v1/outcomes" | "/dashboard" => format!("{path}?site={site}"),
+        "/reports/governance" | "/reports/audit-summary" => {
+            format!("{path}?site={site}&format=json")
+        }
+        "/reports/appraisal" => format!(
+            "{path}?format=json&clinician={}",
+            if own {
+                world.clinician_a
+            } else {
+                world.clinician_b
+            }
+        ),
+        "/reports/research" => format!("{path}?format=json"),
+        _ => path,
     }
 }
 

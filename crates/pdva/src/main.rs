@@ -3,8 +3,10 @@
 //! The only crate that does process-level I/O: it reads configuration,
 //! shows progress and wires the store, the generator and the web server.
 
+mod bench_reports;
 mod bench_web;
 mod config;
+mod documents;
 mod generate;
 mod progress;
 mod report;
@@ -16,6 +18,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use pdva_domain::RecordId;
+use pdva_reports::gather::Period;
 use pdva_store::{Store, redact};
 
 use crate::config::Config;
@@ -271,6 +274,85 @@ enum ReportCommand {
         #[arg(long)]
         research: bool,
     },
+    /// The clinician appraisal report (IPG773 1.2): one clinician's
+    /// outcomes as primary operator, in the period and cumulatively, beside
+    /// the published benchmarks, with their position on the site's and the
+    /// registry's funnel plots (no other clinician named).
+    Appraisal {
+        #[command(flatten)]
+        db: DbArg,
+        /// The clinician: their record id or professional registration number.
+        #[arg(long, value_name = "ID")]
+        clinician: String,
+        #[command(flatten)]
+        document: DocumentArgs,
+    },
+    /// The organisation governance review (IPG773 1.3) of a site: its
+    /// outcomes, by operator, compliance with the special arrangements,
+    /// funnel-plot alerts, trends by year, serious adverse events and deaths
+    /// within 30 days.
+    Governance {
+        #[command(flatten)]
+        db: DbArg,
+        /// The site code.
+        #[arg(long, value_name = "CODE")]
+        site: String,
+        #[command(flatten)]
+        document: DocumentArgs,
+    },
+    /// The research report (IPG773 1.4): patient selection, technique,
+    /// duration of anticoagulation and patient outcomes of the research
+    /// population, de-identified and disclosure-controlled (DOMAIN.md
+    /// section 11).
+    Research {
+        #[command(flatten)]
+        db: DbArg,
+        #[command(flatten)]
+        document: DocumentArgs,
+    },
+    /// The audit-tool summary (IPG773 3.2–3.3): one CSV row per index
+    /// procedure with its efficacy and safety outcomes at 30 days, 6 months
+    /// and 1 year, for sites that also keep NICE's audit tool.
+    AuditSummary {
+        #[command(flatten)]
+        db: DbArg,
+        /// Only patients registered at this site.
+        #[arg(long, value_name = "CODE")]
+        site: Option<String>,
+        /// Only index procedures on or after this date (YYYY-MM-DD).
+        #[arg(long, value_name = "DATE")]
+        from: Option<chrono::NaiveDate>,
+        /// Only index procedures on or before this date (YYYY-MM-DD).
+        #[arg(long, value_name = "DATE")]
+        to: Option<chrono::NaiveDate>,
+        /// The report date: nothing dated after it counts [default: today].
+        #[arg(long, value_name = "DATE")]
+        as_of: Option<chrono::NaiveDate>,
+        /// The CSV file to write.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+}
+
+/// The period, report date, format and output file of a report document.
+#[derive(Debug, clap::Args)]
+struct DocumentArgs {
+    /// Only index procedures on or after this date (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    from: Option<chrono::NaiveDate>,
+    /// Only index procedures on or before this date (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    to: Option<chrono::NaiveDate>,
+    /// The report date: nothing dated after it counts [default: today].
+    #[arg(long, value_name = "DATE")]
+    as_of: Option<chrono::NaiveDate>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "pdf")]
+    format: documents::DocumentFormat,
+    /// The file to write [default: named after the report, its subject,
+    /// period and data version, in the working folder].
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -328,6 +410,23 @@ enum BenchCommand {
         /// and the Python script (each takes minutes at a million patients).
         #[arg(long)]
         rust_only: bool,
+    },
+    /// Time the governance review, research report and appraisal report
+    /// from the registry to the finished PDF on an existing registry (make
+    /// one with `pdva generate`), with the process's peak memory; one
+    /// report per run gives that report's own peak.
+    Reports {
+        #[command(flatten)]
+        db: DbArg,
+        /// Which report.
+        #[arg(long, value_enum, default_value = "all")]
+        report: bench_reports::BenchedReport,
+        /// Rounds of each.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// The report date [default: today].
+        #[arg(long, value_name = "DATE")]
+        as_of: Option<chrono::NaiveDate>,
     },
 }
 
@@ -604,6 +703,95 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             ));
             store.flush_access_log().await?;
         }
+        Command::Report {
+            command:
+                ReportCommand::Appraisal {
+                    db,
+                    clinician,
+                    document,
+                },
+        } => {
+            let store = open(&config.db(db.db)).await?;
+            let period = Period::new(document.from, document.to)?;
+            let generation = documents::generation(document.as_of);
+            let report =
+                pdva_reports::appraisal::make(&store, &clinician, period, &generation).await?;
+            let filters = format!(
+                "clinician={clinician} {} as_of={}",
+                documents::period_words(&period),
+                generation.as_of
+            );
+            let path = documents::deliver(&store, &report, document.format, document.out, &filters)
+                .await?;
+            println!("{}", path.display());
+        }
+        Command::Report {
+            command: ReportCommand::Governance { db, site, document },
+        } => {
+            let store = open(&config.db(db.db)).await?;
+            let period = Period::new(document.from, document.to)?;
+            let generation = documents::generation(document.as_of);
+            let report = pdva_reports::governance::make(&store, &site, period, &generation).await?;
+            let filters = format!(
+                "site={site} {} as_of={}",
+                documents::period_words(&period),
+                generation.as_of
+            );
+            let path = documents::deliver(&store, &report, document.format, document.out, &filters)
+                .await?;
+            println!("{}", path.display());
+        }
+        Command::Report {
+            command: ReportCommand::Research { db, document },
+        } => {
+            let store = open(&config.db(db.db)).await?;
+            let period = Period::new(document.from, document.to)?;
+            let generation = documents::generation(document.as_of);
+            let report = pdva_reports::research::make(&store, period, &generation).await?;
+            let filters = format!(
+                "research population {} as_of={}",
+                documents::period_words(&period),
+                generation.as_of
+            );
+            let path = documents::deliver(&store, &report, document.format, document.out, &filters)
+                .await?;
+            println!("{}", path.display());
+        }
+        Command::Report {
+            command:
+                ReportCommand::AuditSummary {
+                    db,
+                    site,
+                    from,
+                    to,
+                    as_of,
+                    out,
+                },
+        } => {
+            let store = open(&config.db(db.db)).await?;
+            let period = Period::new(from, to)?;
+            let generation = documents::generation(as_of);
+            let mut csv = Vec::new();
+            let rows = pdva_reports::audit_summary::write(
+                &store,
+                site.as_deref(),
+                period,
+                generation.as_of,
+                &mut csv,
+            )
+            .await?;
+            documents::write_whole(&out, &csv)?;
+            let data_version = store.data_version().await?.to_string();
+            let filters = format!(
+                "site={} {} as_of={}",
+                site.as_deref().unwrap_or("all"),
+                documents::period_words(&period),
+                generation.as_of
+            );
+            documents::log_generation(&store, "audit-summary", "csv", &filters, &data_version)
+                .await?;
+            println!("{}: {rows} index procedures", out.display());
+        }
         Command::Bench {
             command: BenchCommand::Generate { db, patients, seed },
         } => {
@@ -633,6 +821,20 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let as_of = as_of.unwrap_or_else(|| chrono::Local::now().date_naive());
             let script = (!rust_only).then_some(script.as_str());
             report::bench(&config.db(db.db), as_of, script).await?;
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Reports {
+                    db,
+                    report,
+                    rounds,
+                    as_of,
+                },
+        } => {
+            let store = open(&config.db(db.db)).await?;
+            let as_of = as_of.unwrap_or_else(|| chrono::Local::now().date_naive());
+            bench_reports::bench(&store, report, rounds, as_of).await?;
+            store.close().await;
         }
         Command::Keys {
             command: KeysCommand::Rotate { db, new_key_file },

@@ -29,6 +29,7 @@ pub fn report() -> Report {
         kind: ReportKind::GovernanceReview,
         title: ReportKind::GovernanceReview.title().into(),
         subject: "Northern Vascular Centre (RX1)".into(),
+        subject_key: "RX1".into(),
         stamp: Stamp {
             from: Some(date(2024, 1, 1)),
             to: Some(date(2025, 12, 31)),

@@ -62,6 +62,7 @@ pub struct World {
     pub a: SeededPatient,
     pub b: SeededPatient,
     pub clinician_a: RecordId,
+    pub clinician_b: RecordId,
     _dir: tempfile::TempDir,
 }
 
@@ -207,6 +208,7 @@ pub async fn world() -> World {
         a,
         b,
         clinician_a,
+        clinician_b,
         _dir: dir,
     }
 }
