@@ -76,12 +76,11 @@ impl Report {
     /// period and data version, e.g.
     /// `governance_RX1_2025-01-01_2025-12-31_3f2a9c01b7de.pdf`.
     pub fn file_name(&self, extension: &str) -> String {
-        let period = match (self.stamp.from, self.stamp.to) {
-            (None, None) => "all".to_owned(),
-            (Some(f), None) => format!("from-{f}"),
-            (None, Some(t)) => format!("to-{t}"),
-            (Some(f), Some(t)) => format!("{f}_{t}"),
-        };
+        let period = crate::gather::Period {
+            from: self.stamp.from,
+            to: self.stamp.to,
+        }
+        .file_part();
         let subject: String = self
             .subject_key
             .chars()

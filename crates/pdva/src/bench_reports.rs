@@ -35,7 +35,7 @@ fn peak_mib() -> Option<f64> {
 struct Timed {
     made: Duration,
     rendered: Duration,
-    pages_bytes: usize,
+    pdf_bytes: usize,
 }
 
 async fn time_one(
@@ -62,7 +62,7 @@ async fn time_one(
     Ok(Timed {
         made,
         rendered: started.elapsed(),
-        pages_bytes: pdf.len(),
+        pdf_bytes: pdf.len(),
     })
 }
 
@@ -84,7 +84,7 @@ pub async fn bench(
         .max_by_key(|c| c.patients)
         .map(|c| c.site_code.clone())
         .context("the registry has no sites")?;
-    let facts_limbs = {
+    let busiest_operator = {
         // The busiest operator, from a report of the whole registry.
         let whole = pdva_reports::gather::outcomes(
             store,
@@ -110,18 +110,18 @@ pub async fn bench(
         one => vec![one],
     };
     println!(
-        "pdva bench reports: largest site {site}, busiest operator {facts_limbs}, {rounds} round(s); peak before: {:.0} MiB",
+        "pdva bench reports: largest site {site}, busiest operator {busiest_operator}, {rounds} round(s); peak before: {:.0} MiB",
         peak_mib().unwrap_or(f64::NAN)
     );
     for kind in kinds {
         for round in 1..=rounds {
-            let t = time_one(store, kind, &site, &facts_limbs, &generation).await?;
+            let t = time_one(store, kind, &site, &busiest_operator, &generation).await?;
             println!(
                 "  {kind:?} round {round}: made {:>8.1} ms, PDF {:>8.1} ms, total {:>8.1} ms, {:>8} bytes; peak so far {:.0} MiB",
                 t.made.as_secs_f64() * 1e3,
                 t.rendered.as_secs_f64() * 1e3,
                 (t.made + t.rendered).as_secs_f64() * 1e3,
-                t.pages_bytes,
+                t.pdf_bytes,
                 peak_mib().unwrap_or(f64::NAN)
             );
         }

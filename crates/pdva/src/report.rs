@@ -30,26 +30,9 @@ pub async fn outcomes(
     as_of: NaiveDate,
     audience: Audience,
 ) -> Result<OutcomesReport> {
-    let reference = store.reference_data().await?;
-    let filter = filter.resolve_for(&reference, audience)?;
-    let data_version = store.data_version().await?.to_string();
-    let mut cohort = CohortBuilder::new(&filter, as_of);
-    if cohort.makes_room_for_patients() {
-        cohort.reserve_for_patients(store.outcome_facts_size_hint().await?);
-    }
-    store
-        .for_each_patient_facts(filter.site.as_deref(), |facts| cohort.add(&facts))
+    pdva_reports::gather::outcomes(store, filter, as_of, audience)
         .await
-        .context("could not read the patients' records")?;
-    let limbs = cohort.finish();
-    let request = ReportRequest {
-        as_of,
-        filter,
-        data_version,
-    };
-    Ok(pdva_outcomes::report_from_limbs(
-        &limbs, &reference, &request,
-    )?)
+        .context("could not make the outcomes report")
 }
 
 /// Prints the report in the chosen format.
