@@ -323,19 +323,16 @@ fn step_view(chart: &StepChart) -> StepView {
                 // The curve's name on a line of its own, its numbers under
                 // it: a long name would run into the first numbers.
                 let label_y = at_risk_title_y + (2 * i + 1) as f64 * AT_RISK_ROW;
-                let mut cells: Vec<Tick> = Vec::new();
-                for (d, n) in chart.at_risk_days.iter().zip(&c.at_risk) {
-                    let pos = x.at(*d);
-                    // Numbers too close to the one before (day 30 beside day
-                    // 0 on a five-year axis) are left out, like tick labels.
-                    if *d > x_max || cells.last().is_some_and(|t| pos - t.pos < 22.0) {
-                        continue;
-                    }
-                    cells.push(Tick {
-                        pos,
+                let cells: Vec<Tick> = chart
+                    .at_risk_days
+                    .iter()
+                    .zip(&c.at_risk)
+                    .filter(|(d, _)| **d <= x_max)
+                    .map(|(d, n)| Tick {
+                        pos: x.at(*d),
                         label: count_text(*n),
-                    });
-                }
+                    })
+                    .collect();
                 AtRiskRow {
                     label_y: r(label_y),
                     y: r(label_y + AT_RISK_ROW),

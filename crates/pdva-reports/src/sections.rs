@@ -327,10 +327,12 @@ fn axis(last_day: f64) -> (f64, Vec<f64>) {
     } else {
         1826.0
     };
+    // Day 30 would print on top of day 0 on an axis of two years or more;
+    // its number at risk is in the table of estimates beside the chart.
     let days = AT_RISK_DAYS
         .iter()
         .copied()
-        .filter(|&d| d <= x_max)
+        .filter(|&d| d <= x_max && !(d == 30.0 && x_max >= 730.0))
         .collect();
     (x_max, days)
 }
