@@ -177,7 +177,12 @@ async fn generate_verify_tamper(db_url: &str, key_file: &str, pg: Option<(&str, 
 
     // Change one procedure's device behind the application's back.
     let id: String =
-        sqlx::query_scalar("SELECT id FROM record WHERE kind = 'procedure' ORDER BY id LIMIT 1")
+        // One whose fistula was created, so that the change below changes
+        // it (ids are random: the first by id may be a failed procedure).
+        sqlx::query_scalar(
+            "SELECT id FROM record WHERE kind = 'procedure' \
+             AND body LIKE '%\"fistula_created\":true%' ORDER BY id LIMIT 1",
+        )
             .fetch_one(store.pool())
             .await
             .unwrap();
