@@ -245,32 +245,32 @@ pub fn thirty_day(report: &OutcomesReport) -> Section {
     section
 }
 
-/// A Kaplan–Meier curve of an endpoint, from day 0.
-pub fn survival_curve(label: &str, endpoint: &SurvivalEndpoint, days: &[f64]) -> Curve {
+/// A curve from day 0 (`start`: 1 for survival, 0 for incidence) through
+/// `rows`, with its numbers at risk on `days` (all `n` on day 0, otherwise
+/// as the engine's estimate of that day gives them).
+fn curve(
+    label: &str,
+    start: f64,
+    rows: impl Iterator<Item = Step>,
+    n: u64,
+    at_risk_on: impl Fn(f64) -> Option<u64>,
+    days: &[f64],
+) -> Curve {
     let mut steps = vec![Step {
         t_days: 0.0,
-        value: 1.0,
+        value: start,
         lower: None,
         upper: None,
     }];
-    steps.extend(endpoint.rows.iter().map(|r| Step {
-        t_days: r.t_days,
-        value: r.survival,
-        lower: r.ci_lower,
-        upper: r.ci_upper,
-    }));
+    steps.extend(rows);
     let at_risk = days
         .iter()
         .map(|&t| {
-            if t == 0.0 {
-                Count::Exact(endpoint.n)
+            Count::Exact(if t == 0.0 {
+                n
             } else {
-                endpoint
-                    .estimates
-                    .iter()
-                    .find(|e| e.t_days == t)
-                    .map_or(Count::Exact(0), |e| Count::Exact(e.at_risk))
-            }
+                at_risk_on(t).unwrap_or(0)
+            })
         })
         .collect();
     Curve {
@@ -280,39 +280,40 @@ pub fn survival_curve(label: &str, endpoint: &SurvivalEndpoint, days: &[f64]) ->
     }
 }
 
+/// A Kaplan–Meier curve of an endpoint, from day 0.
+pub fn survival_curve(label: &str, endpoint: &SurvivalEndpoint, days: &[f64]) -> Curve {
+    let rows = endpoint.rows.iter().map(|r| Step {
+        t_days: r.t_days,
+        value: r.survival,
+        lower: r.ci_lower,
+        upper: r.ci_upper,
+    });
+    let at_risk_on = |t| {
+        endpoint
+            .estimates
+            .iter()
+            .find(|e| e.t_days == t)
+            .map(|e| e.at_risk)
+    };
+    curve(label, 1.0, rows, endpoint.n, at_risk_on, days)
+}
+
 /// A cumulative incidence curve, from day 0.
 pub fn incidence_curve(label: &str, endpoint: &CompetingRiskEndpoint, days: &[f64]) -> Curve {
-    let mut steps = vec![Step {
-        t_days: 0.0,
-        value: 0.0,
-        lower: None,
-        upper: None,
-    }];
-    steps.extend(endpoint.rows.iter().map(|r| Step {
+    let rows = endpoint.rows.iter().map(|r| Step {
         t_days: r.t_days,
         value: r.cumulative_incidence,
         lower: r.ci_lower,
         upper: r.ci_upper,
-    }));
-    let at_risk = days
-        .iter()
-        .map(|&t| {
-            if t == 0.0 {
-                Count::Exact(endpoint.n)
-            } else {
-                endpoint
-                    .estimates
-                    .iter()
-                    .find(|e| e.t_days == t)
-                    .map_or(Count::Exact(0), |e| Count::Exact(e.at_risk))
-            }
-        })
-        .collect();
-    Curve {
-        label: label.into(),
-        steps,
-        at_risk,
-    }
+    });
+    let at_risk_on = |t| {
+        endpoint
+            .estimates
+            .iter()
+            .find(|e| e.t_days == t)
+            .map(|e| e.at_risk)
+    };
+    curve(label, 0.0, rows, endpoint.n, at_risk_on, days)
 }
 
 /// The x axis of curves: to the last day with a step, at least 6 months,
