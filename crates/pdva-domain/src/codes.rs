@@ -27,6 +27,9 @@ macro_rules! code_enum {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
             /// The data-dictionary field name this code set is first used for.
             pub const FIELD: &'static str = $field;
+            /// Every code's stored spelling with its label, in DOMAIN.md's
+            /// order: what exports declare as the field's choices.
+            pub const CODES: &'static [(&'static str, &'static str)] = &[$(($code, $label)),+];
 
             /// The stored (snake case) spelling.
             pub fn as_code(self) -> &'static str {

@@ -16,7 +16,7 @@
 //! within the deployment and useless for searching, because nobody without
 //! the secret can compute the pseudonym of a registry id.
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use hmac::{Hmac, Mac};
 use serde::Serialize;
 use serde_json::Value;
@@ -482,6 +482,143 @@ pub fn deidentify(file: &PatientFile, key: &PseudonymKey, today: NaiveDate) -> R
         follow_up_ended_day: file.patient.follow_up_ended_on.map(days),
         follow_up_end_reason: file.patient.follow_up_end_reason,
         records,
+    }
+}
+
+/// The per-export secret behind the date shift of an export (DOMAIN.md
+/// section 11): each patient's dates move by one offset of up to ±364 days
+/// derived from it, so intervals stay exact and no calendar date survives.
+/// The key is made afresh for each export and never stored, so two exports
+/// shift the same patient differently. Its `Debug` never prints the secret.
+#[derive(Clone)]
+pub struct DateShiftKey([u8; 32]);
+
+impl std::fmt::Debug for DateShiftKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DateShiftKey(<secret>)")
+    }
+}
+
+impl DateShiftKey {
+    /// The key from 32 random bytes (the caller draws them: no I/O here).
+    pub fn new(secret: [u8; 32]) -> Self {
+        Self(secret)
+    }
+
+    /// The patient's offset in days, from −364 to +364.
+    pub fn offset_days(&self, patient_id: RecordId) -> i64 {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        mac.update(b"date-shift:");
+        mac.update(patient_id.0.as_bytes());
+        let digest = mac.finalize().into_bytes();
+        let n = u64::from_be_bytes(digest[..8].try_into().expect("8 bytes"));
+        // 729 offsets: −364..=364. The modulo bias of 2^64 mod 729 is negligible.
+        (n % 729) as i64 - 364
+    }
+}
+
+impl PseudonymKey {
+    /// The pseudonymous record id that stands for `id` in a de-identified
+    /// export: a random-looking UUID (version 4), so it carries no creation
+    /// time as the registry's time-ordered ids do, and the same for every
+    /// reference to the record, so links between records survive.
+    pub fn record_id(&self, id: RecordId) -> RecordId {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        mac.update(b"record:");
+        mac.update(id.0.as_bytes());
+        let digest = mac.finalize().into_bytes();
+        let bits = u128::from_be_bytes(digest[..16].try_into().expect("16 bytes"));
+        RecordId::from_bits(bits)
+    }
+}
+
+/// A patient's file as a de-identified export carries it, with the age
+/// that replaces the date of birth.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeidentifiedFile {
+    /// The file: ids pseudonymous, dates shifted, identifiers and free text
+    /// removed. Its `date_of_birth` is artificial (the shifted day 0 less the
+    /// age) and must never be exported: the schema marks it identifying.
+    pub file: PatientFile,
+    /// Age in whole years at the first index procedure (day 0).
+    pub age_at_index: i32,
+    /// The date shift applied, in days (kept by nobody: for tests that
+    /// check intervals, never written to an export).
+    pub shift_days: i64,
+}
+
+/// The de-identified form of a patient's file for an export (DOMAIN.md
+/// section 11), field by field through [`FIELDS`]: identifying and
+/// free-text fields emptied, every date of the patient shifted by the
+/// patient's offset under `shift`, every record id and every reference
+/// (index procedure, clinician) replaced by its pseudonymous id under
+/// `key`, the registry id by the patient's pseudonym. A field the table
+/// does not mark is emptied too (fail closed). The caller decides who may
+/// receive it (the research population, [`crate::disclosure`]).
+pub fn deidentify_file(
+    file: &PatientFile,
+    key: &PseudonymKey,
+    shift: &DateShiftKey,
+    today: NaiveDate,
+) -> DeidentifiedFile {
+    let offset = shift.offset_days(file.patient_id);
+    let moved = |d: NaiveDate| d + chrono::Duration::days(offset);
+    let (zero, _) = day_zero(file, today);
+    let age = file.patient.age_on(zero);
+    let shifted_zero = moved(zero);
+    let birth = shifted_zero
+        .with_year(shifted_zero.year() - age)
+        .unwrap_or_else(|| shifted_zero - chrono::Duration::days(i64::from(age) * 365));
+    let patient = crate::records::Patient {
+        registry_id: crate::values::RegistryId::parse(key.patient(file.patient_id).as_str())
+            .expect("a pseudonym is a valid registry id"),
+        nhs_number: None,
+        hospital_number: None,
+        family_name: None,
+        given_name: None,
+        date_of_birth: birth,
+        sex: file.patient.sex,
+        home_site: file.patient.home_site.clone(),
+        follow_up_ended_on: file.patient.follow_up_ended_on.map(moved),
+        follow_up_end_reason: file.patient.follow_up_end_reason,
+    };
+    let records = file
+        .records
+        .iter()
+        .map(|(id, record)| {
+            let kind = record.kind();
+            let mut fields = fields_of(record);
+            for (name, value) in fields.iter_mut() {
+                let disclosure = disclosure_of(kind, name);
+                *value = match disclosure {
+                    None | Some(Identifying) | Some(FreeText) => Value::Null,
+                    Some(Date) => match value.as_str().and_then(|s| s.parse::<NaiveDate>().ok()) {
+                        Some(d) => Value::String(moved(d).to_string()),
+                        None => Value::Null,
+                    },
+                    Some(Reference) => {
+                        match value.as_str().and_then(|s| s.parse::<RecordId>().ok()) {
+                            Some(target) => Value::String(key.record_id(target).to_string()),
+                            None => Value::Null,
+                        }
+                    }
+                    Some(Research) => std::mem::take(value),
+                };
+            }
+            let tagged = serde_json::json!({"kind": kind.as_str(), "record": fields});
+            let record: ClinicalRecord = serde_json::from_value(tagged)
+                .expect("a de-identified record keeps every required field");
+            (key.record_id(*id), record)
+        })
+        .collect();
+    DeidentifiedFile {
+        file: PatientFile {
+            patient_id: key.record_id(file.patient_id),
+            patient,
+            records,
+        },
+        age_at_index: age,
+        shift_days: offset,
     }
 }
 

@@ -366,9 +366,65 @@ impl Store {
                         AND p.voided = 0 AND p.site_code = $1))"
                 .to_owned(),
         };
-        let mut query = sqlx::query(&sql);
+        let binds: Vec<String> = site.map(str::to_owned).into_iter().collect();
+        self.load_files(&sql, binds).await
+    }
+
+    /// Ids of the non-voided patients of one home site or of the whole
+    /// registry, in id order: the order of every export, so that the same
+    /// registry exports the same files whenever (and wherever) it is read.
+    pub async fn patient_ids_in_order(&self, site: Option<&str>) -> Result<Vec<RecordId>> {
+        let sql = match site {
+            None => "SELECT id FROM record WHERE kind = 'patient' AND voided = 0 ORDER BY id",
+            Some(_) => {
+                "SELECT id FROM record WHERE kind = 'patient' AND voided = 0 AND site_code = $1 \
+                 ORDER BY id"
+            }
+        };
+        let mut query = sqlx::query(sql);
         if let Some(site) = site {
             query = query.bind(site.to_owned());
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                let id: String = r.try_get(0)?;
+                id.parse().map_err(|_| StoreError::Corrupt {
+                    id,
+                    kind: "patient".into(),
+                    detail: "id is not a record id".into(),
+                })
+            })
+            .collect()
+    }
+
+    /// The whole files of these patients (non-voided ones; in no particular
+    /// order), read in one query: how an export streams a registry in
+    /// batches of patients, in constant memory.
+    pub async fn patient_files_of(&self, ids: &[RecordId]) -> Result<Vec<PatientFile>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = (1..=ids.len())
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT r.id, r.kind, r.patient_id, r.created_at, r.body, k.wrapped_key \
+             FROM record r LEFT JOIN patient_key k ON k.patient_id = r.id \
+             WHERE r.voided = 0 AND ((r.kind = 'patient' AND r.id IN ({list})) \
+             OR r.patient_id IN ({list}))"
+        );
+        self.load_files(&sql, ids.iter().map(ToString::to_string).collect())
+            .await
+    }
+
+    /// Reads patient and clinical rows selected by `sql` (the columns of
+    /// [`RawRow`], in order) and assembles them into files.
+    async fn load_files(&self, sql: &str, binds: Vec<String>) -> Result<Vec<PatientFile>> {
+        let mut query = sqlx::query(sql);
+        for bind in binds {
+            query = query.bind(bind);
         }
         let mut index: HashMap<RecordId, usize> = HashMap::new();
         let mut slots: Vec<Slot> = Vec::new();

@@ -644,6 +644,26 @@ impl Store {
         reference: &pdva_domain::ReferenceData,
         today: NaiveDate,
     ) -> Result<ImportSummary> {
+        self.import_registry(actor, &[], files, reference, today)
+            .await
+            .map(|(summary, _)| summary)
+    }
+
+    /// Writes reference records (sites, clinicians, governance meetings, with
+    /// the ids given) and whole patient files in **one** transaction, so that
+    /// an import is all or nothing: every file is checked first (a hard
+    /// finding refuses everything, before anything is written), soft warnings
+    /// are acknowledged in the audit trail, and every record gets its audit
+    /// entry. `reference` must already hold the sites and clinicians being
+    /// written.
+    pub async fn import_registry(
+        &self,
+        actor: &Actor,
+        reference_records: &[(RecordId, AnyRecord)],
+        files: &[PatientFile],
+        reference: &pdva_domain::ReferenceData,
+        today: NaiveDate,
+    ) -> Result<(ImportSummary, DataVersion)> {
         let mut summary = ImportSummary::default();
         let mut checked_files = Vec::with_capacity(files.len());
         for file in files {
@@ -655,6 +675,16 @@ impl Store {
         }
         let (mut tx, head) = self.begin_write().await?;
         let mut chain = ChainWriter::new(head, actor.name());
+        for (id, record) in reference_records {
+            if matches!(record, AnyRecord::Patient(_) | AnyRecord::Clinical(_)) {
+                return Err(StoreError::Invalid(format!(
+                    "record {id}: patients and clinical records are imported with their patient file"
+                )));
+            }
+            let row = RecordRow::new(*id, None, record, chain.actor(), chain.at());
+            chain.create(row, None, None);
+            summary.records += 1;
+        }
         for (file, warnings) in files.iter().zip(checked_files) {
             let warnings_of = |id: RecordId| {
                 let mine: Vec<Finding> = warnings
@@ -706,9 +736,9 @@ impl Store {
             summary.patients += 1;
             summary.records += 1;
         }
-        chain.flush(&mut tx).await?;
+        let version = chain.flush(&mut tx).await?;
         tx.commit().await?;
-        Ok(summary)
+        Ok((summary, version))
     }
 }
 

@@ -7,6 +7,7 @@ mod bench_reports;
 mod bench_web;
 mod config;
 mod documents;
+mod exchange;
 mod generate;
 mod progress;
 mod report;
@@ -185,6 +186,59 @@ enum Command {
     Patient {
         #[command(subcommand)]
         command: PatientCommand,
+    },
+    /// Export the registry, streamed in constant memory, in a form other tools
+    /// read; every export is logged in the access log (who, kind, filters,
+    /// de-identified or not, patients, rows, data version).
+    Export {
+        /// The format.
+        #[arg(value_enum)]
+        kind: exchange::ExportKind,
+        #[command(flatten)]
+        db: DbArg,
+        /// Where to write it: a directory (csv) that must not exist yet or be empty.
+        #[arg(long, value_name = "PATH")]
+        out: PathBuf,
+        /// Only the patients of this home site (reference data of every site is kept).
+        #[arg(long, value_name = "CODE")]
+        site: Option<String>,
+        /// Only patients with an index procedure on or after this date (YYYY-MM-DD).
+        #[arg(long, value_name = "DATE")]
+        from: Option<chrono::NaiveDate>,
+        /// Only patients with an index procedure on or before this date (YYYY-MM-DD).
+        #[arg(long, value_name = "DATE")]
+        to: Option<chrono::NaiveDate>,
+        /// The de-identified form (DOMAIN.md section 11): only patients in the
+        /// research population; no names, NHS or hospital numbers, dates of birth
+        /// (age at the index procedure instead) or free text; every date of a
+        /// patient shifted by one secret offset of up to ±364 days (intervals stay
+        /// exact); ids replaced by keyed pseudonyms (the key file's pseudonym secret).
+        #[arg(long)]
+        deidentify: bool,
+        /// Export with this registry user's rights: a researcher gets only the
+        /// de-identified form, and a user with some sites only names one with --site.
+        #[arg(long, value_name = "USERNAME")]
+        as_user: Option<String>,
+    },
+    /// Import tidy CSV files (one per instrument, as `pdva template` and
+    /// `pdva export csv` write them): all or nothing. Every problem is listed
+    /// (file, line, column, value, rule) and nothing is written unless there
+    /// are none; soft warnings are listed and accepted; records already in the
+    /// registry unchanged are skipped, so importing the same files twice changes
+    /// nothing. A registry that does not exist yet is created, with its key file.
+    Import {
+        #[command(flatten)]
+        db: DbArg,
+        /// A directory of instrument files, or one file.
+        #[arg(value_name = "DIR_OR_FILE")]
+        path: PathBuf,
+    },
+    /// Write blank import templates (the header of each instrument's CSV) and
+    /// the data dictionary.
+    Template {
+        /// The directory to write them in (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
     },
 }
 
@@ -569,6 +623,37 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             serve(store, &config.addr(addr.addr), settings).await?;
         }
         Command::User { command } => users::run(&config, command).await?,
+        Command::Export {
+            kind,
+            db,
+            out,
+            site,
+            from,
+            to,
+            deidentify,
+            as_user,
+        } => {
+            let store = open(&config.db(db.db)).await?;
+            let request = exchange::ExportRequest {
+                kind,
+                out,
+                site,
+                from,
+                to,
+                deidentify,
+                as_user,
+            };
+            let result = exchange::export(&store, request).await;
+            store.close().await;
+            result?;
+        }
+        Command::Import { db, path } => {
+            let store = open(&config.db(db.db)).await?;
+            let result = exchange::import(&store, &path).await;
+            store.close().await;
+            result?;
+        }
+        Command::Template { out } => exchange::template(&out)?,
         Command::Audit {
             command: AuditCommand::Verify { db },
         } => {

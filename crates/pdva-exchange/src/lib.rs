@@ -1,0 +1,48 @@
+//! # pdva-exchange
+//!
+//! Data in and out of the registry. One declared export schema
+//! ([`schema`]) from which every format takes its columns, types, codes and
+//! what each field discloses; one export driver ([`export`]) that streams
+//! the registry a batch of patients at a time into a format's [`Sink`]
+//! (tidy CSV in [`tidy`]), applying the research population and the
+//! de-identification of DOMAIN.md section 11; and the all-or-nothing bulk
+//! import of the tidy CSV files ([`import`]).
+
+pub mod cells;
+pub mod export;
+pub mod import;
+pub mod schema;
+pub mod tidy;
+
+pub use export::{ExportFilter, ExportSummary, Row, Sink, export};
+pub use import::{ImportProblem, ImportReport};
+
+use std::path::PathBuf;
+
+/// What can go wrong moving data in or out.
+#[derive(Debug, thiserror::Error)]
+pub enum ExchangeError {
+    /// The registry refused or failed.
+    #[error(transparent)]
+    Store(#[from] pdva_store::StoreError),
+    /// A file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Reading or writing failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// A CSV file could not be written.
+    #[error(transparent)]
+    Csv(#[from] csv::Error),
+    /// The output is there already; nothing is overwritten.
+    #[error("{} exists and is not empty: choose a new output path", .0.display())]
+    OutputExists(PathBuf),
+    /// An import found problems; nothing was written.
+    #[error("{} problem(s) found; nothing was imported", .0.problems.len())]
+    ImportRefused(Box<ImportReport>),
+}

@@ -1,0 +1,216 @@
+//! `pdva export`, `pdva import` and `pdva template`: data in and out of the
+//! registry (crates/pdva-exchange), each export logged in the access log
+//! with who, which kind, filters, de-identified or not, how many patients
+//! and rows, and the data version.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use chrono::NaiveDate;
+use pdva_exchange::{ExchangeError, ExportFilter, ExportSummary};
+use pdva_store::{AccessAction, AccessEvent, Role, SiteAccess, Store};
+
+use crate::progress::CliProgress;
+use crate::users::cli_actor;
+
+/// The kinds of export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportKind {
+    /// Tidy CSV: one file per instrument plus the data dictionary (a directory).
+    Csv,
+}
+
+impl ExportKind {
+    fn name(self) -> &'static str {
+        match self {
+            ExportKind::Csv => "csv",
+        }
+    }
+}
+
+/// The options of `pdva export` after the database.
+#[derive(Debug, Clone)]
+pub struct ExportRequest {
+    /// Which format.
+    pub kind: ExportKind,
+    /// Where to write it (must not exist, or be an empty directory).
+    pub out: PathBuf,
+    /// Only this home site's patients.
+    pub site: Option<String>,
+    /// Only patients with an index procedure on or after.
+    pub from: Option<NaiveDate>,
+    /// Only patients with an index procedure on or before.
+    pub to: Option<NaiveDate>,
+    /// The de-identified form.
+    pub deidentify: bool,
+    /// Export with this registry user's rights (a researcher gets only the
+    /// de-identified form of their sites).
+    pub as_user: Option<String>,
+}
+
+/// Runs an export and logs it.
+pub async fn export(store: &Store, request: ExportRequest) -> Result<()> {
+    let today = chrono::Local::now().date_naive();
+    let (actor, role) = match &request.as_user {
+        None => (cli_actor().name().to_owned(), "command_line".to_owned()),
+        Some(name) => {
+            let user = store
+                .users()
+                .await?
+                .into_iter()
+                .find(|u| u.username.as_str() == name)
+                .with_context(|| format!("--as-user: no user named {name}"))?;
+            if user.disabled {
+                bail!("--as-user: the account {name} is disabled");
+            }
+            if user.role == Role::Researcher && !request.deidentify {
+                bail!(
+                    "--as-user {name} is a researcher: researchers receive only the de-identified \
+                     form (add --deidentify)"
+                );
+            }
+            if let SiteAccess::Sites(sites) = &user.sites {
+                match &request.site {
+                    Some(site) if sites.iter().any(|s| s.as_str() == site) => {}
+                    Some(site) => bail!("--site {site}: {name} has no rights at that site"),
+                    None => bail!(
+                        "--as-user {name} has rights at some sites only: name one with --site ({})",
+                        sites
+                            .iter()
+                            .map(|s| s.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                }
+            }
+            (
+                user.username.as_str().to_owned(),
+                user.role.as_str().to_owned(),
+            )
+        }
+    };
+    let filter = ExportFilter {
+        site: request.site.clone(),
+        from: request.from,
+        to: request.to,
+        deidentify: request.deidentify,
+    };
+    let progress = CliProgress::new();
+    let summary = match request.kind {
+        ExportKind::Csv => export_csv(store, &filter, today, &request.out, &progress).await?,
+    };
+    store.log_access(AccessEvent::now(
+        actor,
+        role,
+        AccessAction::Export,
+        None,
+        Some(audit_detail(request.kind, &filter, &summary)),
+    ));
+    store.flush_access_log().await?;
+    println!(
+        "Exported {} patient(s), {} row(s) as {}{} to {} (data version {}).",
+        summary.patients,
+        summary.rows,
+        request.kind.name(),
+        if filter.deidentify {
+            ", de-identified"
+        } else {
+            ""
+        },
+        request.out.display(),
+        summary.data_version
+    );
+    if summary.changed_during_export {
+        eprintln!(
+            "warning: the registry changed while it was exported; take the export again for one \
+             consistent version"
+        );
+    }
+    Ok(())
+}
+
+/// What the access log records of an export (never an identifier).
+fn audit_detail(kind: ExportKind, filter: &ExportFilter, summary: &ExportSummary) -> String {
+    format!(
+        "export {}: {}; {} patients, {} rows; data version {}",
+        kind.name(),
+        filter.describe(),
+        summary.patients,
+        summary.rows,
+        summary.data_version
+    )
+}
+
+async fn export_csv(
+    store: &Store,
+    filter: &ExportFilter,
+    today: NaiveDate,
+    out: &Path,
+    progress: &CliProgress,
+) -> Result<ExportSummary> {
+    let staged = pdva_exchange::tidy::StagedDir::new(out)?;
+    let result = async {
+        let mut sink = pdva_exchange::tidy::CsvSink::create(staged.path(), filter.deidentify)?;
+        let summary = pdva_exchange::export(store, filter, today, &mut sink, progress).await?;
+        sink.finish()?;
+        Ok::<_, ExchangeError>(summary)
+    }
+    .await;
+    match result {
+        Ok(summary) => {
+            staged.commit()?;
+            Ok(summary)
+        }
+        Err(e) => {
+            staged.abandon();
+            Err(e.into())
+        }
+    }
+}
+
+/// Runs an import; on refusal prints every problem and fails.
+pub async fn import(store: &Store, path: &Path) -> Result<()> {
+    let today = chrono::Local::now().date_naive();
+    let progress = CliProgress::new();
+    match pdva_exchange::import::import(store, path, &cli_actor(), today, &progress).await {
+        Ok(report) => {
+            for warning in &report.warnings {
+                println!("warning (accepted): {warning}");
+            }
+            println!(
+                "Imported {} patient(s), {} record(s) from {} row(s); {} unchanged (already in \
+                 the registry); {} warning(s) accepted; data version {}.",
+                report.patients_written,
+                report.records_written,
+                report.rows_read,
+                report.unchanged,
+                report.warnings.len(),
+                report.data_version.unwrap_or_default()
+            );
+            Ok(())
+        }
+        Err(ExchangeError::ImportRefused(report)) => {
+            for problem in &report.problems {
+                eprintln!("error: {problem}");
+            }
+            bail!(
+                "{} problem(s) in {}; nothing was imported",
+                report.problems.len(),
+                path.display()
+            )
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Writes the blank templates and the data dictionary.
+pub fn template(out: &Path) -> Result<()> {
+    let written = pdva_exchange::tidy::write_templates(out)?;
+    println!(
+        "Wrote {} file(s) to {}: one blank CSV per instrument (header row only) and {}.",
+        written.len(),
+        out.display(),
+        pdva_exchange::tidy::DICTIONARY_FILE
+    );
+    Ok(())
+}
