@@ -297,3 +297,60 @@ fn transaction_bundle_puts_every_resource_by_type_and_id() {
         assert!(ids.contains(id), "dangling reference {target}");
     }
 }
+
+#[test]
+fn deidentified_output_drops_free_text_the_file_still_holds() {
+    let (reference, files) = registry();
+    let mut seen = 0;
+    for file in &files {
+        let text = serde_json::to_string(&json(file, &reference, true)).unwrap();
+        for (_, r) in &file.records {
+            let free: Option<&str> = match r {
+                ClinicalRecord::Amputation(a) => a.reason.as_deref(),
+                ClinicalRecord::AntithromboticTherapy(t) => t.dose.as_deref(),
+                ClinicalRecord::Procedure(p) => p.device_lot.as_deref(),
+                ClinicalRecord::AdverseEvent(e) => e.description.as_deref(),
+                ClinicalRecord::Consent(c) => c.information_version.as_deref(),
+                _ => None,
+            };
+            if let Some(free) = free.filter(|s| s.len() > 3) {
+                seen += 1;
+                assert!(!text.contains(&format!("\"{free}\"")), "{free:?} in {text}");
+            }
+        }
+    }
+    assert!(seen > 0, "the generated registry has free text to drop");
+}
+
+#[test]
+fn death_withdrawal_and_follow_up_are_dated() {
+    let (reference, files) = registry();
+    let file = files.iter().find(|f| f.death().is_some()).unwrap();
+    let resources = json(file, &reference, false);
+    let death = file.death().unwrap().1.date;
+    assert_eq!(resources[0]["deceasedDateTime"], death.to_string());
+    for episode in of_type(&resources, "EpisodeOfCare") {
+        assert_eq!(episode["status"], "finished");
+        let end = episode["period"]["end"].as_str().unwrap();
+        assert!(end <= death.to_string().as_str());
+    }
+
+    let (file, id, withdrawn) = files
+        .iter()
+        .find_map(|f| {
+            f.consents()
+                .find_map(|(id, c)| c.research_consent_withdrawn_on.map(|d| (f, id, d)))
+        })
+        .expect("a research-consent withdrawal");
+    let resources = json(file, &reference, false);
+    let consent = of_type(&resources, "Consent")
+        .find(|c| c["id"] == id.to_string())
+        .unwrap();
+    assert_eq!(consent["scope"]["coding"][0]["code"], "research");
+    assert_eq!(consent["status"], "inactive");
+    assert_eq!(consent["provision"]["period"]["end"], withdrawn.to_string());
+    assert_eq!(
+        consent["patient"]["reference"],
+        format!("Patient/{}", file.patient_id)
+    );
+}
