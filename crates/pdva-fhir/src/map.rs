@@ -210,14 +210,15 @@ pub fn practitioner(id: RecordId, clinician: &Clinician, deidentified: bool) -> 
             .map(str::trim)
             .filter(|s| !s.is_empty())
         {
-            let gmc = reg.len() == 7 && reg.bytes().all(|b| b.is_ascii_digit());
-            identifier.push(Identifier {
-                system: if gmc {
-                    GMC_SYSTEM.to_owned()
-                } else {
-                    format!("{REGISTRY_BASE}/Id/professional-registration")
+            identifier.push(match gmc_number(reg) {
+                Some(gmc) => Identifier {
+                    system: GMC_SYSTEM.to_owned(),
+                    value: gmc.to_owned(),
                 },
-                value: reg.to_owned(),
+                None => Identifier {
+                    system: format!("{REGISTRY_BASE}/Id/professional-registration"),
+                    value: reg.to_owned(),
+                },
             });
         }
         name.push(HumanName {
@@ -233,6 +234,14 @@ pub fn practitioner(id: RecordId, clinician: &Clinician, deidentified: bool) -> 
         identifier,
         name,
     }
+}
+
+/// The seven digits of a GMC number written as `1234567` or `GMC 1234567`.
+pub(crate) fn gmc_number(registration: &str) -> Option<&str> {
+    let digits = registration
+        .strip_prefix("GMC")
+        .map_or(registration, str::trim_start);
+    (digits.len() == 7 && digits.bytes().all(|b| b.is_ascii_digit())).then_some(digits)
 }
 
 /// The Organizations (sites, by code) and Practitioners (clinicians, by id)

@@ -354,3 +354,19 @@ fn death_withdrawal_and_follow_up_are_dated() {
         format!("Patient/{}", file.patient_id)
     );
 }
+
+#[test]
+fn gmc_numbers_use_the_uk_core_system() {
+    assert_eq!(crate::map::gmc_number("GMC 0000107"), Some("0000107"));
+    assert_eq!(crate::map::gmc_number("1234567"), Some("1234567"));
+    assert_eq!(crate::map::gmc_number("NMC 12A3456"), None);
+    assert_eq!(crate::map::gmc_number("12345678"), None);
+    let (reference, _) = registry();
+    let (id, clinician) = reference
+        .clinicians
+        .iter()
+        .find(|(_, c)| c.professional_registration.is_some())
+        .unwrap();
+    let p = serde_json::to_value(crate::map::practitioner(*id, clinician, false)).unwrap();
+    assert_eq!(p["identifier"][0]["system"], crate::map::GMC_SYSTEM, "{p}");
+}
