@@ -6,7 +6,9 @@
 use chrono::NaiveDate;
 use pdva_domain::deident::{DateShiftKey, PseudonymKey, deidentify_file};
 use pdva_domain::disclosure::in_research_population;
-use pdva_domain::{Clinician, GovernanceMeeting, PatientFile, RecordId, RecordKind, Site};
+use pdva_domain::{
+    Clinician, GovernanceMeeting, PatientFile, RecordId, RecordKind, ReferenceData, Site,
+};
 use pdva_store::{DataVersion, Progress, Store};
 use serde::Serialize;
 
@@ -87,6 +89,14 @@ pub trait Sink {
     /// (sites, meetings, clinicians), then patient by patient in id order,
     /// each patient's row first and then their records in id order.
     fn row(&mut self, row: &Row<'_>) -> Result<(), ExchangeError>;
+
+    /// The sites and clinicians every patient's records refer to, before any
+    /// patient (for formats that resolve references, such as FHIR); in a
+    /// de-identified export, clinicians under their pseudonymous ids and with
+    /// no name or registration. The default ignores it.
+    fn reference_data(&mut self, _reference: &ReferenceData) -> Result<(), ExchangeError> {
+        Ok(())
+    }
 
     /// A patient's whole file, after their rows (for formats that write a
     /// patient at a time, such as FHIR). The default ignores it.
@@ -169,6 +179,23 @@ pub async fn export(
             ),
         )?;
     }
+
+    let mut reference = ReferenceData::default();
+    for (_, site) in &sites {
+        reference.sites.insert(site.site_code.clone(), site.clone());
+    }
+    for (id, clinician) in &clinicians {
+        if filter.deidentify {
+            reference.clinicians.insert(
+                key.record_id(*id),
+                deidentified_clinician(&key, *id, clinician),
+            );
+        } else {
+            reference.clinicians.insert(*id, clinician.clone());
+        }
+    }
+    sink.reference_data(&reference)?;
+    drop(reference);
 
     let ids = store.patient_ids_in_order(filter.site.as_deref()).await?;
     progress.start("exporting patients", ids.len() as u64);
@@ -276,6 +303,25 @@ fn clinician_fields(
         fields.insert("pdva_training_completed_on".into(), serde_json::Value::Null);
     }
     fields
+}
+
+/// A clinician as a de-identified export may show them: their pseudonym for
+/// a name, specialty, sites and proctored cases; no registration, training
+/// date or description.
+fn deidentified_clinician(key: &PseudonymKey, id: RecordId, clinician: &Clinician) -> Clinician {
+    Clinician {
+        display_name: pdva_domain::values::RequiredText::parse_for(
+            "display_name",
+            &key.clinician(id),
+        )
+        .expect("a pseudonym is not empty"),
+        professional_registration: None,
+        specialty: clinician.specialty,
+        sites: clinician.sites.clone(),
+        pdva_training_completed_on: None,
+        pdva_training_description: None,
+        proctored_cases: clinician.proctored_cases,
+    }
 }
 
 async fn governance_meetings(

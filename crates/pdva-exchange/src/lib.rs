@@ -10,6 +10,7 @@
 
 pub mod cells;
 pub mod export;
+pub mod fhir;
 pub mod import;
 pub mod schema;
 pub mod tidy;
@@ -42,6 +43,15 @@ pub enum ExchangeError {
     /// The output is there already; nothing is overwritten.
     #[error("{} exists and is not empty: choose a new output path", .0.display())]
     OutputExists(PathBuf),
+    /// The FHIR mapping refused a record.
+    #[error(transparent)]
+    Fhir(#[from] pdva_fhir::FhirError),
+    /// A transaction Bundle was asked for more patients than it may hold.
+    #[error(
+        "a FHIR transaction Bundle holds at most {0} patients: narrow the export with --site, \
+         --from or --to, or export Bulk Data NDJSON (without --bundle)"
+    )]
+    TooLargeForBundle(usize),
     /// An import found problems; nothing was written.
     #[error("{} problem(s) found; nothing was imported", .0.problems.len())]
     ImportRefused(Box<ImportReport>),

@@ -18,12 +18,16 @@ use crate::users::cli_actor;
 pub enum ExportKind {
     /// Tidy CSV: one file per instrument plus the data dictionary (a directory).
     Csv,
+    /// FHIR R4 Bulk Data NDJSON, one file per resource type (a directory); with
+    /// --bundle, one transaction Bundle of a small extract (a JSON file).
+    Fhir,
 }
 
 impl ExportKind {
     fn name(self) -> &'static str {
         match self {
             ExportKind::Csv => "csv",
+            ExportKind::Fhir => "fhir",
         }
     }
 }
@@ -46,6 +50,8 @@ pub struct ExportRequest {
     /// Export with this registry user's rights (a researcher gets only the
     /// de-identified form of their sites).
     pub as_user: Option<String>,
+    /// FHIR: one transaction Bundle instead of NDJSON.
+    pub bundle: bool,
 }
 
 /// Runs an export and logs it.
@@ -95,10 +101,18 @@ pub async fn export(store: &Store, request: ExportRequest) -> Result<()> {
         to: request.to,
         deidentify: request.deidentify,
     };
+    if request.bundle && request.kind != ExportKind::Fhir {
+        bail!("--bundle is for `pdva export fhir` only");
+    }
     let progress = CliProgress::new();
     let summary = match request.kind {
         ExportKind::Csv => export_csv(store, &filter, today, &request.out, &progress).await?,
+        ExportKind::Fhir if request.bundle => {
+            export_fhir_bundle(store, &filter, today, &request.out, &progress).await?
+        }
+        ExportKind::Fhir => export_fhir(store, &filter, today, &request.out, &progress).await?,
     };
+
     store.log_access(AccessEvent::now(
         actor,
         role,
@@ -148,11 +162,27 @@ async fn export_csv(
     out: &Path,
     progress: &CliProgress,
 ) -> Result<ExportSummary> {
+    into_directory(
+        out,
+        |dir| pdva_exchange::tidy::CsvSink::create(dir, filter.deidentify),
+        pdva_exchange::tidy::CsvSink::finish,
+        async |sink| pdva_exchange::export(store, filter, today, sink, progress).await,
+    )
+    .await
+}
+
+/// Writes an export into a directory that appears only when it is whole.
+async fn into_directory<S: pdva_exchange::Sink>(
+    out: &Path,
+    make: impl FnOnce(&Path) -> Result<S, ExchangeError>,
+    finish: impl FnOnce(S) -> Result<(), ExchangeError>,
+    run: impl AsyncFnOnce(&mut S) -> Result<ExportSummary, ExchangeError>,
+) -> Result<ExportSummary> {
     let staged = pdva_exchange::tidy::StagedDir::new(out)?;
     let result = async {
-        let mut sink = pdva_exchange::tidy::CsvSink::create(staged.path(), filter.deidentify)?;
-        let summary = pdva_exchange::export(store, filter, today, &mut sink, progress).await?;
-        sink.finish()?;
+        let mut sink = make(staged.path())?;
+        let summary = run(&mut sink).await?;
+        finish(sink)?;
         Ok::<_, ExchangeError>(summary)
     }
     .await;
@@ -166,6 +196,38 @@ async fn export_csv(
             Err(e.into())
         }
     }
+}
+
+async fn export_fhir(
+    store: &Store,
+    filter: &ExportFilter,
+    today: NaiveDate,
+    out: &Path,
+    progress: &CliProgress,
+) -> Result<ExportSummary> {
+    into_directory(
+        out,
+        |dir| pdva_exchange::fhir::FhirNdjsonSink::create(dir, filter.deidentify),
+        |sink| sink.finish().map(|_| ()),
+        async |sink| pdva_exchange::export(store, filter, today, sink, progress).await,
+    )
+    .await
+}
+
+async fn export_fhir_bundle(
+    store: &Store,
+    filter: &ExportFilter,
+    today: NaiveDate,
+    out: &Path,
+    progress: &CliProgress,
+) -> Result<ExportSummary> {
+    let mut sink = pdva_exchange::fhir::FhirBundleSink::new(filter.deidentify);
+    let summary = pdva_exchange::export(store, filter, today, &mut sink, progress).await?;
+    let bundle = sink.finish()?;
+    pdva_exchange::tidy::write_file_atomically(out, |w| {
+        serde_json::to_writer(&mut *w, &bundle).map_err(|e| ExchangeError::Io(e.into()))
+    })?;
+    Ok(summary)
 }
 
 /// Runs an import; on refusal prints every problem and fails.

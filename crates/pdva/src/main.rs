@@ -196,7 +196,8 @@ enum Command {
         kind: exchange::ExportKind,
         #[command(flatten)]
         db: DbArg,
-        /// Where to write it: a directory (csv) that must not exist yet or be empty.
+        /// Where to write it: a directory (csv, fhir) that must not exist yet or be
+        /// empty, or a file (fhir --bundle).
         #[arg(long, value_name = "PATH")]
         out: PathBuf,
         /// Only the patients of this home site (reference data of every site is kept).
@@ -219,6 +220,10 @@ enum Command {
         /// de-identified form, and a user with some sites only names one with --site.
         #[arg(long, value_name = "USERNAME")]
         as_user: Option<String>,
+        /// fhir: write one FHIR transaction Bundle (a JSON file) of a small
+        /// extract (at most 1,000 patients) instead of Bulk Data NDJSON.
+        #[arg(long)]
+        bundle: bool,
     },
     /// Import tidy CSV files (one per instrument, as `pdva template` and
     /// `pdva export csv` write them): all or nothing. Every problem is listed
@@ -632,6 +637,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             to,
             deidentify,
             as_user,
+            bundle,
         } => {
             let store = open(&config.db(db.db)).await?;
             let request = exchange::ExportRequest {
@@ -642,6 +648,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 to,
                 deidentify,
                 as_user,
+                bundle,
             };
             let result = exchange::export(&store, request).await;
             store.close().await;

@@ -1,0 +1,342 @@
+//! The bulk import as a registry administrator meets it: the export of a
+//! generated registry imports into an empty one and exports again to the
+//! same bytes; importing twice changes nothing; and each kind of broken file
+//! is refused with its precise place and rule, with nothing written.
+
+mod common;
+
+use std::path::Path;
+
+use common::{copy_dir, export_csv, generate, open, read_table, today, write_table};
+use pdva_exchange::{ExchangeError, ImportProblem};
+use pdva_store::{Actor, NoProgress, Store};
+
+async fn import(store: &Store, dir: &Path) -> Result<pdva_exchange::ImportReport, ExchangeError> {
+    pdva_exchange::import::import(store, dir, &Actor::new("cli:test"), today(), &NoProgress).await
+}
+
+fn files_of(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_export_imports_into_an_empty_registry_and_exports_to_the_same_bytes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, _) = open(tmp.path(), "a").await;
+    generate(&a, 150, 5).await;
+    let first = tmp.path().join("first");
+    let summary = export_csv(&a, &first, false).await;
+    assert_eq!(summary.patients, a.patient_ids().await.unwrap().len());
+    assert!(summary.rows > summary.patients * 5, "{summary:?}");
+
+    let (b, _) = open(tmp.path(), "b").await;
+    let report = import(&b, &first).await.unwrap();
+    assert_eq!(report.patients_written, summary.patients, "{report:?}");
+    assert_eq!(report.records_written, summary.rows, "{report:?}");
+    assert!(report.problems.is_empty());
+    let second = tmp.path().join("second");
+    export_csv(&b, &second, false).await;
+    let (one, two) = (files_of(&first), files_of(&second));
+    assert_eq!(one.len(), two.len());
+    for ((name, bytes), (name2, bytes2)) in one.iter().zip(&two) {
+        assert_eq!(name, name2);
+        assert!(bytes == bytes2, "{name} differs after the round trip");
+    }
+    assert!(b.verify_audit(&NoProgress).await.unwrap().is_intact());
+
+    // Idempotent: the same files again write nothing.
+    let version = b.data_version().await.unwrap();
+    let again = import(&b, &first).await.unwrap();
+    assert_eq!(again.patients_written, 0, "{again:?}");
+    assert_eq!(again.records_written, 0, "{again:?}");
+    assert_eq!(again.unchanged, summary.rows);
+    assert_eq!(b.data_version().await.unwrap(), version);
+}
+
+/// A broken copy of the good export: what to do to it, and the problem it
+/// must be refused with.
+struct Case {
+    name: &'static str,
+    break_it: Box<dyn Fn(&Path)>,
+    expect: Box<dyn Fn(&ImportProblem) -> bool>,
+}
+
+fn set_cell(dir: &Path, file: &str, row: usize, column: &str, value: &str) {
+    let path = dir.join(file);
+    let (header, mut rows) = read_table(&path);
+    let i = header.iter().position(|h| h == column).unwrap();
+    rows[row][i] = value.to_owned();
+    write_table(&path, &header, &rows);
+}
+
+fn cell(dir: &Path, file: &str, row: usize, column: &str) -> String {
+    let (header, rows) = read_table(&dir.join(file));
+    let i = header.iter().position(|h| h == column).unwrap();
+    rows[row][i].clone()
+}
+
+fn is(file: &str, line: Option<u64>, column: Option<&str>, rule: &str, p: &ImportProblem) -> bool {
+    p.file == file
+        && (line.is_none() || p.line == line)
+        && p.column.as_deref() == column
+        && p.rule.contains(rule)
+}
+
+fn cases() -> Vec<Case> {
+    vec![
+        Case {
+            name: "missing column",
+            break_it: Box::new(|d| {
+                let path = d.join("baseline.csv");
+                let (header, rows) = read_table(&path);
+                let i = header.iter().position(|h| h == "diabetes").unwrap();
+                let drop = |r: &Vec<String>| {
+                    let mut r = r.clone();
+                    r.remove(i);
+                    r
+                };
+                write_table(
+                    &path,
+                    &drop(&header),
+                    &rows.iter().map(drop).collect::<Vec<_>>(),
+                );
+            }),
+            expect: Box::new(|p| is("baseline.csv", Some(1), Some("diabetes"), "missing", p)),
+        },
+        Case {
+            name: "extra column",
+            break_it: Box::new(|d| {
+                let path = d.join("consent.csv");
+                let (mut header, mut rows) = read_table(&path);
+                header.push("favourite_colour".into());
+                for r in &mut rows {
+                    r.push("blue".into());
+                }
+                write_table(&path, &header, &rows);
+            }),
+            expect: Box::new(|p| {
+                is(
+                    "consent.csv",
+                    Some(1),
+                    Some("favourite_colour"),
+                    "not a column",
+                    p,
+                )
+            }),
+        },
+        Case {
+            name: "bad date",
+            break_it: Box::new(|d| set_cell(d, "procedure.csv", 0, "procedure_date", "2024-13-01")),
+            expect: Box::new(|p| {
+                is(
+                    "procedure.csv",
+                    Some(2),
+                    Some("procedure_date"),
+                    "not a date",
+                    p,
+                ) && p.value.as_deref() == Some("2024-13-01")
+            }),
+        },
+        Case {
+            name: "bad NHS number",
+            break_it: Box::new(|d| {
+                let (header, rows) = read_table(&d.join("patients.csv"));
+                let i = header.iter().position(|h| h == "nhs_number").unwrap();
+                let row = rows.iter().position(|r| !r[i].is_empty()).unwrap();
+                let mut bad = rows[row][i].clone();
+                let last = bad.pop().unwrap();
+                bad.push(if last == '0' { '1' } else { '0' });
+                set_cell(d, "patients.csv", row, "nhs_number", &bad);
+            }),
+            expect: Box::new(|p| {
+                p.file == "patients.csv" && p.column.as_deref() == Some("nhs_number")
+            }),
+        },
+        Case {
+            name: "duplicate key",
+            break_it: Box::new(|d| {
+                let path = d.join("consent.csv");
+                let (header, mut rows) = read_table(&path);
+                rows.push(rows[0].clone());
+                write_table(&path, &header, &rows);
+            }),
+            expect: Box::new(|p| is("consent.csv", None, Some("record_id"), "duplicate", p)),
+        },
+        Case {
+            name: "record of a missing patient",
+            break_it: Box::new(|d| {
+                set_cell(d, "follow_up_visit.csv", 0, "registry_id", "P-NOSUCH99")
+            }),
+            expect: Box::new(|p| {
+                is(
+                    "follow_up_visit.csv",
+                    Some(2),
+                    Some("registry_id"),
+                    "not a patient",
+                    p,
+                )
+            }),
+        },
+        Case {
+            name: "hard rule across files",
+            break_it: Box::new(|d| {
+                // A visit the day before its own index procedure.
+                let procedure = cell(d, "follow_up_visit.csv", 0, "procedure_id");
+                let (header, rows) = read_table(&d.join("procedure.csv"));
+                let id = header.iter().position(|h| h == "record_id").unwrap();
+                let date = header.iter().position(|h| h == "procedure_date").unwrap();
+                let on: chrono::NaiveDate = rows.iter().find(|r| r[id] == procedure).unwrap()[date]
+                    .parse()
+                    .unwrap();
+                let before = (on - chrono::Duration::days(1)).to_string();
+                set_cell(d, "follow_up_visit.csv", 0, "visit_date", &before);
+            }),
+            expect: Box::new(|p| {
+                is(
+                    "follow_up_visit.csv",
+                    Some(2),
+                    Some("visit_date"),
+                    "before_index_procedure",
+                    p,
+                )
+            }),
+        },
+        Case {
+            name: "Latin-1 text",
+            break_it: Box::new(|d| {
+                set_cell(d, "procedure.csv", 0, "device_system", "LATIN1MARK");
+                let path = d.join("procedure.csv");
+                let bytes = std::fs::read(&path).unwrap();
+                let at = bytes.windows(10).position(|w| w == b"LATIN1MARK").unwrap();
+                let mut out = bytes[..at].to_vec();
+                out.extend_from_slice(b"Caf\xe9");
+                out.extend_from_slice(&bytes[at + 10..]);
+                std::fs::write(&path, out).unwrap();
+            }),
+            expect: Box::new(|p| {
+                is(
+                    "procedure.csv",
+                    Some(2),
+                    Some("device_system"),
+                    "not UTF-8",
+                    p,
+                )
+            }),
+        },
+        Case {
+            name: "byte-order mark",
+            break_it: Box::new(|d| {
+                let path = d.join("sites.csv");
+                let mut bytes = b"\xEF\xBB\xBF".to_vec();
+                bytes.extend(std::fs::read(&path).unwrap());
+                std::fs::write(&path, bytes).unwrap();
+            }),
+            expect: Box::new(|p| is("sites.csv", Some(1), None, "byte-order mark", p)),
+        },
+        Case {
+            name: "truncated last line",
+            break_it: Box::new(|d| {
+                let path = d.join("quality_of_life.csv");
+                let text = std::fs::read_to_string(&path).unwrap();
+                let body = text.trim_end_matches('\n');
+                let last_start = body.rfind('\n').unwrap() + 1;
+                let cut = last_start + (body.len() - last_start) / 3;
+                std::fs::write(&path, &body[..cut]).unwrap();
+            }),
+            expect: Box::new(|p| p.file == "quality_of_life.csv" && p.rule.contains("truncated")),
+        },
+        Case {
+            name: "empty file",
+            break_it: Box::new(|d| std::fs::write(d.join("death.csv"), b"").unwrap()),
+            expect: Box::new(|p| is("death.csv", None, None, "is empty", p)),
+        },
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_broken_file_is_refused_with_its_place_and_rule_and_nothing_is_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, _) = open(tmp.path(), "a").await;
+    generate(&a, 60, 9).await;
+    let good = tmp.path().join("good");
+    export_csv(&a, &good, false).await;
+    for (n, case) in cases().into_iter().enumerate() {
+        let dir = tmp.path().join(format!("case{n}"));
+        copy_dir(&good, &dir);
+        (case.break_it)(&dir);
+        let (store, _) = open(tmp.path(), &format!("target{n}")).await;
+        let version = store.data_version().await.unwrap();
+        let refused = match import(&store, &dir).await {
+            Err(ExchangeError::ImportRefused(report)) => report,
+            other => panic!("{}: not refused: {other:?}", case.name),
+        };
+        assert!(
+            refused.problems.iter().any(|p| (case.expect)(p)),
+            "{}: the expected problem is not among:\n{}",
+            case.name,
+            refused
+                .problems
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        assert_eq!(
+            store.data_version().await.unwrap(),
+            version,
+            "{}",
+            case.name
+        );
+        assert!(
+            store.patient_ids().await.unwrap().is_empty(),
+            "{}",
+            case.name
+        );
+        assert!(store.sites().await.unwrap().is_empty(), "{}", case.name);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_problem_is_listed_not_only_the_first() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, _) = open(tmp.path(), "a").await;
+    generate(&a, 30, 4).await;
+    let dir = tmp.path().join("export");
+    export_csv(&a, &dir, false).await;
+    set_cell(&dir, "procedure.csv", 0, "procedure_date", "yesterday");
+    set_cell(&dir, "procedure.csv", 1, "index_limb", "middle");
+    set_cell(&dir, "baseline.csv", 0, "wifi_wound", "7");
+    let (store, _) = open(tmp.path(), "target").await;
+    let Err(ExchangeError::ImportRefused(report)) = import(&store, &dir).await else {
+        panic!("not refused");
+    };
+    let shown: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
+    assert!(
+        shown
+            .iter()
+            .any(|p| p.contains("procedure.csv line 2 column procedure_date value \"yesterday\"")),
+        "{shown:#?}"
+    );
+    assert!(
+        shown.iter().any(|p| p
+            .contains("procedure.csv line 3 column index_limb value \"middle\": must be one of")),
+        "{shown:#?}"
+    );
+    assert!(
+        shown.iter().any(|p| p.contains(
+            "baseline.csv line 2 column wifi_wound value \"7\": must be a whole number from 0 to 3"
+        )),
+        "{shown:#?}"
+    );
+}
