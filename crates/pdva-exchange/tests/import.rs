@@ -340,3 +340,47 @@ async fn every_problem_is_listed_not_only_the_first() {
         "{shown:#?}"
     );
 }
+
+/// The same round trip across engines: a SQLite registry's export imports
+/// into PostgreSQL and exports to the same bytes (when
+/// PDVA_TEST_POSTGRES_URL is set).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_export_round_trips_through_postgresql_to_the_same_bytes() {
+    let Ok(base) = std::env::var("PDVA_TEST_POSTGRES_URL") else {
+        eprintln!("SKIPPED on PostgreSQL: PDVA_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, _) = open(tmp.path(), "a").await;
+    generate(&a, 80, 13).await;
+    let first = tmp.path().join("first");
+    let summary = export_csv(&a, &first, false).await;
+
+    let schema = format!("pdva_exchange_test_{}", std::process::id());
+    pdva_store::db::execute_on(&base, &format!("CREATE SCHEMA {schema}"))
+        .await
+        .unwrap();
+    let url = pdva_store::db::with_search_path(&base, &schema);
+    let b = Store::open_with_key_file(&url, &tmp.path().join("pg.key"))
+        .await
+        .unwrap();
+    let report = import(&b, &first).await.unwrap();
+    assert_eq!(report.patients_written, summary.patients);
+    let second = tmp.path().join("second");
+    export_csv(&b, &second, false).await;
+    let again = import(&b, &first).await.unwrap();
+    assert_eq!(again.records_written, 0);
+    assert!(b.verify_audit(&NoProgress).await.unwrap().is_intact());
+    b.close().await;
+    pdva_store::db::execute_on(&base, &format!("DROP SCHEMA {schema} CASCADE"))
+        .await
+        .unwrap();
+    let (one, two) = (files_of(&first), files_of(&second));
+    assert_eq!(one.len(), two.len());
+    for ((name, bytes), (_, bytes2)) in one.iter().zip(&two) {
+        assert!(
+            bytes == bytes2,
+            "{name} differs after the round trip through PostgreSQL"
+        );
+    }
+}
