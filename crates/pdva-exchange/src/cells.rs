@@ -195,7 +195,7 @@ mod tests {
         let cases = [
             (field(K::Baseline, "abi"), "0.45"),
             (field(K::Baseline, "diabetes"), "type_2"),
-            (field(K::Baseline, "wound_locations"), "toes|heel"),
+            (field(K::Baseline, "wound_locations"), "toe|heel"),
             (field(K::Baseline, "dialysis_dependent"), "1"),
             (field(K::Procedure, "procedure_date"), "2024-02-29"),
             (field(K::QualityOfLife, "vascuqol_3"), "4"),

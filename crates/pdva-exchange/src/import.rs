@@ -650,19 +650,19 @@ async fn assemble(
             });
             continue;
         }
-        if let Some(nhs) = &patient.nhs_number {
-            if let Some(first) = nhs_seen.insert(nhs.as_str().to_owned(), origin.clone()) {
-                report.problems.push(ImportProblem {
-                    file: origin.file.into(),
-                    line: Some(origin.line),
-                    column: Some("nhs_number".into()),
-                    value: Some(nhs.as_str().to_owned()),
-                    rule: format!(
-                        "is the NHS number of another patient of this import ({} line {})",
-                        first.file, first.line
-                    ),
-                });
-            }
+        if let Some(nhs) = &patient.nhs_number
+            && let Some(first) = nhs_seen.insert(nhs.as_str().to_owned(), origin.clone())
+        {
+            report.problems.push(ImportProblem {
+                file: origin.file.into(),
+                line: Some(origin.line),
+                column: Some("nhs_number".into()),
+                value: Some(nhs.as_str().to_owned()),
+                rule: format!(
+                    "is the NHS number of another patient of this import ({} line {})",
+                    first.file, first.line
+                ),
+            });
         }
         by_registry.insert(registry_id, files.len());
         files.push(PatientFile::new(id, patient));
