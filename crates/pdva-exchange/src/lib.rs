@@ -4,13 +4,14 @@
 //! ([`schema`]) from which every format takes its columns, types, codes and
 //! what each field discloses; one export driver ([`export`]) that streams
 //! the registry a batch of patients at a time into a format's [`Sink`]
-//! (tidy CSV in [`tidy`], REDCap in [`redcap`]), applying the research population and the
+//! (tidy CSV in [`tidy`], REDCap in [`redcap`], CDISC ODM 1.3.2 in [`odm`]), applying the research population and the
 //! de-identification of DOMAIN.md section 11; and the all-or-nothing bulk
 //! import of the tidy CSV files ([`import`]).
 
 pub mod cells;
 pub mod export;
 pub mod import;
+pub mod odm;
 pub mod redcap;
 pub mod schema;
 pub mod tidy;
