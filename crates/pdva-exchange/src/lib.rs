@@ -4,7 +4,8 @@
 //! ([`schema`]) from which every format takes its columns, types, codes and
 //! what each field discloses; one export driver ([`export`]) that streams
 //! the registry a batch of patients at a time into a format's [`Sink`]
-//! (tidy CSV in [`tidy`], REDCap in [`redcap`], CDISC ODM 1.3.2 in [`odm`]), applying the research population and the
+//! (tidy CSV in [`tidy`], REDCap in [`redcap`], CDISC ODM 1.3.2 in [`odm`],
+//! XLSX in [`xlsx`]), applying the research population and the
 //! de-identification of DOMAIN.md section 11; and the all-or-nothing bulk
 //! import of the tidy CSV files ([`import`]).
 
@@ -15,6 +16,7 @@ pub mod odm;
 pub mod redcap;
 pub mod schema;
 pub mod tidy;
+pub mod xlsx;
 
 pub use export::{ExportFilter, ExportSummary, Row, Sink, export};
 pub use import::{ImportProblem, ImportReport};
@@ -44,6 +46,17 @@ pub enum ExchangeError {
     /// The output is there already; nothing is overwritten.
     #[error("{} exists and is not empty: choose a new output path", .0.display())]
     OutputExists(PathBuf),
+    /// The XLSX workbook could not be written.
+    #[error("XLSX: {0}")]
+    Xlsx(#[from] rust_xlsxwriter::XlsxError),
+    /// An instrument has more rows than an Excel sheet holds.
+    #[error("the {sheet} sheet would pass Excel's {rows} rows: export CSV instead")]
+    SheetFull {
+        /// The sheet (instrument).
+        sheet: &'static str,
+        /// Excel's limit.
+        rows: u32,
+    },
     /// An import found problems; nothing was written.
     #[error("{} problem(s) found; nothing was imported", .0.problems.len())]
     ImportRefused(Box<ImportReport>),
