@@ -46,6 +46,9 @@ pub enum ExchangeError {
     /// The output is there already; nothing is overwritten.
     #[error("{} exists and is not empty: choose a new output path", .0.display())]
     OutputExists(PathBuf),
+    /// The output file is there already; an export never overwrites one.
+    #[error("{} exists: choose a new output file", .0.display())]
+    OutputFileExists(PathBuf),
     /// The XLSX workbook could not be written.
     #[error("XLSX: {0}")]
     Xlsx(#[from] rust_xlsxwriter::XlsxError),

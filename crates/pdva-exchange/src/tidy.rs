@@ -332,7 +332,7 @@ impl StagedFile {
     /// overwrites a file.
     pub fn new(target: &Path) -> Result<Self, ExchangeError> {
         if target.exists() {
-            return Err(ExchangeError::OutputExists(target.to_owned()));
+            return Err(ExchangeError::OutputFileExists(target.to_owned()));
         }
         Self::replacing(target)
     }

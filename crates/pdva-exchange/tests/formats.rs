@@ -184,6 +184,31 @@ async fn every_format_matches_the_csv_export() {
     store.close().await;
 }
 
+#[test]
+fn a_file_export_never_overwrites_and_an_abandoned_one_leaves_nothing() {
+    use pdva_exchange::ExchangeError;
+    let dir = tempfile::tempdir().unwrap();
+    let taken = dir.path().join("taken.xml");
+    std::fs::write(&taken, "keep me").unwrap();
+    let refused = pdva_exchange::odm::OdmSink::create(&taken, false, chrono::Utc::now());
+    assert!(matches!(refused, Err(ExchangeError::OutputFileExists(_))));
+    let refused = pdva_exchange::xlsx::XlsxSink::create(&taken, false);
+    assert!(matches!(refused, Err(ExchangeError::OutputFileExists(_))));
+    assert_eq!(std::fs::read_to_string(&taken).unwrap(), "keep me");
+
+    let odm =
+        pdva_exchange::odm::OdmSink::create(&dir.path().join("new.xml"), false, chrono::Utc::now())
+            .unwrap();
+    odm.abandon();
+    let xlsx = pdva_exchange::xlsx::XlsxSink::create(&dir.path().join("new.xlsx"), false).unwrap();
+    drop(xlsx);
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["taken.xml"]);
+}
+
 /// A variable of the REDCap dictionary: its form, type, choices and range.
 struct Variable {
     form: String,
