@@ -18,12 +18,22 @@ use crate::users::cli_actor;
 pub enum ExportKind {
     /// Tidy CSV: one file per instrument plus the data dictionary (a directory).
     Csv,
+    /// REDCap: data dictionary, data file of one event with repeating
+    /// instruments, and how to build the project (a directory).
+    Redcap,
+    /// CDISC ODM 1.3.2: metadata and clinical data in one XML file.
+    Odm,
+    /// XLSX: a summary sheet and one typed sheet per instrument (a file).
+    Xlsx,
 }
 
 impl ExportKind {
     fn name(self) -> &'static str {
         match self {
             ExportKind::Csv => "csv",
+            ExportKind::Redcap => "redcap",
+            ExportKind::Odm => "odm",
+            ExportKind::Xlsx => "xlsx",
         }
     }
 }
@@ -98,6 +108,9 @@ pub async fn export(store: &Store, request: ExportRequest) -> Result<()> {
     let progress = CliProgress::new();
     let summary = match request.kind {
         ExportKind::Csv => export_csv(store, &filter, today, &request.out, &progress).await?,
+        ExportKind::Redcap => export_redcap(store, &filter, today, &request.out, &progress).await?,
+        ExportKind::Odm => export_odm(store, &filter, today, &request.out, &progress).await?,
+        ExportKind::Xlsx => export_xlsx(store, &filter, today, &request.out, &progress).await?,
     };
     store.log_access(AccessEvent::now(
         actor,
@@ -163,6 +176,74 @@ async fn export_csv(
         }
         Err(e) => {
             staged.abandon();
+            Err(e.into())
+        }
+    }
+}
+
+async fn export_redcap(
+    store: &Store,
+    filter: &ExportFilter,
+    today: NaiveDate,
+    out: &Path,
+    progress: &CliProgress,
+) -> Result<ExportSummary> {
+    let staged = pdva_exchange::tidy::StagedDir::new(out)?;
+    let result = async {
+        let mut sink = pdva_exchange::redcap::RedcapSink::create(staged.path(), filter.deidentify)?;
+        let summary = pdva_exchange::export(store, filter, today, &mut sink, progress).await?;
+        sink.finish()?;
+        Ok::<_, ExchangeError>(summary)
+    }
+    .await;
+    match result {
+        Ok(summary) => {
+            staged.commit()?;
+            Ok(summary)
+        }
+        Err(e) => {
+            staged.abandon();
+            Err(e.into())
+        }
+    }
+}
+
+async fn export_odm(
+    store: &Store,
+    filter: &ExportFilter,
+    today: NaiveDate,
+    out: &Path,
+    progress: &CliProgress,
+) -> Result<ExportSummary> {
+    let mut sink = pdva_exchange::odm::OdmSink::create(out, filter.deidentify, chrono::Utc::now())?;
+    match pdva_exchange::export(store, filter, today, &mut sink, progress).await {
+        Ok(summary) => {
+            sink.finish()?;
+            Ok(summary)
+        }
+        Err(e) => {
+            sink.abandon();
+            Err(e.into())
+        }
+    }
+}
+
+async fn export_xlsx(
+    store: &Store,
+    filter: &ExportFilter,
+    today: NaiveDate,
+    out: &Path,
+    progress: &CliProgress,
+) -> Result<ExportSummary> {
+    let mut sink = pdva_exchange::xlsx::XlsxSink::create(out, filter.deidentify)?;
+    match pdva_exchange::export(store, filter, today, &mut sink, progress).await {
+        Ok(summary) => {
+            // The outcomes summary is not computed here yet: the sheet says so.
+            sink.finish(&summary, filter, &[])?;
+            Ok(summary)
+        }
+        Err(e) => {
+            sink.abandon();
             Err(e.into())
         }
     }
