@@ -469,7 +469,8 @@ Records and variables
     record_id or is a column of more than one form: then it is prefixed with its
     form's name (baseline_procedure_id, <form>_record_id). The Field Annotation
     names each variable's tidy file and column.
-  - A code list is a checkbox: one data column per code (variable___code), 1 ticked.
+  - A code list is a checkbox: one data column per code (variable___code), 1 ticked;
+    a list not recorded reads as nothing ticked, as REDCap cannot tell them apart.
   - Every form is marked complete (<form>_complete = 2).
 
 Reference data
