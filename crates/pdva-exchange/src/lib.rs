@@ -4,17 +4,23 @@
 //! ([`schema`]) from which every format takes its columns, types, codes and
 //! what each field discloses; one export driver ([`export`]) that streams
 //! the registry a batch of patients at a time into a format's [`Sink`]
-//! (tidy CSV in [`tidy`]), applying the research population and the
+//! (tidy CSV in [`tidy`], REDCap in [`redcap`], CDISC ODM 1.3.2 in [`odm`],
+//! XLSX in [`xlsx`]), applying the research population and the
 //! de-identification of DOMAIN.md section 11; and the all-or-nothing bulk
 //! import of the tidy CSV files ([`import`]).
 
 pub mod cells;
+pub mod deliver;
 pub mod export;
 pub mod fhir;
 pub mod import;
+pub mod odm;
+pub mod redcap;
 pub mod schema;
 pub mod tidy;
+pub mod xlsx;
 
+pub use deliver::{ExportKind, export_to};
 pub use export::{ExportFilter, ExportSummary, Row, Sink, export};
 pub use import::{ImportProblem, ImportReport};
 
@@ -52,6 +58,20 @@ pub enum ExchangeError {
          --from or --to, or export Bulk Data NDJSON (without --bundle)"
     )]
     TooLargeForBundle(usize),
+    /// The output file is there already; an export never overwrites one.
+    #[error("{} exists: choose a new output file", .0.display())]
+    OutputFileExists(PathBuf),
+    /// The XLSX workbook could not be written.
+    #[error("XLSX: {0}")]
+    Xlsx(#[from] rust_xlsxwriter::XlsxError),
+    /// An instrument has more rows than an Excel sheet holds.
+    #[error("the {sheet} sheet would pass Excel's {rows} rows: export CSV instead")]
+    SheetFull {
+        /// The sheet (instrument).
+        sheet: &'static str,
+        /// Excel's limit.
+        rows: u32,
+    },
     /// An import found problems; nothing was written.
     #[error("{} problem(s) found; nothing was imported", .0.problems.len())]
     ImportRefused(Box<ImportReport>),

@@ -24,28 +24,46 @@ type CsvWriter = csv::Writer<BufWriter<File>>;
 
 /// Writes the tidy CSV files of an export into a directory.
 pub struct CsvSink {
-    writers: Vec<(Vec<Column>, CsvWriter)>,
+    /// One writer per instrument of [`INSTRUMENTS`], in its order; `None`
+    /// for an instrument this sink does not write.
+    writers: Vec<Option<(Vec<Column>, CsvWriter)>>,
 }
 
 impl CsvSink {
     /// Creates every instrument's file (with its header) and the data
     /// dictionary in `dir`, which must exist and be empty.
     pub fn create(dir: &Path, deidentified: bool) -> Result<Self, ExchangeError> {
-        write_dictionary(&dir.join(DICTIONARY_FILE), deidentified)?;
+        Self::create_for(dir, deidentified, |_| true)
+    }
+
+    /// Like [`CsvSink::create`], for the instruments `include` admits only
+    /// (the REDCap export writes the reference data this way beside its
+    /// own files); rows of other instruments are not this sink's and are
+    /// passed over.
+    pub fn create_for(
+        dir: &Path,
+        deidentified: bool,
+        include: fn(&Instrument) -> bool,
+    ) -> Result<Self, ExchangeError> {
+        write_dictionary_of(&dir.join(DICTIONARY_FILE), deidentified, include)?;
         let mut writers = Vec::new();
         for instrument in INSTRUMENTS {
+            if !include(instrument) {
+                writers.push(None);
+                continue;
+            }
             let cols = columns(instrument, deidentified);
             let path = dir.join(file_name(instrument));
             let mut writer = csv::Writer::from_writer(BufWriter::new(create(&path)?));
             writer.write_record(cols.iter().map(Column::name))?;
-            writers.push((cols, writer));
+            writers.push(Some((cols, writer)));
         }
         Ok(Self { writers })
     }
 
     /// Flushes every file to disk.
     pub fn finish(self) -> Result<(), ExchangeError> {
-        for (_, mut writer) in self.writers {
+        for (_, mut writer) in self.writers.into_iter().flatten() {
             writer.flush()?;
             let file = writer
                 .into_inner()
@@ -64,7 +82,9 @@ impl Sink for CsvSink {
             .iter()
             .position(|x| x.kind == row.instrument.kind)
             .expect("an instrument");
-        let (cols, writer) = &mut self.writers[i];
+        let Some((cols, writer)) = &mut self.writers[i] else {
+            return Ok(());
+        };
         let record: Vec<String> = cols.iter().map(|c| row_cell(c, row)).collect();
         writer.write_record(&record)?;
         Ok(())
@@ -92,6 +112,15 @@ fn create(path: &Path) -> Result<File, ExchangeError> {
 /// its type, unit, allowed codes and range, whether it is required, and
 /// what it discloses.
 pub fn write_dictionary(path: &Path, deidentified: bool) -> Result<(), ExchangeError> {
+    write_dictionary_of(path, deidentified, |_| true)
+}
+
+/// The data dictionary of the instruments `include` admits.
+fn write_dictionary_of(
+    path: &Path,
+    deidentified: bool,
+    include: fn(&Instrument) -> bool,
+) -> Result<(), ExchangeError> {
     let mut w = csv::Writer::from_writer(BufWriter::new(create(path)?));
     w.write_record([
         "file",
@@ -106,7 +135,7 @@ pub fn write_dictionary(path: &Path, deidentified: bool) -> Result<(), ExchangeE
         "disclosure",
         "schema_version",
     ])?;
-    for instrument in INSTRUMENTS {
+    for instrument in INSTRUMENTS.iter().filter(|i| include(i)) {
         for column in columns(instrument, deidentified) {
             let file = file_name(instrument);
             let line: [String; 11] = match column {
@@ -288,30 +317,107 @@ impl StagedDir {
     }
 }
 
-/// Writes a single file through a temporary sibling renamed into place.
+/// A single file written under a temporary sibling name and renamed into
+/// place only when everything is written, so an interrupted export leaves
+/// no half-written file under the name asked for. For a format streamed
+/// over a whole export (ODM, XLSX), whose writing outlives one closure.
+pub struct StagedFile {
+    target: PathBuf,
+    temp: PathBuf,
+    out: Option<BufWriter<File>>,
+}
+
+impl StagedFile {
+    /// Prepares `target`, which must not exist yet: an export never
+    /// overwrites a file.
+    pub fn new(target: &Path) -> Result<Self, ExchangeError> {
+        if target.exists() {
+            return Err(ExchangeError::OutputFileExists(target.to_owned()));
+        }
+        Self::replacing(target)
+    }
+
+    fn replacing(target: &Path) -> Result<Self, ExchangeError> {
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let temp = target.with_file_name(format!(".{name}.partial-{}", std::process::id()));
+        let out = BufWriter::new(create(&temp)?);
+        Ok(Self {
+            target: target.to_owned(),
+            temp,
+            out: Some(out),
+        })
+    }
+
+    /// Where to write.
+    pub fn writer(&mut self) -> &mut BufWriter<File> {
+        self.out
+            .as_mut()
+            .expect("a staged file is open until committed")
+    }
+
+    /// The temporary file's directory (the target's), for a writer's own
+    /// temporary files: they then fill the disk the output goes to.
+    pub fn dir(&self) -> PathBuf {
+        self.temp
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(Path::to_owned)
+            .unwrap_or_else(|| PathBuf::from("."))
+    }
+
+    /// Flushes the file to disk and puts it in place.
+    pub fn commit(mut self) -> Result<PathBuf, ExchangeError> {
+        let result = (|| {
+            let mut out = self.out.take().expect("committed once");
+            out.flush()?;
+            out.into_inner()
+                .map_err(|e| ExchangeError::Io(e.into_error()))?
+                .sync_all()?;
+            std::fs::rename(&self.temp, &self.target).map_err(|e| ExchangeError::File {
+                path: self.target.clone(),
+                source: e,
+            })
+        })();
+        match result {
+            Ok(()) => Ok(self.target.clone()),
+            Err(e) => {
+                let _ = std::fs::remove_file(&self.temp);
+                Err(e)
+            }
+        }
+    }
+
+    /// Removes what was written (after a failure).
+    pub fn abandon(self) {
+        // Drop removes it.
+    }
+}
+
+impl Drop for StagedFile {
+    /// A staged file neither committed nor abandoned (an error returned
+    /// early, a panic) is removed, never left half-written beside the target.
+    fn drop(&mut self) {
+        if self.out.take().is_some() {
+            let _ = std::fs::remove_file(&self.temp);
+        }
+    }
+}
+
+/// Writes a single file through a temporary sibling renamed into place
+/// (replacing a file already there).
 pub fn write_file_atomically(
     target: &Path,
     write: impl FnOnce(&mut BufWriter<File>) -> Result<(), ExchangeError>,
 ) -> Result<(), ExchangeError> {
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temp = target.with_file_name(format!(".{name}.partial-{}", std::process::id()));
-    let result = (|| {
-        let mut out = BufWriter::new(create(&temp)?);
-        write(&mut out)?;
-        out.flush()?;
-        out.into_inner()
-            .map_err(|e| ExchangeError::Io(e.into_error()))?
-            .sync_all()?;
-        std::fs::rename(&temp, target).map_err(|e| ExchangeError::File {
-            path: target.to_owned(),
-            source: e,
-        })
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
+    let mut staged = StagedFile::replacing(target)?;
+    match write(staged.writer()) {
+        Ok(()) => staged.commit().map(|_| ()),
+        Err(e) => {
+            staged.abandon();
+            Err(e)
+        }
     }
-    result
 }

@@ -13,22 +13,36 @@ use pdva_store::{AccessAction, AccessEvent, Role, SiteAccess, Store};
 use crate::progress::CliProgress;
 use crate::users::cli_actor;
 
-/// The kinds of export.
+/// The kinds of export, as the command line names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ExportKind {
     /// Tidy CSV: one file per instrument plus the data dictionary (a directory).
     Csv,
+    /// REDCap: data dictionary, data file of one event with repeating
+    /// instruments, and how to build the project (a directory).
+    Redcap,
     /// FHIR R4 Bulk Data NDJSON, one file per resource type (a directory); with
     /// --bundle, one transaction Bundle of a small extract (a JSON file).
     Fhir,
+    /// CDISC ODM 1.3.2: metadata and clinical data in one XML file.
+    Odm,
+    /// XLSX: a summary sheet and one typed sheet per instrument (a file).
+    Xlsx,
 }
 
 impl ExportKind {
-    fn name(self) -> &'static str {
-        match self {
-            ExportKind::Csv => "csv",
-            ExportKind::Fhir => "fhir",
-        }
+    /// The exchange crate's kind.
+    fn resolve(self, bundle: bool) -> Result<pdva_exchange::ExportKind> {
+        use pdva_exchange::ExportKind as K;
+        Ok(match (self, bundle) {
+            (ExportKind::Fhir, true) => K::FhirBundle,
+            (_, true) => bail!("--bundle is for `pdva export fhir` only"),
+            (ExportKind::Csv, false) => K::Csv,
+            (ExportKind::Redcap, false) => K::Redcap,
+            (ExportKind::Fhir, false) => K::Fhir,
+            (ExportKind::Odm, false) => K::Odm,
+            (ExportKind::Xlsx, false) => K::Xlsx,
+        })
     }
 }
 
@@ -101,31 +115,24 @@ pub async fn export(store: &Store, request: ExportRequest) -> Result<()> {
         to: request.to,
         deidentify: request.deidentify,
     };
-    if request.bundle && request.kind != ExportKind::Fhir {
-        bail!("--bundle is for `pdva export fhir` only");
-    }
+    let kind = request.kind.resolve(request.bundle)?;
     let progress = CliProgress::new();
-    let summary = match request.kind {
-        ExportKind::Csv => export_csv(store, &filter, today, &request.out, &progress).await?,
-        ExportKind::Fhir if request.bundle => {
-            export_fhir_bundle(store, &filter, today, &request.out, &progress).await?
-        }
-        ExportKind::Fhir => export_fhir(store, &filter, today, &request.out, &progress).await?,
-    };
+    let summary =
+        pdva_exchange::export_to(store, kind, &filter, today, &request.out, &progress, &[]).await?;
 
     store.log_access(AccessEvent::now(
         actor,
         role,
         AccessAction::Export,
         None,
-        Some(audit_detail(request.kind, &filter, &summary)),
+        Some(audit_detail(kind, &filter, &summary)),
     ));
     store.flush_access_log().await?;
     println!(
         "Exported {} patient(s), {} row(s) as {}{} to {} (data version {}).",
         summary.patients,
         summary.rows,
-        request.kind.name(),
+        kind.name(),
         if filter.deidentify {
             ", de-identified"
         } else {
@@ -144,7 +151,11 @@ pub async fn export(store: &Store, request: ExportRequest) -> Result<()> {
 }
 
 /// What the access log records of an export (never an identifier).
-fn audit_detail(kind: ExportKind, filter: &ExportFilter, summary: &ExportSummary) -> String {
+fn audit_detail(
+    kind: pdva_exchange::ExportKind,
+    filter: &ExportFilter,
+    summary: &ExportSummary,
+) -> String {
     format!(
         "export {}: {}; {} patients, {} rows; data version {}",
         kind.name(),
@@ -153,81 +164,6 @@ fn audit_detail(kind: ExportKind, filter: &ExportFilter, summary: &ExportSummary
         summary.rows,
         summary.data_version
     )
-}
-
-async fn export_csv(
-    store: &Store,
-    filter: &ExportFilter,
-    today: NaiveDate,
-    out: &Path,
-    progress: &CliProgress,
-) -> Result<ExportSummary> {
-    into_directory(
-        out,
-        |dir| pdva_exchange::tidy::CsvSink::create(dir, filter.deidentify),
-        pdva_exchange::tidy::CsvSink::finish,
-        async |sink| pdva_exchange::export(store, filter, today, sink, progress).await,
-    )
-    .await
-}
-
-/// Writes an export into a directory that appears only when it is whole.
-async fn into_directory<S: pdva_exchange::Sink>(
-    out: &Path,
-    make: impl FnOnce(&Path) -> Result<S, ExchangeError>,
-    finish: impl FnOnce(S) -> Result<(), ExchangeError>,
-    run: impl AsyncFnOnce(&mut S) -> Result<ExportSummary, ExchangeError>,
-) -> Result<ExportSummary> {
-    let staged = pdva_exchange::tidy::StagedDir::new(out)?;
-    let result = async {
-        let mut sink = make(staged.path())?;
-        let summary = run(&mut sink).await?;
-        finish(sink)?;
-        Ok::<_, ExchangeError>(summary)
-    }
-    .await;
-    match result {
-        Ok(summary) => {
-            staged.commit()?;
-            Ok(summary)
-        }
-        Err(e) => {
-            staged.abandon();
-            Err(e.into())
-        }
-    }
-}
-
-async fn export_fhir(
-    store: &Store,
-    filter: &ExportFilter,
-    today: NaiveDate,
-    out: &Path,
-    progress: &CliProgress,
-) -> Result<ExportSummary> {
-    into_directory(
-        out,
-        |dir| pdva_exchange::fhir::FhirNdjsonSink::create(dir, filter.deidentify),
-        |sink| sink.finish().map(|_| ()),
-        async |sink| pdva_exchange::export(store, filter, today, sink, progress).await,
-    )
-    .await
-}
-
-async fn export_fhir_bundle(
-    store: &Store,
-    filter: &ExportFilter,
-    today: NaiveDate,
-    out: &Path,
-    progress: &CliProgress,
-) -> Result<ExportSummary> {
-    let mut sink = pdva_exchange::fhir::FhirBundleSink::new(filter.deidentify);
-    let summary = pdva_exchange::export(store, filter, today, &mut sink, progress).await?;
-    let bundle = sink.finish()?;
-    pdva_exchange::tidy::write_file_atomically(out, |w| {
-        serde_json::to_writer(&mut *w, &bundle).map_err(|e| ExchangeError::Io(e.into()))
-    })?;
-    Ok(summary)
 }
 
 /// Runs an import; on refusal prints every problem and fails.

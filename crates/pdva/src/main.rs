@@ -196,8 +196,8 @@ enum Command {
         kind: exchange::ExportKind,
         #[command(flatten)]
         db: DbArg,
-        /// Where to write it: a directory (csv, fhir) that must not exist yet or be
-        /// empty, or a file (fhir --bundle).
+        /// Where to write it: a directory (csv, redcap, fhir) that must not exist yet
+        /// or be empty, or a file (odm, xlsx, fhir --bundle) that must not exist yet.
         #[arg(long, value_name = "PATH")]
         out: PathBuf,
         /// Only the patients of this home site (reference data of every site is kept).
