@@ -54,6 +54,7 @@ struct Cli {
 }
 
 /// `pdva user`: accounts and demonstration logins.
+mod tokens;
 mod users;
 
 #[derive(Debug, Args, Clone)]
@@ -160,6 +161,11 @@ enum Command {
     User {
         #[command(subcommand)]
         command: users::UserCommand,
+    },
+    /// Create, list and revoke a user's API tokens (for /api/v1/).
+    Token {
+        #[command(subcommand)]
+        command: tokens::TokenCommand,
     },
     /// Check or read the audit trail.
     Audit {
@@ -569,6 +575,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             serve(store, &config.addr(addr.addr), settings).await?;
         }
         Command::User { command } => users::run(&config, command).await?,
+        Command::Token { command } => tokens::run(&config, command).await?,
         Command::Audit {
             command: AuditCommand::Verify { db },
         } => {
