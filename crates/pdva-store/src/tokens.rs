@@ -371,7 +371,7 @@ impl Store {
             return Ok(None);
         }
         let stale = match &info.last_used_at {
-            Some(t) => parse_timestamp(t).map_or(true, |t| now - t > Duration::minutes(1)),
+            Some(t) => !parse_timestamp(t).is_ok_and(|t| now - t <= Duration::minutes(1)),
             None => true,
         };
         if stale {
