@@ -169,6 +169,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0007_user_clinician.sql"),
         postgres: include_str!("../migrations/postgres/0007_user_clinician.sql"),
     },
+    Migration {
+        version: 8,
+        name: "api_tokens",
+        sqlite: include_str!("../migrations/sqlite/0008_api_tokens.sql"),
+        postgres: include_str!("../migrations/postgres/0008_api_tokens.sql"),
+    },
 ];
 
 /// Applies the migrations not yet applied, each in its own transaction, and

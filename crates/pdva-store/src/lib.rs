@@ -20,11 +20,13 @@ mod error;
 mod facts;
 mod identity;
 pub mod keys;
+mod listing;
 mod model;
 mod projection;
 mod read;
 mod rows;
 mod sites;
+mod tokens;
 mod users;
 mod verify;
 mod write;
@@ -35,9 +37,14 @@ pub use db::{Engine, redact};
 pub use error::{Result, StoreError};
 pub use identity::{NHS_NUMBER_REFUSED, NhsConflict, Rotation};
 pub use keys::{KeyFile, default_key_file};
+pub use listing::PageQuery;
 pub use model::{
     Actor, AnyRecord, AuditAction, AuditEntry, Break, DataVersion, RecordMeta, SiteCounts,
     StoredRecord, VerifyReport,
+};
+pub use tokens::{
+    API_TOKEN_KIND, API_TOKEN_PREFIX, ApiToken, DEFAULT_TOKEN_DAYS, MAX_TOKEN_DAYS, NewApiToken,
+    TokenUse,
 };
 pub use users::{
     NewSession, NewUser, Password, Role, SESSION_ABSOLUTE, SESSION_IDLE, Session, SignIn,

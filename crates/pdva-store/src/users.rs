@@ -342,11 +342,11 @@ pub fn random_token() -> String {
     hex::encode(bytes)
 }
 
-fn timestamp(t: DateTime<Utc>) -> String {
+pub(crate) fn timestamp(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
-fn parse_timestamp(s: &str) -> Result<DateTime<Utc>> {
+pub(crate) fn parse_timestamp(s: &str) -> Result<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|_| StoreError::Corrupt {
@@ -382,10 +382,11 @@ fn decoy_hash() -> &'static str {
         .get_or_init(|| hash_password(&Password(random_token())).expect("a random password hashes"))
 }
 
-const USER_COLUMNS: &str = "id, username, display_name, role, all_sites, disabled, clinician_id";
+pub(crate) const USER_COLUMNS: &str =
+    "id, username, display_name, role, all_sites, disabled, clinician_id";
 
 impl Store {
-    async fn user_from_row(
+    pub(crate) async fn user_from_row(
         &self,
         conn: &mut sqlx::AnyConnection,
         row: &sqlx::any::AnyRow,

@@ -8,7 +8,7 @@
 //!    state before each later change hashes to the previous entry's row hash;
 //! 3. each data row: its current state hashes to the row hash of its latest
 //!    entry (a row changed by raw SQL fails here; a row with no entry too);
-//! 4. each user account against its latest entry;
+//! 4. each user account and API token against its latest entry;
 //! 5. each patient's outcome facts row against the facts their records give.
 
 use futures_util::TryStreamExt;
@@ -247,6 +247,38 @@ impl Store {
                                 ),
                             );
                         }
+                    }
+                }
+            }
+        }
+
+        // 4b. Each API token against its latest entry: a token written,
+        // extended or revived by raw SQL is found here.
+        for (id, state) in self.api_token_states().await? {
+            let latest = sqlx::query(
+                "SELECT row_hash, seq FROM audit_entry WHERE record_id = $1 \
+                 ORDER BY seq DESC LIMIT 1",
+            )
+            .bind(&id)
+            .fetch_optional(&self.pool)
+            .await?;
+            match latest {
+                None => breaks.push(
+                    None,
+                    &id,
+                    format!(
+                        "API token {id} has no audit entry: it was written outside the application"
+                    ),
+                ),
+                Some(row) => {
+                    let hash: String = row.try_get(0)?;
+                    let seq: i64 = row.try_get(1)?;
+                    if hash != sha256_hex(state.as_bytes()) {
+                        breaks.push(
+                            Some(seq),
+                            &id,
+                            format!("API token {id} differs from its state in audit entry {seq}: it was changed outside the application"),
+                        );
                     }
                 }
             }

@@ -8,15 +8,23 @@ use pdva_outcomes::{Filter, OutcomesReport};
 use serde::Deserialize;
 
 use crate::authz::Caller;
+use crate::error::{ApiError, ApiErrorBody};
 use crate::{AppState, WebError};
+use utoipa::IntoParams;
 
 /// Query string of `/api/v1/outcomes`; empty values mean "no filter".
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct OutcomesQuery {
+    /// A site code (users who do not see every site must name one of theirs).
     site: Option<String>,
+    /// An operator (clinician record id or name).
     operator: Option<String>,
+    /// First procedure date (YYYY-MM-DD).
     from: Option<String>,
+    /// Last procedure date (YYYY-MM-DD).
     to: Option<String>,
+    /// The report date (YYYY-MM-DD; today unless given).
     as_of: Option<String>,
 }
 
@@ -36,12 +44,21 @@ fn date(field: &'static str, value: Option<String>) -> Result<Option<NaiveDate>,
 /// the caller's role's form: for a researcher the research form (as of
 /// today, dates snapped to quarters, disclosure-controlled; `--research` on
 /// the command line).
+#[utoipa::path(get, path = "/api/v1/outcomes", tag = "outcomes",
+    params(OutcomesQuery),
+    responses(
+        (status = 200, description = "The outcomes report (JSON Schema: crates/pdva-outcomes/schema/outcomes-report.schema.json)", body = serde_json::Value),
+        (status = 401, description = "No session and no valid API token", body = ApiErrorBody),
+        (status = 403, description = "A site must be named", body = ApiErrorBody),
+        (status = 404, description = "Not one of the caller's sites", body = ApiErrorBody),
+        (status = 422, description = "A bad filter, or a research cohort too small", body = ApiErrorBody),
+    ))]
 #[tracing::instrument(skip_all)]
 pub(crate) async fn outcomes(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Query(q): Query<OutcomesQuery>,
-) -> Result<Json<OutcomesReport>, WebError> {
+) -> Result<Json<OutcomesReport>, ApiError> {
     let filter = Filter {
         site: q.site.filter(|s| !s.trim().is_empty()),
         operator: q.operator.filter(|s| !s.trim().is_empty()),

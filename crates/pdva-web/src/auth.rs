@@ -31,6 +31,9 @@ pub const SESSION_COOKIE: &str = "pdva_session";
 pub const SIGN_IN_CSRF_COOKIE: &str = "pdva_sign_in_csrf";
 /// The hidden form field carrying the CSRF token.
 pub const CSRF_FIELD: &str = "_csrf";
+/// The header carrying the CSRF token of a JSON request made with a
+/// session cookie (API requests with a bearer token need none).
+pub const CSRF_HEADER: &str = "x-csrf-token";
 
 /// The web server's settings.
 #[derive(Debug, Clone, Default)]

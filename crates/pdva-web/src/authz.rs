@@ -4,13 +4,19 @@
 //! the roles allowed and where the site comes from (the patient or site in
 //! the path, or the `site` of the query). One middleware, [`guard`], runs
 //! on every route after routing: it finds the route's declaration (a route
-//! without one is refused: fail closed), checks the same-origin and CSRF
-//! rules on every POST, the session, the role and the site, and hands the
-//! handler a [`Caller`]. Handlers never check rights themselves.
+//! without one is refused: fail closed), authenticates the caller (the
+//! session cookie; under `/api/` also an `Authorization: Bearer` API token,
+//! which stands for its user exactly as a session does, and which an HTML
+//! route never accepts), checks the same-origin and CSRF rules on every
+//! state-changing request made with a cookie (a bearer request carries no
+//! ambient credential, so neither applies), the role and the site, and
+//! hands the handler a [`Caller`]. Handlers never check rights themselves.
 //!
-//! Refusals: not signed in → the sign-in page (401 for the API); a role
-//! without the right → 403; a patient, record or site of another site → 404,
-//! so that a URL does not reveal whether it exists.
+//! Refusals: not signed in → the sign-in page (401 for the API, as for an
+//! unknown, expired or revoked token); a role without the right → 403; a
+//! patient, record or site of another site → 404, so that a URL does not
+//! reveal whether it exists. Under `/api/` every refusal is JSON in the
+//! API's one error shape ([`crate::ApiErrorBody`]).
 
 use axum::extract::{MatchedPath, RawPathParams, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
@@ -266,10 +272,21 @@ pub const MANAGE_REFERENCE: Permission = Permission {
     logged: None,
 };
 
+/// Sites and clinicians as reference data (no patient data): every
+/// signed-in role may read them, through the API.
+pub const READ_REFERENCE: Permission = Permission {
+    name: "read_reference",
+    roles: &[Clinician, GovernanceLead, Researcher, Admin],
+    signed_in: true,
+    scope: Scope::None,
+    serves: Serves::NoPatientData,
+    logged: None,
+};
+
 /// One declared route.
 #[derive(Debug, Clone, Copy)]
 pub struct RouteRule {
-    /// `GET` or `POST`.
+    /// `GET`, `POST` or `PUT`.
     pub method: &'static str,
     /// The route's path as the router declares it.
     pub path: &'static str,
@@ -374,6 +391,44 @@ pub const ROUTES: &[RouteRule] = &[
         VIEW_RESEARCH_PATIENT,
     ),
     r("GET", "/api/v1/outcomes", OUTCOMES),
+    r("GET", "/api/v1/openapi.json", PUBLIC),
+    r("GET", "/api/v1/sites", READ_REFERENCE),
+    r("POST", "/api/v1/sites", MANAGE_REFERENCE),
+    r("GET", "/api/v1/sites/{site}", READ_REFERENCE),
+    r("PUT", "/api/v1/sites/{site}", MANAGE_REFERENCE),
+    r("POST", "/api/v1/sites/{site}/patients", REGISTER_PATIENT),
+    r("GET", "/api/v1/clinicians", READ_REFERENCE),
+    r("POST", "/api/v1/clinicians", MANAGE_REFERENCE),
+    r("GET", "/api/v1/clinicians/{clinician_id}", READ_REFERENCE),
+    r("PUT", "/api/v1/clinicians/{clinician_id}", MANAGE_REFERENCE),
+    r("GET", "/api/v1/patients", LIST_PATIENTS),
+    r("GET", "/api/v1/patients/{patient_id}", VIEW_PATIENT),
+    r("PUT", "/api/v1/patients/{patient_id}", RECORD_CARE),
+    r("GET", "/api/v1/patients/{patient_id}/records", VIEW_PATIENT),
+    r("POST", "/api/v1/patients/{patient_id}/records", RECORD_CARE),
+    r(
+        "GET",
+        "/api/v1/patients/{patient_id}/records/{record_id}",
+        VIEW_PATIENT,
+    ),
+    r(
+        "PUT",
+        "/api/v1/patients/{patient_id}/records/{record_id}",
+        RECORD_CARE,
+    ),
+    r(
+        "POST",
+        "/api/v1/patients/{patient_id}/records/{record_id}/void",
+        RECORD_CARE,
+    ),
+    r(
+        "POST",
+        "/api/v1/patients/{patient_id}/records/{record_id}/sign-off",
+        RECORD_CARE,
+    ),
+    r("GET", "/account/tokens", SIGNED_IN),
+    r("POST", "/account/tokens", SIGNED_IN),
+    r("POST", "/account/tokens/{token_id}/revoke", SIGNED_IN),
     r("GET", "/dashboard", OUTCOMES),
     r("GET", "/reports", REPORTS),
     r("GET", "/reports/appraisal", APPRAISAL_REPORT),
@@ -435,21 +490,50 @@ impl Caller {
 
 /// A refusal from the guard.
 enum Refusal {
-    SignInNeeded { api: bool, next: String },
+    SignInNeeded {
+        api: bool,
+        next: String,
+    },
+    /// An `Authorization: Bearer` token that is unknown, expired or revoked,
+    /// or whose user is disabled (which of these is not said).
+    BadToken,
     Forbidden(&'static str),
     NotFound,
     Failed(pdva_store::StoreError),
 }
 
-impl IntoResponse for Refusal {
-    fn into_response(self) -> Response {
-        match self {
-            Refusal::SignInNeeded { api: true, .. } => {
-                (StatusCode::UNAUTHORIZED, "Sign in first.").into_response()
+impl Refusal {
+    /// The refusal as a response: JSON in the API's one error shape under
+    /// `/api/`, text or a redirect to the sign-in page elsewhere.
+    fn respond(self, api: bool) -> Response {
+        if api {
+            let (status, message) = match self {
+                Refusal::SignInNeeded { .. } => (
+                    StatusCode::UNAUTHORIZED,
+                    "Sign in first, or send an API token: Authorization: Bearer pdva_…",
+                ),
+                Refusal::BadToken => (
+                    StatusCode::UNAUTHORIZED,
+                    "The API token is unknown, expired or revoked, or its account is disabled.",
+                ),
+                Refusal::Forbidden(why) => (StatusCode::FORBIDDEN, why),
+                Refusal::NotFound => (StatusCode::NOT_FOUND, "Not found"),
+                Refusal::Failed(e) => return crate::error::ApiError::from(e).into_response(),
+            };
+            let mut response = crate::error::api_error(status, message.to_owned(), &[]);
+            if status == StatusCode::UNAUTHORIZED {
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"pdva\""),
+                );
             }
-            Refusal::SignInNeeded { api: false, next } => {
+            return response;
+        }
+        match self {
+            Refusal::SignInNeeded { next, .. } => {
                 Redirect::to(&format!("/sign-in?next={}", auth::url_encode(&next))).into_response()
             }
+            Refusal::BadToken => (StatusCode::UNAUTHORIZED, "Sign in first.").into_response(),
             Refusal::Forbidden(why) => (StatusCode::FORBIDDEN, why).into_response(),
             Refusal::NotFound => (StatusCode::NOT_FOUND, "Not found").into_response(),
             Refusal::Failed(e) => crate::WebError::from(e).into_response(),
@@ -457,11 +541,24 @@ impl IntoResponse for Refusal {
     }
 }
 
+/// The token of an `Authorization: Bearer` header, if the request has one.
+fn bearer_token(headers: &axum::http::HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
+}
+
 /// Largest form body accepted.
 const MAX_FORM_BYTES: usize = 256 * 1024;
 
 /// The guard: runs on every route after routing (see the module's notes).
 pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let api = request
+        .extensions()
+        .get::<MatchedPath>()
+        .is_some_and(|m| m.as_str().starts_with("/api/"));
     match check(&state, request).await {
         Ok((request, signed_in, access)) => {
             let mut response = next.run(request).await;
@@ -489,7 +586,7 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
             }
             response
         }
-        Err(refusal) => refusal.into_response(),
+        Err(refusal) => refusal.respond(api),
     }
 }
 
@@ -510,18 +607,42 @@ async fn check(
     let permission = rule.permission;
     let now = chrono::Utc::now();
     let cookies = auth::cookies(&parts.headers);
-    let session = match cookies.get(SESSION_COOKIE) {
-        Some(token) => state
+    // Under /api/ an API token authenticates as its user, exactly as a
+    // session would; elsewhere (the HTML pages) a token is not accepted,
+    // so a stolen token opens no page and a page needs a session.
+    let bearer = if path.starts_with("/api/") {
+        bearer_token(&parts.headers)
+    } else {
+        None
+    };
+    let session = match (&bearer, cookies.get(SESSION_COOKIE)) {
+        (Some(token), _) => {
+            let used = state
+                .store
+                .authenticate_api_token(token, now)
+                .await
+                .map_err(Refusal::Failed)?
+                .ok_or(Refusal::BadToken)?;
+            Some(Session {
+                user: used.user,
+                // No forms: a bearer request needs no CSRF token.
+                csrf_token: String::new(),
+                expires_at: used.expires_at,
+            })
+        }
+        (None, Some(token)) => state
             .store
             .session(token, now)
             .await
             .map_err(Refusal::Failed)?,
-        None => None,
+        (None, None) => None,
     };
 
-    // Every state-changing request: same origin, and the CSRF token.
+    // Every state-changing request made with a cookie: same origin, and the
+    // CSRF token. A bearer request carries no ambient credential (a browser
+    // never adds the header by itself), so neither applies to it.
     let mut body = body;
-    if parts.method != Method::GET && parts.method != Method::HEAD {
+    if parts.method != Method::GET && parts.method != Method::HEAD && bearer.is_none() {
         if !auth::same_origin(&parts.headers) {
             return Err(Refusal::Forbidden(
                 "Refused: the request did not come from this site's own pages.",
@@ -530,7 +651,14 @@ async fn check(
         let bytes = axum::body::to_bytes(body, MAX_FORM_BYTES)
             .await
             .map_err(|_| Refusal::Forbidden("Refused: the form is too large."))?;
-        let sent = auth::form_value(&bytes, auth::CSRF_FIELD);
+        // A form sends the token as a field; a script using the API with a
+        // session cookie sends it in a header.
+        let sent = parts
+            .headers
+            .get(auth::CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .or_else(|| auth::form_value(&bytes, auth::CSRF_FIELD));
         let expected = match &session {
             Some(s) => Some(s.csrf_token.clone()),
             None if !permission.signed_in => cookies.get(SIGN_IN_CSRF_COOKIE).cloned(),
@@ -564,7 +692,6 @@ async fn check(
     if permission.signed_in {
         let Some(session) = &caller.session else {
             return Err(Refusal::SignInNeeded {
-                api: path.starts_with("/api/"),
                 next: parts.uri.path().to_owned(),
             });
         };

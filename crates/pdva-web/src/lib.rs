@@ -1,8 +1,9 @@
 //! # pdva-web
 //!
-//! The registry's web server: server-rendered HTML, and a JSON API
-//! (`/api/v1/outcomes`), (askama templates, never
-//! HTML built with `format!`) over axum. Handlers are thin: they call the
+//! The registry's web server over axum: server-rendered HTML (askama
+//! templates, never HTML built with `format!`), and a JSON API under
+//! `/api/v1/` (records, outcomes; bearer API tokens; an OpenAPI 3.1
+//! document generated from the handlers at `/api/v1/openapi.json`). Handlers are thin: they call the
 //! store and render a view type that lives here. Only this crate knows HTTP;
 //! [`WebError`] is the one place where errors become responses.
 
@@ -16,17 +17,20 @@ mod dashboard;
 mod error;
 mod forms;
 mod governance;
+pub mod openapi;
 mod outcomes;
 mod pages;
 mod patients;
 mod reference;
+mod registry_api;
 mod reports;
 mod research;
+mod tokens;
 mod wording;
 mod worklist;
 
 pub use auth::Settings;
-pub use error::WebError;
+pub use error::{ApiError, ApiErrorBody, WebError};
 pub use outcomes::ReportCache;
 pub use wording::{InstrumentWording, ItemWording};
 
@@ -70,6 +74,50 @@ pub fn router_with(store: Store, settings: Settings) -> Router {
         .route("/healthz", get(pages::healthz))
         .route("/static/registry.css", get(pages::stylesheet))
         .route("/api/v1/outcomes", get(api::outcomes))
+        .route("/api/v1/openapi.json", get(openapi::openapi_json))
+        .route(
+            "/api/v1/sites",
+            get(registry_api::sites).post(registry_api::create_site),
+        )
+        .route(
+            "/api/v1/sites/{site}",
+            get(registry_api::site).put(registry_api::update_site),
+        )
+        .route(
+            "/api/v1/sites/{site}/patients",
+            post(registry_api::register_patient),
+        )
+        .route(
+            "/api/v1/clinicians",
+            get(registry_api::clinicians).post(registry_api::create_clinician),
+        )
+        .route(
+            "/api/v1/clinicians/{clinician_id}",
+            get(registry_api::clinician).put(registry_api::update_clinician),
+        )
+        .route("/api/v1/patients", get(registry_api::patients))
+        .route(
+            "/api/v1/patients/{patient_id}",
+            get(registry_api::patient).put(registry_api::update_patient),
+        )
+        .route(
+            "/api/v1/patients/{patient_id}/records",
+            get(registry_api::records).post(registry_api::create_record),
+        )
+        .route(
+            "/api/v1/patients/{patient_id}/records/{record_id}",
+            get(registry_api::record).put(registry_api::update_record),
+        )
+        .route(
+            "/api/v1/patients/{patient_id}/records/{record_id}/void",
+            post(registry_api::void_record),
+        )
+        .route(
+            "/api/v1/patients/{patient_id}/records/{record_id}/sign-off",
+            post(registry_api::sign_off_record),
+        )
+        .route("/account/tokens", get(tokens::page).post(tokens::create))
+        .route("/account/tokens/{token_id}/revoke", post(tokens::revoke))
         .route("/sign-in", get(auth::sign_in_page).post(auth::sign_in))
         .route("/sign-out", post(auth::sign_out))
         .route("/patients", get(patients::list))
@@ -144,6 +192,7 @@ pub fn router_with(store: Store, settings: Settings) -> Router {
             get(reference::edit_clinician_form).post(reference::update_clinician),
         )
         .route_layer(middleware::from_fn_with_state(state.clone(), authz::guard))
+        .fallback(error::not_found)
         .layer(middleware::from_fn(security_headers))
         .with_state(state)
 }

@@ -155,9 +155,68 @@ const EXPECTED: &[Expectation] = &[
     e("GET", "/reports/governance", GOVERNANCE, true),
     e("GET", "/reports/audit-summary", GOVERNANCE, true),
     e("GET", "/reports/research", RESEARCHER, false),
+    e("GET", "/api/v1/openapi.json", ALL, false),
+    e("GET", "/api/v1/sites", ALL, false),
+    e("POST", "/api/v1/sites", ADMIN, false),
+    e("GET", "/api/v1/sites/{site}", ALL, false),
+    e("PUT", "/api/v1/sites/{site}", ADMIN, false),
+    e("POST", "/api/v1/sites/{site}/patients", CLINICIAN, true),
+    e("GET", "/api/v1/clinicians", ALL, false),
+    e("POST", "/api/v1/clinicians", ADMIN, false),
+    e("GET", "/api/v1/clinicians/{clinician_id}", ALL, false),
+    e("PUT", "/api/v1/clinicians/{clinician_id}", ADMIN, false),
+    e("GET", "/api/v1/patients", IDENTIFIABLE, false),
+    e("GET", "/api/v1/patients/{patient_id}", IDENTIFIABLE, true),
+    e("PUT", "/api/v1/patients/{patient_id}", CLINICIAN, true),
+    e(
+        "GET",
+        "/api/v1/patients/{patient_id}/records",
+        IDENTIFIABLE,
+        true,
+    ),
+    e(
+        "POST",
+        "/api/v1/patients/{patient_id}/records",
+        CLINICIAN,
+        true,
+    ),
+    e(
+        "GET",
+        "/api/v1/patients/{patient_id}/records/{record_id}",
+        IDENTIFIABLE,
+        true,
+    ),
+    e(
+        "PUT",
+        "/api/v1/patients/{patient_id}/records/{record_id}",
+        CLINICIAN,
+        true,
+    ),
+    e(
+        "POST",
+        "/api/v1/patients/{patient_id}/records/{record_id}/void",
+        CLINICIAN,
+        true,
+    ),
+    e(
+        "POST",
+        "/api/v1/patients/{patient_id}/records/{record_id}/sign-off",
+        CLINICIAN,
+        true,
+    ),
+    // Every signed-in user manages their own API tokens.
+    e("GET", "/account/tokens", ALL, false),
+    e("POST", "/account/tokens", ALL, false),
+    e("POST", "/account/tokens/{token_id}/revoke", ALL, false),
 ];
 
-const PUBLIC: &[&str] = &["/", "/healthz", "/static/registry.css", "/sign-in"];
+const PUBLIC: &[&str] = &[
+    "/",
+    "/healthz",
+    "/static/registry.css",
+    "/sign-in",
+    "/api/v1/openapi.json",
+];
 
 #[test]
 fn every_declared_route_has_an_expectation_and_no_more() {
@@ -174,8 +233,9 @@ fn every_declared_route_has_an_expectation_and_no_more() {
     assert_eq!(ROUTES.len(), EXPECTED.len());
 }
 
-/// The route's path with the site's patient, record and site filled in.
-fn concrete(path: &str, world: &World, own: bool, user_id: &str) -> String {
+/// The route's path with the site's patient, record and site filled in
+/// (and the user's id and one of their API tokens' ids).
+fn concrete(path: &str, world: &World, own: bool, user_id: &str, token_id: &str) -> String {
     let (patient, site) = if own {
         (&world.a, "NGH")
     } else {
@@ -187,6 +247,7 @@ fn concrete(path: &str, world: &World, own: bool, user_id: &str) -> String {
         .replace("{record_id}", &patient.procedure.to_string())
         .replace("{kind}", "follow-up-visit")
         .replace("{user_id}", user_id)
+        .replace("{token_id}", token_id)
         .replace("{site_code}", site)
         .replace("{clinician_id}", &world.clinician_a.to_string())
         .replace(
@@ -226,13 +287,17 @@ async fn roles_by_routes_by_own_and_other_site() {
     let mut checked = 0;
     let mut wrong = Vec::new();
     for u in &users {
+        // A token for the revocation route (the walk revokes it).
+        let revocable = token(store, u).await;
         for x in EXPECTED {
             for own in [true, false] {
-                let path = concrete(x.path, &world, own, &u.id.to_string());
+                let path = concrete(x.path, &world, own, &u.id.to_string(), &revocable);
                 // A fresh session for each request: signing out ends one.
                 let who = session(store, u).await;
                 let answer = if x.method == "GET" {
                     get(store, &path, Some(&who)).await
+                } else if x.method == "PUT" {
+                    put_form(store, &path, &who).await
                 } else if x.path == "/sign-in" {
                     post(
                         store,
@@ -271,10 +336,23 @@ async fn roles_by_routes_by_own_and_other_site() {
     assert_eq!(checked, 4 * EXPECTED.len() * 2);
 
     // Nobody signed in: only the public pages.
+    let nobody_token = token(store, &users[0]).await;
     for x in EXPECTED {
-        let path = concrete(x.path, &world, true, &users[0].id.to_string());
+        let path = concrete(
+            x.path,
+            &world,
+            true,
+            &users[0].id.to_string(),
+            &nobody_token,
+        );
         let answer = if x.method == "GET" {
             get(store, &path, None).await
+        } else if x.method == "PUT" {
+            let none = Signed {
+                cookie: String::new(),
+                csrf: String::new(),
+            };
+            put_form(store, &path, &none).await
         } else {
             post(store, &path, None, None, &[]).await
         };
@@ -288,6 +366,138 @@ async fn roles_by_routes_by_own_and_other_site() {
             answer.location
         );
     }
+}
+
+/// The id of a new API token of the user.
+async fn token(store: &pdva_store::Store, u: &pdva_store::User) -> String {
+    store
+        .create_api_token(&u.actor(), u.id, "walk", None, chrono::Utc::now())
+        .await
+        .unwrap()
+        .info
+        .id
+        .to_string()
+}
+
+/// A PUT of a form from this site's page with the session's CSRF token
+/// (an API route then refuses the body itself, after the guard).
+async fn put_form(store: &pdva_store::Store, path: &str, who: &Signed) -> Answer {
+    let body = serde_urlencoded::to_string([("_csrf", who.csrf.as_str())]).unwrap();
+    let mut r = axum::http::Request::put(path)
+        .header("host", HOST)
+        .header("origin", format!("http://{HOST}"))
+        .header("content-type", "application/x-www-form-urlencoded");
+    if !who.cookie.is_empty() {
+        r = r.header("cookie", &who.cookie);
+    }
+    send(store, r.body(axum::body::Body::from(body)).unwrap()).await
+}
+
+/// A request with an `Authorization: Bearer` token and nothing else: no
+/// cookie, no CSRF token, no `Origin`.
+async fn bearer(store: &pdva_store::Store, method: &str, path: &str, token: &str) -> Answer {
+    let r = axum::http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", HOST)
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json");
+    let body = if method == "GET" { "" } else { "{}" };
+    send(store, r.body(axum::body::Body::from(body)).unwrap()).await
+}
+
+/// The API routes answer a bearer token exactly as a session: the same
+/// role and site checks from the one table, without CSRF or origin (a
+/// browser never sends the header by itself); the HTML pages do not accept
+/// a token at all; a bad token is a 401 in the API's error shape.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bearer_token_gets_the_answers_of_a_session_on_the_api_only() {
+    let world = world().await;
+    let store = &world.store;
+    let users = [
+        user(store, "clin.ngh", Role::Clinician, ngh()).await,
+        user(store, "gov.ngh", Role::GovernanceLead, ngh()).await,
+        user(store, "res.ngh", Role::Researcher, ngh()).await,
+        user(store, "admin.all", Role::Admin, SiteAccess::All).await,
+    ];
+    let mut wrong = Vec::new();
+    let mut checked = 0;
+    for u in &users {
+        let secret = store
+            .create_api_token(&u.actor(), u.id, "walk", None, chrono::Utc::now())
+            .await
+            .unwrap()
+            .token;
+        let revocable = token(store, u).await;
+        for x in EXPECTED.iter().filter(|x| x.path.starts_with("/api/")) {
+            for own in [true, false] {
+                let path = concrete(x.path, &world, own, &u.id.to_string(), &revocable);
+                let by_token = bearer(store, x.method, &path, &secret).await;
+                let who = session(store, u).await;
+                let by_session = if x.method == "GET" {
+                    get(store, &path, Some(&who)).await
+                } else if x.method == "PUT" {
+                    put_form(store, &path, &who).await
+                } else {
+                    post(store, &path, Some(&who), Some(&who.csrf), &[]).await
+                };
+                let expected =
+                    x.roles.contains(&u.role) && (!x.site_bound || own || u.role == Role::Admin);
+                if by_token.allowed() != expected
+                    || (!expected && by_token.status != by_session.status)
+                {
+                    wrong.push(format!(
+                        "{} {} {path}: token {} {}, session {}",
+                        u.role, x.method, by_token.status, by_token.body, by_session.status
+                    ));
+                }
+                if !by_token.allowed() {
+                    let error: serde_json::Value = serde_json::from_str(&by_token.body)
+                        .unwrap_or_else(|_| panic!("not JSON: {}", by_token.body));
+                    assert_eq!(
+                        error["error"]["status"].as_u64(),
+                        Some(u64::from(by_token.status.as_u16()))
+                    );
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    assert!(checked >= 4 * 2 * 20, "{checked}");
+
+    let clinician = &users[0];
+    let secret = store
+        .create_api_token(
+            &clinician.actor(),
+            clinician.id,
+            "t",
+            None,
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    // Not on the HTML pages: a token alone is not signed in there.
+    let page = bearer(store, "GET", "/patients", &secret.token).await;
+    assert!(!page.allowed(), "{}", page.status);
+    let page = bearer(store, "GET", "/account/tokens", &secret.token).await;
+    assert!(!page.allowed(), "{}", page.status);
+    // A wrong, revoked or expired token: 401 with the error shape.
+    let bad = bearer(store, "GET", "/api/v1/patients", "pdva_0000").await;
+    assert_eq!(bad.status, 401);
+    let body: serde_json::Value = serde_json::from_str(&bad.body).unwrap();
+    assert_eq!(body["error"]["status"], 401);
+    store
+        .revoke_api_token(&clinician.actor(), secret.info.id, None, chrono::Utc::now())
+        .await
+        .unwrap();
+    let revoked = bearer(store, "GET", "/api/v1/patients", &secret.token).await;
+    assert_eq!(revoked.status, 401);
+    // A cookie request to the API still needs its CSRF token.
+    let who = session(store, clinician).await;
+    let path = format!("/api/v1/patients/{}/records", world.a.id);
+    let no_csrf = post(store, &path, Some(&who), None, &[]).await;
+    assert_eq!(no_csrf.status, 403);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

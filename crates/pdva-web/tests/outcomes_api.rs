@@ -121,7 +121,11 @@ async fn bad_filters_are_refused_with_the_value_named() {
     let (store, _) = common::synthetic_registry(&dir, 5).await;
     let (status, body) = get(&store, "/api/v1/outcomes?site=NOWHERE").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(body.contains("unknown site code \"NOWHERE\""), "{body}");
+    // The API's one error shape, the message naming the value.
+    let error: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(error["error"]["status"], 422, "{body}");
+    let message = error["error"]["message"].as_str().unwrap();
+    assert!(message.contains("unknown site code \"NOWHERE\""), "{body}");
     let (status, body) = get(&store, "/api/v1/outcomes?operator=Dr%20Nobody").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body.contains("Dr Nobody"), "{body}");

@@ -55,6 +55,7 @@ struct Cli {
 }
 
 /// `pdva user`: accounts and demonstration logins.
+mod tokens;
 mod users;
 
 #[derive(Debug, Args, Clone)]
@@ -161,6 +162,11 @@ enum Command {
     User {
         #[command(subcommand)]
         command: users::UserCommand,
+    },
+    /// Create, list and revoke a user's API tokens (for /api/v1/).
+    Token {
+        #[command(subcommand)]
+        command: tokens::TokenCommand,
     },
     /// Check or read the audit trail.
     Audit {
@@ -661,6 +667,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             result?;
         }
         Command::Template { out } => exchange::template(&out)?,
+        Command::Token { command } => tokens::run(&config, command).await?,
         Command::Audit {
             command: AuditCommand::Verify { db },
         } => {
