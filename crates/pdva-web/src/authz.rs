@@ -491,7 +491,6 @@ impl Caller {
 /// A refusal from the guard.
 enum Refusal {
     SignInNeeded {
-        api: bool,
         next: String,
     },
     /// An `Authorization: Bearer` token that is unknown, expired or revoked,
