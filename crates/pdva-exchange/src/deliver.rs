@@ -176,7 +176,7 @@ pub async fn export_to(
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn into_directory<S: Sink>(
+async fn into_directory<S: Sink + Send>(
     out: &Path,
     make: impl FnOnce(&Path) -> Result<S, ExchangeError>,
     finish: impl FnOnce(S) -> Result<(), ExchangeError>,
@@ -203,4 +203,46 @@ async fn into_directory<S: Sink>(
             Err(e)
         }
     }
+}
+
+/// Packs the files of an export directory into one zip archive at
+/// `target` (written beside it and renamed into place), for a download.
+pub fn zip_directory(dir: &Path, target: &Path) -> Result<(), ExchangeError> {
+    let mut names: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| ExchangeError::File {
+            path: dir.to_owned(),
+            source: e,
+        })?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let temp = target.with_extension("zip.partial");
+    let file = std::fs::File::create(&temp).map_err(|e| ExchangeError::File {
+        path: temp.clone(),
+        source: e,
+    })?;
+    let mut archive = zip::ZipWriter::new(std::io::BufWriter::new(file));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .large_file(true);
+    for name in names {
+        archive
+            .start_file(name.as_str(), options)
+            .map_err(zip_error)?;
+        let mut input = std::fs::File::open(dir.join(&name))?;
+        std::io::copy(&mut input, &mut archive)?;
+    }
+    let mut out = archive.finish().map_err(zip_error)?;
+    std::io::Write::flush(&mut out)?;
+    std::fs::rename(&temp, target).map_err(|e| ExchangeError::File {
+        path: target.to_owned(),
+        source: e,
+    })?;
+    Ok(())
+}
+
+fn zip_error(e: zip::result::ZipError) -> ExchangeError {
+    ExchangeError::Io(std::io::Error::other(e.to_string()))
 }

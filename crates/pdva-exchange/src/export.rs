@@ -130,14 +130,14 @@ pub async fn export(
     store: &Store,
     filter: &ExportFilter,
     today: NaiveDate,
-    sink: &mut dyn Sink,
+    sink: &mut (dyn Sink + Send),
     progress: &dyn Progress,
 ) -> Result<ExportSummary, ExchangeError> {
     let version_at_start: DataVersion = store.data_version().await?;
     let key = PseudonymKey::new(store.pseudonym_secret());
     let shift = DateShiftKey::new(random_secret()?);
     let mut counts = vec![0usize; crate::schema::INSTRUMENTS.len()];
-    let mut emit = |sink: &mut dyn Sink, row: Row<'_>| -> Result<(), ExchangeError> {
+    let mut emit = |sink: &mut (dyn Sink + Send), row: Row<'_>| -> Result<(), ExchangeError> {
         let i = crate::schema::INSTRUMENTS
             .iter()
             .position(|x| x.kind == row.instrument.kind)

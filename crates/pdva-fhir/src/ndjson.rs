@@ -12,7 +12,7 @@ use crate::map::{patient_resources, reference_resources};
 use crate::model::Resource;
 
 /// Opens the writer of one resource type's NDJSON (given the type's name).
-type Opener<W> = Box<dyn FnMut(&str) -> io::Result<W>>;
+type Opener<W> = Box<dyn FnMut(&str) -> io::Result<W> + Send>;
 
 /// Writes a registry as FHIR Bulk Data NDJSON, one file (or writer) per
 /// resource type, one resource per line.
@@ -50,7 +50,7 @@ impl<W: Write> NdjsonWriter<W> {
     /// its name, e.g. `Patient`) the first time it has a resource of it.
     pub fn with_opener(
         deidentified: bool,
-        open: impl FnMut(&str) -> io::Result<W> + 'static,
+        open: impl FnMut(&str) -> io::Result<W> + Send + 'static,
     ) -> Self {
         Self {
             open: Box::new(open),

@@ -119,3 +119,19 @@ pub fn filter(period: Period, site: Option<String>, operator: Option<String>) ->
         to: period.to,
     }
 }
+
+/// The outcomes report of `filter` in a few lines (label, sentence) for an
+/// export's summary sheet, in the audience's form. A report that cannot be
+/// made (a research cohort under the minimum, say) gives one line saying
+/// why instead, so the export still goes out.
+pub async fn summary_lines(
+    store: &Store,
+    filter: &Filter,
+    as_of: NaiveDate,
+    audience: Audience,
+) -> Vec<(String, String)> {
+    match outcomes(store, filter, as_of, audience).await {
+        Ok(report) => crate::reading::summary_lines(&report),
+        Err(e) => vec![("Outcomes report".to_owned(), format!("not included: {e}"))],
+    }
+}

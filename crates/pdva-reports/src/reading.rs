@@ -224,3 +224,88 @@ pub fn benchmark_sentences(report: &OutcomesReport, names: &[&str]) -> Vec<Strin
         })
         .collect()
 }
+
+/// The outcomes report in a few lines (label, sentence), for the summary
+/// sheet of an exported workbook: the same sentences the reports print,
+/// computed from the same numbers.
+pub fn summary_lines(report: &OutcomesReport) -> Vec<(String, String)> {
+    let line = |label: &str, text: String| (label.to_owned(), text);
+    let mut lines = vec![
+        line(
+            "Outcomes report",
+            format!(
+                "as of {}, data version {}{}",
+                report.as_of,
+                report.data_version,
+                if report.disclosure.is_some() {
+                    " (research form: research population, disclosure-controlled)"
+                } else {
+                    ""
+                }
+            ),
+        ),
+        line("Cases", cases(report, None)),
+        line(
+            "Technical success",
+            proportion_sentence(
+                "Technical success",
+                &report.technical_success,
+                "index procedures",
+            ),
+        ),
+        line(
+            "30-day mortality",
+            proportion_sentence(
+                "30-day mortality",
+                &report.mortality_30_day,
+                "index procedures whose 30-day status is known",
+            ),
+        ),
+        line(
+            "30-day major amputation",
+            proportion_sentence(
+                "30-day major amputation",
+                &report.major_amputation_30_day,
+                "index procedures whose 30-day status is known",
+            ),
+        ),
+    ];
+    for (label, endpoint, benchmark) in [
+        (
+            "6-month amputation-free survival",
+            &report.amputation_free_survival,
+            "PROMISE II amputation-free survival (primary endpoint)",
+        ),
+        (
+            "6-month survival",
+            &report.overall_survival,
+            "PROMISE II survival",
+        ),
+        (
+            "6-month freedom from major amputation",
+            &report.freedom_from_major_amputation,
+            "PROMISE II limb salvage",
+        ),
+    ] {
+        lines.push(line(
+            label,
+            survival_sentence(label, endpoint, 182.0, report, benchmark),
+        ));
+    }
+    lines.push(line(
+        "Major amputation at 1 year",
+        incidence_sentence(
+            "Cumulative incidence of major amputation at 1 year",
+            &report.cumulative_incidence_major_amputation,
+            365.0,
+        ),
+    ));
+    lines.push(line(
+        "Unplanned reinterventions",
+        rate_sentence(
+            "Unplanned reinterventions",
+            &report.unplanned_reintervention_rate,
+        ),
+    ));
+    lines
+}

@@ -223,6 +223,26 @@ pub const RESEARCH_REPORT: Permission = Permission {
     serves: Serves::Research,
     logged: Some(AccessAction::Report),
 };
+/// The Exports page: what the user may export (no patient data on it).
+pub const EXPORTS: Permission = Permission {
+    name: "exports",
+    roles: &[GovernanceLead, Researcher, Admin],
+    signed_in: true,
+    scope: Scope::None,
+    serves: Serves::NoPatientData,
+    logged: None,
+};
+/// An export of patient-level data (web download and API): governance
+/// leads of their sites and administrators, identifiable or de-identified;
+/// researchers of their sites, always de-identified.
+pub const EXPORT_DATA: Permission = Permission {
+    name: "export_data",
+    roles: &[GovernanceLead, Researcher, Admin],
+    signed_in: true,
+    scope: Scope::SiteQuery,
+    serves: Serves::ByRole,
+    logged: Some(AccessAction::Export),
+};
 /// Users and their rights.
 pub const MANAGE_USERS: Permission = Permission {
     name: "manage_users",
@@ -435,6 +455,9 @@ pub const ROUTES: &[RouteRule] = &[
     r("GET", "/reports/governance", GOVERNANCE_REPORT),
     r("GET", "/reports/audit-summary", GOVERNANCE_REPORT),
     r("GET", "/reports/research", RESEARCH_REPORT),
+    r("GET", "/exports", EXPORTS),
+    r("GET", "/exports/download", EXPORT_DATA),
+    r("GET", "/api/v1/exports", EXPORT_DATA),
 ];
 
 /// The declaration of a route.
@@ -574,6 +597,10 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
                 {
                     let detail = access.detail.take().unwrap_or_default();
                     access.detail = Some(format!("{detail} data version {}", v.0));
+                }
+                if let Some(e) = response.extensions().get::<crate::exports::ExportLogged>() {
+                    let detail = access.detail.take().unwrap_or_default();
+                    access.detail = Some(format!("{detail} {}", e.0));
                 }
                 state.store.log_access(access);
             }

@@ -15,6 +15,7 @@ pub mod authz;
 mod compliance;
 mod dashboard;
 mod error;
+mod exports;
 mod forms;
 mod governance;
 pub mod openapi;
@@ -152,6 +153,9 @@ pub fn router_with(store: Store, settings: Settings) -> Router {
         .route("/worklist", get(worklist::page))
         .route("/dashboard", get(dashboard::page))
         .route("/reports", get(reports::page))
+        .route("/exports", get(exports::page))
+        .route("/exports/download", get(exports::download))
+        .route("/api/v1/exports", get(exports::download))
         .route("/reports/appraisal", get(reports::appraisal))
         .route("/reports/governance", get(reports::governance))
         .route("/reports/audit-summary", get(reports::audit_summary))

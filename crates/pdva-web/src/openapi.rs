@@ -23,6 +23,7 @@ use crate::registry_api::{NewRecord, RecordChange, RecordList, RecordView, VoidR
     paths(
         openapi_json,
         crate::api::outcomes,
+        crate::exports::download,
         crate::registry_api::sites,
         crate::registry_api::site,
         crate::registry_api::create_site,

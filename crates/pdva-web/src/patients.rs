@@ -30,6 +30,8 @@ pub(crate) struct Nav {
     pub role: &'static str,
     pub csrf_token: String,
     pub worklist: bool,
+    /// Whether the Exports page is the user's (as `authz::EXPORTS` declares).
+    pub exports: bool,
     pub users: bool,
     /// Sites whose IPG773 compliance view the user may open from the menu.
     pub compliance: Vec<String>,
@@ -49,6 +51,7 @@ impl Nav {
             role: user.role.label(),
             csrf_token: caller.csrf_token.clone(),
             worklist: user.role != Role::Researcher,
+            exports: crate::authz::EXPORTS.roles.contains(&user.role),
             users: user.role == Role::Admin,
             outcomes: match (&user.sites, user.role) {
                 (SiteAccess::Sites(s), role) if role != Role::Admin && !s.is_empty() => {

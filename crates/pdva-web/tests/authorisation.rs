@@ -32,6 +32,7 @@ const ADMIN: &[Role] = &[Role::Admin];
 const GOVERNANCE: &[Role] = &[Role::GovernanceLead, Role::Admin];
 const GOVERNANCE_LEAD: &[Role] = &[Role::GovernanceLead];
 const RESEARCHER: &[Role] = &[Role::Researcher];
+const EXPORTERS: &[Role] = &[Role::GovernanceLead, Role::Researcher, Role::Admin];
 
 const fn e(
     method: &'static str,
@@ -155,6 +156,9 @@ const EXPECTED: &[Expectation] = &[
     e("GET", "/reports/governance", GOVERNANCE, true),
     e("GET", "/reports/audit-summary", GOVERNANCE, true),
     e("GET", "/reports/research", RESEARCHER, false),
+    e("GET", "/exports", EXPORTERS, false),
+    e("GET", "/exports/download", EXPORTERS, true),
+    e("GET", "/api/v1/exports", EXPORTERS, true),
     e("GET", "/api/v1/openapi.json", ALL, false),
     e("GET", "/api/v1/sites", ALL, false),
     e("POST", "/api/v1/sites", ADMIN, false),
@@ -258,6 +262,7 @@ fn concrete(path: &str, world: &World, own: bool, user_id: &str, token_id: &str)
         );
     match path.as_str() {
         "/api/v1/outcomes" | "/dashboard" => format!("{path}?site={site}"),
+        "/exports/download" | "/api/v1/exports" => format!("{path}?site={site}&kind=csv"),
         "/reports/governance" | "/reports/audit-summary" => {
             format!("{path}?site={site}&format=json")
         }

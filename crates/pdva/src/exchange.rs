@@ -117,8 +117,17 @@ pub async fn export(store: &Store, request: ExportRequest) -> Result<()> {
     };
     let kind = request.kind.resolve(request.bundle)?;
     let progress = CliProgress::new();
-    let summary =
-        pdva_exchange::export_to(store, kind, &filter, today, &request.out, &progress, &[]).await?;
+    let outcomes = workbook_summary(store, kind, &filter, today).await;
+    let summary = pdva_exchange::export_to(
+        store,
+        kind,
+        &filter,
+        today,
+        &request.out,
+        &progress,
+        &outcomes,
+    )
+    .await?;
 
     store.log_access(AccessEvent::now(
         actor,
@@ -148,6 +157,31 @@ pub async fn export(store: &Store, request: ExportRequest) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The outcomes summary for a workbook's summary sheet (other kinds have
+/// none), in the form of the export: the research form when de-identified.
+pub async fn workbook_summary(
+    store: &Store,
+    kind: pdva_exchange::ExportKind,
+    filter: &ExportFilter,
+    today: NaiveDate,
+) -> Vec<(String, String)> {
+    if kind != pdva_exchange::ExportKind::Xlsx {
+        return Vec::new();
+    }
+    let outcomes_filter = pdva_outcomes::Filter {
+        site: filter.site.clone(),
+        operator: None,
+        from: filter.from,
+        to: filter.to,
+    };
+    let audience = if filter.deidentify {
+        pdva_outcomes::Audience::Research
+    } else {
+        pdva_outcomes::Audience::Identifiable
+    };
+    pdva_reports::gather::summary_lines(store, &outcomes_filter, today, audience).await
 }
 
 /// What the access log records of an export (never an identifier).
