@@ -640,7 +640,9 @@ async fn clinician_records_care_to_amputation_and_researcher_sees_no_identifier(
         for link in links {
             let href = link.attr("href").await.unwrap().unwrap_or_default();
             let href = href.split('#').next().unwrap_or_default().to_owned();
-            if href.starts_with('/') && !seen.contains(&href) {
+            // Pages only: `/api/` links (the OpenAPI document) are JSON for
+            // programs, with no title and no patient data.
+            if href.starts_with('/') && !href.starts_with("/api/") && !seen.contains(&href) {
                 queue.push_back(href);
             }
         }
