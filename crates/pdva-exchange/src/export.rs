@@ -155,13 +155,17 @@ pub async fn export(
     for (id, site) in &sites {
         emit(
             sink,
-            reference_row(RecordKind::Site, *id, site_fields(site, filter)),
+            reference_row(RecordKind::Site, *id, serialised_fields(site)),
         )?;
     }
     for (id, meeting) in &meetings {
         emit(
             sink,
-            reference_row(RecordKind::GovernanceMeeting, *id, meeting_fields(meeting)),
+            reference_row(
+                RecordKind::GovernanceMeeting,
+                *id,
+                serialised_fields(meeting),
+            ),
         )?;
     }
     for (id, clinician) in &clinicians {
@@ -280,16 +284,6 @@ fn reference_row(
         fields,
         age_at_index: None,
     }
-}
-
-fn site_fields(site: &Site, _filter: &ExportFilter) -> serde_json::Map<String, serde_json::Value> {
-    // A de-identified export's sinks drop the identifying columns (the
-    // governance lead's name) by the schema's marks.
-    serialised_fields(site)
-}
-
-fn meeting_fields(meeting: &GovernanceMeeting) -> serde_json::Map<String, serde_json::Value> {
-    serialised_fields(meeting)
 }
 
 fn clinician_fields(

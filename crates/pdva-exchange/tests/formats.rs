@@ -17,59 +17,21 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod common;
+
+use common::{export_csv, today};
+
 use chrono::NaiveDate;
-use pdva_domain::RecordId;
 use pdva_exchange::redcap::{self, RedcapSink};
 use pdva_exchange::schema::{INSTRUMENTS, Level};
-use pdva_exchange::tidy::CsvSink;
-use pdva_exchange::{ExportFilter, ExportSummary, export};
-use pdva_store::{Actor, AnyRecord, NoProgress, Store};
+use pdva_exchange::{ExportFilter, export};
+use pdva_store::{NoProgress, Store};
 
 const PATIENTS: usize = 60;
 
-fn today() -> NaiveDate {
-    "2026-06-30".parse().unwrap()
-}
-
 /// A generated registry (reference data, patients, the generator's voids).
 async fn generate(store: &Store) {
-    let actor = Actor::new("cli:test");
-    let mut generator = pdva_synth::Generator::new(pdva_synth::GeneratorConfig {
-        patients: PATIENTS,
-        seed: 7,
-        today: today(),
-    });
-    let reference = generator.reference();
-    let mut records: Vec<(RecordId, AnyRecord)> = Vec::new();
-    records.extend(
-        reference
-            .sites
-            .iter()
-            .map(|(id, s)| (*id, AnyRecord::Site(s.clone()))),
-    );
-    records.extend(
-        reference
-            .clinicians
-            .iter()
-            .map(|(id, c)| (*id, AnyRecord::Clinician(c.clone()))),
-    );
-    records.extend(
-        reference
-            .governance_meetings
-            .iter()
-            .map(|(id, m)| (*id, AnyRecord::GovernanceMeeting(m.clone()))),
-    );
-    store.import_reference(&actor, &records).await.unwrap();
-    let reference_data = generator.reference_data();
-    while let Some(batch) = generator.next_batch(50) {
-        store
-            .import_patient_files(&actor, &batch.files, &reference_data, today())
-            .await
-            .unwrap();
-        if !batch.voids.is_empty() {
-            store.void_many(&actor, &batch.voids).await.unwrap();
-        }
-    }
+    common::generate(store, PATIENTS, 7).await;
 }
 
 fn filter(deidentified: bool) -> ExportFilter {
@@ -79,32 +41,10 @@ fn filter(deidentified: bool) -> ExportFilter {
     }
 }
 
-async fn export_csv(store: &Store, dir: &Path, deidentified: bool) -> ExportSummary {
-    std::fs::create_dir(dir).unwrap();
-    let mut sink = CsvSink::create(dir, deidentified).unwrap();
-    let summary = export(
-        store,
-        &filter(deidentified),
-        today(),
-        &mut sink,
-        &NoProgress,
-    )
-    .await
-    .unwrap();
-    sink.finish().unwrap();
-    summary
-}
-
 type Table = (Vec<String>, Vec<Vec<String>>);
 
 fn read_csv(path: &Path) -> Table {
-    let mut reader = csv::Reader::from_path(path).unwrap();
-    let header = reader.headers().unwrap().iter().map(String::from).collect();
-    let rows = reader
-        .records()
-        .map(|r| r.unwrap().iter().map(String::from).collect())
-        .collect();
-    (header, rows)
+    common::read_table(path)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
