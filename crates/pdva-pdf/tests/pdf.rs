@@ -9,10 +9,12 @@ use std::process::Command;
 
 /// Writes the sample's PDF under the test's temporary directory (so that
 /// it can be looked at: `pdftoppm -png -r 60 target/tmp/report.pdf ...`).
-fn sample_pdf() -> PathBuf {
+/// Prints the sample to a file of the calling test's own: the tests run in
+/// parallel, and one shared file let a test read another's half-written PDF.
+fn sample_pdf(test: &str) -> PathBuf {
     let bytes = pdva_pdf::render(&sample::report()).expect("the sample prints");
     assert!(bytes.starts_with(b"%PDF-"));
-    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report.pdf");
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("report-{test}.pdf"));
     std::fs::write(&path, bytes).expect("the PDF is written");
     path
 }
@@ -52,7 +54,7 @@ fn pages(path: &Path) -> usize {
 #[test]
 fn the_pdf_prints_every_section_cell_and_the_stamp() {
     let report = sample::report();
-    let path = sample_pdf();
+    let path = sample_pdf("the_pdf_prints_every_section_cell_and_the_stamp");
     let layout = pdftotext(&path, &["-layout"]);
     let text = words(&pdftotext(&path, &[]));
 
@@ -82,7 +84,7 @@ fn the_pdf_prints_every_section_cell_and_the_stamp() {
 #[test]
 fn every_page_carries_the_stamp() {
     let report = sample::report();
-    let path = sample_pdf();
+    let path = sample_pdf("every_page_carries_the_stamp");
     let n = pages(&path);
     assert!(n >= 4, "a title page and the sections: {n} pages");
     let stamp = &report.stamp;
@@ -109,7 +111,7 @@ fn every_page_carries_the_stamp() {
 #[test]
 fn the_title_page_names_the_report() {
     let report = sample::report();
-    let path = sample_pdf();
+    let path = sample_pdf("the_title_page_names_the_report");
     let text = words(&pdftotext(&path, &["-f", "1", "-l", "1"]));
     for needed in [&report.title, &report.subject, &report.stamp.generated_by] {
         assert!(text.contains(needed.as_str()), "{needed:?}");
