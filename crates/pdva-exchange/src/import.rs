@@ -98,6 +98,29 @@ pub async fn import(
     today: NaiveDate,
     progress: &dyn Progress,
 ) -> Result<ImportReport, ExchangeError> {
+    read_check_and_write(store, path, Some(actor), today, progress).await
+}
+
+/// Reads and checks the files of `path` exactly as [`import`] does, and
+/// writes nothing: the report says what an import would write
+/// (`patients_written` and `records_written` count what it would add).
+pub async fn check(
+    store: &Store,
+    path: &Path,
+    today: NaiveDate,
+    progress: &dyn Progress,
+) -> Result<ImportReport, ExchangeError> {
+    read_check_and_write(store, path, None, today, progress).await
+}
+
+/// The import, writing only when an actor is given.
+async fn read_check_and_write(
+    store: &Store,
+    path: &Path,
+    actor: Option<&Actor>,
+    today: NaiveDate,
+    progress: &dyn Progress,
+) -> Result<ImportReport, ExchangeError> {
     let mut report = ImportReport::default();
     let files = files_to_read(path, &mut report)?;
     let total: u64 = files
@@ -139,6 +162,17 @@ pub async fn import(
         report.data_version = Some(store.data_version().await?.to_string());
         return Ok(report);
     }
+    let Some(actor) = actor else {
+        report.patients_written = staged.files.len();
+        report.records_written = staged.reference_records.len()
+            + staged
+                .files
+                .iter()
+                .map(|f| 1 + f.records.len())
+                .sum::<usize>();
+        report.data_version = Some(store.data_version().await?.to_string());
+        return Ok(report);
+    };
     progress.start("writing", 1);
     let (summary, version) = store
         .import_registry(

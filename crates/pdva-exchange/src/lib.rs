@@ -7,7 +7,8 @@
 //! (tidy CSV in [`tidy`], REDCap in [`redcap`], CDISC ODM 1.3.2 in [`odm`],
 //! XLSX in [`xlsx`]), applying the research population and the
 //! de-identification of DOMAIN.md section 11; and the all-or-nothing bulk
-//! import of the tidy CSV files ([`import`]).
+//! import of the tidy CSV files ([`import`]), from a directory or from the
+//! files an administrator uploads ([`upload`]).
 
 pub mod cells;
 pub mod deliver;
@@ -18,6 +19,7 @@ pub mod odm;
 pub mod redcap;
 pub mod schema;
 pub mod tidy;
+pub mod upload;
 pub mod xlsx;
 
 pub use deliver::{ExportKind, export_to};

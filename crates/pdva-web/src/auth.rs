@@ -80,6 +80,25 @@ pub fn form_value(bytes: &[u8], name: &str) -> Option<String> {
         .map(|(_, v)| v)
 }
 
+/// The value of the text field `name` of a `multipart/form-data` body (an
+/// upload form), if the body is one and has it.
+pub async fn multipart_value(
+    content_type: Option<&str>,
+    bytes: &axum::body::Bytes,
+    name: &str,
+) -> Option<String> {
+    let boundary = multer::parse_boundary(content_type?).ok()?;
+    let body = bytes.clone();
+    let stream = futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(body) });
+    let mut parts = multer::Multipart::new(stream, boundary);
+    while let Ok(Some(field)) = parts.next_field().await {
+        if field.name() == Some(name) && field.file_name().is_none() {
+            return field.text().await.ok();
+        }
+    }
+    None
+}
+
 /// Compares two tokens in time independent of where they differ.
 pub fn tokens_match(a: &str, b: &str) -> bool {
     a.len() == b.len()

@@ -282,6 +282,17 @@ pub const ACCESS_LOG: Permission = Permission {
     logged: None,
 };
 
+/// The bulk import of tidy CSV files (the upload page): administrators.
+pub const IMPORT_DATA: Permission = Permission {
+    name: "import_data",
+    roles: &[Admin],
+    signed_in: true,
+    scope: Scope::None,
+    // The problems it lists quote the values of the files uploaded.
+    serves: Serves::Identifiable,
+    logged: None,
+};
+
 /// Sites and clinicians with their pDVA credentials.
 pub const MANAGE_REFERENCE: Permission = Permission {
     name: "manage_reference",
@@ -312,6 +323,8 @@ pub struct RouteRule {
     pub path: &'static str,
     /// What it needs.
     pub permission: Permission,
+    /// The largest body it takes, in bytes.
+    pub max_body: usize,
 }
 
 const fn r(method: &'static str, path: &'static str, permission: Permission) -> RouteRule {
@@ -319,6 +332,22 @@ const fn r(method: &'static str, path: &'static str, permission: Permission) -> 
         method,
         path,
         permission,
+        max_body: MAX_FORM_BYTES,
+    }
+}
+
+/// A route that takes file uploads of up to `max_body` bytes.
+const fn upload(
+    method: &'static str,
+    path: &'static str,
+    permission: Permission,
+    max_body: usize,
+) -> RouteRule {
+    RouteRule {
+        method,
+        path,
+        permission,
+        max_body,
     }
 }
 
@@ -404,6 +433,14 @@ pub const ROUTES: &[RouteRule] = &[
         MANAGE_REFERENCE,
     ),
     r("GET", "/admin/access", ACCESS_LOG),
+    r("GET", "/admin/import", IMPORT_DATA),
+    upload(
+        "POST",
+        "/admin/import",
+        IMPORT_DATA,
+        crate::imports::MAX_UPLOAD_BYTES,
+    ),
+    r("GET", "/admin/import/templates", IMPORT_DATA),
     r("GET", "/research/patients", RESEARCH_PATIENTS),
     r(
         "GET",
@@ -674,17 +711,28 @@ async fn check(
                 "Refused: the request did not come from this site's own pages.",
             ));
         }
-        let bytes = axum::body::to_bytes(body, MAX_FORM_BYTES)
+        let bytes = axum::body::to_bytes(body, rule.max_body)
             .await
             .map_err(|_| Refusal::Forbidden("Refused: the form is too large."))?;
-        // A form sends the token as a field; a script using the API with a
-        // session cookie sends it in a header.
-        let sent = parts
+        // A form sends the token as a field (an upload form as a part of
+        // its multipart body); a script using the API with a session cookie
+        // sends it in a header.
+        let sent = match parts
             .headers
             .get(auth::CSRF_HEADER)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
-            .or_else(|| auth::form_value(&bytes, auth::CSRF_FIELD));
+            .or_else(|| auth::form_value(&bytes, auth::CSRF_FIELD))
+        {
+            Some(sent) => Some(sent),
+            None => {
+                let content_type = parts
+                    .headers
+                    .get(header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok());
+                auth::multipart_value(content_type, &bytes, auth::CSRF_FIELD).await
+            }
+        };
         let expected = match &session {
             Some(s) => Some(s.csrf_token.clone()),
             None if !permission.signed_in => cookies.get(SIGN_IN_CSRF_COOKIE).cloned(),

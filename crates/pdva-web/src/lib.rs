@@ -18,6 +18,7 @@ mod error;
 mod exports;
 mod forms;
 mod governance;
+mod imports;
 pub mod openapi;
 mod outcomes;
 mod pages;
@@ -36,6 +37,7 @@ pub use outcomes::ReportCache;
 pub use wording::{InstrumentWording, ItemWording};
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -150,6 +152,13 @@ pub fn router_with(store: Store, settings: Settings) -> Router {
         .route("/research/patients", get(research::list))
         .route("/research/patients/{pseudonym}", get(research::page))
         .route("/admin/access", get(access_log::page))
+        .route(
+            "/admin/import",
+            get(imports::page)
+                .post(imports::upload)
+                .layer(DefaultBodyLimit::max(imports::MAX_UPLOAD_BYTES)),
+        )
+        .route("/admin/import/templates", get(imports::templates))
         .route("/worklist", get(worklist::page))
         .route("/dashboard", get(dashboard::page))
         .route("/reports", get(reports::page))

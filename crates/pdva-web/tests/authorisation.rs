@@ -208,6 +208,10 @@ const EXPECTED: &[Expectation] = &[
         CLINICIAN,
         true,
     ),
+    // The bulk import's upload page.
+    e("GET", "/admin/import", ADMIN, false),
+    e("POST", "/admin/import", ADMIN, false),
+    e("GET", "/admin/import/templates", ADMIN, false),
     // Every signed-in user manages their own API tokens.
     e("GET", "/account/tokens", ALL, false),
     e("POST", "/account/tokens", ALL, false),

@@ -200,23 +200,35 @@ fn audit_detail(
     )
 }
 
-/// Runs an import; on refusal prints every problem and fails.
-pub async fn import(store: &Store, path: &Path) -> Result<()> {
+/// Runs an import (or, with `check_only`, its checks alone); on refusal
+/// prints every problem and fails.
+pub async fn import(store: &Store, path: &Path, check_only: bool) -> Result<()> {
     let today = chrono::Local::now().date_naive();
     let progress = CliProgress::new();
-    match pdva_exchange::import::import(store, path, &cli_actor(), today, &progress).await {
+    let result = if check_only {
+        pdva_exchange::import::check(store, path, today, &progress).await
+    } else {
+        pdva_exchange::import::import(store, path, &cli_actor(), today, &progress).await
+    };
+    match result {
         Ok(report) => {
             for warning in &report.warnings {
                 println!("warning (accepted): {warning}");
             }
             println!(
-                "Imported {} patient(s), {} record(s) from {} row(s); {} unchanged (already in \
-                 the registry); {} warning(s) accepted; data version {}.",
+                "{} {} patient(s), {} record(s) from {} row(s); {} unchanged (already in \
+                 the registry); {} warning(s) {}; data version {}.",
+                if check_only {
+                    "Checked: no problems. An import would add"
+                } else {
+                    "Imported"
+                },
                 report.patients_written,
                 report.records_written,
                 report.rows_read,
                 report.unchanged,
                 report.warnings.len(),
+                if check_only { "to accept" } else { "accepted" },
                 report.data_version.unwrap_or_default()
             );
             Ok(())

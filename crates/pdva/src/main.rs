@@ -243,6 +243,10 @@ enum Command {
         /// A directory of instrument files, or one file.
         #[arg(value_name = "DIR_OR_FILE")]
         path: PathBuf,
+        /// Read and check everything and write nothing: list the problems and
+        /// what an import would add.
+        #[arg(long)]
+        check: bool,
     },
     /// Write blank import templates (the header of each instrument's CSV) and
     /// the data dictionary.
@@ -660,9 +664,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             store.close().await;
             result?;
         }
-        Command::Import { db, path } => {
+        Command::Import { db, path, check } => {
             let store = open(&config.db(db.db)).await?;
-            let result = exchange::import(&store, &path).await;
+            let result = exchange::import(&store, &path, check).await;
             store.close().await;
             result?;
         }

@@ -90,6 +90,18 @@ fn csv_round_trip_through_a_new_registry_is_byte_identical_and_verifies() {
     assert!(said.contains("Exported 120 patient(s)"), "{said}");
 
     assert!(!Path::new(b).exists());
+    // Checked first: everything read, nothing written.
+    let said = ok(&pdva(&[
+        "import",
+        "--check",
+        "--db",
+        b,
+        first.to_str().unwrap(),
+    ]));
+    assert!(
+        said.contains("Checked: no problems. An import would add 120 patient(s)"),
+        "{said}"
+    );
     let said = ok(&pdva(&["import", "--db", b, first.to_str().unwrap()]));
     assert!(said.contains("Imported 120 patient(s)"), "{said}");
     assert!(
