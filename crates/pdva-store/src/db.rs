@@ -175,6 +175,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0008_api_tokens.sql"),
         postgres: include_str!("../migrations/postgres/0008_api_tokens.sql"),
     },
+    Migration {
+        version: 9,
+        name: "sign_off_queue",
+        sqlite: include_str!("../migrations/sqlite/0009_sign_off_queue.sql"),
+        postgres: include_str!("../migrations/postgres/0009_sign_off_queue.sql"),
+    },
 ];
 
 /// Applies the migrations not yet applied, each in its own transaction, and

@@ -25,6 +25,7 @@ mod model;
 mod projection;
 mod read;
 mod rows;
+mod signoff;
 mod sites;
 mod tokens;
 mod users;
@@ -42,6 +43,7 @@ pub use model::{
     Actor, AnyRecord, AuditAction, AuditEntry, Break, DataVersion, RecordMeta, SiteCounts,
     StoredRecord, VerifyReport,
 };
+pub use signoff::{AwaitingSignOff, SignOffQuery, SignOffQueue};
 pub use tokens::{
     API_TOKEN_KIND, API_TOKEN_PREFIX, ApiToken, DEFAULT_TOKEN_DAYS, MAX_TOKEN_DAYS, NewApiToken,
     TokenUse,

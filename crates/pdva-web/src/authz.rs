@@ -151,6 +151,15 @@ pub const RECORD_CARE: Permission = Permission {
     serves: Serves::Identifiable,
     logged: Some(AccessAction::ViewPatient),
 };
+/// The sign-off queue of the user's sites (identifiable: registry ids).
+pub const SIGN_OFF_QUEUE: Permission = Permission {
+    name: "sign_off_queue",
+    roles: &[Clinician, GovernanceLead, Admin],
+    signed_in: true,
+    scope: Scope::None,
+    serves: Serves::Identifiable,
+    logged: Some(AccessAction::ListPatients),
+};
 /// The follow-up worklist (identifiable).
 pub const WORKLIST: Permission = Permission {
     name: "worklist",
@@ -397,6 +406,7 @@ pub const ROUTES: &[RouteRule] = &[
         RECORD_CARE,
     ),
     r("GET", "/worklist", WORKLIST),
+    r("GET", "/sign-off", SIGN_OFF_QUEUE),
     r("GET", "/sites/{site}/compliance", COMPLIANCE),
     r(
         "GET",

@@ -46,7 +46,9 @@ const ITEMS_SHOWN: usize = 100;
 
 /// A finding with its first [`ITEMS_SHOWN`] records, counting the rest.
 fn shown(mut check: Check) -> Check {
-    check.more = check.items.len().saturating_sub(ITEMS_SHOWN);
+    check.more = check
+        .more
+        .max(check.items.len().saturating_sub(ITEMS_SHOWN));
     check.items.truncate(ITEMS_SHOWN);
     check
 }
@@ -152,6 +154,7 @@ pub(crate) async fn page(
         .load_patient_files(Some(site_code.as_str()))
         .await?;
     let found = compliance::check(&site, &meetings, &files, &reference, period, today);
+    let unsigned = unsigned_after_30_days(&state, &site_code).await?;
     let page = CompliancePage {
         nav: Nav::of(&caller),
         site: site_code.to_string(),
@@ -168,10 +171,70 @@ pub(crate) async fn page(
         }),
         procedures: found.procedures,
         patients: found.patients,
-        checks: found.checks.iter().map(Check::from).map(shown).collect(),
+        checks: found
+            .checks
+            .iter()
+            .map(Check::from)
+            .chain([unsigned])
+            .map(shown)
+            .collect(),
         can_record: caller.user().role == pdva_store::Role::GovernanceLead,
     };
     Ok(Html(page.render()?))
+}
+
+/// Procedures and follow-up visits entered more than 30 days ago and not
+/// signed off (of every period: an unsigned record is a finding whatever
+/// its procedure's date).
+async fn unsigned_after_30_days(
+    state: &AppState,
+    site: &pdva_domain::values::SiteCode,
+) -> Result<Check, WebError> {
+    let cutoff = (chrono::Utc::now() - chrono::Duration::days(30))
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string();
+    let sites = pdva_store::SiteAccess::Sites(vec![site.clone()]);
+    let queue = state
+        .store
+        .awaiting_sign_off(&pdva_store::SignOffQuery {
+            sites: &sites,
+            entered_by: None,
+            entered_before: Some(&cutoff),
+            limit: ITEMS_SHOWN as i64,
+        })
+        .await?;
+    let total = queue.total as usize;
+    Ok(Check {
+        paragraph: "1.2",
+        title: "Records unsigned after 30 days",
+        status: match total {
+            0 => "every procedure and follow-up visit entered more than 30 days ago is signed off"
+                .into(),
+            n => format!(
+                "{n} procedure(s) and follow-up visit(s) entered more than 30 days ago are not \
+                 signed off: the sign-off queue lists them"
+            ),
+        },
+        met: total == 0,
+        items: queue
+            .records
+            .into_iter()
+            .map(|r| Item {
+                patient_id: r.patient_id.to_string(),
+                registry_id: r.registry_id,
+                record: r.record_id.to_string(),
+                detail: format!(
+                    "{} of {}, entered {} by {}",
+                    crate::forms::title_of(r.kind),
+                    r.record_date,
+                    r.entered_at.get(..10).unwrap_or_default(),
+                    r.entered_by
+                ),
+            })
+            .collect(),
+        // Counted in full by the store; `shown` keeps it when under the limit.
+        more: total.saturating_sub(ITEMS_SHOWN),
+    })
 }
 
 /// The period in words, as the reports print it.

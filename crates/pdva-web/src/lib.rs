@@ -27,6 +27,7 @@ mod reference;
 mod registry_api;
 mod reports;
 mod research;
+mod signoff;
 mod tokens;
 mod wording;
 mod worklist;
@@ -160,6 +161,7 @@ pub fn router_with(store: Store, settings: Settings) -> Router {
         )
         .route("/admin/import/templates", get(imports::templates))
         .route("/worklist", get(worklist::page))
+        .route(signoff::QUEUE_PATH, get(signoff::page))
         .route("/dashboard", get(dashboard::page))
         .route("/reports", get(reports::page))
         .route("/exports", get(exports::page))

@@ -30,6 +30,8 @@ pub(crate) struct Nav {
     pub role: &'static str,
     pub csrf_token: String,
     pub worklist: bool,
+    /// Whether the user has a sign-off queue.
+    pub sign_off: bool,
     /// Whether the Exports page is the user's (as `authz::EXPORTS` declares).
     pub exports: bool,
     pub users: bool,
@@ -51,6 +53,7 @@ impl Nav {
             role: user.role.label(),
             csrf_token: caller.csrf_token.clone(),
             worklist: user.role != Role::Researcher,
+            sign_off: crate::signoff::has_queue(user.role),
             exports: crate::authz::EXPORTS.roles.contains(&user.role),
             users: user.role == Role::Admin,
             outcomes: match (&user.sites, user.role) {
@@ -556,6 +559,7 @@ pub(crate) async fn void_record(
 pub(crate) async fn sign_off_record(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    form: Result<axum::Form<SignOffForm>, axum::extract::rejection::FormRejection>,
 ) -> Result<Response, WebError> {
     let record = caller.record.clone().ok_or(WebError::NotFound)?;
     let patient = caller.patient.as_ref().ok_or(WebError::NotFound)?;
@@ -563,12 +567,23 @@ pub(crate) async fn sign_off_record(
         .store
         .sign_off(&caller.user().actor(), record.meta.id)
         .await?;
-    Ok(Redirect::to(&format!(
-        "{}#record-{}",
-        patient_path(patient.id),
-        record.meta.id
-    ))
+    // Back to the sign-off queue when signed there; otherwise to the
+    // record's row on the patient's page. Only the queue's own path is
+    // followed, never a path the form names.
+    let back_to_queue = form.is_ok_and(|f| f.from.as_deref() == Some("queue"));
+    Ok(Redirect::to(&if back_to_queue {
+        crate::signoff::QUEUE_PATH.to_owned()
+    } else {
+        format!("{}#record-{}", patient_path(patient.id), record.meta.id)
+    })
     .into_response())
+}
+
+/// The sign-off form: where it was sent from.
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct SignOffForm {
+    /// `queue` from the sign-off queue.
+    from: Option<String>,
 }
 
 #[derive(Template)]
@@ -805,6 +820,8 @@ struct TimelineEntry {
     summary: String,
     signed_off: String,
     edit: String,
+    /// Where its one-action sign-off posts.
+    sign_off: String,
     signable: bool,
 }
 
@@ -1060,6 +1077,7 @@ pub(crate) async fn page(
                         _ => String::new(),
                     },
                     edit: format!("/patients/{}/records/{}/edit", in_scope.id, s.meta.id),
+                    sign_off: format!("/patients/{}/records/{}/sign-off", in_scope.id, s.meta.id),
                     signable: c.kind().is_signed_off_kind() && s.meta.signed_off_at.is_none(),
                 },
             )

@@ -100,6 +100,7 @@ const EXPECTED: &[Expectation] = &[
         true,
     ),
     e("GET", "/worklist", IDENTIFIABLE, false),
+    e("GET", "/sign-off", IDENTIFIABLE, false),
     e("GET", "/sites/{site}/compliance", GOVERNANCE, true),
     e(
         "GET",
