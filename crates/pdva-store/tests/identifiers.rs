@@ -153,7 +153,7 @@ on_both_engines!(
                 &actor(),
                 Change {
                     edit: Some(Edit {
-                        id: id,
+                        id,
                         expected_version: 1,
                     }),
                     record: edited.clone(),
@@ -245,7 +245,7 @@ on_both_engines!(
                 &actor(),
                 Change {
                     edit: Some(Edit {
-                        id: id,
+                        id,
                         expected_version: store.get(id).await.unwrap().meta.version,
                     }),
                     record: erased.clone(),
