@@ -54,6 +54,8 @@ pub enum Rule {
     NhsNumberInUse,
     /// A procedure before the date of birth.
     BeforeBirth,
+    /// A date of birth before 1900-01-01 (DOMAIN.md 4.3).
+    BirthBefore1900,
     /// A field required by another field's value is missing.
     RequiredWith,
     /// A choice list that is empty or mixes "none" with other choices.
@@ -118,6 +120,7 @@ impl Rule {
             | SecondDeath
             | NhsNumberInUse
             | BeforeBirth
+            | BirthBefore1900
             | RequiredWith
             | InvalidChoices
             | BaselineAfterProcedure
@@ -405,6 +408,17 @@ fn check_patient(
 ) {
     let p = &file.patient;
     let id = file.patient_id;
+    // Also checked where a date of birth is typed (`values::parse_date_of_birth`);
+    // here for every other way a patient arrives (the JSON API, imports).
+    if p.date_of_birth < crate::values::EARLIEST_DATE_OF_BIRTH {
+        out.push(Finding::new(
+            Rule::BirthBefore1900,
+            id,
+            "date_of_birth",
+            p.date_of_birth,
+            "must be 1900-01-01 or later",
+        ));
+    }
     if p.date_of_birth > today {
         out.push(Finding::new(
             Rule::FutureDate,

@@ -4,9 +4,54 @@
 use std::fmt;
 use std::str::FromStr;
 
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::error::FieldError;
+
+/// The earliest date of birth the registry accepts (DOMAIN.md 4.3).
+pub const EARLIEST_DATE_OF_BIRTH: NaiveDate = NaiveDate::from_ymd_opt(1900, 1, 1).unwrap();
+
+/// Parses a calendar date written exactly as ISO 8601 `YYYY-MM-DD`: four
+/// digits, two, two, zero-padded. chrono alone also takes `2025-1-1`,
+/// which a clinician may have meant as 1 January or typed by mistake, so
+/// the registry refuses anything but the one written form.
+pub fn parse_iso_date(field: &'static str, value: &str) -> Result<NaiveDate, FieldError> {
+    let text = value.trim();
+    let b = text.as_bytes();
+    let shaped = b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+    let date = shaped
+        .then(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
+        .flatten();
+    date.ok_or_else(|| {
+        FieldError::new(
+            field,
+            value,
+            "must be a real calendar date written as YYYY-MM-DD",
+        )
+    })
+}
+
+/// Parses a date of birth: an ISO date ([`parse_iso_date`]) from
+/// 1900-01-01 on (DOMAIN.md 4.3, hard). That it is not in the future needs
+/// today's date, which the domain does not read: the rules check it
+/// ([`crate::validation`], `FutureDate`).
+pub fn parse_date_of_birth(value: &str) -> Result<NaiveDate, FieldError> {
+    let date = parse_iso_date("date_of_birth", value)?;
+    if date < EARLIEST_DATE_OF_BIRTH {
+        return Err(FieldError::new(
+            "date_of_birth",
+            value,
+            "must be 1900-01-01 or later",
+        ));
+    }
+    Ok(date)
+}
 
 /// An NHS number: ten digits whose last is the Modulus 11 check digit
 /// (DOMAIN.md 4.3). Spaces and hyphens in the input are ignored; it is stored
@@ -421,7 +466,12 @@ macro_rules! bounded_decimal {
             /// Checks a value for `field`.
             pub fn new_for(field: &'static str, value: f64) -> Result<Self, FieldError> {
                 let $v = value;
-                if value.is_finite() && $check {
+                // "NaN" and "inf" parse as f64; they are not numbers a
+                // clinician measured, and no range rule describes them.
+                if !value.is_finite() {
+                    return Err(FieldError::new(field, value.to_string(), "must be a number"));
+                }
+                if $check {
                     Ok(Self(value))
                 } else {
                     Err(FieldError::new(field, value.to_string(), $rule))
@@ -482,6 +532,27 @@ bounded_decimal!(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// "NaN" and "inf" parse as f64: they must be told they are not
+    /// numbers, not that they break a range ("must not be negative").
+    #[test]
+    fn non_numbers_in_numeric_fields_are_told_they_must_be_numbers() {
+        for typed in ["NaN", "nan", "inf", "-inf", "infinity", "abc", ""] {
+            for e in [
+                NonNegative::parse_for("contrast_ml", typed).unwrap_err(),
+                Positive::parse_for("wound_area_cm2", typed).unwrap_err(),
+                Abi::parse_for("abi", typed).unwrap_err(),
+            ] {
+                assert_eq!(e.rule, "must be a number", "{typed}: {e}");
+            }
+        }
+        assert_eq!(
+            NonNegative::parse_for("contrast_ml", "-1")
+                .unwrap_err()
+                .rule,
+            "must not be negative"
+        );
+    }
 
     #[test]
     fn nhs_number_accepts_valid_and_normalises_spacing() {

@@ -30,6 +30,7 @@ fn every_rule_has_the_severity_domain_md_gives_it() {
         NhsNumberInUse,
         IdentifiersWithoutConsent,
         BeforeBirth,
+        BirthBefore1900,
         RequiredWith,
         InvalidChoices,
         BaselineAfterProcedure,
@@ -64,6 +65,7 @@ fn every_rule_has_the_severity_domain_md_gives_it() {
             | SecondDeath
             | NhsNumberInUse
             | BeforeBirth
+            | BirthBefore1900
             | RequiredWith
             | InvalidChoices
             | BaselineAfterProcedure
@@ -749,6 +751,47 @@ fn a_date_of_birth_in_the_future_is_refused() {
         TOMORROW,
         &["is in the future"],
     );
+}
+
+/// DOMAIN.md 4.3: a date of birth is 1900-01-01 or later (hard), whichever
+/// way the patient arrives; the day itself is accepted.
+#[test]
+fn a_date_of_birth_before_1900_is_refused() {
+    let mut fx = Fixture::valid();
+    fx.file = PatientFile::new(fx.ids.patient, patient(d("1899-12-31")));
+    assert_refused(
+        &fx.check(fx.ids.patient),
+        Rule::BirthBefore1900,
+        "date_of_birth",
+        "1899-12-31",
+        &["1900-01-01 or later"],
+    );
+    fx.file = PatientFile::new(fx.ids.patient, patient(d("1900-01-01")));
+    assert!(fx.check(fx.ids.patient).refusals.is_empty());
+}
+
+/// A typed date of birth is refused at parse unless it is a real date
+/// written as YYYY-MM-DD from 1900-01-01 on, and the error names the field,
+/// the value and the rule.
+#[test]
+fn a_date_of_birth_is_parsed_strictly() {
+    use pdva_domain::values::parse_date_of_birth;
+    assert_eq!(parse_date_of_birth("1951-04-17"), Ok(d("1951-04-17")));
+    assert_eq!(parse_date_of_birth("1900-01-01"), Ok(d("1900-01-01")));
+    for (typed, rule) in [
+        ("0000-01-01", "1900-01-01 or later"),
+        ("1899-12-31", "1900-01-01 or later"),
+        ("2025-1-1", "YYYY-MM-DD"),
+        ("1951-02-30", "real calendar date"),
+        ("17/04/1951", "YYYY-MM-DD"),
+        ("+1951-04-17", "YYYY-MM-DD"),
+        ("", "YYYY-MM-DD"),
+    ] {
+        let e = parse_date_of_birth(typed).unwrap_err();
+        assert_eq!(e.field, "date_of_birth", "{typed}");
+        assert_eq!(e.value, typed);
+        assert!(e.rule.contains(rule), "{typed}: {}", e.rule);
+    }
 }
 
 #[test]

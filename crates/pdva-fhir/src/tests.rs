@@ -362,11 +362,30 @@ fn gmc_numbers_use_the_uk_core_system() {
     assert_eq!(crate::map::gmc_number("NMC 12A3456"), None);
     assert_eq!(crate::map::gmc_number("12345678"), None);
     let (reference, _) = registry();
+    // A clinician of a UK site (GMC); the others hold Irish (IMC) numbers,
+    // and the clinicians are a map, in no fixed order, so the test names
+    // which one it means.
     let (id, clinician) = reference
         .clinicians
         .iter()
-        .find(|(_, c)| c.professional_registration.is_some())
+        .find(|(_, c)| {
+            c.professional_registration
+                .as_deref()
+                .is_some_and(|r| r.starts_with("GMC "))
+        })
         .unwrap();
     let p = serde_json::to_value(crate::map::practitioner(*id, clinician, false)).unwrap();
     assert_eq!(p["identifier"][0]["system"], crate::map::GMC_SYSTEM, "{p}");
+    // A non-GMC number is carried without claiming the GMC's system.
+    let (id, clinician) = reference
+        .clinicians
+        .iter()
+        .find(|(_, c)| {
+            c.professional_registration
+                .as_deref()
+                .is_some_and(|r| !r.starts_with("GMC "))
+        })
+        .unwrap();
+    let p = serde_json::to_value(crate::map::practitioner(*id, clinician, false)).unwrap();
+    assert_ne!(p["identifier"][0]["system"], crate::map::GMC_SYSTEM, "{p}");
 }

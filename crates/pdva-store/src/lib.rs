@@ -52,7 +52,7 @@ pub use users::{
     NewSession, NewUser, Password, Role, SESSION_ABSOLUTE, SESSION_IDLE, Session, SignIn,
     SiteAccess, User, Username, random_token,
 };
-pub use write::{Change, ImportSummary, Saved};
+pub use write::{Change, Edit, ImportSummary, Saved};
 
 use std::path::Path;
 use std::sync::Arc;

@@ -44,14 +44,13 @@ pub struct ImportSummary {
     pub warnings: usize,
 }
 
-/// A change to a patient's record: a new record (no `id`) or an edit of an
-/// existing one (its `id` and the `expected_version` the user edited).
+/// A change to a record: a new record (no `edit`) or an edit of an
+/// existing one, which always carries the version the user read.
 #[derive(Debug, Clone)]
 pub struct Change<T> {
-    /// The record to edit, or `None` to create one.
-    pub id: Option<RecordId>,
-    /// The version the user edited (edits only): a concurrent edit is refused.
-    pub expected_version: Option<i64>,
+    /// The record edited and the version it was read at, or `None` to
+    /// create one.
+    pub edit: Option<Edit>,
     /// The content.
     pub record: T,
     /// Why (required for edits of signed-off records).
@@ -60,16 +59,46 @@ pub struct Change<T> {
     pub acknowledge_warnings: bool,
 }
 
+/// Which record an edit changes, and the version the user read it at. The
+/// version is not optional: an edit that does not say what it was made
+/// from could silently overwrite a change saved since, so every edit is
+/// checked and a different version is refused ([`StoreError::Conflict`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Edit {
+    /// The record.
+    pub id: RecordId,
+    /// The version the user read and edited.
+    pub expected_version: i64,
+}
+
 impl<T> Change<T> {
     /// A new record, warnings acknowledged (for scripts and tests).
     pub fn create(record: T) -> Self {
         Self {
-            id: None,
-            expected_version: None,
+            edit: None,
             record,
             reason: None,
             acknowledge_warnings: true,
         }
+    }
+
+    /// An edit of `id` as read at `expected_version`, warnings acknowledged
+    /// (for scripts and tests).
+    pub fn edit(id: RecordId, expected_version: i64, record: T) -> Self {
+        Self {
+            edit: Some(Edit {
+                id,
+                expected_version,
+            }),
+            record,
+            reason: None,
+            acknowledge_warnings: true,
+        }
+    }
+
+    /// The id of the record edited, if this is an edit.
+    pub fn id(&self) -> Option<RecordId> {
+        self.edit.map(|e| e.id)
     }
 }
 
@@ -161,26 +190,19 @@ impl Store {
     /// Edits a site. Its code cannot change (patients, clinicians and users
     /// name it); a reason for the change is required.
     pub async fn update_site(&self, actor: &Actor, change: Change<Site>) -> Result<DataVersion> {
-        let id = change
-            .id
+        let edit = change
+            .edit
             .ok_or_else(|| StoreError::Invalid("site: no id to edit".into()))?;
+        let id = edit.id;
         let new_code = change.record.site_code.clone();
-        self.update_reference(
-            actor,
-            id,
-            change.expected_version,
-            change.reason,
-            |before| match before {
-                AnyRecord::Site(old) if old.site_code == new_code => {
-                    Ok(AnyRecord::Site(change.record))
-                }
-                AnyRecord::Site(old) => Err(StoreError::Invalid(format!(
-                    "site_code: \"{new_code}\" cannot replace \"{}\": a site's code never changes",
-                    old.site_code
-                ))),
-                _ => Err(StoreError::NotFound(id)),
-            },
-        )
+        self.update_reference(actor, edit, change.reason, |before| match before {
+            AnyRecord::Site(old) if old.site_code == new_code => Ok(AnyRecord::Site(change.record)),
+            AnyRecord::Site(old) => Err(StoreError::Invalid(format!(
+                "site_code: \"{new_code}\" cannot replace \"{}\": a site's code never changes",
+                old.site_code
+            ))),
+            _ => Err(StoreError::NotFound(id)),
+        })
         .await
     }
 
@@ -191,20 +213,15 @@ impl Store {
         actor: &Actor,
         change: Change<Clinician>,
     ) -> Result<DataVersion> {
-        let id = change
-            .id
+        let edit = change
+            .edit
             .ok_or_else(|| StoreError::Invalid("clinician: no id to edit".into()))?;
+        let id = edit.id;
         self.check_clinician_sites(&change.record).await?;
-        self.update_reference(
-            actor,
-            id,
-            change.expected_version,
-            change.reason,
-            |before| match before {
-                AnyRecord::Clinician(_) => Ok(AnyRecord::Clinician(change.record)),
-                _ => Err(StoreError::NotFound(id)),
-            },
-        )
+        self.update_reference(actor, edit, change.reason, |before| match before {
+            AnyRecord::Clinician(_) => Ok(AnyRecord::Clinician(change.record)),
+            _ => Err(StoreError::NotFound(id)),
+        })
         .await
     }
 
@@ -233,8 +250,7 @@ impl Store {
     async fn update_reference(
         &self,
         actor: &Actor,
-        id: RecordId,
-        expected_version: Option<i64>,
+        edit: Edit,
         reason: Option<String>,
         replace: impl FnOnce(AnyRecord) -> Result<AnyRecord>,
     ) -> Result<DataVersion> {
@@ -242,12 +258,12 @@ impl Store {
             "reason: a change to a site or clinician needs a reason",
         ))?;
         let (mut tx, head) = self.begin_write().await?;
-        let before = row_by_id(&mut *tx, id)
+        let before = row_by_id(&mut *tx, edit.id)
             .await?
-            .ok_or(StoreError::NotFound(id))?;
+            .ok_or(StoreError::NotFound(edit.id))?;
         let record = replace(before.to_stored()?.record)?;
         let mut chain = ChainWriter::new(head, actor.name());
-        let after = edited(&before, &record, expected_version, &chain)?;
+        let after = edited(&before, &record, edit.expected_version, &chain)?;
         chain.change(AuditAction::Update, &before, after, Some(reason), None);
         let version = chain.flush(&mut tx).await?;
         tx.commit().await?;
@@ -270,13 +286,13 @@ impl Store {
     ) -> Result<Saved> {
         let (mut tx, head) = self.begin_write().await?;
         let mut chain = ChainWriter::new(head, actor.name());
-        let id = change.id.unwrap_or_else(RecordId::new_random);
+        let id = change.id().unwrap_or_else(RecordId::new_random);
         let id_text = id.to_string();
-        let key = match change.id {
+        let key = match change.edit {
             Some(_) => identity::data_key(&mut *tx, &self.keys, &id_text).await?,
             None => None,
         };
-        let (mut file, before) = match change.id {
+        let (mut file, before) = match change.id() {
             Some(id) => {
                 let rows = patient_rows(&mut *tx, id).await?;
                 let before = rows
@@ -323,7 +339,7 @@ impl Store {
                         actor,
                         change.record.home_site.as_str(),
                         &nhs,
-                        change.id,
+                        change.id(),
                     )
                     .await?;
                 }
@@ -358,21 +374,21 @@ impl Store {
             Some(key)
         };
         let record = AnyRecord::Patient(change.record.clone());
-        let version = match before {
-            None => {
+        let version = match (before, change.edit) {
+            (None, _) => {
                 let mut row = RecordRow::new(id, None, &record, chain.actor(), chain.at());
                 row.seal_patient(&change.record, key.as_ref());
                 chain.create(row, non_empty(change.reason), warnings_json(&warnings));
                 1
             }
-            Some(before) => {
+            (Some(before), Some(edit)) => {
                 if before.natural_key != RecordRow::new(id, None, &record, "", "").natural_key {
                     return Err(StoreError::Invalid(
                         "registry_id: a patient's registry id is assigned once and never changes"
                             .into(),
                     ));
                 }
-                let mut after = edited(&before, &record, change.expected_version, &chain)?;
+                let mut after = edited(&before, &record, edit.expected_version, &chain)?;
                 after.seal_patient(&change.record, key.as_ref());
                 let version = after.version;
                 chain.change(
@@ -384,6 +400,7 @@ impl Store {
                 );
                 version
             }
+            (Some(_), None) => unreachable!("a patient row is read only for an edit"),
         };
         let data_version = chain.flush(&mut tx).await?;
         tx.commit().await?;
@@ -412,9 +429,10 @@ impl Store {
         let rows = patient_rows(&mut *tx, patient_id).await?;
         let key = identity::data_key(&mut *tx, &self.keys, &patient_id.to_string()).await?;
         let file = file_from_rows(patient_id, &rows, key.as_ref())?;
-        let id = change.id.unwrap_or_else(RecordId::new_random);
-        let before = match change.id {
-            Some(id) => {
+        let edit = change.edit;
+        let id = change.id().unwrap_or_else(RecordId::new_random);
+        let before = match edit {
+            Some(Edit { id, .. }) => {
                 let before = rows
                     .iter()
                     .find(|r| r.id == id.to_string())
@@ -464,20 +482,11 @@ impl Store {
             .await?;
         }
         let record = AnyRecord::Clinical(change.record);
-        let version = match before {
-            None => {
-                let row = RecordRow::new(id, Some(patient_id), &record, chain.actor(), chain.at());
-                chain.create(row, reason, warnings_json(&warnings));
-                1
-            }
-            Some(before) => {
-                if before.natural_key != RecordRow::new(id, None, &record, "", "").natural_key {
-                    return Err(StoreError::Invalid(
-                        "registry_id: a patient's registry id is assigned once and never changes"
-                            .into(),
-                    ));
-                }
-                let after = edited(&before, &record, change.expected_version, &chain)?;
+        // No natural-key check here (a patient's save has one): a clinical
+        // row has no natural key, and its kind was checked above.
+        let version = match (before, edit) {
+            (Some(before), Some(edit)) => {
+                let after = edited(&before, &record, edit.expected_version, &chain)?;
                 let version = after.version;
                 chain.change(
                     AuditAction::Update,
@@ -487,6 +496,11 @@ impl Store {
                     warnings_json(&warnings),
                 );
                 version
+            }
+            _ => {
+                let row = RecordRow::new(id, Some(patient_id), &record, chain.actor(), chain.at());
+                chain.create(row, reason, warnings_json(&warnings));
+                1
             }
         };
         let data_version = chain.flush(&mut tx).await?;
@@ -763,23 +777,21 @@ fn accept(checked: pdva_domain::Checked, acknowledged: bool) -> Result<Vec<Findi
 }
 
 /// The row after an edit: new content, version + 1, checked against the
-/// version the user edited.
+/// version the user edited (always: an edit without one cannot be made).
 fn edited(
     before: &RecordRow,
     record: &AnyRecord,
-    expected_version: Option<i64>,
+    expected_version: i64,
     chain: &ChainWriter,
 ) -> Result<RecordRow> {
     let id = before.record_id()?;
     if before.voided != 0 {
         return Err(StoreError::Invalid(format!("record {id} is voided")));
     }
-    if let Some(expected) = expected_version
-        && expected != before.version
-    {
+    if expected_version != before.version {
         return Err(StoreError::Conflict {
             id,
-            expected,
+            expected: expected_version,
             found: before.version,
         });
     }

@@ -7,7 +7,7 @@ use common::*;
 use pdva_domain::codes::RegistryDataConsent;
 use pdva_domain::values::{NhsNumber, SiteCode};
 use pdva_domain::{ClinicalRecord, Patient, PatientFacts};
-use pdva_store::{Change, KeyFile, NoProgress, PatientKey, Store, StoreError};
+use pdva_store::{Change, Edit, KeyFile, NoProgress, PatientKey, Store, StoreError};
 use sqlx::Row;
 
 /// A patient whose identifiers are written nowhere else in the tests, so
@@ -152,8 +152,10 @@ on_both_engines!(
             .save_patient(
                 &actor(),
                 Change {
-                    id: Some(id),
-                    expected_version: Some(1),
+                    edit: Some(Edit {
+                        id,
+                        expected_version: 1,
+                    }),
                     record: edited.clone(),
                     reason: Some("typo".into()),
                     acknowledge_warnings: true,
@@ -242,8 +244,10 @@ on_both_engines!(
             .save_patient(
                 &actor(),
                 Change {
-                    id: Some(id),
-                    expected_version: None,
+                    edit: Some(Edit {
+                        id,
+                        expected_version: store.get(id).await.unwrap().meta.version,
+                    }),
                     record: erased.clone(),
                     reason: Some("follow-up ended".into()),
                     acknowledge_warnings: true,
@@ -272,8 +276,10 @@ on_both_engines!(
             .save_patient(
                 &actor(),
                 Change {
-                    id: Some(s.patient),
-                    expected_version: None,
+                    edit: Some(Edit {
+                        id: s.patient,
+                        expected_version: store.get(s.patient).await.unwrap().meta.version,
+                    }),
                     record: p,
                     reason: Some("identifiers removed before the consent".into()),
                     acknowledge_warnings: true,
@@ -457,8 +463,10 @@ on_both_engines!(
                 .save_patient(
                     &actor(),
                     Change {
-                        id: Some(s.patient),
-                        expected_version: None,
+                        edit: Some(Edit {
+                            id: s.patient,
+                            expected_version: store.get(s.patient).await.unwrap().meta.version,
+                        }),
                         record: edit,
                         reason: None,
                         acknowledge_warnings: true,
@@ -495,8 +503,10 @@ on_both_engines!(
             .save_patient(
                 &actor(),
                 Change {
-                    id: Some(elsewhere),
-                    expected_version: None,
+                    edit: Some(Edit {
+                        id: elsewhere,
+                        expected_version: store.get(elsewhere).await.unwrap().meta.version,
+                    }),
                     record: moved.clone(),
                     reason: Some("moved to TST".into()),
                     acknowledge_warnings: true,

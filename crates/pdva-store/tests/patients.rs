@@ -6,7 +6,7 @@ use common::*;
 use pdva_domain::ClinicalRecord;
 use pdva_domain::codes::RegistryDataConsent;
 use pdva_domain::values::RegistryId;
-use pdva_store::{Change, StoreError};
+use pdva_store::{Change, Edit, StoreError};
 
 on_both_engines!(a_registry_id_never_changes, |db: TestDb| async move {
     let s = seed(&db.store).await;
@@ -17,8 +17,10 @@ on_both_engines!(a_registry_id_never_changes, |db: TestDb| async move {
         .save_patient(
             &actor(),
             Change {
-                id: Some(s.patient),
-                expected_version: Some(1),
+                edit: Some(Edit {
+                    id: s.patient,
+                    expected_version: 1,
+                }),
                 record: edited,
                 reason: Some("typo".into()),
                 acknowledge_warnings: true,
@@ -66,8 +68,10 @@ on_both_engines!(
             .save_patient(
                 &actor(),
                 Change {
-                    id: Some(s.patient),
-                    expected_version: Some(1),
+                    edit: Some(Edit {
+                        id: s.patient,
+                        expected_version: 1,
+                    }),
                     record: patient,
                     reason: Some("patient declined registry data consent".into()),
                     acknowledge_warnings: true,

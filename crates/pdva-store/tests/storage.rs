@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use pdva_domain::codes::{AmputationLevel, Limb, LimbStatus};
 use pdva_domain::{ClinicalRecord, PatientFile, RecordId, Rule};
-use pdva_store::{AnyRecord, Change, NoProgress, StoreError};
+use pdva_store::{AnyRecord, Change, Edit, NoProgress, StoreError};
 
 on_both_engines!(migrations_are_idempotent, |db: TestDb| async move {
     pdva_store::db::migrate(db.store.pool(), db.store.engine())
@@ -195,8 +195,10 @@ on_both_engines!(
             .unwrap();
         db.store.sign_off(&actor(), v.id).await.unwrap();
         let edit = |reason: Option<&str>, version| Change {
-            id: Some(v.id),
-            expected_version: Some(version),
+            edit: Some(Edit {
+                id: v.id,
+                expected_version: version,
+            }),
             record: visit(s.procedure, "2025-02-16", LimbStatus::Intact),
             reason: reason.map(str::to_owned),
             acknowledge_warnings: true,
@@ -249,6 +251,92 @@ on_both_engines!(
         );
         let stored = db.store.get(v.id).await.unwrap();
         assert!(stored.meta.signed_off_at.is_some());
+    }
+);
+
+// Two users open the same record at the same version; the first saves, the
+// second's save is refused as a conflict (never silently overwriting the
+// first), for a patient, a clinical record and a clinician alike.
+on_both_engines!(
+    a_second_edit_from_the_same_version_is_a_conflict,
+    |db: TestDb| async move {
+        let s = seed(&db.store).await;
+        let patient = db.store.patient_file(s.patient).await.unwrap().patient;
+        let read_at = db.store.get(s.patient).await.unwrap().meta.version;
+        let mut first = patient.clone();
+        first.hospital_number = Some("FIRST1".into());
+        let mut second = patient.clone();
+        second.hospital_number = Some("SECOND2".into());
+        db.store
+            .save_patient(&actor(), Change::edit(s.patient, read_at, first), today())
+            .await
+            .unwrap();
+        let refused = db
+            .store
+            .save_patient(&actor(), Change::edit(s.patient, read_at, second), today())
+            .await;
+        assert!(
+            matches!(refused, Err(StoreError::Conflict { expected, found, .. }) if expected == read_at && found == read_at + 1),
+            "{refused:?}"
+        );
+        let kept = db.store.patient_file(s.patient).await.unwrap().patient;
+        assert_eq!(kept.hospital_number.as_deref(), Some("FIRST1"));
+
+        let v = db
+            .store
+            .save_clinical(
+                &actor(),
+                s.patient,
+                Change::create(visit(s.procedure, "2025-02-14", LimbStatus::Intact)),
+                today(),
+            )
+            .await
+            .unwrap();
+        let edit = |date| Change::edit(v.id, 1, visit(s.procedure, date, LimbStatus::Intact));
+        db.store
+            .save_clinical(&actor(), s.patient, edit("2025-02-15"), today())
+            .await
+            .unwrap();
+        let refused = db
+            .store
+            .save_clinical(&actor(), s.patient, edit("2025-02-16"), today())
+            .await;
+        assert!(
+            matches!(
+                refused,
+                Err(StoreError::Conflict {
+                    expected: 1,
+                    found: 2,
+                    ..
+                })
+            ),
+            "{refused:?}"
+        );
+
+        let AnyRecord::Clinician(clinician) = db.store.get(s.clinician).await.unwrap().record
+        else {
+            panic!("not a clinician");
+        };
+        let amend = |cases| {
+            let mut c = clinician.clone();
+            c.proctored_cases = cases;
+            let mut change = Change::edit(s.clinician, 1, c);
+            change.reason = Some("proctored cases counted".into());
+            change
+        };
+        db.store.update_clinician(&actor(), amend(6)).await.unwrap();
+        let refused = db.store.update_clinician(&actor(), amend(7)).await;
+        assert!(
+            matches!(
+                refused,
+                Err(StoreError::Conflict {
+                    expected: 1,
+                    found: 2,
+                    ..
+                })
+            ),
+            "{refused:?}"
+        );
     }
 );
 
@@ -602,8 +690,10 @@ on_both_engines!(
         };
         clinician.proctored_cases = 2;
         let change = |reason: Option<&str>, version: i64, record| Change {
-            id: Some(s.clinician),
-            expected_version: Some(version),
+            edit: Some(Edit {
+                id: s.clinician,
+                expected_version: version,
+            }),
             record,
             reason: reason.map(str::to_owned),
             acknowledge_warnings: true,
@@ -662,15 +752,17 @@ on_both_engines!(
         // A site's code never changes; its other details do.
         let (site_id, mut site) = db.store.sites().await.unwrap().remove(0);
         site.min_proctored_cases = 3;
-        let site_change = |record| Change {
-            id: Some(site_id),
-            expected_version: None,
+        let site_change = |record, expected_version| Change {
+            edit: Some(Edit {
+                id: site_id,
+                expected_version,
+            }),
             record,
             reason: Some("governance set three proctored cases".to_owned()),
             acknowledge_warnings: true,
         };
         db.store
-            .update_site(&actor(), site_change(site.clone()))
+            .update_site(&actor(), site_change(site.clone(), 1))
             .await
             .unwrap();
         assert_eq!(
@@ -687,7 +779,10 @@ on_both_engines!(
         );
         let mut renamed = site.clone();
         renamed.site_code = pdva_domain::values::SiteCode::parse("NEW").unwrap();
-        let refused = db.store.update_site(&actor(), site_change(renamed)).await;
+        let refused = db
+            .store
+            .update_site(&actor(), site_change(renamed, 2))
+            .await;
         assert!(
             matches!(&refused, Err(StoreError::Invalid(m)) if m.contains("never changes")),
             "{refused:?}"
@@ -698,7 +793,10 @@ on_both_engines!(
             .update_clinician(
                 &actor(),
                 Change {
-                    id: Some(site_id),
+                    edit: Some(Edit {
+                        id: site_id,
+                        expected_version: 1,
+                    }),
                     ..change(Some("x"), 1, clinician)
                 },
             )

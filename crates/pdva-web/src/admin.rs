@@ -203,7 +203,7 @@ pub(crate) async fn create_user(
     Extension(caller): Extension<Caller>,
     axum::Form(pairs): axum::Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
-    let mut form = Submitted::from_pairs(pairs);
+    let mut form = Submitted::parse(pairs)?;
     let mut errors = BTreeMap::new();
     let username = Username::parse(form.one("username"))
         .map_err(|e| errors.insert("username", e.to_string()))
@@ -300,7 +300,7 @@ pub(crate) async fn change_access(
     axum::Form(pairs): axum::Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
     let user = user_by_id(&state, &id).await?;
-    let mut form = Submitted::from_pairs(pairs);
+    let mut form = Submitted::parse(pairs)?;
     form.0
         .insert("username".into(), vec![user.username.to_string()]);
     form.0

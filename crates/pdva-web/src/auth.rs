@@ -43,6 +43,28 @@ pub struct Settings {
     /// The licensed wording of the quality-of-life instruments, if the
     /// registry holds the licence (see [`crate::InstrumentWording`]).
     pub instrument_wording: Option<std::sync::Arc<crate::InstrumentWording>>,
+    /// How long a connection may be slow or silent.
+    pub timeouts: Timeouts,
+}
+
+/// How long a client may keep a connection without sending: a few slow
+/// clients must not hold the server's connections open for ever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// To send a request's line and headers; also how long a kept-alive
+    /// connection may wait idle for its next request.
+    pub header_read: std::time::Duration,
+    /// Between two pieces of a request's body.
+    pub idle: std::time::Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            header_read: std::time::Duration::from_secs(10),
+            idle: std::time::Duration::from_secs(60),
+        }
+    }
 }
 
 /// The cookies of a request, by name.
@@ -138,12 +160,51 @@ pub fn same_origin(headers: &HeaderMap) -> bool {
     from.is_some_and(|a| a.eq_ignore_ascii_case(host))
 }
 
-/// A local path to go to after signing in; anything else goes to the patients.
+/// A path of this site to go to after signing in; anything else goes to
+/// the start page. Only a path that starts with one `/` is followed: `//`
+/// and `/\` would name another host to a browser, and a control
+/// character or space, even percent-encoded (`/%09/evil.example`), may be
+/// dropped by a browser so that what remains names another host. Anything
+/// else that is not plain visible ASCII could not be a `Location` header.
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
-        _ => "/patients".to_owned(),
+        Some(n) if is_local_path(n) => n.to_owned(),
+        _ => "/".to_owned(),
     }
+}
+
+fn is_local_path(next: &str) -> bool {
+    let decoded = percent_decode(next);
+    let local = |p: &[u8]| {
+        p.first() == Some(&b'/')
+            && !matches!(p.get(1), Some(b'/' | b'\\'))
+            && !p.contains(&b'\\')
+            && !p
+                .iter()
+                .any(|b| b.is_ascii_control() || b.is_ascii_whitespace())
+    };
+    next.bytes().all(|b| b.is_ascii_graphic()) && local(next.as_bytes()) && local(&decoded)
+}
+
+/// `%XX` sequences decoded to their bytes (any other byte kept as it is).
+fn percent_decode(text: &str) -> Vec<u8> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
+            (b'%', Some(&h), Some(&l)) if hex(h).is_some() && hex(l).is_some() => {
+                out.push((hex(h).unwrap_or(0) * 16 + hex(l).unwrap_or(0)) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    out
 }
 
 #[derive(Template)]
@@ -227,6 +288,14 @@ pub(crate) async fn sign_in(
             Ok(response)
         }
         pdva_store::SignIn::Refused => {
+            // Who tried, and from where, for whoever watches for password
+            // guessing. `?` quotes the username, so a typed newline cannot
+            // forge a log line.
+            tracing::warn!(
+                username = ?form.username,
+                source = %caller.source,
+                "sign-in refused"
+            );
             let page = SignInPage {
                 csrf_token: caller.csrf_token.clone(),
                 username: form.username,
@@ -313,9 +382,30 @@ mod tests {
     #[test]
     fn only_local_paths_are_followed_after_sign_in() {
         assert_eq!(safe_next(Some("/patients/x")), "/patients/x");
-        assert_eq!(safe_next(Some("//evil.example")), "/patients");
-        assert_eq!(safe_next(Some("https://evil.example")), "/patients");
-        assert_eq!(safe_next(None), "/patients");
+        assert_eq!(
+            safe_next(Some("/patients?site=NGH&x=%2F")),
+            "/patients?site=NGH&x=%2F"
+        );
+        for bad in [
+            "//evil.example",
+            "/\\evil.example",
+            "/%5Cevil.example",
+            "/%2Fevil.example",
+            "https://evil.example",
+            "evil.example",
+            "",
+            "/%09/evil.example",
+            "/%0a",
+            "/\n",
+            "/\t/evil.example",
+            "/ /evil.example",
+            "/%20/evil.example",
+            "/%7f",
+            "/é",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/", "{bad:?}");
+        }
+        assert_eq!(safe_next(None), "/");
         assert!(tokens_match("abc", "abc"));
         assert!(!tokens_match("abc", "abd"));
         assert!(!tokens_match("", ""));

@@ -332,8 +332,6 @@ pub struct RouteRule {
     pub path: &'static str,
     /// What it needs.
     pub permission: Permission,
-    /// The largest body it takes, in bytes.
-    pub max_body: usize,
 }
 
 const fn r(method: &'static str, path: &'static str, permission: Permission) -> RouteRule {
@@ -341,22 +339,6 @@ const fn r(method: &'static str, path: &'static str, permission: Permission) -> 
         method,
         path,
         permission,
-        max_body: MAX_FORM_BYTES,
-    }
-}
-
-/// A route that takes file uploads of up to `max_body` bytes.
-const fn upload(
-    method: &'static str,
-    path: &'static str,
-    permission: Permission,
-    max_body: usize,
-) -> RouteRule {
-    RouteRule {
-        method,
-        path,
-        permission,
-        max_body,
     }
 }
 
@@ -444,12 +426,7 @@ pub const ROUTES: &[RouteRule] = &[
     ),
     r("GET", "/admin/access", ACCESS_LOG),
     r("GET", "/admin/import", IMPORT_DATA),
-    upload(
-        "POST",
-        "/admin/import",
-        IMPORT_DATA,
-        crate::imports::MAX_UPLOAD_BYTES,
-    ),
+    r("POST", "/admin/import", IMPORT_DATA),
     r("GET", "/admin/import/templates", IMPORT_DATA),
     r("GET", "/research/patients", RESEARCH_PATIENTS),
     r(
@@ -507,11 +484,28 @@ pub const ROUTES: &[RouteRule] = &[
     r("GET", "/api/v1/exports", EXPORT_DATA),
 ];
 
-/// The declaration of a route.
+/// The declaration of a route. `HEAD` is a `GET` without its body (the
+/// router answers it with the `GET` handler), so it needs what `GET` needs.
 pub fn rule_for(method: &Method, path: &str) -> Option<&'static RouteRule> {
-    ROUTES
-        .iter()
-        .find(|r| r.method == method.as_str() && r.path == path)
+    let method = if method == Method::HEAD {
+        "GET"
+    } else {
+        method.as_str()
+    };
+    ROUTES.iter().find(|r| r.method == method && r.path == path)
+}
+
+/// The methods declared for a path, for an `Allow` header (`HEAD` with
+/// `GET`); empty when the path is not declared at all.
+pub fn methods_for(path: &str) -> Vec<&'static str> {
+    let mut methods: Vec<&'static str> = Vec::new();
+    for rule in ROUTES.iter().filter(|r| r.path == path) {
+        methods.push(rule.method);
+        if rule.method == "GET" {
+            methods.push("HEAD");
+        }
+    }
+    methods
 }
 
 /// The patient a route is about, as the guard loaded it.
@@ -539,6 +533,9 @@ pub struct Caller {
     pub site: Option<SiteCode>,
     /// The clinician of the query, checked against the user's rights.
     pub clinician: Option<RecordId>,
+    /// Where the request came from (the peer's address), for the log;
+    /// `unknown` when the server did not say (a request made in process).
+    pub source: String,
 }
 
 impl Caller {
@@ -568,6 +565,12 @@ enum Refusal {
     BadToken,
     Forbidden(&'static str),
     NotFound,
+    /// A method the path does not have: the methods it has.
+    MethodNotAllowed(Vec<&'static str>),
+    /// A body over the route's limit.
+    TooLarge,
+    /// A body that could not be read (the client stopped sending it).
+    Unreadable,
     Failed(pdva_store::StoreError),
 }
 
@@ -575,6 +578,34 @@ impl Refusal {
     /// The refusal as a response: JSON in the API's one error shape under
     /// `/api/`, text or a redirect to the sign-in page elsewhere.
     fn respond(self, api: bool) -> Response {
+        if let Refusal::MethodNotAllowed(methods) = &self {
+            let allow = methods.join(", ");
+            let message = format!("This address accepts {allow} only.");
+            let mut response = if api {
+                crate::error::api_error(StatusCode::METHOD_NOT_ALLOWED, message, &[])
+            } else {
+                (StatusCode::METHOD_NOT_ALLOWED, message).into_response()
+            };
+            if let Ok(allow) = HeaderValue::from_str(&allow) {
+                response.headers_mut().insert(header::ALLOW, allow);
+            }
+            return response;
+        }
+        let plain = match &self {
+            Refusal::TooLarge => Some((StatusCode::PAYLOAD_TOO_LARGE, "The request is too large.")),
+            Refusal::Unreadable => Some((
+                StatusCode::BAD_REQUEST,
+                "The request's body could not be read.",
+            )),
+            _ => None,
+        };
+        if let Some((status, message)) = plain {
+            return if api {
+                crate::error::api_error(status, message.to_owned(), &[])
+            } else {
+                (status, message).into_response()
+            };
+        }
         if api {
             let (status, message) = match self {
                 Refusal::SignInNeeded { .. } => (
@@ -587,6 +618,9 @@ impl Refusal {
                 ),
                 Refusal::Forbidden(why) => (StatusCode::FORBIDDEN, why),
                 Refusal::NotFound => (StatusCode::NOT_FOUND, "Not found"),
+                Refusal::MethodNotAllowed(_) | Refusal::TooLarge | Refusal::Unreadable => {
+                    unreachable!("answered above")
+                }
                 Refusal::Failed(e) => return crate::error::ApiError::from(e).into_response(),
             };
             let mut response = crate::error::api_error(status, message.to_owned(), &[]);
@@ -605,6 +639,9 @@ impl Refusal {
             Refusal::BadToken => (StatusCode::UNAUTHORIZED, "Sign in first.").into_response(),
             Refusal::Forbidden(why) => (StatusCode::FORBIDDEN, why).into_response(),
             Refusal::NotFound => (StatusCode::NOT_FOUND, "Not found").into_response(),
+            Refusal::MethodNotAllowed(_) | Refusal::TooLarge | Refusal::Unreadable => {
+                unreachable!("answered above")
+            }
             Refusal::Failed(e) => crate::WebError::from(e).into_response(),
         }
     }
@@ -618,9 +655,6 @@ fn bearer_token(headers: &axum::http::HeaderMap) -> Option<String> {
         .eq_ignore_ascii_case("bearer")
         .then(|| token.trim().to_owned())
 }
-
-/// Largest form body accepted.
-const MAX_FORM_BYTES: usize = 256 * 1024;
 
 /// The guard: runs on every route after routing (see the module's notes).
 pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -674,6 +708,16 @@ async fn check(
         .map(|m| m.as_str().to_owned())
         .unwrap_or_default();
     let Some(rule) = rule_for(&parts.method, &path) else {
+        // A method the path does not have (PUT, OPTIONS, HEAD on a form's
+        // POST, …) is the client's mistake, common from scanners: 405, and
+        // no error in the log, which would flood it. A path the router has
+        // but the table lacks is the program's mistake: refused (fail
+        // closed) and logged as an error.
+        let methods = methods_for(&path);
+        if !methods.is_empty() {
+            tracing::debug!(method = %parts.method, path, "method not allowed");
+            return Err(Refusal::MethodNotAllowed(methods));
+        }
         tracing::error!(method = %parts.method, path, "route has no declared permission");
         return Err(Refusal::Forbidden("This route declares no permission."));
     };
@@ -721,9 +765,18 @@ async fn check(
                 "Refused: the request did not come from this site's own pages.",
             ));
         }
-        let bytes = axum::body::to_bytes(body, rule.max_body)
+        // The body is already limited by the outermost layer
+        // (`crate::limit_body`); the same limit here keeps this read bounded
+        // even where that layer is not in front.
+        let bytes = axum::body::to_bytes(body, crate::body_limit(parts.uri.path()))
             .await
-            .map_err(|_| Refusal::Forbidden("Refused: the form is too large."))?;
+            .map_err(|e| {
+                if crate::is_too_large(&e) {
+                    Refusal::TooLarge
+                } else {
+                    Refusal::Unreadable
+                }
+            })?;
         // A form sends the token as a field (an upload form as a part of
         // its multipart body); a script using the API with a session cookie
         // sends it in a header.
@@ -771,6 +824,11 @@ async fn check(
         record: None,
         site: None,
         clinician: None,
+        source: parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip().to_string())
+            .unwrap_or_else(|| "unknown".to_owned()),
     };
 
     if permission.signed_in {

@@ -30,6 +30,9 @@ pub enum WebError {
     /// A report could not be rendered (a bug, not bad input).
     #[error("report: {0}")]
     Report(String),
+    /// The request's body is over its route's limit.
+    #[error("The request is too large.")]
+    TooLarge,
 }
 
 impl From<pdva_reports::ReportsError> for WebError {
@@ -67,6 +70,7 @@ impl WebError {
                 | OutcomesError::ResearchCohortTooSmall { .. }),
             ) => (StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
             WebError::Invalid(why) => (StatusCode::UNPROCESSABLE_ENTITY, why.clone()),
+            WebError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, self.to_string()),
             WebError::Store(e @ StoreError::Conflict { .. }) => {
                 (StatusCode::CONFLICT, e.to_string())
             }

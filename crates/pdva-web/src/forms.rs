@@ -155,9 +155,14 @@ const WIFI_ISCHAEMIA_HELP: &str = "SVS WIfI ischaemia (worst of the measured val
 const WIFI_INFECTION_HELP: &str = "SVS WIfI foot infection: 0 none; 1 local, skin and subcutis only, erythema 0.5–2 cm; 2 local, erythema > 2 cm or deeper structures, no SIRS; 3 local infection with systemic inflammatory response (2 or more SIRS signs).";
 const RUTHERFORD_HELP: &str = "Rutherford category: 0 asymptomatic; 1 mild, 2 moderate, 3 severe claudication; 4 ischaemic rest pain; 5 minor tissue loss (non-healing ulcer, focal gangrene); 6 major tissue loss above the transmetatarsal level. CLTI is 4–6.";
 
+/// A typed date: strictly `YYYY-MM-DD` (the domain's parser), and a date
+/// of birth also from 1900-01-01 on (DOMAIN.md 4.3).
 fn date_check(field: &'static str, s: &str) -> Result<NaiveDate, FieldError> {
-    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-        .map_err(|_| FieldError::new(field, s, "must be a date as YYYY-MM-DD"))
+    if field == "date_of_birth" {
+        parse_date_of_birth(s)
+    } else {
+        parse_iso_date(field, s)
+    }
 }
 
 /// The patient registration form (4.3); the registry id is assigned and the
@@ -805,14 +810,85 @@ pub(crate) fn fields_of(kind: RecordKind) -> &'static [Field] {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Submitted(pub HashMap<String, Vec<String>>);
 
+/// Every form described here, to know which of their fields are lists.
+const ALL_FORMS: &[&[Field]] = &[
+    PATIENT,
+    PATIENT_EDIT,
+    CONSENT,
+    PROCEDURE,
+    BASELINE,
+    THERAPY,
+    VISIT,
+    AMPUTATION,
+    REINTERVENTION,
+    DEATH,
+    ADVERSE_EVENT,
+    QUALITY_OF_LIFE,
+    GOVERNANCE_MEETING,
+    GOVERNANCE_LEAD,
+    SITE,
+    SITE_EDIT,
+    CLINICIAN,
+];
+
+/// Checkbox lists of pages whose fields are not described here: the sites
+/// of the user form.
+const OTHER_LISTS: &[&str] = &["site"];
+
+/// Whether a field may carry several values: a checkbox list.
+fn is_list(name: &str) -> bool {
+    OTHER_LISTS.contains(&name)
+        || ALL_FORMS.iter().any(|fields| {
+            fields
+                .iter()
+                .any(|f| f.name == name && matches!(f.input, Input::Choices(..) | Input::Sites))
+        })
+}
+
 impl Submitted {
-    /// From the decoded body's pairs.
+    /// From the decoded body's pairs. A field sent more than once that is
+    /// not a checkbox list is refused, naming it: taking the first (or the
+    /// last) value would save something the user may not have meant, and
+    /// no page of the registry sends one twice.
+    pub fn parse(pairs: Vec<(String, String)>) -> Result<Self, crate::WebError> {
+        let mut map: HashMap<String, Vec<String>> = HashMap::new();
+        for (k, v) in pairs {
+            map.entry(k).or_default().push(v);
+        }
+        let mut repeated: Vec<&str> = map
+            .iter()
+            .filter(|(k, v)| v.len() > 1 && !is_list(k))
+            .map(|(k, _)| k.as_str())
+            .collect();
+        repeated.sort_unstable();
+        if let Some(first) = repeated.first() {
+            return Err(crate::WebError::Invalid(format!(
+                "{first}: the field was sent more than once; send it once"
+            )));
+        }
+        Ok(Self(map))
+    }
+
+    /// From pairs, without the check of [`Submitted::parse`] (tests).
+    #[cfg(test)]
     pub fn from_pairs(pairs: Vec<(String, String)>) -> Self {
         let mut map: HashMap<String, Vec<String>> = HashMap::new();
         for (k, v) in pairs {
             map.entry(k).or_default().push(v);
         }
         Self(map)
+    }
+
+    /// The version of the record the form was read at, from its hidden
+    /// `expected_version` field: `None` when it is missing or garbled, which
+    /// the caller refuses as it refuses a stale version (a save must never
+    /// fall back to the version stored now, which would overwrite a change
+    /// made since the form was opened).
+    pub fn expected_version(&self) -> Option<i64> {
+        match self.0.get("expected_version").map(Vec::as_slice) {
+            Some([v]) => v.trim().parse().ok().filter(|v| *v >= 1),
+            _ => None,
+        }
     }
 
     /// The first value of a field, trimmed ("" when absent).
@@ -1212,6 +1288,63 @@ fn with_wording(view: &mut FieldView, item: &crate::ItemWording) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn pairs(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    /// `a=1&a=2` is refused naming the field, never read as its first
+    /// value; a checkbox list may repeat.
+    #[test]
+    fn a_repeated_field_is_refused_naming_it() {
+        let e = Submitted::parse(pairs(&[("abi", "0.4"), ("abi", "0.9")])).unwrap_err();
+        assert!(
+            matches!(&e, crate::WebError::Invalid(m) if m.starts_with("abi:") && m.contains("more than once")),
+            "{e:?}"
+        );
+        let ok = Submitted::parse(pairs(&[
+            ("no_option_reasons", "a"),
+            ("no_option_reasons", "b"),
+            ("site", "NGH"),
+            ("site", "OTH"),
+            ("abi", "0.4"),
+        ]))
+        .unwrap();
+        assert_eq!(ok.all("no_option_reasons").len(), 2);
+    }
+
+    /// A missing, repeated or garbled version is no version at all.
+    #[test]
+    fn the_expected_version_is_read_strictly() {
+        let v = |p: &[(&str, &str)]| Submitted::from_pairs(pairs(p)).expected_version();
+        assert_eq!(v(&[("expected_version", "3")]), Some(3));
+        assert_eq!(v(&[]), None);
+        assert_eq!(v(&[("expected_version", "")]), None);
+        assert_eq!(v(&[("expected_version", "3x")]), None);
+        assert_eq!(v(&[("expected_version", "0")]), None);
+        assert_eq!(
+            v(&[("expected_version", "1"), ("expected_version", "2")]),
+            None
+        );
+    }
+
+    /// Non-numbers in decimal fields are told they must be numbers.
+    #[test]
+    fn non_numbers_are_told_they_must_be_numbers() {
+        let offered = Offered::default();
+        for typed in ["NaN", "inf", "abc"] {
+            let errors = parse_fields(
+                &[f("contrast_ml", "Contrast", dec!(NonNegative), false)],
+                &Submitted::from_pairs(pairs(&[("contrast_ml", typed)])),
+                &offered,
+            )
+            .unwrap_err();
+            assert_eq!(errors[0].rule, "must be a number", "{typed}");
+        }
+    }
 
     fn form(pairs: &[(&str, &str)]) -> Submitted {
         Submitted::from_pairs(

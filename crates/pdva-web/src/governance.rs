@@ -91,7 +91,7 @@ pub(crate) async fn record_meeting(
     axum::Form(pairs): axum::Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
     let site = caller.site.clone().ok_or(WebError::NotFound)?;
-    let form = Submitted::from_pairs(pairs);
+    let form = Submitted::parse(pairs)?;
     let mut fields =
         match forms::parse_fields(forms::GOVERNANCE_MEETING, &form, &Offered::default()) {
             Ok(f) => f,
@@ -163,7 +163,7 @@ pub(crate) async fn record_lead(
     axum::Form(pairs): axum::Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
     let site = caller.site.clone().ok_or(WebError::NotFound)?;
-    let form = Submitted::from_pairs(pairs);
+    let form = Submitted::parse(pairs)?;
     let fields = match forms::parse_fields(forms::GOVERNANCE_LEAD, &form, &Offered::default()) {
         Ok(f) => f,
         Err(errors) => {

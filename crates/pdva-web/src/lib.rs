@@ -32,7 +32,7 @@ mod tokens;
 mod wording;
 mod worklist;
 
-pub use auth::Settings;
+pub use auth::{Settings, Timeouts};
 pub use error::{ApiError, ApiErrorBody, WebError};
 pub use outcomes::ReportCache;
 pub use wording::{InstrumentWording, ItemWording};
@@ -209,7 +209,69 @@ pub fn router_with(store: Store, settings: Settings) -> Router {
         .route_layer(middleware::from_fn_with_state(state.clone(), authz::guard))
         .fallback(error::not_found)
         .layer(middleware::from_fn(security_headers))
+        // Outermost: a body over its limit is refused before anything else
+        // (authentication, CSRF) runs or reads it.
+        .layer(middleware::from_fn(limit_body))
         .with_state(state)
+}
+
+/// Largest request body a route takes unless [`LARGER_BODIES`] gives it
+/// more: every form and JSON record of the registry is far smaller.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// Routes that take a larger body than [`MAX_BODY_BYTES`] (an upload, say),
+/// by path exactly as requested, with their own limit.
+const LARGER_BODIES: &[(&str, usize)] = &[("/admin/import", imports::MAX_UPLOAD_BYTES)];
+
+/// The largest body the route at `path` takes.
+pub(crate) fn body_limit(path: &str) -> usize {
+    LARGER_BODIES
+        .iter()
+        .find(|(p, _)| *p == path)
+        .map_or(MAX_BODY_BYTES, |(_, limit)| *limit)
+}
+
+/// Refuses a body over its route's limit with 413: at once when its
+/// `Content-Length` (or the size it is known to have) says so, otherwise as
+/// soon as reading it passes the limit.
+async fn limit_body(request: axum::extract::Request, next: Next) -> Response {
+    use axum::body::{Body, HttpBody};
+    let limit = body_limit(request.uri().path());
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(0)
+        .max(request.body().size_hint().lower());
+    if declared > limit as u64 {
+        return too_large(request.uri().path());
+    }
+    let request = request.map(|body| Body::new(http_body_util::Limited::new(body, limit)));
+    next.run(request).await
+}
+
+/// 413, in the API's error shape under `/api/`.
+fn too_large(path: &str) -> Response {
+    use axum::response::IntoResponse;
+    if path.starts_with("/api/") {
+        ApiError(WebError::TooLarge).into_response()
+    } else {
+        WebError::TooLarge.into_response()
+    }
+}
+
+/// Whether reading a body failed because it passed its limit.
+pub(crate) fn is_too_large(e: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> =
+        Some(e as &(dyn std::error::Error + 'static));
+    while let Some(err) = source {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = err.source();
+    }
+    false
 }
 
 /// Security headers on every response.
@@ -247,19 +309,135 @@ pub async fn serve(
     serve_with(listener, store, Settings::default(), shutdown).await
 }
 
-/// As [`serve`], with settings.
+/// As [`serve`], with settings. Each connection is served by hyper with a
+/// timer, so that the header-read timeout applies (axum's own `serve` sets
+/// none: a client sending a byte a minute would hold its connection for
+/// ever), and each request carries the peer's address
+/// ([`axum::extract::ConnectInfo`]) for the log.
 pub async fn serve_with(
     listener: tokio::net::TcpListener,
     store: Store,
     settings: Settings,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let served = axum::serve(listener, router_with(store.clone(), settings))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let timeouts = settings.timeouts;
+    let app = router_with(store.clone(), settings);
+    let served = serve_connections(listener, app, timeouts, shutdown).await;
     // The accesses of the last requests are written before the server stops.
     if let Err(e) = store.flush_access_log().await {
         tracing::error!(error = %e, "the last accesses could not be written to the access log");
     }
     served
+}
+
+/// Accepts connections until `shutdown`, then lets those open finish.
+async fn serve_connections(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    timeouts: Timeouts,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors, or a connection reset before
+                    // it was accepted: wait a moment rather than spin.
+                    tracing::debug!(error = %e, "a connection could not be accepted");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let idle = timeouts.idle;
+        let service = tower::ServiceExt::map_request(
+            app.clone(),
+            move |request: axum::http::Request<hyper::body::Incoming>| {
+                let mut request =
+                    request.map(|body| axum::body::Body::new(IdleBody::new(body, idle)));
+                request
+                    .extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                request
+            },
+        );
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(timeouts.header_read)
+            .serve_connection(
+                TokioIo::new(stream),
+                hyper_util::service::TowerToHyperService::new(service),
+            );
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                // A client that timed out or went away: not the server's fault.
+                tracing::debug!(error = %e, "connection closed with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// A request body that fails when its client sends nothing for `idle`
+/// while it is being read, so a slow upload cannot hold a connection.
+struct IdleBody {
+    inner: hyper::body::Incoming,
+    idle: std::time::Duration,
+    /// Set when the body is first read: a handler may look at the request
+    /// before it reads the body.
+    deadline: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl IdleBody {
+    fn new(inner: hyper::body::Incoming, idle: std::time::Duration) -> Self {
+        Self {
+            inner,
+            idle,
+            deadline: None,
+        }
+    }
+}
+
+impl http_body::Body for IdleBody {
+    type Data = axum::body::Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        use std::future::Future;
+        use std::task::Poll;
+        let this = self.get_mut();
+        let idle = this.idle;
+        let deadline = this
+            .deadline
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
+        match std::pin::Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(frame) => {
+                deadline.as_mut().reset(tokio::time::Instant::now() + idle);
+                Poll::Ready(frame.map(|f| f.map_err(Into::into)))
+            }
+            Poll::Pending => match deadline.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Some(Err("the request body stopped coming".into()))),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
 }

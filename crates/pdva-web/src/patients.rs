@@ -15,11 +15,14 @@ use pdva_domain::codes::LimbStatus;
 use pdva_domain::schedule::{self, FollowUpContext, WorklistState};
 use pdva_domain::values::{NhsNumber, RegistryId, SiteCode};
 use pdva_domain::{ClinicalRecord, Patient, PatientFile, RecordId, RecordKind};
-use pdva_store::{AnyRecord, Change, PatientKey, Role, SiteAccess, StoreError, StoredRecord, User};
+use pdva_store::{
+    AnyRecord, Change, Edit, PatientKey, Role, SiteAccess, StoreError, StoredRecord, User,
+};
 use serde_json::Value;
 
 use crate::authz::{Audience, Caller};
 use crate::forms::{self, FieldView, Messages, Offered, Submitted};
+use crate::reference::{NO_VERSION, conflict_message};
 use crate::{AppState, WebError};
 
 /// The navigation bar of every signed-in page.
@@ -337,7 +340,12 @@ fn render_record_form(
         Some(r) => (
             format!("{base}/records/{}/edit", r.meta.id),
             true,
-            r.meta.version.to_string(),
+            // A form sent back keeps the version it was read at: showing
+            // the stored one would let a resubmission overwrite a change
+            // made meanwhile.
+            form.expected_version()
+                .unwrap_or(r.meta.version)
+                .to_string(),
             match (&r.meta.signed_off_at, &r.meta.signed_off_by) {
                 (Some(at), Some(by)) => format!("Signed off by {by} at {at}"),
                 _ => String::new(),
@@ -394,7 +402,7 @@ pub(crate) async fn create_record(
     axum::Form(pairs): axum::Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
     let kind = forms::kind_of_slug(&slug).ok_or(WebError::NotFound)?;
-    save_record(&state, &caller, kind, None, Submitted::from_pairs(pairs)).await
+    save_record(&state, &caller, kind, None, Submitted::parse(pairs)?).await
 }
 
 /// The form of an existing record, to amend it (a signed-off record needs a
@@ -447,7 +455,7 @@ pub(crate) async fn update_record(
         &caller,
         kind,
         Some(&record),
-        Submitted::from_pairs(pairs),
+        Submitted::parse(pairs)?,
     )
     .await
 }
@@ -493,10 +501,18 @@ async fn save_record(
                 .respond(StatusCode::UNPROCESSABLE_ENTITY);
         }
     };
-    let expected_version = form.one("expected_version").parse().ok();
+    let edit = match existing {
+        None => None,
+        Some(r) => match form.expected_version() {
+            Some(expected_version) => Some(Edit {
+                id: r.meta.id,
+                expected_version,
+            }),
+            None => return record_conflict(state, caller, r.meta.id, &offered, NO_VERSION).await,
+        },
+    };
     let change = Change {
-        id: existing.map(|r| r.meta.id),
-        expected_version,
+        edit,
         record,
         reason: (!reason.is_empty()).then(|| reason.clone()),
         acknowledge_warnings: acknowledged,
@@ -522,15 +538,46 @@ async fn save_record(
         Err(StoreError::ReasonRequired(why)) => {
             page(&Messages::default(), false, why).respond(StatusCode::UNPROCESSABLE_ENTITY)
         }
-        Err(e @ StoreError::Conflict { .. }) => {
-            let messages = Messages {
-                general: vec![e.to_string()],
-                ..Messages::default()
-            };
-            page(&messages, false, "").respond(StatusCode::CONFLICT)
-        }
+        Err(e @ StoreError::Conflict { .. }) => match existing {
+            Some(r) => record_conflict(state, caller, r.meta.id, &offered, &e.to_string()).await,
+            None => Err(e.into()),
+        },
         Err(e) => Err(e.into()),
     }
+}
+
+/// An edit made from another version than the stored one, or from none:
+/// 409, with the form showing the record as it stands now (and its
+/// version), so the clinician sees what changed before making theirs again.
+async fn record_conflict(
+    state: &AppState,
+    caller: &Caller,
+    id: RecordId,
+    offered: &Offered,
+    why: &str,
+) -> Result<Response, WebError> {
+    let current = state.store.get(id).await?;
+    let AnyRecord::Clinical(clinical) = &current.record else {
+        return Err(WebError::NotFound);
+    };
+    let kind = clinical.kind();
+    let form = Submitted::from_record(forms::fields_of(kind), &record_json(clinical));
+    let messages = Messages {
+        general: vec![conflict_message(why)],
+        ..Messages::default()
+    };
+    render_record_form(
+        caller,
+        kind,
+        Some(&current),
+        &form,
+        offered,
+        &messages,
+        false,
+        "",
+        "",
+    )
+    .respond(StatusCode::CONFLICT)
 }
 
 /// Voids a record with a reason.
@@ -542,7 +589,7 @@ pub(crate) async fn void_record(
 ) -> Result<Response, WebError> {
     let record = caller.record.clone().ok_or(WebError::NotFound)?;
     let patient = caller.patient.as_ref().ok_or(WebError::NotFound)?;
-    let form = Submitted::from_pairs(pairs);
+    let form = Submitted::parse(pairs)?;
     state
         .store
         .void(
@@ -643,7 +690,7 @@ pub(crate) async fn register(
     axum::Form(pairs): axum::Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
     let site = caller.site.clone().ok_or(WebError::NotFound)?;
-    let form = Submitted::from_pairs(pairs);
+    let form = Submitted::parse(pairs)?;
     let refused = |messages: Messages, warnings: bool| -> Result<Response, WebError> {
         Ok((
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -674,8 +721,7 @@ pub(crate) async fn register(
         )))
     })?;
     let change = Change {
-        id: None,
-        expected_version: None,
+        edit: None,
         record: patient,
         reason: None,
         acknowledge_warnings: form.one("acknowledge_warnings") == "yes",
@@ -744,8 +790,11 @@ pub(crate) async fn update_patient(
     axum::Form(pairs): axum::Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
     let in_scope = caller.patient.clone().ok_or(WebError::NotFound)?;
-    let form = Submitted::from_pairs(pairs);
-    let version = state.store.get(in_scope.id).await?.meta.version;
+    let form = Submitted::parse(pairs)?;
+    let Some(version) = form.expected_version() else {
+        return patient_conflict(&state, &caller, NO_VERSION).await;
+    };
+    // Refused forms come back with the version they were read at.
     let refused = |messages: Messages, warnings: bool| -> Result<Response, WebError> {
         Ok((
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -782,8 +831,10 @@ pub(crate) async fn update_patient(
     })?;
     let reason = form.one("reason").to_owned();
     let change = Change {
-        id: Some(in_scope.id),
-        expected_version: form.one("expected_version").parse().ok(),
+        edit: Some(Edit {
+            id: in_scope.id,
+            expected_version: version,
+        }),
         record: patient,
         reason: (!reason.is_empty()).then_some(reason),
         acknowledge_warnings: form.one("acknowledge_warnings") == "yes",
@@ -802,15 +853,36 @@ pub(crate) async fn update_patient(
             Messages::from_findings(forms::PATIENT_EDIT, &f, false),
             true,
         ),
-        Err(e @ StoreError::Conflict { .. }) => refused(
-            Messages {
-                general: vec![e.to_string()],
-                ..Messages::default()
-            },
-            false,
-        ),
+        Err(e @ StoreError::Conflict { .. }) => {
+            patient_conflict(&state, &caller, &e.to_string()).await
+        }
         Err(e) => Err(e.into()),
     }
+}
+
+/// A patient edit made from another version than the stored one, or from
+/// none: 409, with the form showing the patient as they stand now.
+async fn patient_conflict(
+    state: &AppState,
+    caller: &Caller,
+    why: &str,
+) -> Result<Response, WebError> {
+    let in_scope = caller.patient.as_ref().ok_or(WebError::NotFound)?;
+    let current = state.store.get(in_scope.id).await?;
+    let AnyRecord::Patient(patient) = &current.record else {
+        return Err(WebError::NotFound);
+    };
+    let json = serde_json::to_value(patient).unwrap_or(Value::Null);
+    let form = Submitted::from_record(forms::PATIENT_EDIT, &json);
+    let messages = Messages {
+        general: vec![conflict_message(why)],
+        ..Messages::default()
+    };
+    Ok((
+        StatusCode::CONFLICT,
+        render_patient_edit(caller, current.meta.version, &form, &messages, false)?,
+    )
+        .into_response())
 }
 
 struct TimelineEntry {

@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use pdva_domain::values::SiteCode;
 use pdva_domain::{Clinician, RecordId, Site};
-use pdva_store::{AnyRecord, Change, DataVersion, StoreError, StoredRecord};
+use pdva_store::{AnyRecord, Change, DataVersion, Edit, StoreError, StoredRecord};
 use serde_json::{Map, Value};
 
 use crate::authz::Caller;
@@ -204,35 +204,63 @@ fn store_messages(e: StoreError) -> Result<(Messages, String), WebError> {
     }
 }
 
+/// What became of an amendment.
+enum Amended {
+    /// Saved.
+    Saved,
+    /// Refused: the messages and the reason's error to show on the form.
+    Refused(Messages, String),
+    /// Made from another version than the stored one (or from none): the
+    /// message to show above the record as it stands now.
+    Conflict(String),
+}
+
+/// The message of an edit made from no version, or a garbled one: refused as
+/// a stale version is, since saving it over the stored record could undo a
+/// change made since the form was opened.
+pub(crate) const NO_VERSION: &str = "The form did not say which version of the record it was made from, so it could not be saved safely.";
+
+/// What the form shows after a conflict.
+pub(crate) fn conflict_message(why: &str) -> String {
+    format!(
+        "{why} The form now shows the record as it stands: check it and make your change again."
+    )
+}
+
 /// Reads an amendment and, if it reads and has a reason, saves it with
-/// `save`. `None` when saved; otherwise the messages and the reason's error
-/// to show on the form again.
+/// `save`, checked against the version the form was read at.
 async fn amend<T: serde::de::DeserializeOwned>(
     state: &AppState,
     form: &Submitted,
     fields: &'static [Field],
     extra: Map<String, Value>,
-    (id, expected_version): (RecordId, i64),
+    id: RecordId,
     what: &str,
     save: impl AsyncFnOnce(Change<T>) -> Result<DataVersion, StoreError>,
-) -> Result<Option<(Messages, String)>, WebError> {
+) -> Result<Amended, WebError> {
+    let Some(expected_version) = form.expected_version() else {
+        return Ok(Amended::Conflict(NO_VERSION.to_owned()));
+    };
     match parse::<T>(state, fields, form, extra).await? {
-        Err(messages) => Ok(Some((messages, String::new()))),
-        Ok(_) if form.one("reason").is_empty() => Ok(Some((
+        Err(messages) => Ok(Amended::Refused(messages, String::new())),
+        Ok(_) if form.one("reason").is_empty() => Ok(Amended::Refused(
             Messages::default(),
             format!("A change to {what} needs a reason."),
-        ))),
+        )),
         Ok(record) => {
             let change = Change {
-                id: Some(id),
-                expected_version: Some(expected_version),
+                edit: Some(Edit {
+                    id,
+                    expected_version,
+                }),
                 record,
                 reason: Some(form.one("reason").to_owned()),
                 acknowledge_warnings: true,
             };
             match save(change).await {
-                Ok(_) => Ok(None),
-                Err(e) => store_messages(e).map(Some),
+                Ok(_) => Ok(Amended::Saved),
+                Err(e @ StoreError::Conflict { .. }) => Ok(Amended::Conflict(e.to_string())),
+                Err(e) => store_messages(e).map(|(m, r)| Amended::Refused(m, r)),
             }
         }
     }
@@ -280,7 +308,7 @@ pub(crate) async fn create_site(
     Extension(caller): Extension<Caller>,
     axum::Form(pairs): axum::Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
-    let form = Submitted::from_pairs(pairs);
+    let form = Submitted::parse(pairs)?;
     let messages = match parse::<Site>(&state, forms::SITE, &form, Map::new()).await? {
         Ok(site) => match state.store.create_site(&caller.user().actor(), site).await {
             Ok(_) => return Ok(Redirect::to("/admin/sites").into_response()),
@@ -382,25 +410,48 @@ pub(crate) async fn update_site(
     Path(code): Path<String>,
     axum::Form(pairs): axum::Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
-    let (id, version, existing) = site_record(&state, &code).await?;
-    let form = Submitted::from_pairs(pairs);
-    let expected: i64 = form.one("expected_version").parse().unwrap_or(version);
+    let (id, _, existing) = site_record(&state, &code).await?;
+    let form = Submitted::parse(pairs)?;
     let code = existing.site_code.to_string();
     let extra = Map::from_iter([("site_code".to_owned(), Value::String(code.clone()))]);
     let actor = caller.user().actor();
-    let Some((messages, reason_error)) = amend(
+    let amended = amend(
         &state,
         &form,
         forms::SITE_EDIT,
         extra,
-        (id, expected),
+        id,
         "a site",
         async |change| state.store.update_site(&actor, change).await,
     )
-    .await?
-    else {
-        return Ok(Redirect::to("/admin/sites").into_response());
+    .await?;
+    let (messages, reason_error) = match amended {
+        Amended::Saved => return Ok(Redirect::to("/admin/sites").into_response()),
+        Amended::Refused(messages, reason_error) => (messages, reason_error),
+        Amended::Conflict(why) => {
+            // The record as it stands now, with its version.
+            let (_, version, site) = site_record(&state, &code).await?;
+            let current = Submitted::from_record(
+                forms::SITE_EDIT,
+                &serde_json::to_value(&site).expect("a site serialises"),
+            );
+            let messages = Messages {
+                general: vec![conflict_message(&why)],
+                ..Messages::default()
+            };
+            return render(
+                &state,
+                &caller,
+                edit_site_page(&code, version, &current, messages, String::new()),
+                StatusCode::CONFLICT,
+            )
+            .await;
+        }
     };
+    // Refused: the form again as typed, with the version it was read at
+    // (never the stored one, which would let a resubmission overwrite a
+    // change made meanwhile).
+    let expected = form.expected_version().unwrap_or_default();
     render(
         &state,
         &caller,
@@ -448,7 +499,7 @@ pub(crate) async fn create_clinician(
     Extension(caller): Extension<Caller>,
     axum::Form(pairs): axum::Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
-    let form = Submitted::from_pairs(pairs);
+    let form = Submitted::parse(pairs)?;
     let messages = match parse::<Clinician>(&state, forms::CLINICIAN, &form, Map::new()).await? {
         Ok(clinician) => match state
             .store
@@ -536,23 +587,51 @@ pub(crate) async fn update_clinician(
     Path(id): Path<String>,
     axum::Form(pairs): axum::Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
-    let (id, version, existing) = clinician_record(&state, &id).await?;
-    let form = Submitted::from_pairs(pairs);
-    let expected: i64 = form.one("expected_version").parse().unwrap_or(version);
+    let (id, _, existing) = clinician_record(&state, &id).await?;
+    let form = Submitted::parse(pairs)?;
     let actor = caller.user().actor();
-    let Some((messages, reason_error)) = amend(
+    let amended = amend(
         &state,
         &form,
         forms::CLINICIAN,
         Map::new(),
-        (id, expected),
+        id,
         "a clinician",
         async |change| state.store.update_clinician(&actor, change).await,
     )
-    .await?
-    else {
-        return Ok(Redirect::to("/admin/sites#clinicians").into_response());
+    .await?;
+    let (messages, reason_error) = match amended {
+        Amended::Saved => return Ok(Redirect::to("/admin/sites#clinicians").into_response()),
+        Amended::Refused(messages, reason_error) => (messages, reason_error),
+        Amended::Conflict(why) => {
+            // The record as it stands now, with its version.
+            let (_, version, clinician) = clinician_record(&state, &id.to_string()).await?;
+            let current = Submitted::from_record(
+                forms::CLINICIAN,
+                &serde_json::to_value(&clinician).expect("a clinician serialises"),
+            );
+            let messages = Messages {
+                general: vec![conflict_message(&why)],
+                ..Messages::default()
+            };
+            return render(
+                &state,
+                &caller,
+                edit_clinician_page(
+                    id,
+                    clinician.display_name.as_str(),
+                    version,
+                    &current,
+                    messages,
+                    String::new(),
+                ),
+                StatusCode::CONFLICT,
+            )
+            .await;
+        }
     };
+    // Refused: the form again as typed, with the version it was read at.
+    let expected = form.expected_version().unwrap_or_default();
     render(
         &state,
         &caller,

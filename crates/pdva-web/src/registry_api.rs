@@ -18,7 +18,7 @@ use axum::http::request::Parts;
 use chrono::{DateTime, NaiveDate, Utc};
 use pdva_domain::values::{RegistryId, SiteCode};
 use pdva_domain::{ClinicalRecord, Clinician, Patient, RecordId, RecordKind, Site};
-use pdva_store::{AnyRecord, Change, PageQuery, StoredRecord};
+use pdva_store::{AnyRecord, Change, Edit, PageQuery, StoredRecord};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -57,7 +57,14 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         Json::<T>::from_request(request, state)
             .await
             .map(|Json(v)| ApiJson(v))
-            .map_err(|e| ApiError(WebError::Invalid(format!("body: {}", e.body_text()))))
+            .map_err(|e| {
+                // A body over the limit is 413 as elsewhere, not a bad record.
+                if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError(WebError::TooLarge)
+                } else {
+                    ApiError(WebError::Invalid(format!("body: {}", e.body_text())))
+                }
+            })
     }
 }
 
@@ -386,8 +393,10 @@ pub(crate) async fn update_site(
         .update_site(
             &caller.user().actor(),
             Change {
-                id: Some(stored.meta.id),
-                expected_version: Some(change.version),
+                edit: Some(Edit {
+                    id: stored.meta.id,
+                    expected_version: change.version,
+                }),
                 record: site,
                 reason: reason_of(change.reason),
                 acknowledge_warnings: change.acknowledge_warnings,
@@ -492,8 +501,10 @@ pub(crate) async fn update_clinician(
         .update_clinician(
             &caller.user().actor(),
             Change {
-                id: Some(stored.meta.id),
-                expected_version: Some(change.version),
+                edit: Some(Edit {
+                    id: stored.meta.id,
+                    expected_version: change.version,
+                }),
                 record: clinician,
                 reason: reason_of(change.reason),
                 acknowledge_warnings: change.acknowledge_warnings,
@@ -557,6 +568,12 @@ fn patient_fields(
             "patient: the record must be an object of fields".into(),
         ));
     };
+    // The date of birth is parsed as a form parses it (strict YYYY-MM-DD
+    // from 1900-01-01 on): chrono's own reading would take `2025-1-1`.
+    if let Some(Value::String(typed)) = fields.get("date_of_birth") {
+        pdva_domain::values::parse_date_of_birth(typed)
+            .map_err(|e| WebError::Invalid(e.to_string()))?;
+    }
     fields.insert("registry_id".into(), Value::String(registry_id));
     fields.insert("home_site".into(), Value::String(site.to_string()));
     parse("patient", Value::Object(fields))
@@ -584,8 +601,7 @@ pub(crate) async fn register_patient(
     let registry_id = RegistryId::from_random(bits).to_string();
     let patient = patient_fields(new.record, registry_id, &site)?;
     let change = Change {
-        id: None,
-        expected_version: None,
+        edit: None,
         record: patient,
         reason: None,
         acknowledge_warnings: new.acknowledge_warnings,
@@ -639,8 +655,10 @@ pub(crate) async fn update_patient(
         &in_scope.patient.home_site,
     )?;
     let change = Change {
-        id: Some(in_scope.id),
-        expected_version: Some(change.version),
+        edit: Some(Edit {
+            id: in_scope.id,
+            expected_version: change.version,
+        }),
         record: patient,
         reason: reason_of(change.reason),
         acknowledge_warnings: change.acknowledge_warnings,
@@ -727,8 +745,7 @@ pub(crate) async fn create_record(
             &caller.user().actor(),
             patient.id,
             Change {
-                id: None,
-                expected_version: None,
+                edit: None,
                 record,
                 reason: None,
                 acknowledge_warnings: new.acknowledge_warnings,
@@ -804,8 +821,10 @@ pub(crate) async fn update_record(
             &caller.user().actor(),
             patient.id,
             Change {
-                id: Some(existing.meta.id),
-                expected_version: Some(change.version),
+                edit: Some(Edit {
+                    id: existing.meta.id,
+                    expected_version: change.version,
+                }),
                 record,
                 reason: reason_of(change.reason),
                 acknowledge_warnings: change.acknowledge_warnings,

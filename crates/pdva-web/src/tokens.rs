@@ -111,7 +111,7 @@ pub(crate) async fn create(
     Extension(caller): Extension<Caller>,
     axum::Form(pairs): axum::Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
-    let form = Submitted::from_pairs(pairs);
+    let form = Submitted::parse(pairs)?;
     let name = form.one("name").to_owned();
     let days = match form.one("expires_days").trim() {
         "" => None,

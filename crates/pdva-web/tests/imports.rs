@@ -304,6 +304,20 @@ async fn an_upload_without_the_forms_token_is_refused_and_templates_download() {
     .await;
     assert_eq!(wrong.status, 403, "{}", wrong.body);
 
+    // The upload's own limit, far above a form's 256 KiB.
+    let large = "x".repeat(2 * 1024 * 1024);
+    let big = upload(
+        &store,
+        &who,
+        multipart(
+            &[("_csrf", &who.csrf), ("mode", "check")],
+            &[("notes.txt", large.into_bytes())],
+        ),
+    )
+    .await;
+    assert_eq!(big.status, 200, "{}", big.body);
+    assert!(big.body.contains("neither a CSV file"), "{}", big.body);
+
     let nothing = upload(&store, &who, multipart(&[("_csrf", &who.csrf)], &[])).await;
     assert_eq!(nothing.status, 422, "{}", nothing.body);
     assert!(nothing.body.contains("no file was uploaded"));

@@ -158,6 +158,7 @@ async fn an_administrator_registers_and_amends_sites_and_clinicians() {
             ("name", "Northgate Royal Infirmary"),
             ("country", "GB"),
             ("min_proctored_cases", "8"),
+            ("expected_version", "1"),
             ("reason", "renamed by the trust"),
         ],
     )

@@ -91,6 +91,25 @@ struct AddrArg {
     /// quality-of-life form then shows each question and its answers.
     #[arg(long, env = "PDVA_INSTRUMENT_WORDING", value_name = "FILE")]
     instrument_wording: Option<std::path::PathBuf>,
+    /// Seconds a connection may take to send a request's line and headers,
+    /// and may stay open idle between requests, before it is closed: slow
+    /// or silent clients must not hold connections open.
+    #[arg(
+        long,
+        env = "PDVA_HEADER_READ_TIMEOUT",
+        value_name = "SECONDS",
+        default_value_t = 10
+    )]
+    header_read_timeout: u64,
+    /// Seconds a request's body may go without sending a byte before the
+    /// request is abandoned.
+    #[arg(
+        long,
+        env = "PDVA_IDLE_TIMEOUT",
+        value_name = "SECONDS",
+        default_value_t = 60
+    )]
+    idle_timeout: u64,
 }
 
 impl AddrArg {
@@ -112,6 +131,10 @@ impl AddrArg {
         Ok(pdva_web::Settings {
             secure_cookies: self.secure_cookies,
             instrument_wording,
+            timeouts: pdva_web::Timeouts {
+                header_read: std::time::Duration::from_secs(self.header_read_timeout.max(1)),
+                idle: std::time::Duration::from_secs(self.idle_timeout.max(1)),
+            },
         })
     }
 }

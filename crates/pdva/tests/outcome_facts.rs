@@ -14,7 +14,7 @@ use std::process::Command;
 use chrono::NaiveDate;
 use pdva_domain::{PatientFacts, RecordKind};
 use pdva_outcomes::{CohortBuilder, Filter, IndexLimb, ReportRequest};
-use pdva_store::{Actor, AnyRecord, Change, Engine, NoProgress, Store, db};
+use pdva_store::{Actor, AnyRecord, Change, Edit, Engine, NoProgress, Store, db};
 
 /// The key file of a registry under test: beside a SQLite file, or in the
 /// system's temporary directory for a PostgreSQL schema (not the working
@@ -166,8 +166,10 @@ async fn fast_path_equals_patient_files(db_url: &str) {
         .save_patient(
             &actor,
             Change {
-                id: Some(patients[1]),
-                expected_version: Some(moved.meta.version),
+                edit: Some(Edit {
+                    id: patients[1],
+                    expected_version: moved.meta.version,
+                }),
                 record: patient,
                 reason: Some("moved to another site (test)".into()),
                 acknowledge_warnings: true,

@@ -64,6 +64,35 @@ pub struct World {
     pub clinician_a: RecordId,
     pub clinician_b: RecordId,
     _dir: tempfile::TempDir,
+    _schema: Option<PostgresSchema>,
+}
+
+/// A PostgreSQL schema of one test, dropped with it.
+struct PostgresSchema {
+    store: Store,
+    base: String,
+    schema: String,
+}
+
+impl Drop for PostgresSchema {
+    fn drop(&mut self) {
+        let pool = self.store.pool().clone();
+        let (base, schema) = (self.base.clone(), self.schema.clone());
+        // From a thread of its own: Drop cannot await.
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                pool.close().await;
+                let _ = pdva_store::db::execute_on(&base, &format!("DROP SCHEMA {schema} CASCADE"))
+                    .await;
+            });
+        })
+        .join()
+        .unwrap();
+    }
 }
 
 async fn seed_patient(
@@ -172,6 +201,38 @@ pub async fn world() -> World {
     let store = Store::open(dir.path().join("t.db").to_str().unwrap())
         .await
         .unwrap();
+    world_in(store, dir, None).await
+}
+
+/// The same world in a fresh schema of the PostgreSQL database named by
+/// PDVA_TEST_POSTGRES_URL (dropped again with the world), or `None` when
+/// it is not set: the tests that must hold on both engines run on both.
+pub async fn world_postgres() -> Option<World> {
+    let base = match std::env::var("PDVA_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ => {
+            eprintln!("SKIPPED on PostgreSQL: PDVA_TEST_POSTGRES_URL is not set");
+            return None;
+        }
+    };
+    let schema = format!("pdva_web_test_{}", &pdva_store::random_token()[..16]);
+    pdva_store::db::execute_on(&base, &format!("CREATE SCHEMA {schema}"))
+        .await
+        .unwrap();
+    let url = pdva_store::db::with_search_path(&base, &schema);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_with_key_file(&url, &dir.path().join("test.key"))
+        .await
+        .unwrap();
+    let cleanup = PostgresSchema {
+        store: store.clone(),
+        base,
+        schema,
+    };
+    Some(world_in(store, dir, Some(cleanup)).await)
+}
+
+async fn world_in(store: Store, dir: tempfile::TempDir, schema: Option<PostgresSchema>) -> World {
     let actor = Actor::new("test.setup");
     store.create_site(&actor, site("NGH")).await.unwrap();
     store.create_site(&actor, site("OTH")).await.unwrap();
@@ -210,6 +271,7 @@ pub async fn world() -> World {
         clinician_a,
         clinician_b,
         _dir: dir,
+        _schema: schema,
     }
 }
 
