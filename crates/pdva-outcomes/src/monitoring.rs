@@ -510,8 +510,8 @@ mod tests {
                 .iter()
                 .find(|u| u.unit == unit)
                 .expect("the unit");
-            let n_u = eligible.iter().filter(|(l, _)| of_unit(*l)).count() as u64;
-            let k_u = eligible.iter().filter(|(l, v)| *v && of_unit(*l)).count() as u64;
+            let n_u = eligible.iter().filter(|(l, _)| of_unit(l)).count() as u64;
+            let k_u = eligible.iter().filter(|(l, v)| *v && of_unit(l)).count() as u64;
             assert_eq!((u.n, u.k), (n_u, k_u), "{unit_type} {unit}");
             assert!(n_u < n, "the {unit_type} is not the whole registry");
             for (got, p) in [

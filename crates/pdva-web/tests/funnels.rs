@@ -146,8 +146,8 @@ async fn a_unit_has_the_registrys_mean_and_limits_on_every_page_and_others_are_u
         .find(|o| !works_at(o, &site))
         .expect("an operator of another site only");
     let counts = |of: &dyn Fn(&IndexLimb) -> bool| {
-        let n_u = eligible.iter().filter(|(l, _)| of(*l)).count() as u64;
-        let k_u = eligible.iter().filter(|(l, v)| *v && of(*l)).count() as u64;
+        let n_u = eligible.iter().filter(|(l, _)| of(l)).count() as u64;
+        let k_u = eligible.iter().filter(|(l, v)| *v && of(l)).count() as u64;
         (n_u, k_u)
     };
     let (site_n, site_k) = counts(&|l: &IndexLimb| *l.site == *site);
@@ -226,7 +226,7 @@ async fn a_unit_has_the_registrys_mean_and_limits_on_every_page_and_others_are_u
     let others: BTreeSet<String> = reference
         .clinicians
         .iter()
-        .filter(|(id, _)| !works_at(*id, &site))
+        .filter(|(id, _)| !works_at(id, &site))
         .map(|(_, c)| c.display_name.to_string())
         .collect();
     assert!(!other_sites.is_empty() && !others.is_empty());
