@@ -142,4 +142,27 @@ impl ResolvedFilter {
             && self.from.is_none_or(|f| date >= f)
             && self.to.is_none_or(|t| date <= t)
     }
+
+    /// The population a report's funnel plots compare each unit with
+    /// (DOMAIN.md 6.4): the whole registry, every site and every operator,
+    /// over the same procedure dates and for the same audience. The site
+    /// and operator filters are dropped, because a unit compared with a
+    /// mean of its own limbs (a site against itself, a site's operators
+    /// against the site) cannot stand out; the dates are kept, because a
+    /// committee reviews a period, and so are the research population's
+    /// quarter-snapped dates.
+    pub fn comparison(&self) -> ResolvedFilter {
+        ResolvedFilter {
+            site: None,
+            operator: None,
+            ..self.clone()
+        }
+    }
+
+    /// Whether this filter is its own [`ResolvedFilter::comparison`]: no
+    /// site and no operator, so its report's funnels already compare each
+    /// unit with the whole registry.
+    pub fn is_whole_registry(&self) -> bool {
+        self.site.is_none() && self.operator.is_none()
+    }
 }

@@ -488,13 +488,35 @@ pub fn report_from_limbs(
         duration_of_anticoagulation: duration_of_anticoagulation(anticoagulation)?,
         comparisons,
         benchmarks: Vec::new(),
-        monitoring: monitoring::monitoring(limbs, outcomes, &interned, &names)?,
+        monitoring: monitoring::monitoring(
+            limbs,
+            outcomes,
+            &interned,
+            &names,
+            &monitoring::compared_with(&request.filter, request.as_of),
+        )?,
     };
     report.benchmarks = benchmarks::benchmarks(&report);
     if research {
         disclosure::disclose(&mut report, &request.filter);
     }
     Ok(report)
+}
+
+impl OutcomesReport {
+    /// Replaces this report's funnel plots with those of `registry`: the
+    /// report of [`ResolvedFilter::comparison`] of this report's filter, as
+    /// of the same date. Then every unit on them is compared with the mean
+    /// of the whole registry for the report's period, with the very limits
+    /// the registry's own report shows (a site's report alone would
+    /// compare the site with itself, and its operators with the site).
+    /// Every unit of the registry stays on them, with its id and name:
+    /// which names a reader may see is the caller's to decide.
+    pub fn compare_funnels_with(&mut self, registry: &OutcomesReport) {
+        self.monitoring
+            .funnels
+            .clone_from(&registry.monitoring.funnels);
+    }
 }
 
 /// The patients of a cohort's limbs (a patient's limbs are adjacent: they

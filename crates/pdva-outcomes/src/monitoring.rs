@@ -16,7 +16,7 @@ use crate::error::Result;
 use crate::report::{
     CusumPointView, Funnel, FunnelUnit, LearningCurve, LearningCurves, Monitoring,
 };
-use crate::{Interning, LEARNING_CURVE_POINTS, Names};
+use crate::{Interning, LEARNING_CURVE_POINTS, Names, ResolvedFilter};
 
 /// An indicator: its name, definition, bad direction, and for each limb
 /// `None` (not eligible) or whether it has the indicator.
@@ -85,11 +85,37 @@ fn direction(bad: BadDirection) -> &'static str {
     }
 }
 
+/// Who a report's funnels compare each unit with, in words (the report's
+/// own cohort: the whole registry when it has no site or operator filter).
+pub(crate) fn compared_with(filter: &ResolvedFilter, as_of: NaiveDate) -> String {
+    let period = match (filter.from, filter.to) {
+        (None, None) => "index procedures of any date".to_owned(),
+        (Some(f), None) => format!("index procedures from {f}"),
+        (None, Some(t)) => format!("index procedures to {t}"),
+        (Some(f), Some(t)) => format!("index procedures from {f} to {t}"),
+    };
+    if filter.is_whole_registry() {
+        return format!("the whole registry (every site and operator), {period}, as of {as_of}");
+    }
+    let mut only = Vec::new();
+    if let Some(site) = &filter.site {
+        only.push(format!("site {site}"));
+    }
+    if let Some((_, name)) = &filter.operator {
+        only.push(format!("operator {name}"));
+    }
+    format!(
+        "this report's cohort only ({}), {period}, as of {as_of}: not the whole registry",
+        only.join(", ")
+    )
+}
+
 pub(crate) fn monitoring(
     limbs: &[IndexLimb],
     outcomes: Outcomes,
     interned: &Interning<'_>,
     names: &Names,
+    compared_with: &str,
 ) -> Result<Monitoring> {
     // Each limb's operator and site as indices, so that counting a million
     // limbs per unit looks nothing up in a map.
@@ -150,6 +176,7 @@ pub(crate) fn monitoring(
                 definition: indicator.definition.to_owned(),
                 unit_type: unit_type.to_owned(),
                 bad_direction: direction(indicator.bad).to_owned(),
+                compared_with: compared_with.to_owned(),
                 registry_mean: theta,
                 n: n as u64,
                 units: unit_views,
@@ -360,6 +387,147 @@ fn learning_curves(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{ReportRequest, report_from_limbs};
+
+    /// DOMAIN.md 6.4 worked here apart from `pdva-stats`: with F the
+    /// Binomial(n, θ) distribution function (summed from the probabilities,
+    /// each from the last by the ratio of successive terms, in log space so
+    /// that a large n does not underflow), r_p the smallest r with
+    /// F(r) ≥ p, α = (F(r_p) − p) / (F(r_p) − F(r_p − 1)), the limit is
+    /// max(0, r_p − α) / n (a proportion, floored at 0 as pdva-stats
+    /// documents).
+    fn independent_limit(n: u64, theta: f64, p: f64) -> f64 {
+        let odds = (theta / (1.0 - theta)).ln();
+        let mut ln_pmf = n as f64 * (1.0 - theta).ln();
+        let mut below = 0.0;
+        for r in 0..=n {
+            if r > 0 {
+                ln_pmf += ((n - r + 1) as f64 / r as f64).ln() + odds;
+            }
+            let at = below + ln_pmf.exp();
+            if at >= p {
+                return (r as f64 - (at - p) / (at - below)).max(0.0) / n as f64;
+            }
+            below = at;
+        }
+        1.0
+    }
+
+    /// 6-month amputation-free survival as the indicator's definition
+    /// states it, read off the limbs again here: alive without major
+    /// amputation at day 182 (`Some(true)`), an event by day 182
+    /// (`Some(false)`), otherwise not eligible.
+    fn afs_6_months(l: &IndexLimb) -> Option<bool> {
+        let (t, event) = l.amputation_free_survival();
+        match (event, t) {
+            (true, t) if t <= 182 => Some(false),
+            (_, t) if t >= 182 => Some(true),
+            _ => None,
+        }
+    }
+
+    /// Issue 17: a site's report compared the site with itself and its
+    /// operators with the site. Once its funnels are the registry's, each
+    /// unit's mean and limits are those of the whole registry, worked out
+    /// here from the limbs.
+    #[test]
+    fn a_sites_funnels_compare_its_site_and_operators_with_the_whole_registry() {
+        let as_of = NaiveDate::from_ymd_opt(2026, 6, 30).expect("a date");
+        let limbs = crate::tests::synthetic_limbs_of(3000, 3);
+        let reference = pdva_synth::Generator::new(pdva_synth::GeneratorConfig {
+            patients: 3000,
+            seed: 3,
+            today: as_of,
+        })
+        .reference_data();
+        let site = limbs[0].site.to_string();
+        let operator = limbs[0].operator;
+        let request = |filter: ResolvedFilter| ReportRequest {
+            as_of,
+            filter,
+            data_version: "t".into(),
+        };
+        let site_filter = ResolvedFilter {
+            site: Some(site.clone()),
+            ..ResolvedFilter::default()
+        };
+        assert_eq!(site_filter.comparison(), ResolvedFilter::default());
+        let registry =
+            report_from_limbs(&limbs, &reference, &request(ResolvedFilter::default())).unwrap();
+        let site_limbs: Vec<IndexLimb> =
+            limbs.iter().filter(|l| *l.site == *site).cloned().collect();
+        let mut site_report =
+            report_from_limbs(&site_limbs, &reference, &request(site_filter)).unwrap();
+        let afs = |r: &crate::OutcomesReport, unit_type: &str| {
+            r.monitoring
+                .funnels
+                .iter()
+                .find(|f| {
+                    f.indicator == "amputation_free_survival_6_months" && f.unit_type == unit_type
+                })
+                .cloned()
+                .expect("an AFS funnel")
+        };
+        // Alone, the site's report says it compares with its own cohort.
+        assert!(
+            afs(&site_report, "site")
+                .compared_with
+                .contains("cohort only (site")
+        );
+        site_report.compare_funnels_with(&registry);
+
+        let eligible: Vec<(&IndexLimb, bool)> = limbs
+            .iter()
+            .filter_map(|l| Some((l, afs_6_months(l)?)))
+            .collect();
+        let n = eligible.len() as u64;
+        let k = eligible.iter().filter(|(_, v)| *v).count() as u64;
+        let theta = k as f64 / n as f64;
+        for (unit_type, unit, of_unit) in [
+            (
+                "site",
+                site.clone(),
+                Box::new(|l: &IndexLimb| *l.site == *site) as Box<dyn Fn(&IndexLimb) -> bool>,
+            ),
+            (
+                "operator",
+                operator.to_string(),
+                Box::new(move |l: &IndexLimb| l.operator == operator)
+                    as Box<dyn Fn(&IndexLimb) -> bool>,
+            ),
+        ] {
+            let funnel = afs(&site_report, unit_type);
+            assert_eq!(funnel, afs(&registry, unit_type), "{unit_type}");
+            assert!(
+                funnel.compared_with.starts_with("the whole registry"),
+                "{}",
+                funnel.compared_with
+            );
+            assert_eq!(funnel.n, n);
+            assert!((funnel.registry_mean.unwrap() - theta).abs() < 1e-12);
+            let u = funnel
+                .units
+                .iter()
+                .find(|u| u.unit == unit)
+                .expect("the unit");
+            let n_u = eligible.iter().filter(|(l, _)| of_unit(l)).count() as u64;
+            let k_u = eligible.iter().filter(|(l, v)| *v && of_unit(l)).count() as u64;
+            assert_eq!((u.n, u.k), (n_u, k_u), "{unit_type} {unit}");
+            assert!(n_u < n, "the {unit_type} is not the whole registry");
+            for (got, p) in [
+                (u.lower_998, 0.001),
+                (u.lower_95, 0.025),
+                (u.upper_95, 0.975),
+                (u.upper_998, 0.999),
+            ] {
+                let want = independent_limit(n_u, theta, p);
+                assert!(
+                    (got - want).abs() < 1e-9,
+                    "{unit_type} {unit} p = {p}: {got} against {want}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn cases_by_operator_equal_a_full_sort() {

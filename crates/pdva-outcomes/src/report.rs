@@ -734,9 +734,16 @@ pub struct Funnel {
     pub unit_type: String,
     /// Which direction is bad: `low` or `high`.
     pub bad_direction: String,
-    /// Registry mean θ: k / n over the report's cohort.
+    /// Who each unit is compared with, in words: the population whose
+    /// proportion is `registry_mean` and from which every unit's limits
+    /// come, with its procedure dates and report date. The dashboard and
+    /// `/api/v1/outcomes` always compare with the whole registry
+    /// ([`crate::ResolvedFilter::comparison`]); a report computed from a
+    /// filtered cohort alone says so here.
+    pub compared_with: String,
+    /// Registry mean θ: k / n over the population of `compared_with`.
     pub registry_mean: Option<f64>,
-    /// Limbs eligible.
+    /// Limbs eligible in that population.
     pub n: u64,
     /// Each unit.
     pub units: Vec<FunnelUnit>,
@@ -745,9 +752,11 @@ pub struct Funnel {
 /// One unit on a funnel.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct FunnelUnit {
-    /// Operator id or site code.
+    /// Operator id or site code; empty where the reader may not see which
+    /// unit it is (another site's, or another site's operator, for a user
+    /// of some sites only).
     pub unit: String,
-    /// Name.
+    /// Name (`Another site`, `Another operator` where `unit` is empty).
     pub label: String,
     /// Eligible limbs.
     pub n: u64,

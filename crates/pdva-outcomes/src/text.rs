@@ -339,6 +339,10 @@ pub fn render_text(r: &OutcomesReport) -> String {
         out,
         "\nMonitoring: funnel plots (alert beyond 95%, alarm beyond 99.8% on the bad side)"
     );
+    // Every funnel of a report compares with the same population: say it once.
+    if let Some(f) = r.monitoring.funnels.first() {
+        let _ = writeln!(out, "  Each unit compared with {}", f.compared_with);
+    }
     for f in &r.monitoring.funnels {
         let flagged: Vec<String> = f
             .units
@@ -357,7 +361,7 @@ pub fn render_text(r: &OutcomesReport) -> String {
             .collect();
         let _ = writeln!(
             out,
-            "  {} by {} (bad if {}; registry mean {}): {}",
+            "  {} by {} (bad if {}; mean {}): {}",
             f.indicator,
             f.unit_type,
             f.bad_direction,

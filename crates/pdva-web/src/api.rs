@@ -43,7 +43,9 @@ fn date(field: &'static str, value: Option<String>) -> Result<Option<NaiveDate>,
 /// report (the same document as `pdva report outcomes --format json`), in
 /// the caller's role's form: for a researcher the research form (as of
 /// today, dates snapped to quarters, disclosure-controlled; `--research` on
-/// the command line).
+/// the command line). The funnel plots compare every site and operator
+/// with the whole registry for the same dates, and name only the caller's
+/// own sites and their operators unless the caller sees every site.
 #[utoipa::path(get, path = "/api/v1/outcomes", tag = "outcomes",
     params(OutcomesQuery),
     responses(
@@ -67,6 +69,10 @@ pub(crate) async fn outcomes(
     };
     let today = chrono::Local::now().date_naive();
     let as_of = date("as_of", q.as_of)?.unwrap_or(today);
-    let report = crate::outcomes::report(&state, &caller, filter, as_of, today).await?;
-    Ok(Json(report.report.clone()))
+    let kept = crate::outcomes::report(&state, &caller, filter, as_of, today).await?;
+    let mut report = kept.report.clone();
+    crate::outcomes::FunnelNames::of(&state, &caller)
+        .await?
+        .apply(&mut report.monitoring.funnels);
+    Ok(Json(report))
 }

@@ -6,6 +6,8 @@
 //! this module only lays them out. Charts are SVG drawn by the template
 //! from coordinates computed here, in black and grey so that they print.
 
+use std::sync::Arc;
+
 use askama::Template;
 use axum::Extension;
 use axum::extract::State;
@@ -15,6 +17,7 @@ use pdva_outcomes::{
 };
 
 use crate::authz::Caller;
+use crate::outcomes::FunnelNames;
 use crate::patients::{Nav, today};
 use crate::{AppState, WebError};
 
@@ -324,7 +327,10 @@ struct FunnelChart {
     id: String,
     title: String,
     definition: String,
-    mean: String,
+    /// What each unit is compared with, in a sentence.
+    compared_with: String,
+    /// Some units are shown unnamed (not the reader's).
+    unnamed: bool,
     mean_y: String,
     limits_95: Vec<String>,
     limits_998: Vec<String>,
@@ -394,11 +400,16 @@ fn funnel_chart(funnel: &Funnel) -> Option<FunnelChart> {
     } else {
         "operator"
     };
+    let mean = format!("{:.1}%", theta * 100.0);
     Some(FunnelChart {
         id: format!("funnel-{}-{}", funnel.indicator, funnel.unit_type),
         title: format!("{} by {unit_kind}", indicator_title(&funnel.indicator)),
         definition: funnel.definition.clone(),
-        mean: format!("{:.1}%", theta * 100.0),
+        compared_with: format!(
+            "Each {unit_kind} is compared with the mean of {}: {mean} of {} eligible index procedures; the 95% and 99.8% limits are drawn from that mean.",
+            funnel.compared_with, funnel.n
+        ),
+        unnamed: funnel.units.iter().any(|u| u.unit.is_empty()),
         mean_y: format!("{:.1}", y(theta)),
         limits_95: vec![lower_95.join(" "), upper_95.join(" ")],
         limits_998: vec![lower_998.join(" "), upper_998.join(" ")],
@@ -503,8 +514,12 @@ fn status_unknown(p: &ProportionEndpoint) -> String {
         .unwrap_or_default()
 }
 
-fn body_of(report: &OutcomesReport) -> DashboardBody {
+/// The dashboard's report-dependent part, with the funnel units named as
+/// `names` allows.
+fn body_of(report: &OutcomesReport, names: &FunnelNames) -> DashboardBody {
     let c = &report.cohort;
+    let mut funnels = report.monitoring.funnels.clone();
+    names.apply(&mut funnels);
     let ae = &report.adverse_events_30_day;
     DashboardBody {
         counts: vec![
@@ -550,12 +565,7 @@ fn body_of(report: &OutcomesReport) -> DashboardBody {
                 &report.cumulative_incidence_major_amputation,
             ),
         ],
-        funnels: report
-            .monitoring
-            .funnels
-            .iter()
-            .filter_map(funnel_chart)
-            .collect(),
+        funnels: funnels.iter().filter_map(funnel_chart).collect(),
         adverse_events: ae
             .by_kind
             .iter()
@@ -668,9 +678,12 @@ pub(crate) async fn page(
         }
         Err(e) => return Err(e),
     };
-    let body = match &kept {
-        Some(kept) => kept.dashboard_html(|report| Ok(body_of(report).render()?))?,
-        None => "",
+    let body: Arc<str> = match &kept {
+        Some(kept) => {
+            let names = FunnelNames::of(&state, &caller).await?;
+            kept.dashboard_html(&names, |report, names| Ok(body_of(report, names).render()?))?
+        }
+        None => "".into(),
     };
     let as_of = today().to_string();
     let (data_version, as_of) = match &kept {
@@ -708,7 +721,7 @@ pub(crate) async fn page(
         as_of,
         research,
         refusal,
-        body,
+        body: &body,
     };
     Ok(Html(page.render()?))
 }
