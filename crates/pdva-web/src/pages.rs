@@ -7,13 +7,23 @@ use axum::response::Html;
 use pdva_store::SiteCounts;
 
 use crate::authz::{Audience, Caller};
+use crate::patients::Nav;
 use crate::{AppState, WebError};
 
+/// The front page of someone not signed in: the way to sign in, and
+/// nothing about the registry's contents.
 #[derive(Template)]
 #[template(path = "index.html")]
 struct IndexPage {
     data_version: String,
-    signed_in: bool,
+}
+
+/// The start page of a signed-in user (where sign-in lands by default):
+/// the menu, and the counts of the sites the user sees.
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    nav: Nav,
     /// The patient list of the caller's audience.
     patients: &'static str,
     /// Researchers get no raw counts: they would count patients outside the
@@ -23,33 +33,35 @@ struct IndexPage {
     total: SiteCounts,
 }
 
-/// The front page: the way to sign in, and, once signed in, the counts of
-/// the sites the user sees. Nothing about the registry's contents is shown
-/// to someone who has not signed in.
+/// `/`: the way to sign in, or, once signed in, the start page with the
+/// counts of the sites the user sees.
 #[tracing::instrument(skip_all)]
 pub(crate) async fn index(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
 ) -> Result<Html<String>, WebError> {
-    let signed_in = caller.session.is_some();
-    let research = signed_in && caller.audience() == Audience::Research;
-    let sites = match &caller.session {
-        None => Vec::new(),
-        Some(_) if research => Vec::new(),
-        Some(session) => {
-            let visible = crate::patients::visible_sites(&session.user);
-            state
-                .store
-                .site_counts()
-                .await?
-                .into_iter()
-                .filter(|c| {
-                    visible
-                        .as_ref()
-                        .is_none_or(|v| v.iter().any(|s| s.as_str() == c.site_code))
-                })
-                .collect()
-        }
+    let Some(session) = &caller.session else {
+        let page = IndexPage {
+            data_version: state.store.data_version().await?.to_string(),
+        };
+        return Ok(Html(page.render()?));
+    };
+    let research = caller.audience() == Audience::Research;
+    let sites: Vec<SiteCounts> = if research {
+        Vec::new()
+    } else {
+        let visible = crate::patients::visible_sites(&session.user);
+        state
+            .store
+            .site_counts()
+            .await?
+            .into_iter()
+            .filter(|c| {
+                visible
+                    .as_ref()
+                    .is_none_or(|v| v.iter().any(|s| s.as_str() == c.site_code))
+            })
+            .collect()
     };
     let total = SiteCounts {
         site_code: String::new(),
@@ -59,9 +71,8 @@ pub(crate) async fn index(
         visits: sites.iter().map(|s| s.visits).sum(),
         deaths: sites.iter().map(|s| s.deaths).sum(),
     };
-    let page = IndexPage {
-        data_version: state.store.data_version().await?.to_string(),
-        signed_in,
+    let page = HomePage {
+        nav: Nav::of(&caller),
         patients: if research {
             "/research/patients"
         } else {
