@@ -141,11 +141,25 @@ pub(crate) async fn upload(
             problems: upload_problems,
             ..ImportReport::default()
         })))
-    } else if check_only {
-        pdva_exchange::import::check(&state.store, dir.path(), today, &NoProgress).await
     } else {
-        let actor = caller.user().actor();
-        pdva_exchange::import::import(&state.store, dir.path(), &actor, today, &NoProgress).await
+        // Reading and checking a large import is a minute of CPU: on a
+        // blocking thread, so that it holds none of the server's workers.
+        let (store, path) = (state.store.clone(), dir.path().to_owned());
+        let actor = (!check_only).then(|| caller.user().actor());
+        let runtime = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || {
+            runtime.block_on(async {
+                match actor {
+                    None => pdva_exchange::import::check(&store, &path, today, &NoProgress).await,
+                    Some(actor) => {
+                        pdva_exchange::import::import(&store, &path, &actor, today, &NoProgress)
+                            .await
+                    }
+                }
+            })
+        })
+        .await
+        .map_err(|e| WebError::Report(e.to_string()))?
     };
     let (accepted, report) = match result {
         Ok(report) => (true, report),

@@ -24,6 +24,8 @@ struct IndexPage {
 #[template(path = "home.html")]
 struct HomePage {
     nav: Nav,
+    /// The audit-chain head the counts were read at.
+    data_version: String,
     /// The patient list of the caller's audience.
     patients: &'static str,
     /// Researchers get no raw counts: they would count patients outside the
@@ -73,6 +75,7 @@ pub(crate) async fn index(
     };
     let page = HomePage {
         nav: Nav::of(&caller),
+        data_version: state.store.data_version().await?.to_string(),
         patients: if research {
             "/research/patients"
         } else {
