@@ -76,6 +76,12 @@ async fn front_page_lists_sites_with_counts_and_the_data_version() {
     let (status, headers, body) = get_as(&store, "/", Some(&cookie)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(body.contains("<td>NGH</td>"), "{body}");
+    // The start page of a signed-in user, in the layout with the menu.
+    assert!(
+        body.contains("<title>Registry counts — pDVA registry</title>"),
+        "{body}"
+    );
+    assert!(body.contains("<nav aria-label=\"Main\">"), "{body}");
     // Names are escaped by the template, never pasted in raw.
     assert!(
         body.contains("Northgate &#60;General&#62;") || body.contains("Northgate &lt;General&gt;"),
