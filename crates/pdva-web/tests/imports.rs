@@ -89,6 +89,32 @@ fn zip_of(files: &[(String, Vec<u8>)]) -> Vec<u8> {
     buffer.into_inner()
 }
 
+/// The tidy CSV export of a generated registry of `patients`: its
+/// directory (kept while the files are used), its files, and what it wrote.
+async fn exported_registry(
+    patients: usize,
+) -> (
+    tempfile::TempDir,
+    Vec<(String, Vec<u8>)>,
+    pdva_exchange::ExportSummary,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let (source, _) = synthetic_registry(&dir, patients).await;
+    let exported = dir.path().join("export");
+    let summary = pdva_exchange::export_to(
+        &source,
+        ExportKind::Csv,
+        &ExportFilter::default(),
+        synthetic_today(),
+        &exported,
+        &NoProgress,
+        &[],
+    )
+    .await
+    .unwrap();
+    (dir, files_of(&exported), summary)
+}
+
 async fn patients(store: &Store) -> usize {
     store.patient_ids_in_order(None).await.unwrap().len()
 }
@@ -105,21 +131,7 @@ async fn empty_registry(dir: &tempfile::TempDir) -> (Store, Signed) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_administrator_checks_then_imports_an_export_and_a_second_upload_changes_nothing() {
-    let source_dir = tempfile::tempdir().unwrap();
-    let (source, _) = synthetic_registry(&source_dir, 25).await;
-    let exported = source_dir.path().join("export");
-    let summary = pdva_exchange::export_to(
-        &source,
-        ExportKind::Csv,
-        &ExportFilter::default(),
-        synthetic_today(),
-        &exported,
-        &NoProgress,
-        &[],
-    )
-    .await
-    .unwrap();
-    let files = files_of(&exported);
+    let (_source, files, summary) = exported_registry(25).await;
 
     let target_dir = tempfile::tempdir().unwrap();
     let (target, who) = empty_registry(&target_dir).await;
@@ -207,21 +219,7 @@ async fn an_administrator_checks_then_imports_an_export_and_a_second_upload_chan
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broken_file_is_refused_with_its_place_and_nothing_is_written() {
-    let source_dir = tempfile::tempdir().unwrap();
-    let (source, _) = synthetic_registry(&source_dir, 5).await;
-    let exported = source_dir.path().join("export");
-    pdva_exchange::export_to(
-        &source,
-        ExportKind::Csv,
-        &ExportFilter::default(),
-        synthetic_today(),
-        &exported,
-        &NoProgress,
-        &[],
-    )
-    .await
-    .unwrap();
-    let mut files = files_of(&exported);
+    let (_source, mut files, _) = exported_registry(5).await;
     // The second patient's date of birth made impossible.
     let (_, patients_csv) = files.iter_mut().find(|(n, _)| n == "patients.csv").unwrap();
     let text = String::from_utf8(patients_csv.clone()).unwrap();
