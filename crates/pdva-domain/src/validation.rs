@@ -588,7 +588,7 @@ fn check_procedures(file: &PatientFile, reference: &ReferenceData, out: &mut Vec
                     "index_limb",
                     p.index_limb,
                     format!(
-                        "already has an index procedure (on {}); a repeat pDVA on the same limb is recorded as a reintervention (redo_pdva)",
+                        "already has an index procedure (on {}); a repeat pDVA on the same limb is recorded as a reintervention (Repeat pDVA)",
                         first.procedure_date
                     ),
                 )
@@ -904,7 +904,7 @@ fn check_consent(id: RecordId, c: &Consent, reference: &ReferenceData, out: &mut
             id,
             "information_given",
             "",
-            "is required: record the information given, or 'none'",
+            "is required: record the information given, or \"None\"",
         ));
     } else if c.information_given.contains(&InformationGiven::None) && c.information_given.len() > 1
     {
@@ -917,7 +917,7 @@ fn check_consent(id: RecordId, c: &Consent, reference: &ReferenceData, out: &mut
                 .map(|i| i.as_code())
                 .collect::<Vec<_>>()
                 .join(", "),
-            "cannot combine 'none' with information given",
+            "cannot combine \"None\" with information given",
         ));
     }
     if c.lacks_capacity && c.best_interests_decision_documented.is_none() {
@@ -1103,7 +1103,10 @@ fn check_visit_limb_status(
     };
     if v.limb_status != expected {
         let recorded = match worst {
-            Some(level) => format!("the amputations recorded up to this visit (worst: {level})"),
+            Some(level) => format!(
+                "the amputations recorded up to this visit (worst: {})",
+                level.label()
+            ),
             None => "the amputations recorded (none up to this visit)".to_owned(),
         };
         out.push(Finding::new(
@@ -1111,7 +1114,10 @@ fn check_visit_limb_status(
             id,
             "limb_status",
             v.limb_status,
-            format!("disagrees with {recorded}, which make it {expected}"),
+            format!(
+                "disagrees with {recorded}, which make it {}",
+                expected.label()
+            ),
         ));
     }
 }
@@ -1133,15 +1139,15 @@ fn check_amputation_levels(file: &PatientFile, out: &mut Vec<Finding>) {
                             "level",
                             a.level,
                             format!(
-                                "is not above the earlier {} amputation of the {limb} limb on {}; a later amputation must be at a higher level, or marked as a revision at the same level",
-                                prev.level, prev.date
+                                "is not above the earlier amputation of the {limb} limb on {} ({}); a later amputation must be at a higher level, or marked as a revision at the same level",
+                                prev.date, prev.level.label()
                             ),
                         )
                         .with_counterpart(
                             prev_id,
                             "level",
                             prev.level,
-                            format!("is at or above a later amputation of the {limb} limb ({} on {})", a.level, a.date),
+                            format!("is at or above a later amputation of the {limb} limb ({} on {})", a.level.label(), a.date),
                         ),
                     );
                 }

@@ -540,7 +540,7 @@ fn a_toe_amputation_after_a_transmetatarsal_one_is_refused() {
         "level",
         "toe",
         &[
-            "is not above the earlier transmetatarsal amputation of the right limb on 2024-05-15",
+            "is not above the earlier amputation of the right limb on 2024-05-15 (Transmetatarsal)",
             "revision",
         ],
     );
@@ -551,7 +551,7 @@ fn a_toe_amputation_after_a_transmetatarsal_one_is_refused() {
         Rule::AmputationLevel,
         "level",
         "transmetatarsal",
-        &["toe on 2024-06-01"],
+        &["(Toe on 2024-06-01)"],
     );
 }
 
@@ -565,7 +565,7 @@ fn a_toe_amputation_marked_as_revision_after_a_transmetatarsal_one_is_still_refu
         Rule::AmputationLevel,
         "level",
         "toe",
-        &["transmetatarsal"],
+        &["(Transmetatarsal)"],
     );
 }
 
@@ -579,7 +579,9 @@ fn a_second_below_knee_amputation_is_refused_unless_a_revision() {
         Rule::AmputationLevel,
         "level",
         "below_knee",
-        &["is not above the earlier below_knee amputation of the right limb on 2024-05-15"],
+        &[
+            "is not above the earlier amputation of the right limb on 2024-05-15 (Below knee (transtibial))",
+        ],
     );
     let mut fx = Fixture::valid();
     fx.add_amputation("2024-05-15", AmputationLevel::BelowKnee, false);
@@ -624,7 +626,7 @@ fn a_below_knee_amputation_after_an_above_knee_one_is_refused_even_as_revision()
         Rule::AmputationLevel,
         "level",
         "below_knee",
-        &["above_knee"],
+        &["Above knee (transfemoral)"],
     );
 }
 
@@ -856,7 +858,7 @@ fn a_second_index_procedure_on_the_same_limb_is_refused() {
         "right",
         &[
             "already has an index procedure (on 2024-01-10)",
-            "redo_pdva",
+            "Repeat pDVA",
         ],
     );
     assert_eq!(f.counterpart.unwrap().record, fx.ids.procedure);
@@ -1022,7 +1024,7 @@ fn information_given_cannot_be_empty() {
         Rule::InvalidChoices,
         "information_given",
         "",
-        &["is required", "'none'"],
+        &["is required", "\"None\""],
     );
 }
 
@@ -1036,7 +1038,7 @@ fn information_given_cannot_mix_none_with_information() {
         Rule::InvalidChoices,
         "information_given",
         "none, local_leaflet",
-        &["cannot combine 'none'"],
+        &["cannot combine \"None\""],
     );
     // 'none' alone is a valid answer.
     fx.consent_mut().information_given = vec![InformationGiven::None];

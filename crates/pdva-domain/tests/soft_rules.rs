@@ -305,7 +305,7 @@ fn a_visit_calling_the_limb_intact_after_a_toe_amputation_is_a_warning() {
         Rule::LimbStatusDisagrees,
         "limb_status",
         "intact",
-        &["worst: toe", "minor_amputation"],
+        &["worst: Toe", "Minor amputation"],
     );
 }
 
@@ -318,7 +318,7 @@ fn a_visit_reporting_a_major_amputation_that_is_not_recorded_is_a_warning() {
         Rule::LimbStatusDisagrees,
         "limb_status",
         "major_amputation",
-        &["none up to this visit", "intact"],
+        &["none up to this visit", "Intact"],
     );
 }
 
@@ -331,7 +331,7 @@ fn a_visit_after_a_major_amputation_must_say_major() {
         Rule::LimbStatusDisagrees,
         "limb_status",
         "minor_amputation",
-        &["worst: below_knee", "major_amputation"],
+        &["worst: Below knee (transtibial)", "Major amputation"],
     );
     fx.visit_mut(fx.ids.visit_6m).limb_status = LimbStatus::MajorAmputation;
     assert_clean(&fx.check(fx.ids.visit_6m));
