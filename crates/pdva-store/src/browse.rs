@@ -100,7 +100,103 @@ impl Store {
     }
 }
 
+/// Patients whose name or hospital number a search text matches.
+#[derive(Debug, Clone, Default)]
+pub struct PatientMatches {
+    /// How many patients match.
+    pub total: usize,
+    /// The first of them by name, at most the limit asked for.
+    pub patients: Vec<(RecordId, Patient)>,
+}
+
+/// Whether a patient's name or hospital number matches a search: the
+/// hospital number whole (ignoring case and spaces), or every word of the
+/// text within the family or given name (ignoring case), so that "smi jo"
+/// finds SMITH, John.
+pub fn matches_patient(patient: &Patient, text: &str) -> bool {
+    let squeezed = |s: &str| -> String {
+        s.chars()
+            .filter(|c| !c.is_whitespace())
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
+    if let Some(number) = &patient.hospital_number
+        && !number.trim().is_empty()
+        && squeezed(number) == squeezed(text)
+    {
+        return true;
+    }
+    let names: Vec<String> = [&patient.family_name, &patient.given_name]
+        .into_iter()
+        .flatten()
+        .map(|n| n.to_lowercase())
+        .collect();
+    let mut words = text.split_whitespace().peekable();
+    words.peek().is_some()
+        && words.all(|w| {
+            let w = w.to_lowercase();
+            names.iter().any(|n| n.contains(&w))
+        })
+}
+
 impl Store {
+    /// The non-voided patients of `sites` (every site when `None`) whose
+    /// name or hospital number matches `text` ([`matches_patient`]), by
+    /// family then given name, at most `limit` of them, counting all.
+    ///
+    /// Names and hospital numbers are sealed under each patient's own key,
+    /// so no index can look them up: each patient of the sites is opened
+    /// and compared, and nothing opened is kept.
+    #[tracing::instrument(skip_all)]
+    pub async fn search_patients(
+        &self,
+        sites: Option<&[SiteCode]>,
+        text: &str,
+        limit: usize,
+    ) -> Result<PatientMatches> {
+        use futures_util::TryStreamExt;
+        let mut sql = String::from(
+            "SELECT r.id, r.body, k.wrapped_key FROM record r \
+             JOIN patient_key k ON k.patient_id = r.id \
+             WHERE r.kind = 'patient' AND r.voided = 0",
+        );
+        if let Some(sites) = sites {
+            if sites.is_empty() {
+                return Ok(PatientMatches::default());
+            }
+            let marks: Vec<String> = (1..=sites.len()).map(|i| format!("${i}")).collect();
+            sql.push_str(&format!(" AND r.site_code IN ({})", marks.join(", ")));
+        }
+        let mut query = sqlx::query(&sql);
+        for site in sites.unwrap_or_default() {
+            query = query.bind(site.as_str().to_owned());
+        }
+        let mut found = Vec::new();
+        let mut rows = query.fetch(&self.pool);
+        while let Some(row) = rows.try_next().await? {
+            let (id, patient) = patient_from_row(&row, &self.keys)?;
+            if matches_patient(&patient, text) {
+                found.push((id, patient));
+            }
+        }
+        let total = found.len();
+        found.sort_by(|(_, a), (_, b)| {
+            let key = |p: &Patient| {
+                (
+                    p.family_name.as_deref().unwrap_or_default().to_lowercase(),
+                    p.given_name.as_deref().unwrap_or_default().to_lowercase(),
+                    p.registry_id.to_string(),
+                )
+            };
+            key(a).cmp(&key(b))
+        });
+        found.truncate(limit);
+        Ok(PatientMatches {
+            total,
+            patients: found,
+        })
+    }
+
     /// The registry ids of the non-voided patients registered at `site`,
     /// by patient: what a list of many patients shows without their files.
     #[tracing::instrument(skip_all)]
@@ -173,4 +269,45 @@ fn patient_from_row(row: &sqlx::any::AnyRow, keys: &Keyring) -> Result<(RecordId
         .parse()
         .map_err(|_| corrupt("id is not a record id".into()))?;
     Ok((id, patient))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn patient(family: Option<&str>, given: Option<&str>, hospital: Option<&str>) -> Patient {
+        Patient {
+            registry_id: RegistryId::from_random(7),
+            nhs_number: None,
+            hospital_number: hospital.map(Into::into),
+            family_name: family.map(Into::into),
+            given_name: given.map(Into::into),
+            date_of_birth: chrono::NaiveDate::from_ymd_opt(1950, 1, 1).unwrap(),
+            sex: pdva_domain::codes::Sex::Female,
+            home_site: SiteCode::parse("RX1").unwrap(),
+            follow_up_ended_on: None,
+            follow_up_end_reason: None,
+        }
+    }
+
+    #[test]
+    fn a_name_matches_by_any_part_of_it_in_any_case_word_by_word() {
+        let p = patient(Some("Smith-Jones"), Some("Ólafur"), Some("RX1 123456"));
+        for text in ["smith", "JONES", "ith-jo", "ólaf", "smi óla", "  jones  "] {
+            assert!(matches_patient(&p, text), "{text:?} should match");
+        }
+        for text in ["smyth", "smith john", "", "   "] {
+            assert!(!matches_patient(&p, text), "{text:?} should not match");
+        }
+    }
+
+    #[test]
+    fn a_hospital_number_matches_whole_ignoring_case_and_spaces() {
+        let p = patient(None, None, Some("rx1 123456"));
+        assert!(matches_patient(&p, "RX1123456"));
+        assert!(matches_patient(&p, "rx1 123 456"));
+        // Part of a number is not a match: numbers are looked up whole.
+        assert!(!matches_patient(&p, "123456"));
+        assert!(!matches_patient(&patient(None, None, None), "123456"));
+    }
 }

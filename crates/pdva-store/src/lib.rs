@@ -33,7 +33,7 @@ mod verify;
 mod write;
 
 pub use access::{AccessAction, AccessEvent, AccessQuery};
-pub use browse::PatientKey;
+pub use browse::{PatientKey, PatientMatches, matches_patient};
 pub use db::{Engine, redact};
 pub use error::{Result, StoreError};
 pub use identity::{NHS_NUMBER_REFUSED, NhsConflict, Rotation};

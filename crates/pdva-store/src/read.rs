@@ -168,6 +168,24 @@ impl Store {
         file_from_rows(patient_id, &rows, key.as_ref())
     }
 
+    /// What [`Store::save_clinical`] would find of `record` (the new record
+    /// when `id` is none, else the edit of record `id`) within the patient's
+    /// whole file, without saving anything: the web checks the rules on a
+    /// form's readable values beside its format errors.
+    pub async fn check_clinical(
+        &self,
+        patient_id: RecordId,
+        id: Option<RecordId>,
+        record: ClinicalRecord,
+        today: chrono::NaiveDate,
+    ) -> Result<pdva_domain::Checked> {
+        let file = self.patient_file(patient_id).await?;
+        let reference = self.reference_data().await?;
+        let id = id.unwrap_or_else(RecordId::new_random);
+        let file = file.with_record(id, record);
+        Ok(pdva_domain::check_record(&file, id, &reference, today))
+    }
+
     /// The clinical records of a patient with their envelopes (non-voided).
     pub async fn patient_records(&self, patient_id: RecordId) -> Result<Vec<StoredRecord>> {
         let rows = patient_rows(&self.pool, patient_id).await?;
