@@ -390,6 +390,7 @@ pub const ROUTES: &[RouteRule] = &[
     r("GET", "/worklist", WORKLIST),
     r("GET", "/sign-off", SIGN_OFF_QUEUE),
     r("GET", "/sites/{site}/compliance", COMPLIANCE),
+    r("GET", "/sites/{site}/compliance.csv", COMPLIANCE),
     r(
         "GET",
         "/sites/{site}/governance-meetings/new",

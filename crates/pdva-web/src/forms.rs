@@ -548,10 +548,6 @@ const ADVERSE_EVENT: &[Field] = &[
         .help("Free text is never exported to research."),
 ];
 
-/// Help on a quality-of-life item when the registry has not installed the
-/// instruments' licensed wording (see `wording.rs`).
-const QOL_SCORE_HELP: &str = "Enter the score of the answer the patient gave on the licensed questionnaire. The form shows the questions themselves once the registry installs their licensed wording (pdva serve --instrument-wording).";
-
 const QUALITY_OF_LIFE: &[Field] = &[
     f("procedure_id", "Index procedure", Input::Procedure, true),
     f("assessment_date", "Assessment date", Input::Date, true)
@@ -562,79 +558,68 @@ const QUALITY_OF_LIFE: &[Field] = &[
         "VascuQoL-6 item 1 score",
         int!(VascuQolItem),
         false,
-    )
-    .help(QOL_SCORE_HELP),
+    ),
     f(
         "vascuqol_2",
         "VascuQoL-6 item 2 score",
         int!(VascuQolItem),
         false,
-    )
-    .help(QOL_SCORE_HELP),
+    ),
     f(
         "vascuqol_3",
         "VascuQoL-6 item 3 score",
         int!(VascuQolItem),
         false,
-    )
-    .help(QOL_SCORE_HELP),
+    ),
     f(
         "vascuqol_4",
         "VascuQoL-6 item 4 score",
         int!(VascuQolItem),
         false,
-    )
-    .help(QOL_SCORE_HELP),
+    ),
     f(
         "vascuqol_5",
         "VascuQoL-6 item 5 score",
         int!(VascuQolItem),
         false,
-    )
-    .help(QOL_SCORE_HELP),
+    ),
     f(
         "vascuqol_6",
         "VascuQoL-6 item 6 score",
         int!(VascuQolItem),
         false,
-    )
-    .help(QOL_SCORE_HELP),
+    ),
     heading("EQ-5D-5L (levels 1 no problems to 5 extreme problems or unable)"),
     f(
         "eq5d_mobility",
         "EQ-5D-5L mobility level",
         int!(Eq5dLevel),
         false,
-    )
-    .help(QOL_SCORE_HELP),
+    ),
     f(
         "eq5d_self_care",
         "EQ-5D-5L self-care level",
         int!(Eq5dLevel),
         false,
-    )
-    .help(QOL_SCORE_HELP),
+    ),
     f(
         "eq5d_usual_activities",
         "EQ-5D-5L usual activities level",
         int!(Eq5dLevel),
         false,
-    )
-    .help(QOL_SCORE_HELP),
+    ),
     f(
         "eq5d_pain_discomfort",
         "EQ-5D-5L pain/discomfort level",
         int!(Eq5dLevel),
         false,
-    )
-    .help(QOL_SCORE_HELP),
+    ),
     f(
         "eq5d_anxiety_depression",
         "EQ-5D-5L anxiety/depression level",
         int!(Eq5dLevel),
         false,
-    )
-    .help(QOL_SCORE_HELP),
+    ),
     f("eq_vas", "EQ VAS", int!(EqVas), false).help("0 worst to 100 best imaginable health today."),
 ];
 
@@ -984,6 +969,21 @@ pub(crate) fn parse_fields(
     form: &Submitted,
     offered: &Offered,
 ) -> Result<Map<String, Value>, Vec<FieldError>> {
+    let (out, errors) = parse_what_can_be_read(fields, form, offered);
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Every value of the form that can be read, with each one that cannot left
+/// unrecorded (an empty list for a list), and the errors of those.
+fn parse_what_can_be_read(
+    fields: &[Field],
+    form: &Submitted,
+    offered: &Offered,
+) -> (Map<String, Value>, Vec<FieldError>) {
     let mut out = Map::new();
     let mut errors = Vec::new();
     let mut vascuqol = vec![Value::Null; 6];
@@ -1081,17 +1081,22 @@ pub(crate) fn parse_fields(
                     out.insert(name.to_owned(), v);
                 }
             }
-            Err(e) => errors.push(e),
+            Err(e) => {
+                errors.push(e);
+                if !name.starts_with("vascuqol_") {
+                    let unread = match field.input {
+                        Input::Choices(..) | Input::Sites => Value::Array(Vec::new()),
+                        _ => Value::Null,
+                    };
+                    out.insert(name.to_owned(), unread);
+                }
+            }
         }
     }
     if fields.iter().any(|f| f.name.starts_with("vascuqol_")) {
         out.insert("vascuqol".into(), Value::Array(vascuqol));
     }
-    if errors.is_empty() {
-        Ok(out)
-    } else {
-        Err(errors)
-    }
+    (out, errors)
 }
 
 /// Parses a clinical instrument's form into its record.
@@ -1109,6 +1114,21 @@ pub(crate) fn parse_clinical(
             format!("could not be read: {e}"),
         )]
     })
+}
+
+/// The record a refused form would make with the values that could not be
+/// read left unrecorded, so that the domain's rules are checked in the same
+/// round as the format errors (a clinician fixes everything at once). None
+/// when a required value could not be read: the rules that need it wait
+/// for it.
+pub(crate) fn readable_part_of_clinical(
+    kind: RecordKind,
+    form: &Submitted,
+    offered: &Offered,
+) -> Option<ClinicalRecord> {
+    let (fields, _) = parse_what_can_be_read(fields_of(kind), form, offered);
+    let tagged = serde_json::json!({"kind": kind.as_str(), "record": Value::Object(fields)});
+    serde_json::from_value(tagged).ok()
 }
 
 /// One choice as a template shows it.
@@ -1140,8 +1160,10 @@ pub(crate) struct Messages {
     pub errors: BTreeMap<String, Vec<String>>,
     /// Soft warnings by field.
     pub warnings: BTreeMap<String, Vec<String>>,
-    /// Messages that belong to no field of the form.
+    /// Errors that belong to no field of the form.
     pub general: Vec<String>,
+    /// Warnings that belong to no field of the form.
+    pub general_warnings: Vec<String>,
 }
 
 impl Messages {
@@ -1157,30 +1179,107 @@ impl Messages {
             if fields.iter().any(|f| f.name == e.field) {
                 m.errors.entry(e.field.to_owned()).or_default().push(text);
             } else {
-                m.general.push(e.to_string());
+                m.general
+                    .push(format!("{}: {text}", label_of_field(e.field)));
             }
         }
         m
     }
 
     /// From the domain's findings; `hard` says whether they refused the record.
-    pub fn from_findings(fields: &[Field], findings: &[Finding], hard: bool) -> Self {
+    pub fn from_findings(
+        fields: &[Field],
+        offered: &Offered,
+        findings: &[Finding],
+        hard: bool,
+    ) -> Self {
         let mut m = Self::default();
-        for finding in findings {
-            let text = format!("\"{}\" {}", finding.value, finding.message);
-            let known = fields.iter().any(|f| f.name == finding.field);
-            let target = if hard { &mut m.errors } else { &mut m.warnings };
-            if known {
-                target
-                    .entry(finding.field.to_owned())
-                    .or_default()
-                    .push(text);
-            } else {
-                m.general.push(format!("{}: {text}", finding.field));
-            }
-        }
+        m.add_findings(fields, offered, findings, hard);
         m
     }
+
+    /// Adds the domain's findings, each value shown as the form offers it
+    /// (a code by its label, a clinician by name). A finding on a field that
+    /// already has a format error is left out: its value was not read, so
+    /// the rule will be checked once it can be.
+    pub fn add_findings(
+        &mut self,
+        fields: &[Field],
+        offered: &Offered,
+        findings: &[Finding],
+        hard: bool,
+    ) {
+        for finding in findings {
+            if self.errors.contains_key(finding.field) {
+                continue;
+            }
+            let field = fields.iter().find(|f| f.name == finding.field);
+            let value = shown_value(field, &finding.value, offered);
+            let text = if value.is_empty() {
+                finding.message.clone()
+            } else {
+                format!("\"{value}\" {}", finding.message)
+            };
+            match (field, hard) {
+                (Some(_), true) => self.errors.entry(finding.field.to_owned()),
+                (Some(_), false) => self.warnings.entry(finding.field.to_owned()),
+                (None, true) => {
+                    self.general
+                        .push(format!("{}: {text}", label_of_field(finding.field)));
+                    continue;
+                }
+                (None, false) => {
+                    self.general_warnings
+                        .push(format!("{}: {text}", label_of_field(finding.field)));
+                    continue;
+                }
+            }
+            .or_default()
+            .push(text);
+        }
+    }
+}
+
+/// A stored value as the form offers it: a code by its label, yes or no, a
+/// clinician by name, an index procedure by limb and date.
+fn shown_value(field: Option<&Field>, value: &str, offered: &Offered) -> String {
+    let Some(field) = field else {
+        return value.to_owned();
+    };
+    let label_in = |choices: &[Choice], code: &str| {
+        choices
+            .iter()
+            .find(|(c, _)| c == code)
+            .map_or_else(|| code.to_owned(), |(_, label)| label.clone())
+    };
+    match field.input {
+        Input::Choice(choices, ..) | Input::Choices(choices, ..) => {
+            let choices = choices();
+            value
+                .split(", ")
+                .map(|code| label_in(&choices, code))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+        Input::YesNo | Input::OptYesNo => match value {
+            "true" => "Yes".into(),
+            "false" => "No".into(),
+            other => other.into(),
+        },
+        Input::Clinician => label_in(&offered.clinicians, value),
+        Input::Procedure => label_in(&offered.procedures, value),
+        _ => value.to_owned(),
+    }
+}
+
+/// The clinical label of a data-dictionary field of any form (a rule may
+/// name a field of another record, such as the procedure's date).
+pub(crate) fn label_of_field(name: &str) -> &str {
+    ALL_FORMS
+        .iter()
+        .flat_map(|form| form.iter())
+        .find(|f| f.name == name && !matches!(f.input, Input::Heading))
+        .map_or(name, |f| f.label)
 }
 
 /// The fields of a form as a template shows them, filled with `form`.

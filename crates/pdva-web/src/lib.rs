@@ -33,6 +33,7 @@ mod wording;
 mod worklist;
 
 pub use auth::{Settings, Timeouts};
+pub use compliance::ComplianceCache;
 pub use error::{ApiError, ApiErrorBody, WebError};
 pub use outcomes::ReportCache;
 pub use wording::{InstrumentWording, ItemWording};
@@ -56,6 +57,8 @@ pub struct AppState {
     pub reports: std::sync::Arc<outcomes::ReportCache>,
     /// Researchers' pseudonyms and the patients behind them.
     pub pseudonyms: std::sync::Arc<research::PseudonymIndex>,
+    /// Compliance findings kept for the data version they were made at.
+    pub compliance: std::sync::Arc<compliance::ComplianceCache>,
 }
 
 /// The application's routes with the default settings (cookies without
@@ -72,6 +75,7 @@ pub fn router_with(store: Store, settings: Settings) -> Router {
         settings,
         reports: Default::default(),
         pseudonyms: Default::default(),
+        compliance: Default::default(),
     };
     Router::new()
         .route("/", get(pages::index))
@@ -172,6 +176,7 @@ pub fn router_with(store: Store, settings: Settings) -> Router {
         .route("/reports/audit-summary", get(reports::audit_summary))
         .route("/reports/research", get(reports::research))
         .route("/sites/{site}/compliance", get(compliance::page))
+        .route("/sites/{site}/compliance.csv", get(compliance::list_csv))
         .route(
             "/sites/{site}/governance-meetings/new",
             get(governance::meeting_form).post(governance::record_meeting),

@@ -11,7 +11,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::NaiveDate;
-use pdva_domain::codes::LimbStatus;
+use pdva_domain::codes::{Limb, LimbStatus};
 use pdva_domain::schedule::{self, FollowUpContext, WorklistState};
 use pdva_domain::values::{NhsNumber, RegistryId, SiteCode};
 use pdva_domain::{ClinicalRecord, Patient, PatientFile, RecordId, RecordKind};
@@ -42,6 +42,12 @@ pub(crate) struct Nav {
     pub compliance: Vec<String>,
     /// The outcomes page of the menu: the user's first site, or every site.
     pub outcomes: String,
+    /// When the page was made (UTC, to the minute), for the stamp a printed
+    /// page carries on every sheet.
+    pub printed_at: String,
+    /// The data version the page's figures were read at, for pages that
+    /// print figures (empty elsewhere).
+    pub data_version: String,
 }
 
 impl Nav {
@@ -71,6 +77,12 @@ impl Nav {
                 }
                 _ => Vec::new(),
             },
+            // In words, not YYYY-MM-DD: a researcher's page shows no calendar
+            // date that could be taken for a patient's.
+            printed_at: chrono::Utc::now()
+                .format("%-d %B %Y, %H:%M UTC")
+                .to_string(),
+            data_version: String::new(),
         }
     }
 }
@@ -93,6 +105,7 @@ struct PatientRow {
     registry_id: String,
     name: String,
     nhs_number: String,
+    hospital_number: String,
     date_of_birth: String,
     sex: &'static str,
     site: String,
@@ -104,6 +117,8 @@ struct PatientsPage {
     nav: Nav,
     query: String,
     message: String,
+    /// What the table lists.
+    caption: String,
     patients: Vec<PatientRow>,
     register_at: Vec<String>,
 }
@@ -134,6 +149,7 @@ fn patient_row(id: RecordId, p: &Patient) -> PatientRow {
             .as_ref()
             .map(|n| n.formatted())
             .unwrap_or_default(),
+        hospital_number: p.hospital_number.clone().unwrap_or_default(),
         date_of_birth: p.date_of_birth.to_string(),
         sex: p.sex.label(),
         site: p.home_site.to_string(),
@@ -146,36 +162,72 @@ pub(crate) struct ListQuery {
     q: Option<String>,
 }
 
-/// Finds the patient a search names, among those the user may see. Only
-/// identifiable roles reach this page: researchers search by pseudonym on
-/// their own (`crate::research`).
-async fn search(
-    state: &AppState,
-    user: &User,
-    query: &str,
-) -> Result<Result<RecordId, String>, WebError> {
-    let digits: String = query.chars().filter(char::is_ascii_digit).collect();
-    let key = if digits.len() >= 9 && !query.to_ascii_uppercase().starts_with("P-") {
-        match NhsNumber::parse(query) {
-            Ok(n) => PatientKey::NhsNumber(n),
-            Err(e) => return Ok(Err(format!("NHS number \"{}\" {}", e.value, e.rule))),
-        }
-    } else {
-        match RegistryId::parse(&query.to_ascii_uppercase()) {
-            Ok(id) => PatientKey::RegistryId(id),
-            Err(e) => return Ok(Err(format!("Registry id \"{}\" {}", e.value, e.rule))),
-        }
-    };
-    match state.store.find_patient(&key).await? {
-        Some((id, patient)) if user.has_site(&patient.home_site) => Ok(Ok(id)),
-        _ => Ok(Err(
-            "No patient of your sites has that registry id or NHS number.".into(),
-        )),
-    }
+/// What a search of the patient list found.
+enum Found {
+    /// The one patient a registry id or NHS number names.
+    One(RecordId),
+    /// The patients whose name or hospital number match, of how many.
+    Matches(Vec<(RecordId, Patient)>, usize),
+    /// Why nothing was searched for, or that nothing was found.
+    Nothing(String),
 }
 
-/// The identifiable patients of the user's sites. A search by registry id
-/// or NHS number goes to the patient.
+/// Matches listed for a name or hospital number.
+const MATCHES_SHOWN: usize = 100;
+
+/// Finds the patients a search names, among those of the user's sites: a
+/// registry id or an NHS number goes to its patient; other text is looked
+/// for in names (any part) and hospital numbers (whole). Only identifiable
+/// roles reach this page: researchers search by pseudonym on their own
+/// (`crate::research`).
+async fn search(state: &AppState, user: &User, query: &str) -> Result<Found, WebError> {
+    let upper = query.to_ascii_uppercase();
+    if upper.starts_with("P-") {
+        return Ok(match RegistryId::parse(&upper) {
+            Err(e) => Found::Nothing(format!("Registry id \"{}\" {}", e.value, e.rule)),
+            Ok(id) => match state
+                .store
+                .find_patient(&PatientKey::RegistryId(id))
+                .await?
+            {
+                Some((id, patient)) if user.has_site(&patient.home_site) => Found::One(id),
+                _ => Found::Nothing("No patient of your sites has that registry id.".into()),
+            },
+        });
+    }
+    // Ten digits that pass the NHS check are an NHS number; any other
+    // number may be a hospital number.
+    if let Ok(nhs) = NhsNumber::parse(query)
+        && let Some((id, patient)) = state
+            .store
+            .find_patient(&PatientKey::NhsNumber(nhs))
+            .await?
+        && user.has_site(&patient.home_site)
+    {
+        return Ok(Found::One(id));
+    }
+    if query.chars().filter(|c| c.is_alphanumeric()).count() < 2 {
+        return Ok(Found::Nothing(
+            "Type at least two letters or digits of a name or number.".into(),
+        ));
+    }
+    let sites = visible_sites(user);
+    let found = state
+        .store
+        .search_patients(sites.as_deref(), query, MATCHES_SHOWN)
+        .await?;
+    Ok(if found.total == 0 {
+        Found::Nothing(
+            "No patient of your sites has that name, hospital number, NHS number or registry id."
+                .into(),
+        )
+    } else {
+        Found::Matches(found.patients, found.total)
+    })
+}
+
+/// The identifiable patients of the user's sites: the newest, or those a
+/// search finds. A registry id or NHS number goes to the patient.
 #[tracing::instrument(skip_all)]
 pub(crate) async fn list(
     State(state): State<AppState>,
@@ -185,20 +237,35 @@ pub(crate) async fn list(
     let user = caller.user();
     let query = q.q.unwrap_or_default().trim().to_owned();
     let mut message = String::new();
+    let sites = visible_sites(user);
+    let mut caption = "The newest patients of your sites (at most 200)".to_owned();
+    let mut matched = None;
     if !query.is_empty() {
         match search(&state, user, &query).await? {
-            Ok(id) => return Ok(Redirect::to(&patient_path(id)).into_response()),
-            Err(m) => message = m,
+            Found::One(id) => return Ok(Redirect::to(&patient_path(id)).into_response()),
+            Found::Nothing(m) => message = m,
+            Found::Matches(patients, total) => {
+                caption = if total > patients.len() {
+                    format!(
+                        "{total} patients match \u{201c}{query}\u{201d}: the first {} by name; type more of the name to narrow the search",
+                        patients.len()
+                    )
+                } else if total == 1 {
+                    format!("1 patient matches \u{201c}{query}\u{201d}")
+                } else {
+                    format!("{total} patients match \u{201c}{query}\u{201d}, by name")
+                };
+                matched = Some(patients);
+            }
         }
     }
-    let sites = visible_sites(user);
-    let patients = state
-        .store
-        .patients_at(sites.as_deref(), 200)
-        .await?
-        .iter()
-        .map(|(id, p)| patient_row(*id, p))
-        .collect();
+    let patients = match matched {
+        Some(patients) => patients,
+        None => state.store.patients_at(sites.as_deref(), 200).await?,
+    }
+    .iter()
+    .map(|(id, p)| patient_row(*id, p))
+    .collect();
     let register_at = if user.role == Role::Clinician {
         match &sites {
             Some(s) => s.iter().map(ToString::to_string).collect(),
@@ -217,6 +284,7 @@ pub(crate) async fn list(
         nav: Nav::of(&caller),
         query,
         message,
+        caption,
         patients,
         register_at,
     };
@@ -229,10 +297,16 @@ struct FormPage {
     nav: Nav,
     title: String,
     subtitle: String,
+    /// The limb an existing record is of, in words (empty for a new record,
+    /// whose procedure choice names the limb, or a record of the patient).
+    limb: String,
+    /// Notes on the whole form, shown once above it.
+    notes: Vec<&'static str>,
     action: String,
     back: String,
     fields: Vec<FieldView>,
     general: Vec<String>,
+    general_warnings: Vec<String>,
     has_errors: bool,
     warnings: bool,
     editing: bool,
@@ -368,10 +442,13 @@ fn render_record_form(
             forms::title_of(kind)
         ),
         subtitle: patient_heading(&patient.patient),
+        limb: existing.map(|r| limb_words(r, offered)).unwrap_or_default(),
+        notes: form_notes(kind, offered, caller.user().role),
         action,
         back: base.clone(),
         fields: forms::field_views(fields, form, offered, messages),
         general: messages.general.clone(),
+        general_warnings: messages.general_warnings.clone(),
         has_errors: !messages.errors.is_empty() || !messages.general.is_empty(),
         warnings,
         editing,
@@ -390,6 +467,47 @@ fn render_record_form(
             String::new()
         },
     }
+}
+
+/// The limb of a stored record in words: its index procedure as the form
+/// offers it ("Left limb, 2026-03-01"), or its own limb.
+fn limb_words(record: &StoredRecord, offered: &Offered) -> String {
+    let AnyRecord::Clinical(clinical) = &record.record else {
+        return String::new();
+    };
+    match clinical {
+        ClinicalRecord::Procedure(p) => format!("{} limb", p.index_limb.label()),
+        ClinicalRecord::Amputation(a) => format!("{} limb", a.limb.label()),
+        other => other
+            .procedure_id()
+            .and_then(|id| {
+                let id = id.to_string();
+                offered.procedures.iter().find(|(code, _)| *code == id)
+            })
+            .map(|(_, label)| format!("{label} (index procedure)"))
+            .unwrap_or_default(),
+    }
+}
+
+/// Notes on a whole form. Without the licensed questionnaire wording the
+/// quality-of-life form takes scores; how to install the wording is for
+/// administrators, who can, and said once rather than beside every item.
+fn form_notes(kind: RecordKind, offered: &Offered, role: Role) -> Vec<&'static str> {
+    let mut notes = Vec::new();
+    if kind == RecordKind::QualityOfLife && offered.wording.is_none() {
+        notes.push(
+            "Enter the score of each answer the patient gave on the questionnaire, \
+             as the headings below explain.",
+        );
+        if role == Role::Admin {
+            notes.push(
+                "For administrators: the form shows the questions and answers \
+                 themselves once the registry installs the instruments' licensed \
+                 wording (pdva serve --instrument-wording).",
+            );
+        }
+    }
+    notes
 }
 
 /// Saves a new record of an instrument, or shows the form again with the
@@ -497,8 +615,20 @@ async fn save_record(
     let record = match forms::parse_clinical(kind, &form, &offered) {
         Ok(r) => r,
         Err(errors) => {
-            return page(&Messages::from_field_errors(fields, &errors), false, "")
-                .respond(StatusCode::UNPROCESSABLE_ENTITY);
+            // The rules are checked on what could be read, so that every
+            // error of the submission is shown at once.
+            let mut messages = Messages::from_field_errors(fields, &errors);
+            let mut warnings = false;
+            if let Some(readable) = forms::readable_part_of_clinical(kind, &form, &offered) {
+                let checked = state
+                    .store
+                    .check_clinical(patient.id, existing.map(|r| r.meta.id), readable, today())
+                    .await?;
+                messages.add_findings(fields, &offered, &checked.refusals, true);
+                messages.add_findings(fields, &offered, &checked.warnings, false);
+                warnings = !checked.warnings.is_empty();
+            }
+            return page(&messages, warnings, "").respond(StatusCode::UNPROCESSABLE_ENTITY);
         }
     };
     let edit = match existing {
@@ -527,14 +657,18 @@ async fn save_record(
             Redirect::to(&format!("{}#record-{}", patient_path(patient.id), saved.id))
                 .into_response(),
         ),
-        Err(StoreError::Refused(findings)) => {
-            page(&Messages::from_findings(fields, &findings, true), false, "")
-                .respond(StatusCode::UNPROCESSABLE_ENTITY)
-        }
-        Err(StoreError::NeedsAcknowledgement(findings)) => {
-            page(&Messages::from_findings(fields, &findings, false), true, "")
-                .respond(StatusCode::UNPROCESSABLE_ENTITY)
-        }
+        Err(StoreError::Refused(findings)) => page(
+            &Messages::from_findings(fields, &offered, &findings, true),
+            false,
+            "",
+        )
+        .respond(StatusCode::UNPROCESSABLE_ENTITY),
+        Err(StoreError::NeedsAcknowledgement(findings)) => page(
+            &Messages::from_findings(fields, &offered, &findings, false),
+            true,
+            "",
+        )
+        .respond(StatusCode::UNPROCESSABLE_ENTITY),
         Err(StoreError::ReasonRequired(why)) => {
             page(&Messages::default(), false, why).respond(StatusCode::UNPROCESSABLE_ENTITY)
         }
@@ -646,6 +780,7 @@ struct RegisterPage {
     action: String,
     fields: Vec<FieldView>,
     general: Vec<String>,
+    general_warnings: Vec<String>,
     has_errors: bool,
     warnings: bool,
 }
@@ -676,6 +811,7 @@ fn render_register(
         action: format!("/sites/{site}/patients/new"),
         fields: forms::field_views(forms::PATIENT, form, &Offered::default(), messages),
         general: messages.general.clone(),
+        general_warnings: messages.general_warnings.clone(),
         has_errors: !messages.errors.is_empty() || !messages.general.is_empty(),
         warnings,
     };
@@ -732,12 +868,14 @@ pub(crate) async fn register(
         .await
     {
         Ok(saved) => Ok(Redirect::to(&patient_path(saved.id)).into_response()),
-        Err(StoreError::Refused(f)) => {
-            refused(Messages::from_findings(forms::PATIENT, &f, true), false)
-        }
-        Err(StoreError::NeedsAcknowledgement(f)) => {
-            refused(Messages::from_findings(forms::PATIENT, &f, false), true)
-        }
+        Err(StoreError::Refused(f)) => refused(
+            Messages::from_findings(forms::PATIENT, &Offered::default(), &f, true),
+            false,
+        ),
+        Err(StoreError::NeedsAcknowledgement(f)) => refused(
+            Messages::from_findings(forms::PATIENT, &Offered::default(), &f, false),
+            true,
+        ),
         Err(e) => Err(e.into()),
     }
 }
@@ -764,6 +902,7 @@ fn render_patient_edit(
         action: format!("{}/edit", patient_path(patient.id)),
         fields: forms::field_views(forms::PATIENT_EDIT, form, &Offered::default(), messages),
         general: messages.general.clone(),
+        general_warnings: messages.general_warnings.clone(),
         has_errors: !messages.errors.is_empty() || !messages.general.is_empty(),
         warnings,
     };
@@ -846,11 +985,11 @@ pub(crate) async fn update_patient(
     {
         Ok(_) => Ok(Redirect::to(&patient_path(in_scope.id)).into_response()),
         Err(StoreError::Refused(f)) => refused(
-            Messages::from_findings(forms::PATIENT_EDIT, &f, true),
+            Messages::from_findings(forms::PATIENT_EDIT, &Offered::default(), &f, true),
             false,
         ),
         Err(StoreError::NeedsAcknowledgement(f)) => refused(
-            Messages::from_findings(forms::PATIENT_EDIT, &f, false),
+            Messages::from_findings(forms::PATIENT_EDIT, &Offered::default(), &f, false),
             true,
         ),
         Err(e @ StoreError::Conflict { .. }) => {
@@ -889,6 +1028,9 @@ struct TimelineEntry {
     anchor: String,
     date: String,
     title: &'static str,
+    /// The limb the record is of, or "Patient" for a record of the whole
+    /// patient (consent, death).
+    limb: &'static str,
     summary: String,
     signed_off: String,
     edit: String,
@@ -929,6 +1071,11 @@ struct PatientPage {
     death: String,
     procedures: Vec<ProcedureState>,
     timeline: Vec<TimelineEntry>,
+    /// The limb the timeline is limited to ("left", "right"), or empty.
+    limb: String,
+    /// Links to read the timeline limb by limb: (code, label), when the
+    /// patient has records of both limbs.
+    limbs: Vec<(&'static str, &'static str)>,
     instruments: Vec<(&'static str, &'static str)>,
     history: Vec<HistoryEntry>,
 }
@@ -1026,6 +1173,25 @@ fn summary(record: &ClinicalRecord, clinicians: &HashMap<RecordId, String>) -> S
     }
 }
 
+/// The limb a record is of: its own, or its index procedure's. None for a
+/// record of the whole patient (consent, death).
+fn limb_of(file: &PatientFile, record: &ClinicalRecord) -> Option<Limb> {
+    match record {
+        ClinicalRecord::Procedure(p) => Some(p.index_limb),
+        ClinicalRecord::Amputation(a) => Some(a.limb),
+        other => other
+            .procedure_id()
+            .and_then(|id| file.procedure(id))
+            .map(|p| p.index_limb),
+    }
+}
+
+/// The patient page's query: the limb to read the timeline of.
+#[derive(Debug, Default, serde::Deserialize)]
+pub(crate) struct PatientQuery {
+    limb: Option<String>,
+}
+
 /// The limb's current state from its amputations and latest visit.
 fn limb_state(file: &PatientFile, procedure_id: RecordId) -> String {
     let highest = file
@@ -1069,9 +1235,17 @@ fn limb_state(file: &PatientFile, procedure_id: RecordId) -> String {
 pub(crate) async fn page(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    axum::extract::Query(q): axum::extract::Query<PatientQuery>,
 ) -> Result<Html<String>, WebError> {
     let in_scope = caller.patient.as_ref().ok_or(WebError::NotFound)?;
     let user = caller.user();
+    let only_limb = match q.limb.as_deref().unwrap_or_default() {
+        "" => None,
+        code => Some(
+            Limb::parse_for("limb", code)
+                .map_err(|e| WebError::Invalid(format!("limb: \"{}\" {}", e.value, e.rule)))?,
+        ),
+    };
     let file = state.store.patient_file(in_scope.id).await?;
     let stored = state.store.patient_records(in_scope.id).await?;
     let clinicians: HashMap<RecordId, String> = state
@@ -1134,13 +1308,17 @@ pub(crate) async fn page(
             AnyRecord::Clinical(c) => Some((s, c)),
             _ => None,
         })
-        .map(|(s, c)| {
+        .map(|(s, c)| (s, c, limb_of(&file, c)))
+        // A limb's reading keeps the records of the whole patient too.
+        .filter(|(_, _, limb)| only_limb.is_none() || limb.is_none() || *limb == only_limb)
+        .map(|(s, c, limb)| {
             (
                 c.date(),
                 TimelineEntry {
                     anchor: format!("record-{}", s.meta.id),
                     date: c.date().to_string(),
                     title: forms::title_of(c.kind()),
+                    limb: limb.map_or("Patient", |l| l.label()),
                     summary: summary(c, &clinicians),
                     signed_off: match (&s.meta.signed_off_at, &s.meta.signed_off_by) {
                         (Some(at), Some(by)) => {
@@ -1173,6 +1351,14 @@ pub(crate) async fn page(
         })
         .collect();
     let first = file.procedures().map(|(_, p)| p.procedure_date).min();
+    let bilateral = file
+        .records
+        .iter()
+        .any(|(_, r)| limb_of(&file, r) == Some(Limb::Left))
+        && file
+            .records
+            .iter()
+            .any(|(_, r)| limb_of(&file, r) == Some(Limb::Right));
     let page = PatientPage {
         nav: Nav::of(&caller),
         id: in_scope.id.to_string(),
@@ -1197,6 +1383,17 @@ pub(crate) async fn page(
         death: death.map(|d| d.to_string()).unwrap_or_default(),
         procedures,
         timeline: timeline.into_iter().map(|(_, e)| e).collect(),
+        limb: only_limb
+            .map(|l| l.as_code().to_owned())
+            .unwrap_or_default(),
+        limbs: if bilateral {
+            [Limb::Left, Limb::Right]
+                .iter()
+                .map(|l| (l.as_code(), l.label()))
+                .collect()
+        } else {
+            Vec::new()
+        },
         instruments: forms::INSTRUMENTS
             .iter()
             .map(|(slug, kind)| (*slug, forms::title_of(*kind)))

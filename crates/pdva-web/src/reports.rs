@@ -106,7 +106,7 @@ fn download(report: &Report, format: Format) -> Result<Response, WebError> {
     ))
 }
 
-fn attachment(
+pub(crate) fn attachment(
     bytes: Vec<u8>,
     content_type: &'static str,
     name: &str,

@@ -24,6 +24,11 @@ struct Row {
     patient_id: String,
     registry_id: String,
     name: String,
+    hospital_number: String,
+    /// The index limb whose visit is due.
+    limb: &'static str,
+    /// The limb's last follow-up visit, else "procedure only".
+    last_seen: String,
     site: String,
     operator: String,
     procedure_date: NaiveDate,
@@ -146,7 +151,9 @@ pub(crate) async fn page(
                     .find_map(|r| matches!(r.detail, FactDetail::Death).then_some(r.date));
                 for procedure in &facts.records {
                     let FactDetail::Procedure {
-                        primary_operator, ..
+                        primary_operator,
+                        index_limb,
+                        ..
                     } = &procedure.detail
                     else {
                         continue;
@@ -181,6 +188,12 @@ pub(crate) async fn page(
                                 .cloned()
                                 .unwrap_or_default(),
                             name: String::new(),
+                            hospital_number: String::new(),
+                            limb: index_limb.label(),
+                            last_seen: visits
+                                .iter()
+                                .max()
+                                .map_or_else(|| "no visit yet".into(), ToString::to_string),
                             site: site.clone(),
                             operator: operator.clone(),
                             procedure_date: procedure.date,
@@ -226,16 +239,22 @@ pub(crate) async fn page(
     let page_number = q.page.unwrap_or(1).clamp(1, page_count);
     let first = (page_number - 1) * ROWS_PER_PAGE;
     let mut rows: Vec<Row> = rows.into_iter().skip(first).take(ROWS_PER_PAGE).collect();
-    // Names only for the rows shown.
-    let mut names: HashMap<RecordId, String> = HashMap::new();
+    // Names and hospital numbers only for the rows shown (each is
+    // decrypted with its patient's own key).
+    let mut identities: HashMap<RecordId, (String, String)> = HashMap::new();
     for row in &mut rows {
-        if let Entry::Vacant(slot) = names.entry(row.patient) {
+        if let Entry::Vacant(slot) = identities.entry(row.patient) {
             slot.insert(match state.store.get(row.patient).await?.record {
-                AnyRecord::Patient(p) => display_name(&p),
-                _ => String::new(),
+                AnyRecord::Patient(p) => (
+                    display_name(&p),
+                    p.hospital_number.clone().unwrap_or_default(),
+                ),
+                _ => Default::default(),
             });
         }
-        row.name = names[&row.patient].clone();
+        let (name, hospital_number) = &identities[&row.patient];
+        row.name = name.clone();
+        row.hospital_number = hospital_number.clone();
     }
     let link = |n: usize, label: String| PageLink {
         label,

@@ -102,6 +102,7 @@ const EXPECTED: &[Expectation] = &[
     e("GET", "/worklist", IDENTIFIABLE, false),
     e("GET", "/sign-off", IDENTIFIABLE, false),
     e("GET", "/sites/{site}/compliance", GOVERNANCE, true),
+    e("GET", "/sites/{site}/compliance.csv", GOVERNANCE, true),
     e(
         "GET",
         "/sites/{site}/governance-meetings/new",
@@ -815,7 +816,7 @@ async fn the_compliance_view_names_the_paragraph_and_links_the_records() {
         "the menu links it"
     );
     // No governance meeting recorded: IPG773 1.3 not met.
-    assert!(page.body.contains("<td>1.3</td><td>Governance review meeting in the last 12 months</td><td>no meeting recorded</td><td><strong>no</strong></td>"), "{}", page.body);
+    assert!(page.body.contains("<td>1.3</td><td><a href=\"#review_meeting\">Governance review meeting in the last 12 months</a></td><td colspan=\"3\">no meeting recorded</td><td><strong>no</strong></td>"), "{}", page.body);
     // The seeded procedure has no visit: no 30-day visit, with a link to it.
     assert!(page.body.contains(&format!(
         "/patients/{}#record-{}",

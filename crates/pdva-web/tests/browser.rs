@@ -664,3 +664,205 @@ async fn clinician_records_care_to_amputation_and_researcher_sees_no_identifier(
     let _ = stop.send(());
     server.await.unwrap().unwrap();
 }
+
+impl Browser {
+    /// Searches the patient list as a user types into its search box.
+    async fn search_patients(&self, text: &str) {
+        self.goto("/patients").await;
+        self.fill("q", text).await;
+        let button = self
+            .client
+            .find(Locator::Css("form[role='search'] button"))
+            .await
+            .unwrap();
+        self.click_and_wait(button).await;
+    }
+
+    /// The page's width beyond the window's, in CSS pixels (0 when nothing
+    /// scrolls sideways).
+    async fn sideways_overflow(&self) -> i64 {
+        self.client
+            .execute(
+                "return document.documentElement.scrollWidth - window.innerWidth",
+                vec![],
+            )
+            .await
+            .unwrap()
+            .as_i64()
+            .unwrap()
+    }
+
+    /// The texts of the timeline's limb cells, in the page's order.
+    async fn timeline_limbs(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for cell in self
+            .client
+            .find_all(Locator::Css("tr[id^='record-'] td[data-label='Limb']"))
+            .await
+            .unwrap()
+        {
+            out.push(cell.text().await.unwrap());
+        }
+        out
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daily_use_search_both_limbs_sign_off_and_a_narrow_screen() {
+    let world = world().await;
+    let store = world.store.clone();
+    user(&store, "clin.ngh", Role::Clinician, ngh()).await;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(pdva_web::serve(listener, store.clone(), async {
+        let _ = stopped.await;
+    }));
+    let Some(b) = Browser::start(base).await else {
+        return;
+    };
+    b.sign_in("clin.ngh").await;
+
+    // Search by part of the family name, in lower case, and by hospital
+    // number: the patient is listed with their hospital number.
+    b.search_patients("zwieb").await;
+    let text = b.text().await;
+    assert!(text.contains("1 patient matches"), "{text}");
+    let hospital_number = format!("HN{}", &world.a.nhs[5..]);
+    assert!(text.contains(&hospital_number), "{text}");
+    b.screenshot("11-search-by-name").await;
+    b.search_patients(&hospital_number.to_lowercase()).await;
+    assert!(b.text().await.contains("1 patient matches"));
+    // The other site's patient is not found.
+    b.search_patients("quasten").await;
+    assert!(b.text().await.contains("No patient of your sites"));
+
+    // A second index procedure, on the left limb: every timeline row then
+    // names its limb, and the page reads limb by limb.
+    b.goto(&format!("/patients/{}", world.a.id)).await;
+    b.click_link("Index procedure").await;
+    b.record(&[
+        ("procedure_date", "2025-06-02"),
+        ("index_limb", "left"),
+        ("primary_operator", ""),
+        ("anaesthesia", "general"),
+        ("device_system", "Test system"),
+        ("arterial_access", "antegrade_common_femoral"),
+        ("venous_access", "retrograde_tibial_vein"),
+        ("target_artery", "posterior_tibial"),
+        ("target_vein", "posterior_tibial"),
+        ("crossover_level", "distal_calf"),
+        ("fistula_created", "yes"),
+        ("valvulotomy", "yes"),
+        ("completion_angiography", "yes"),
+        ("venous_arch_flow", "complete"),
+    ])
+    .await;
+    let file = store.patient_file(world.a.id).await.unwrap();
+    let left = file
+        .procedures()
+        .find(|(_, p)| p.index_limb == pdva_domain::codes::Limb::Left)
+        .map(|(id, _)| id.to_string())
+        .expect("the left limb's procedure");
+    b.click_link("Follow-up visit").await;
+    b.record(&[
+        ("procedure_id", &left),
+        ("visit_date", "2025-07-01"),
+        ("contact", "in_person"),
+        ("limb_status", "intact"),
+    ])
+    .await;
+    b.click_link("Follow-up visit").await;
+    b.record(&[
+        ("procedure_id", &world.a.procedure.to_string()),
+        ("visit_date", "2025-02-14"),
+        ("contact", "in_person"),
+        ("limb_status", "intact"),
+    ])
+    .await;
+    let limbs = b.timeline_limbs().await;
+    assert_eq!(
+        limbs,
+        ["Patient", "Right", "Right", "Left", "Left"],
+        "consent, the right limb's procedure and visit, the left's"
+    );
+    b.screenshot("12-patient-both-limbs").await;
+    b.click_link("Left limb").await;
+    assert_eq!(b.timeline_limbs().await, ["Patient", "Left", "Left"]);
+
+    // The sign-off queue empties as the clinician signs each record off.
+    b.click_link("Sign-off").await;
+    let waiting = b
+        .client
+        .find_all(Locator::Css("main form[action$='/sign-off'] button"))
+        .await
+        .unwrap()
+        .len();
+    assert!(waiting >= 4, "two procedures and two visits await sign-off");
+    b.screenshot("13-sign-off-queue").await;
+    for left in (0..waiting).rev() {
+        let button = b
+            .client
+            .find(Locator::Css("main form[action$='/sign-off'] button"))
+            .await
+            .unwrap();
+        b.click_and_wait(button).await;
+        assert_eq!(b.path().await, "/sign-off");
+        let now = b
+            .client
+            .find_all(Locator::Css("main form[action$='/sign-off'] button"))
+            .await
+            .unwrap()
+            .len();
+        assert_eq!(now, left, "one fewer after each sign-off");
+    }
+    assert!(b.text().await.contains("Nothing awaits sign-off"));
+
+    // The keyboard's first stop is the skip link, visibly focused.
+    b.goto(&format!("/patients/{}", world.a.id)).await;
+    b.client
+        .find(Locator::Css("body"))
+        .await
+        .unwrap()
+        .send_keys(&fantoccini::key::Key::Tab.to_string())
+        .await
+        .unwrap();
+    let focused = b
+        .client
+        .execute(
+            "const a = document.activeElement; \
+             return [a.className, getComputedStyle(a).outlineStyle, a.getBoundingClientRect().left >= 0];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(focused, json!(["skip", "solid", true]), "the skip link");
+
+    // At 400 px nothing scrolls sideways: the patient page, the worklist,
+    // the patient list and a form.
+    b.client.set_window_size(400, 900).await.unwrap();
+    for (path, shot) in [
+        (format!("/patients/{}", world.a.id), "14-narrow-patient"),
+        ("/worklist".to_owned(), "15-narrow-worklist"),
+        ("/patients".to_owned(), "16-narrow-patients"),
+        (
+            format!("/patients/{}/records/new/follow-up-visit", world.a.id),
+            "17-narrow-form",
+        ),
+    ] {
+        b.goto(&path).await;
+        let overflow = b.sideways_overflow().await;
+        assert!(
+            overflow <= 0,
+            "{path} scrolls {overflow} px sideways at 400 px"
+        );
+        b.screenshot(shot).await;
+    }
+
+    let Browser { ref client, .. } = b;
+    client.clone().close().await.unwrap();
+    drop(b);
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}

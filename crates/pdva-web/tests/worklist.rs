@@ -91,13 +91,13 @@ async fn the_worklist_pages_its_visits_and_narrows_to_an_operator() {
     for row in rows(&first.body) {
         let name = names
             .iter()
-            .find(|n| row.contains(&format!("<td>{n}</td>")))
+            .find(|n| row.contains(&format!("<td data-label=\"Name\">{n}</td>")))
             .unwrap_or_else(|| panic!("no patient's name in {row}"));
         shown += usize::from(!name.is_empty());
     }
     assert!(shown > 0, "no name on the first page");
     assert_eq!(rows(&first.body).len(), 100);
-    assert!(rows(&first.body)[0].starts_with("<td>Overdue</td>"));
+    assert!(rows(&first.body)[0].starts_with("<td data-label=\"State\">Overdue</td>"));
     assert!(first.body.contains(">Next page</a>"));
     assert!(!first.body.contains(">Previous page</a>"));
 
@@ -141,7 +141,12 @@ async fn the_worklist_pages_its_visits_and_narrows_to_an_operator() {
         .unwrap();
     assert!(theirs > 0 && theirs < total, "{theirs} of {total}");
     for row in rows(&narrowed.body) {
-        assert!(row.contains(&format!("<td>{operator}</td>")), "{row}");
+        assert!(
+            row.contains(&format!(
+                "<td data-label=\"Primary operator\">{operator}</td>"
+            )),
+            "{row}"
+        );
     }
 }
 
@@ -162,24 +167,34 @@ async fn the_compliance_view_lists_the_records_behind_each_count() {
         // The finding's count, from its row of the table.
         let row = page
             .body
-            .split("<td>Overdue follow-up visits</td><td>")
+            .split("<tr>")
+            .find(|r| r.contains("href=\"#overdue_follow_up\""))
+            .expect("the overdue follow-up row");
+        let found: usize = row
+            .split("<td class=\"n\">")
             .nth(1)
+            .and_then(|c| c.split("</td>").next())
+            .expect("a count")
+            .parse()
             .unwrap();
-        let found: usize = match row.split(' ').next().unwrap() {
-            "none</td><td>yes</td></tr>" => 0,
-            n => n.parse().unwrap(),
-        };
         let listed = page
             .body
-            .split("<h2>Overdue follow-up visits (IPG773 3.6)</h2>")
+            .split("<section class=\"keep\" id=\"overdue_follow_up\">")
             .nth(1)
-            .map(|list| list.split("</ul>").next().unwrap().matches("<li>").count())
+            .map(|list| {
+                list.split("</section>")
+                    .next()
+                    .unwrap()
+                    .split("<tbody>")
+                    .nth(1)
+                    .map_or(0, |rows| rows.matches("<tr>").count())
+            })
             .unwrap_or(0);
         assert_eq!(listed, found.min(100), "{}", site.site_code);
         if found > 100 {
             assert!(
                 page.body
-                    .contains(&format!("And {} more: the", found - 100)),
+                    .contains(&format!("And {} more, in the CSV", found - 100)),
                 "{}",
                 site.site_code
             );
