@@ -181,6 +181,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0009_sign_off_queue.sql"),
         postgres: include_str!("../migrations/postgres/0009_sign_off_queue.sql"),
     },
+    Migration {
+        version: 10,
+        name: "must_change_password",
+        sqlite: include_str!("../migrations/sqlite/0010_must_change_password.sql"),
+        postgres: include_str!("../migrations/postgres/0010_must_change_password.sql"),
+    },
 ];
 
 /// Applies the migrations not yet applied, each in its own transaction, and

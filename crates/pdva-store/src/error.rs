@@ -57,6 +57,17 @@ pub enum StoreError {
     /// A change that needs a reason was given none.
     #[error("{0}")]
     ReasonRequired(&'static str),
+    /// The password given as the user's current one is not: nothing was
+    /// changed.
+    #[error("current_password: is not your current password")]
+    WrongPassword,
+    /// The change would leave the registry without an active administrator,
+    /// and so no one to manage its users (the last one cannot remove their
+    /// own rights or disable themself).
+    #[error(
+        "refused: this would leave the registry without an active administrator; make another user an administrator first"
+    )]
+    LastAdministrator,
     /// The request is not valid for this record.
     #[error("{0}")]
     Invalid(String),

@@ -50,7 +50,7 @@ pub use tokens::{
 };
 pub use users::{
     NewSession, NewUser, Password, Role, SESSION_ABSOLUTE, SESSION_IDLE, Session, SignIn,
-    SiteAccess, User, Username, random_token,
+    SiteAccess, TemporaryPassword, User, Username, random_token,
 };
 pub use write::{Change, Edit, ImportSummary, Saved};
 

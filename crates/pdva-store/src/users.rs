@@ -12,6 +12,13 @@
 //! Passwords are hashed with Argon2id. A session is a random 256-bit token
 //! held by the browser; the database keeps only its SHA-256, so a copy of
 //! the sessions table signs nobody in.
+//!
+//! A user changes their own password by giving the current one; an
+//! administrator resets one to a generated temporary password that the user
+//! must replace at their next sign-in (`must_change_password`, part of the
+//! audited state). Either is an audit entry, and ends the user's other
+//! sessions. No change may leave the registry without an active
+//! administrator ([`StoreError::LastAdministrator`]).
 
 use std::sync::OnceLock;
 
@@ -216,6 +223,52 @@ impl std::fmt::Debug for Password {
     }
 }
 
+/// A temporary password made by an administrator's reset, to be shown to
+/// the administrator once and passed to the user by a separate, safe route;
+/// only its hash is kept. Its `Debug` is redacted.
+#[derive(Clone)]
+pub struct TemporaryPassword(String);
+
+impl TemporaryPassword {
+    /// Letters and digits that cannot be mistaken for one another when read
+    /// aloud or copied by hand (no i, l, o, 0 or 1).
+    const ALPHABET: &'static [u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+
+    /// Sixteen characters in four groups of four (about 79 bits).
+    fn generate() -> Self {
+        // The largest multiple of the alphabet's size below 256: bytes at or
+        // above it are drawn again, so every character is equally likely.
+        let limit = 256 - 256 % Self::ALPHABET.len();
+        let mut password = String::with_capacity(19);
+        let mut drawn = 0;
+        while drawn < 16 {
+            let mut byte = [0u8; 1];
+            getrandom::fill(&mut byte).expect("the operating system's random source");
+            let b = usize::from(byte[0]);
+            if b >= limit {
+                continue;
+            }
+            if drawn > 0 && drawn % 4 == 0 {
+                password.push('-');
+            }
+            password.push(char::from(Self::ALPHABET[b % Self::ALPHABET.len()]));
+            drawn += 1;
+        }
+        Self(password)
+    }
+
+    /// The password itself, to show the administrator once.
+    pub fn reveal(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for TemporaryPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TemporaryPassword(***)")
+    }
+}
+
 /// A user account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
@@ -234,6 +287,9 @@ pub struct User {
     /// The clinician record of the person who holds the account, if linked:
     /// a clinician may generate their own appraisal report only.
     pub clinician: Option<RecordId>,
+    /// Set when an administrator reset the password: the user must choose a
+    /// new one before doing anything else.
+    pub must_change_password: bool,
 }
 
 impl User {
@@ -241,6 +297,11 @@ impl User {
     /// everything (DOMAIN.md section 3); others see their own sites.
     pub fn has_site(&self, site: &SiteCode) -> bool {
         self.role == Role::Admin || self.sites.includes(site)
+    }
+
+    /// Whether the account is an administrator's that can sign in.
+    pub fn is_active_admin(&self) -> bool {
+        self.role == Role::Admin && !self.disabled
     }
 
     /// The actor the audit trail records for this user's changes.
@@ -263,6 +324,9 @@ impl User {
             // existed keep their state (and `audit verify` its hashes).
             #[serde(skip_serializing_if = "Option::is_none")]
             clinician: Option<String>,
+            // Absent when clear, for the same reason.
+            #[serde(skip_serializing_if = "std::ops::Not::not")]
+            must_change_password: bool,
         }
         let (all_sites, sites) = match &self.sites {
             SiteAccess::All => (true, Vec::new()),
@@ -277,6 +341,7 @@ impl User {
             sites,
             disabled: self.disabled,
             clinician: self.clinician.map(|c| c.to_string()),
+            must_change_password: self.must_change_password,
         })
         .expect("user state serialises")
     }
@@ -383,7 +448,7 @@ fn decoy_hash() -> &'static str {
 }
 
 pub(crate) const USER_COLUMNS: &str =
-    "id, username, display_name, role, all_sites, disabled, clinician_id";
+    "id, username, display_name, role, all_sites, disabled, clinician_id, must_change_password";
 
 impl Store {
     pub(crate) async fn user_from_row(
@@ -402,6 +467,7 @@ impl Store {
         let all_sites: i64 = row.try_get(4)?;
         let disabled: i64 = row.try_get(5)?;
         let clinician: Option<String> = row.try_get(6)?;
+        let must_change_password: i64 = row.try_get(7)?;
         let clinician = clinician
             .map(|c| {
                 c.parse::<RecordId>()
@@ -434,6 +500,7 @@ impl Store {
             sites,
             disabled: disabled != 0,
             clinician,
+            must_change_password: must_change_password != 0,
         })
     }
 
@@ -508,6 +575,7 @@ impl Store {
             sites,
             disabled: false,
             clinician: new.clinician,
+            must_change_password: false,
         };
         let mut tx = self.pool.begin().await?;
         let head = lock_head(&mut tx).await?;
@@ -593,6 +661,20 @@ impl Store {
         };
         if after == before {
             return Ok(after);
+        }
+        // Counted under the chain's lock, so two administrators demoting
+        // each other at once cannot both succeed.
+        if before.is_active_admin() && !after.is_active_admin() {
+            let others: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM app_user WHERE role = $1 AND disabled = 0 AND id <> $2",
+            )
+            .bind(Role::Admin.as_str())
+            .bind(before.id.to_string())
+            .fetch_one(&mut *tx)
+            .await?;
+            if others == 0 {
+                return Err(StoreError::LastAdministrator);
+            }
         }
         let mut chain = ChainWriter::new(head, actor.name());
         sqlx::query("UPDATE app_user SET role = $1, all_sites = $2, disabled = $3 WHERE id = $4")
@@ -682,6 +764,171 @@ impl Store {
         chain.flush(&mut tx).await?;
         tx.commit().await?;
         Ok(after)
+    }
+
+    /// Changes a user's own password, given their current one. A wrong
+    /// current password is refused with [`StoreError::WrongPassword`], and a
+    /// new one equal to it with [`StoreError::Invalid`]; either changes
+    /// nothing. Clears `must_change_password` and any lock-out, and ends the
+    /// user's other sessions (`keep_session`: the browser token of the one
+    /// they are using). Audited as made by the user.
+    #[tracing::instrument(skip_all, fields(user = %user_id))]
+    pub async fn change_own_password(
+        &self,
+        user_id: RecordId,
+        current: &str,
+        new: Password,
+        keep_session: Option<&str>,
+    ) -> Result<User> {
+        let old_hash: String =
+            sqlx::query_scalar("SELECT password_hash FROM app_user WHERE id = $1")
+                .bind(user_id.to_string())
+                .fetch_optional(&self.pool)
+                .await?
+                .ok_or(StoreError::NotFound(user_id))?;
+        let (hash, given) = (old_hash.clone(), current.to_owned());
+        let right = tokio::task::spawn_blocking(move || verify_password(&hash, &given))
+            .await
+            .expect("hashing thread");
+        if !right {
+            tracing::warn!("password change refused: wrong current password");
+            return Err(StoreError::WrongPassword);
+        }
+        if new.0 == current {
+            return Err(StoreError::Invalid(
+                "new_password: is your current password; choose a different one".into(),
+            ));
+        }
+        let new_hash = tokio::task::spawn_blocking(move || hash_password(&new))
+            .await
+            .expect("hashing thread")?;
+        let mut tx = self.pool.begin().await?;
+        let head = lock_head(&mut tx).await?;
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM app_user WHERE id = $1"
+        ))
+        .bind(user_id.to_string())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound(user_id))?;
+        let before = self.user_from_row(&mut tx, &row).await?;
+        let after = User {
+            must_change_password: false,
+            ..before.clone()
+        };
+        // Only over the hash the current password was checked against: if
+        // the password changed meanwhile (a reset), the check no longer holds.
+        let updated = sqlx::query(
+            "UPDATE app_user SET password_hash = $1, must_change_password = 0, \
+             failed_attempts = 0, locked_until = NULL WHERE id = $2 AND password_hash = $3",
+        )
+        .bind(new_hash)
+        .bind(user_id.to_string())
+        .bind(&old_hash)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::WrongPassword);
+        }
+        Self::end_sessions_of(&mut tx, user_id, keep_session).await?;
+        let mut chain = ChainWriter::new(head, before.actor().name());
+        chain.append_entry(
+            AuditAction::Update,
+            Audited {
+                record_id: after.id.to_string(),
+                record_kind: USER_KIND.into(),
+                patient_id: None,
+                row_hash: sha256_hex(after.audited_state().as_bytes()),
+            },
+            Some(before.audited_state()),
+            Some(if before.must_change_password {
+                "password changed by the user after an administrator's reset".to_owned()
+            } else {
+                "password changed by the user".to_owned()
+            }),
+            None,
+        );
+        chain.flush(&mut tx).await?;
+        tx.commit().await?;
+        Ok(after)
+    }
+
+    /// Resets a user's password to a generated temporary one, returned to be
+    /// shown once; the user must choose a new one at their next sign-in
+    /// (`must_change_password`). Clears any lock-out and ends all the user's
+    /// sessions. Audited as made by `actor` with `reason`.
+    #[tracing::instrument(skip_all, fields(user = %user_id))]
+    pub async fn reset_password(
+        &self,
+        actor: &Actor,
+        user_id: RecordId,
+        reason: &str,
+    ) -> Result<TemporaryPassword> {
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(StoreError::ReasonRequired(
+                "give a reason for resetting the user's password",
+            ));
+        }
+        let temporary = TemporaryPassword::generate();
+        let password = Password(temporary.0.clone());
+        let hash = tokio::task::spawn_blocking(move || hash_password(&password))
+            .await
+            .expect("hashing thread")?;
+        let mut tx = self.pool.begin().await?;
+        let head = lock_head(&mut tx).await?;
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM app_user WHERE id = $1"
+        ))
+        .bind(user_id.to_string())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound(user_id))?;
+        let before = self.user_from_row(&mut tx, &row).await?;
+        let after = User {
+            must_change_password: true,
+            ..before.clone()
+        };
+        sqlx::query(
+            "UPDATE app_user SET password_hash = $1, must_change_password = 1, \
+             failed_attempts = 0, locked_until = NULL WHERE id = $2",
+        )
+        .bind(hash)
+        .bind(user_id.to_string())
+        .execute(&mut *tx)
+        .await?;
+        Self::end_sessions_of(&mut tx, user_id, None).await?;
+        let mut chain = ChainWriter::new(head, actor.name());
+        chain.append_entry(
+            AuditAction::Update,
+            Audited {
+                record_id: after.id.to_string(),
+                record_kind: USER_KIND.into(),
+                patient_id: None,
+                row_hash: sha256_hex(after.audited_state().as_bytes()),
+            },
+            Some(before.audited_state()),
+            Some(format!("password reset: {reason}")),
+            None,
+        );
+        chain.flush(&mut tx).await?;
+        tx.commit().await?;
+        Ok(temporary)
+    }
+
+    /// Ends every session of a user but the one whose browser token is
+    /// `keep` (all of them when `None`).
+    async fn end_sessions_of(
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        user_id: RecordId,
+        keep: Option<&str>,
+    ) -> Result<()> {
+        sqlx::query("DELETE FROM app_session WHERE user_id = $1 AND id <> $2")
+            .bind(user_id.to_string())
+            .bind(keep.map(|t| sha256_hex(t.as_bytes())).unwrap_or_default())
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
     }
 
     /// Every user, by username.
@@ -910,6 +1157,23 @@ mod tests {
             Role::GovernanceLead
         );
         assert_eq!(Role::parse("boss").unwrap_err().field, "role");
+    }
+
+    #[test]
+    fn temporary_passwords_are_long_unambiguous_and_differ() {
+        let a = TemporaryPassword::generate();
+        let b = TemporaryPassword::generate();
+        assert_ne!(a.reveal(), b.reveal());
+        assert_eq!(a.reveal().len(), 19, "{}", a.reveal());
+        assert!(Password::parse(a.reveal()).is_ok());
+        for (i, c) in a.reveal().chars().enumerate() {
+            if i % 5 == 4 {
+                assert_eq!(c, '-');
+            } else {
+                assert!(TemporaryPassword::ALPHABET.contains(&(c as u8)), "{c}");
+            }
+        }
+        assert_eq!(format!("{a:?}"), "TemporaryPassword(***)");
     }
 
     #[test]

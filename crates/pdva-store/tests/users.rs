@@ -305,3 +305,215 @@ on_both_engines!(
         );
     }
 );
+
+on_both_engines!(
+    the_last_active_administrator_cannot_be_demoted_or_disabled,
+    |db: TestDb| async move {
+        db.store.create_site(&actor(), site("TST")).await.unwrap();
+        let s = &db.store;
+        let first = add_user(s, "first.admin", Role::Admin, SiteAccess::All).await;
+        let as_first = pdva_store::Actor::new("first.admin");
+        // Alone: neither another role nor disabling is allowed, and nothing
+        // is written.
+        for (role, disabled) in [(Role::Clinician, false), (Role::Admin, true)] {
+            let refused = s
+                .change_user_access(&as_first, first.id, role, tst(), disabled, "stepping down")
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(refused, StoreError::LastAdministrator),
+                "{refused}"
+            );
+            assert!(
+                refused
+                    .to_string()
+                    .contains("another user an administrator")
+            );
+        }
+        assert_eq!(s.users().await.unwrap(), vec![first.clone()]);
+        assert_eq!(s.audit_log(Some(first.id), 10).await.unwrap().len(), 1);
+        // A change that keeps them an active administrator is fine.
+        s.change_user_access(&as_first, first.id, Role::Admin, tst(), false, "one site")
+            .await
+            .unwrap();
+        // With a second active administrator the first may step down...
+        let second = add_user(s, "second.admin", Role::Admin, SiteAccess::All).await;
+        s.change_user_access(
+            &as_first,
+            first.id,
+            Role::GovernanceLead,
+            tst(),
+            false,
+            "back to governance",
+        )
+        .await
+        .unwrap();
+        // ...and then the second is the last: a disabled administrator does
+        // not count.
+        let third = add_user(s, "third.admin", Role::Admin, SiteAccess::All).await;
+        let as_second = pdva_store::Actor::new("second.admin");
+        s.change_user_access(
+            &as_second,
+            third.id,
+            Role::Admin,
+            SiteAccess::All,
+            true,
+            "on leave",
+        )
+        .await
+        .unwrap();
+        for (role, disabled) in [(Role::Researcher, false), (Role::Admin, true)] {
+            let refused = s
+                .change_user_access(&as_second, second.id, role, tst(), disabled, "leaving")
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(refused, StoreError::LastAdministrator),
+                "{refused}"
+            );
+        }
+        // Bringing the third back lets the second go.
+        s.change_user_access(
+            &as_second,
+            third.id,
+            Role::Admin,
+            SiteAccess::All,
+            false,
+            "back",
+        )
+        .await
+        .unwrap();
+        s.change_user_access(
+            &as_second,
+            second.id,
+            Role::Admin,
+            SiteAccess::All,
+            true,
+            "leaving",
+        )
+        .await
+        .unwrap();
+        assert!(s.verify_audit(&NoProgress).await.unwrap().is_intact());
+    }
+);
+
+on_both_engines!(
+    a_reset_password_must_be_changed_and_both_are_audited,
+    |db: TestDb| async move {
+        db.store.create_site(&actor(), site("TST")).await.unwrap();
+        let s = &db.store;
+        let user = add_user(s, "a.surgeon", Role::Clinician, tst()).await;
+        let old = "correct horse battery";
+        // Locked out by guessing, with a session open somewhere.
+        let open = s.start_session(&user, now()).await.unwrap();
+        for _ in 0..5 {
+            s.sign_in("a.surgeon", "wrong password!", now())
+                .await
+                .unwrap();
+        }
+        let admin = pdva_store::Actor::new("the.admin");
+        let refused = s.reset_password(&admin, user.id, "  ").await.unwrap_err();
+        assert!(
+            matches!(refused, StoreError::ReasonRequired(_)),
+            "{refused}"
+        );
+        let temporary = s
+            .reset_password(&admin, user.id, "forgot it, identity checked by phone")
+            .await
+            .unwrap();
+        assert_eq!(format!("{temporary:?}"), "TemporaryPassword(***)");
+        // The reset ends the user's sessions and the lock-out; the old
+        // password no longer signs in, the temporary one does, flagged.
+        assert!(s.session(&open.token, now()).await.unwrap().is_none());
+        assert_eq!(
+            s.sign_in("a.surgeon", old, now()).await.unwrap(),
+            SignIn::Refused
+        );
+        let flagged = match s
+            .sign_in("a.surgeon", temporary.reveal(), now())
+            .await
+            .unwrap()
+        {
+            SignIn::Accepted(u) => u,
+            SignIn::Refused => panic!("the temporary password was refused"),
+        };
+        assert!(flagged.must_change_password);
+        let log = s.audit_log(Some(user.id), 10).await.unwrap();
+        assert_eq!(log[0].actor, "the.admin");
+        assert_eq!(
+            log[0].reason.as_deref(),
+            Some("password reset: forgot it, identity checked by phone")
+        );
+        assert!(s.verify_audit(&NoProgress).await.unwrap().is_intact());
+
+        // The user changes it: a wrong current password or the same one
+        // again changes nothing.
+        let here = s.start_session(&flagged, now()).await.unwrap();
+        let elsewhere = s.start_session(&flagged, now()).await.unwrap();
+        let new = "a much better passphrase";
+        let wrong = s
+            .change_own_password(
+                user.id,
+                old,
+                Password::parse(new).unwrap(),
+                Some(&here.token),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(wrong, StoreError::WrongPassword), "{wrong}");
+        let same = s
+            .change_own_password(
+                user.id,
+                temporary.reveal(),
+                Password::parse(temporary.reveal()).unwrap(),
+                Some(&here.token),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(same, StoreError::Invalid(_)), "{same}");
+        assert_eq!(s.audit_log(Some(user.id), 10).await.unwrap().len(), 2);
+        assert!(s.session(&elsewhere.token, now()).await.unwrap().is_some());
+        let changed = s
+            .change_own_password(
+                user.id,
+                temporary.reveal(),
+                Password::parse(new).unwrap(),
+                Some(&here.token),
+            )
+            .await
+            .unwrap();
+        assert!(!changed.must_change_password);
+        // The session in use stays; the others end.
+        assert!(s.session(&here.token, now()).await.unwrap().is_some());
+        assert!(s.session(&elsewhere.token, now()).await.unwrap().is_none());
+        assert_eq!(
+            s.sign_in("a.surgeon", temporary.reveal(), now())
+                .await
+                .unwrap(),
+            SignIn::Refused
+        );
+        match s.sign_in("a.surgeon", new, now()).await.unwrap() {
+            SignIn::Accepted(u) => assert!(!u.must_change_password),
+            SignIn::Refused => panic!("the new password was refused"),
+        }
+        let log = s.audit_log(Some(user.id), 10).await.unwrap();
+        assert_eq!(log.len(), 3);
+        assert_eq!(log[0].actor, "a.surgeon");
+        assert_eq!(
+            log[0].reason.as_deref(),
+            Some("password changed by the user after an administrator's reset")
+        );
+        assert!(s.verify_audit(&NoProgress).await.unwrap().is_intact());
+
+        // The flag is audited: set or cleared behind the application's back,
+        // it is found.
+        sqlx::query("UPDATE app_user SET must_change_password = 1 WHERE id = $1")
+            .bind(user.id.to_string())
+            .execute(s.pool())
+            .await
+            .unwrap();
+        let report = s.verify_audit(&NoProgress).await.unwrap();
+        assert_eq!(report.breaks.len(), 1, "{:?}", report.breaks);
+        assert_eq!(report.breaks[0].record_id, user.id.to_string());
+    }
+);

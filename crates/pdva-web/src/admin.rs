@@ -1,6 +1,12 @@
-//! Administration: the users and their rights. Every creation and every
-//! change of a role, sites or status is audited by the store under the
-//! administrator's name.
+//! Administration: the users and their rights. Every creation, every
+//! change of a role, sites or status and every password reset is audited by
+//! the store under the administrator's name. The store refuses a change
+//! that would leave no active administrator; the form says so beforehand.
+//!
+//! A password reset makes a temporary password that the registry generates
+//! (so none is ever chosen weak or reused) and shows once to the
+//! administrator, who gives it to the user by a separate, safe route; the
+//! user must choose their own at their next sign-in.
 
 use std::collections::BTreeMap;
 
@@ -26,6 +32,7 @@ struct UserRow {
     role: &'static str,
     sites: String,
     disabled: bool,
+    must_change_password: bool,
 }
 
 #[derive(Template)]
@@ -55,6 +62,7 @@ pub(crate) async fn users(
             display_name: u.display_name,
             role: u.role.label(),
             disabled: u.disabled,
+            must_change_password: u.must_change_password,
         })
         .collect();
     Ok(Html(
@@ -91,6 +99,8 @@ struct UserForm {
     all_sites: bool,
     disabled: bool,
     reason: String,
+    /// The user is the registry's only active administrator.
+    last_admin: bool,
     errors: BTreeMap<&'static str, String>,
 }
 
@@ -107,6 +117,13 @@ async fn user_form(
     form: &Submitted,
     errors: BTreeMap<&'static str, String>,
 ) -> Result<UserForm, WebError> {
+    let last_admin = match existing {
+        Some(u) if u.is_active_admin() => {
+            let users = state.store.users().await?;
+            !users.iter().any(|o| o.id != u.id && o.is_active_admin())
+        }
+        _ => false,
+    };
     let picked = form.all("site");
     let role = form.one("role");
     let sites = state
@@ -144,6 +161,7 @@ async fn user_form(
         all_sites: form.one("all_sites") == "yes",
         disabled: form.one("disabled") == "yes",
         reason: form.one("reason").to_owned(),
+        last_admin,
         errors,
     })
 }
@@ -324,6 +342,15 @@ pub(crate) async fn change_access(
             Err(StoreError::ReasonRequired(why)) => {
                 errors.insert("reason", why.to_owned());
             }
+            Err(StoreError::LastAdministrator) => {
+                errors.insert(
+                    "general",
+                    format!(
+                        "Not changed: {} is the registry's only active administrator, so they must stay an administrator and active. Make another user an administrator first.",
+                        user.username
+                    ),
+                );
+            }
             Err(StoreError::Invalid(message)) => {
                 errors.insert("general", message);
             }
@@ -331,5 +358,77 @@ pub(crate) async fn change_access(
         }
     }
     let page = user_form(&state, &caller, Some(&user), &form, errors).await?;
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page.render()?)).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "password_reset.html")]
+struct ResetPage {
+    nav: Nav,
+    id: String,
+    username: String,
+    display_name: String,
+    reason: String,
+    error: String,
+    /// The temporary password just made (shown this once), or empty.
+    temporary: String,
+}
+
+fn reset_page(caller: &Caller, user: &User, reason: &str, error: String) -> ResetPage {
+    ResetPage {
+        nav: Nav::of(caller),
+        id: user.id.to_string(),
+        username: user.username.to_string(),
+        display_name: user.display_name.clone(),
+        reason: reason.to_owned(),
+        error,
+        temporary: String::new(),
+    }
+}
+
+/// The form to reset a user's password, with a reason.
+pub(crate) async fn reset_form(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Html<String>, WebError> {
+    let user = user_by_id(&state, &id).await?;
+    Ok(Html(
+        reset_page(&caller, &user, "", String::new()).render()?,
+    ))
+}
+
+/// Resets a user's password to a temporary one, shown once.
+#[tracing::instrument(skip_all)]
+pub(crate) async fn reset_password(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    axum::Form(pairs): axum::Form<Vec<(String, String)>>,
+) -> Result<Response, WebError> {
+    let user = user_by_id(&state, &id).await?;
+    let form = Submitted::parse(pairs)?;
+    let reason = form.one("reason");
+    let error = if user.id == caller.user().id {
+        // Resetting one's own would end one's own session for a password
+        // one already knows.
+        "this is your own account: change your password at Change password instead.".to_owned()
+    } else {
+        match state
+            .store
+            .reset_password(&caller.user().actor(), user.id, reason)
+            .await
+        {
+            Ok(temporary) => {
+                tracing::info!(user = %user.username, "password reset");
+                let mut page = reset_page(&caller, &user, "", String::new());
+                page.temporary = temporary.reveal().to_owned();
+                return Ok(Html(page.render()?).into_response());
+            }
+            Err(StoreError::ReasonRequired(why)) => why.to_owned(),
+            Err(e) => return Err(e.into()),
+        }
+    };
+    let page = reset_page(&caller, &user, reason, error);
     Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page.render()?)).into_response())
 }

@@ -275,7 +275,13 @@ pub(crate) async fn sign_in(
         pdva_store::SignIn::Accepted(user) => {
             let session = state.store.start_session(&user, now).await?;
             tracing::info!(user = %user.username, "signed in");
-            let mut response = Redirect::to(&safe_next(form.next.as_deref())).into_response();
+            // After an administrator's reset, the new password comes first.
+            let to = if user.must_change_password {
+                crate::account::CHANGE_PASSWORD_PATH.to_owned()
+            } else {
+                safe_next(form.next.as_deref())
+            };
+            let mut response = Redirect::to(&to).into_response();
             let headers = response.headers_mut();
             headers.append(
                 header::SET_COOKIE,

@@ -15,8 +15,11 @@
 //! Refusals: not signed in → the sign-in page (401 for the API, as for an
 //! unknown, expired or revoked token); a role without the right → 403; a
 //! patient, record or site of another site → 404, so that a URL does not
-//! reveal whether it exists. Under `/api/` every refusal is JSON in the
-//! API's one error shape ([`crate::ApiErrorBody`]).
+//! reveal whether it exists; a user whose password an administrator reset →
+//! the change-password form until they have chosen a new one (403 for the
+//! API: their tokens are refused meanwhile). Under `/api/` every refusal is
+//! JSON in the API's one error shape ([`crate::ApiErrorBody`]); elsewhere a
+//! refusal, and a handler's error, is a page ([`crate::error::error_page`]).
 
 use axum::extract::{MatchedPath, RawPathParams, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
@@ -408,6 +411,8 @@ pub const ROUTES: &[RouteRule] = &[
     r("POST", "/admin/users/new", MANAGE_USERS),
     r("GET", "/admin/users/{user_id}/access", MANAGE_USERS),
     r("POST", "/admin/users/{user_id}/access", MANAGE_USERS),
+    r("GET", "/admin/users/{user_id}/password", MANAGE_USERS),
+    r("POST", "/admin/users/{user_id}/password", MANAGE_USERS),
     r("GET", "/admin/sites", MANAGE_REFERENCE),
     r("GET", "/admin/sites/new", MANAGE_REFERENCE),
     r("POST", "/admin/sites/new", MANAGE_REFERENCE),
@@ -474,6 +479,8 @@ pub const ROUTES: &[RouteRule] = &[
     r("GET", "/account/tokens", SIGNED_IN),
     r("POST", "/account/tokens", SIGNED_IN),
     r("POST", "/account/tokens/{token_id}/revoke", SIGNED_IN),
+    r("GET", "/account/password", SIGNED_IN),
+    r("POST", "/account/password", SIGNED_IN),
     r("GET", "/dashboard", OUTCOMES),
     r("GET", "/reports", REPORTS),
     r("GET", "/reports/appraisal", APPRAISAL_REPORT),
@@ -483,6 +490,19 @@ pub const ROUTES: &[RouteRule] = &[
     r("GET", "/exports", EXPORTS),
     r("GET", "/exports/download", EXPORT_DATA),
     r("GET", "/api/v1/exports", EXPORT_DATA),
+];
+
+/// What a user whose password an administrator reset may still reach (as
+/// `method path` of [`ROUTES`]) before choosing a new one: the form to
+/// choose it, signing in and out, and what every page needs.
+const BEFORE_PASSWORD_CHANGE: &[(&str, &str)] = &[
+    ("GET", crate::account::CHANGE_PASSWORD_PATH),
+    ("POST", crate::account::CHANGE_PASSWORD_PATH),
+    ("GET", "/sign-in"),
+    ("POST", "/sign-in"),
+    ("POST", "/sign-out"),
+    ("GET", "/static/registry.css"),
+    ("GET", "/healthz"),
 ];
 
 /// The declaration of a route. `HEAD` is a `GET` without its body (the
@@ -572,20 +592,24 @@ enum Refusal {
     TooLarge,
     /// A body that could not be read (the client stopped sending it).
     Unreadable,
+    /// The user's password was reset: they must choose a new one first.
+    PasswordChangeNeeded,
     Failed(pdva_store::StoreError),
 }
 
 impl Refusal {
     /// The refusal as a response: JSON in the API's one error shape under
-    /// `/api/`, text or a redirect to the sign-in page elsewhere.
-    fn respond(self, api: bool) -> Response {
+    /// `/api/`, a page (in the layout for the signed-in `session`) or a
+    /// redirect elsewhere.
+    fn respond(self, api: bool, session: Option<&Session>) -> Response {
+        use crate::error::error_page;
         if let Refusal::MethodNotAllowed(methods) = &self {
             let allow = methods.join(", ");
             let message = format!("This address accepts {allow} only.");
             let mut response = if api {
                 crate::error::api_error(StatusCode::METHOD_NOT_ALLOWED, message, &[])
             } else {
-                (StatusCode::METHOD_NOT_ALLOWED, message).into_response()
+                error_page(StatusCode::METHOD_NOT_ALLOWED, &message, session)
             };
             if let Ok(allow) = HeaderValue::from_str(&allow) {
                 response.headers_mut().insert(header::ALLOW, allow);
@@ -604,7 +628,7 @@ impl Refusal {
             return if api {
                 crate::error::api_error(status, message.to_owned(), &[])
             } else {
-                (status, message).into_response()
+                error_page(status, message, session)
             };
         }
         if api {
@@ -619,6 +643,10 @@ impl Refusal {
                 ),
                 Refusal::Forbidden(why) => (StatusCode::FORBIDDEN, why),
                 Refusal::NotFound => (StatusCode::NOT_FOUND, "Not found"),
+                Refusal::PasswordChangeNeeded => (
+                    StatusCode::FORBIDDEN,
+                    "The account's password was reset: its holder must sign in on the web and choose a new password before its API tokens are accepted again.",
+                ),
                 Refusal::MethodNotAllowed(_) | Refusal::TooLarge | Refusal::Unreadable => {
                     unreachable!("answered above")
                 }
@@ -637,13 +665,19 @@ impl Refusal {
             Refusal::SignInNeeded { next, .. } => {
                 Redirect::to(&format!("/sign-in?next={}", auth::url_encode(&next))).into_response()
             }
-            Refusal::BadToken => (StatusCode::UNAUTHORIZED, "Sign in first.").into_response(),
-            Refusal::Forbidden(why) => (StatusCode::FORBIDDEN, why).into_response(),
-            Refusal::NotFound => (StatusCode::NOT_FOUND, "Not found").into_response(),
+            Refusal::BadToken => error_page(StatusCode::UNAUTHORIZED, "Sign in first.", session),
+            Refusal::Forbidden(why) => error_page(StatusCode::FORBIDDEN, why, session),
+            Refusal::NotFound => error_page(StatusCode::NOT_FOUND, "Not found", session),
+            Refusal::PasswordChangeNeeded => {
+                Redirect::to(crate::account::CHANGE_PASSWORD_PATH).into_response()
+            }
             Refusal::MethodNotAllowed(_) | Refusal::TooLarge | Refusal::Unreadable => {
                 unreachable!("answered above")
             }
-            Refusal::Failed(e) => crate::WebError::from(e).into_response(),
+            Refusal::Failed(e) => {
+                let (status, message) = crate::WebError::from(e).status_and_message();
+                error_page(status, &message, session)
+            }
         }
     }
 }
@@ -663,7 +697,10 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
         .extensions()
         .get::<MatchedPath>()
         .is_some_and(|m| m.as_str().starts_with("/api/"));
-    match check(&state, request).await {
+    // The session, once known, so that even a refusal's page has the menu.
+    let mut session = None;
+    let checked = check(&state, request, &mut session).await;
+    match checked {
         Ok((request, signed_in, access)) => {
             let mut response = next.run(request).await;
             // What was shown is logged once it was shown, batched by the
@@ -686,6 +723,9 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
                 }
                 state.store.log_access(access);
             }
+            if !api {
+                response = crate::error::as_page(response, session.as_ref()).await;
+            }
             if signed_in {
                 // Pages with patients' data are never kept by caches.
                 response
@@ -694,13 +734,14 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
             }
             response
         }
-        Err(refusal) => refusal.respond(api),
+        Err(refusal) => refusal.respond(api, session.as_ref()),
     }
 }
 
 async fn check(
     state: &AppState,
     request: Request,
+    seen: &mut Option<Session>,
 ) -> Result<(Request, bool, Option<AccessEvent>), Refusal> {
     let (mut parts, body) = request.into_parts();
     let path = parts
@@ -755,6 +796,16 @@ async fn check(
             .map_err(Refusal::Failed)?,
         (None, None) => None,
     };
+    seen.clone_from(&session);
+    // A reset password is replaced before anything else is done with the
+    // account, on the web or through its API tokens.
+    if session
+        .as_ref()
+        .is_some_and(|s| s.user.must_change_password)
+        && !BEFORE_PASSWORD_CHANGE.contains(&(rule.method, rule.path))
+    {
+        return Err(Refusal::PasswordChangeNeeded);
+    }
 
     // Every state-changing request made with a cookie: same origin, and the
     // CSRF token. A bearer request carries no ambient credential (a browser

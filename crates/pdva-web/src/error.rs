@@ -1,13 +1,22 @@
 //! The web layer's one error type, and the one place errors become HTTP
-//! responses.
+//! responses: a status and a message ([`WebError`]), then, for a person,
+//! a page ([`error_page`]) in the application's layout with its menu and a
+//! sentence on what to do next (a plain page for someone not signed in), or
+//! for a program under `/api/` one JSON shape ([`ApiErrorBody`]).
 
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use askama::Template;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
 use pdva_domain::Finding;
 use pdva_outcomes::OutcomesError;
-use pdva_store::StoreError;
+use pdva_store::{Session, StoreError};
 use serde::Serialize;
 use utoipa::ToSchema;
+
+use crate::AppState;
+use crate::authz::Caller;
+use crate::patients::Nav;
 
 /// Everything a handler can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -51,7 +60,7 @@ impl From<pdva_reports::ReportsError> for WebError {
 impl WebError {
     /// The status and the message a user may see; a failure of the program
     /// is logged here and its detail never shown.
-    fn status_and_message(&self) -> (StatusCode, String) {
+    pub(crate) fn status_and_message(&self) -> (StatusCode, String) {
         match self {
             WebError::Store(StoreError::NotFound(_)) | WebError::NotFound => {
                 (StatusCode::NOT_FOUND, "Not found".to_owned())
@@ -60,6 +69,8 @@ impl WebError {
                 e @ (StoreError::Refused(_)
                 | StoreError::NeedsAcknowledgement(_)
                 | StoreError::ReasonRequired(_)
+                | StoreError::WrongPassword
+                | StoreError::LastAdministrator
                 | StoreError::Invalid(_)),
             ) => (StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
             WebError::Outcomes(
@@ -86,10 +97,145 @@ impl WebError {
     }
 }
 
+/// A handler's error as plain text: the guard, which knows who is asking,
+/// turns it into a page ([`as_page`]).
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
         self.status_and_message().into_response()
     }
+}
+
+/// The heading of an error page, in the user's words.
+fn heading(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "The request could not be read",
+        401 => "Sign in first",
+        403 => "Not allowed",
+        404 => "Not found",
+        405 => "Not available at this address",
+        409 => "Changed by someone else",
+        413 => "Too large to send",
+        422 => "Not accepted",
+        _ if status.is_server_error() => "Something went wrong",
+        _ => "The request was refused",
+    }
+}
+
+/// What to do next, by status.
+fn next_step(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => {
+            "Go back and send it again; if it keeps happening, tell your registry administrator."
+        }
+        401 => "Sign in, then try again.",
+        403 => {
+            "Choose a page from the menu; if your work needs this page, ask your registry administrator for the access."
+        }
+        404 => {
+            "Check the address, or find what you were looking for from the menu: a record of a site that is not yours, or one that was voided, is not shown."
+        }
+        405 => "Go back and use the page's own links and buttons.",
+        409 => {
+            "Open the record again to see it as it is now, check the other change, then make yours again."
+        }
+        413 => {
+            "Send less at once (split an import into smaller files), or ask your registry administrator."
+        }
+        422 => "Go back, correct what the message says, and send it again.",
+        _ if status.is_server_error() => {
+            "Try again in a minute; if it happens again, tell your registry administrator what you were doing and when."
+        }
+        _ => "Go back, or choose a page from the menu.",
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    nav: Nav,
+    heading: &'static str,
+    message: &'a str,
+    next_step: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "error_plain.html")]
+struct PlainErrorPage<'a> {
+    heading: &'static str,
+    message: &'a str,
+    next_step: &'static str,
+}
+
+/// An error as a page: in the application's layout with its menu for a
+/// signed-in user, a plain page (with the way to sign in) for anyone else.
+pub(crate) fn error_page(status: StatusCode, message: &str, session: Option<&Session>) -> Response {
+    let (heading, next_step) = (heading(status), next_step(status));
+    let page = match session {
+        Some(session) => {
+            // A caller with nothing in scope: the menu needs only the user.
+            let caller = Caller {
+                session: Some(session.clone()),
+                csrf_token: session.csrf_token.clone(),
+                patient: None,
+                record: None,
+                site: None,
+                clinician: None,
+                source: String::new(),
+            };
+            ErrorPage {
+                nav: Nav::of(&caller),
+                heading,
+                message,
+                next_step,
+            }
+            .render()
+        }
+        None => PlainErrorPage {
+            heading,
+            message,
+            next_step,
+        }
+        .render(),
+    };
+    match page {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "the error page could not be rendered");
+            (status, message.to_owned()).into_response()
+        }
+    }
+}
+
+/// The longest plain-text error body made into a page (every message of
+/// the registry is far shorter).
+const LONGEST_MESSAGE: usize = 16 * 1024;
+
+/// An error answered as plain text (a [`WebError`], or an extractor's
+/// rejection of a malformed request) made into a page; any other response
+/// as it is.
+pub(crate) async fn as_page(response: Response, session: Option<&Session>) -> Response {
+    let status = response.status();
+    let plain = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    if !(status.is_client_error() || status.is_server_error()) || !plain {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let message = match axum::body::to_bytes(body, LONGEST_MESSAGE).await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(_) => heading(status).to_owned(),
+    };
+    let mut page = error_page(status, &message, session);
+    // Keep what else the answer said (`Allow`, `WWW-Authenticate`, …).
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            page.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    page
 }
 
 /// An error of the JSON API (`/api/`): the same mapping as [`WebError`]'s,
@@ -198,11 +344,25 @@ impl IntoResponse for ApiError {
 }
 
 /// Any path no route matches: "not found", in the API's error shape under
-/// `/api/` (so that a client always gets one shape), as text elsewhere.
-pub(crate) async fn not_found(uri: axum::http::Uri) -> Response {
+/// `/api/` (so that a client always gets one shape), a page elsewhere. The
+/// session, if any, is looked up only to draw the menu: nothing is shown.
+pub(crate) async fn not_found(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+) -> Response {
     if uri.path().starts_with("/api/") {
-        ApiError(WebError::NotFound).into_response()
-    } else {
-        WebError::NotFound.into_response()
+        return ApiError(WebError::NotFound).into_response();
     }
+    let session = match crate::auth::cookies(&headers).get(crate::auth::SESSION_COOKIE) {
+        Some(token) => state
+            .store
+            .session(token, chrono::Utc::now())
+            .await
+            .ok()
+            .flatten(),
+        None => None,
+    };
+    let (status, message) = WebError::NotFound.status_and_message();
+    error_page(status, &message, session.as_ref())
 }

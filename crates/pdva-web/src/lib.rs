@@ -8,6 +8,7 @@
 //! [`WebError`] is the one place where errors become responses.
 
 mod access_log;
+mod account;
 mod admin;
 mod api;
 mod auth;
@@ -126,6 +127,10 @@ pub fn router_with(store: Store, settings: Settings) -> Router {
         )
         .route("/account/tokens", get(tokens::page).post(tokens::create))
         .route("/account/tokens/{token_id}/revoke", post(tokens::revoke))
+        .route(
+            account::CHANGE_PASSWORD_PATH,
+            get(account::page).post(account::change),
+        )
         .route("/sign-in", get(auth::sign_in_page).post(auth::sign_in))
         .route("/sign-out", post(auth::sign_out))
         .route("/patients", get(patients::list))
@@ -194,6 +199,10 @@ pub fn router_with(store: Store, settings: Settings) -> Router {
             "/admin/users/{user_id}/access",
             get(admin::access_form).post(admin::change_access),
         )
+        .route(
+            "/admin/users/{user_id}/password",
+            get(admin::reset_form).post(admin::reset_password),
+        )
         .route("/admin/sites", get(reference::list))
         .route(
             "/admin/sites/new",
@@ -256,13 +265,15 @@ async fn limit_body(request: axum::extract::Request, next: Next) -> Response {
     next.run(request).await
 }
 
-/// 413, in the API's error shape under `/api/`.
+/// 413, in the API's error shape under `/api/`, elsewhere a plain page:
+/// it is answered before anyone is authenticated, so without the menu.
 fn too_large(path: &str) -> Response {
     use axum::response::IntoResponse;
     if path.starts_with("/api/") {
         ApiError(WebError::TooLarge).into_response()
     } else {
-        WebError::TooLarge.into_response()
+        let (status, message) = WebError::TooLarge.status_and_message();
+        error::error_page(status, &message, None)
     }
 }
 

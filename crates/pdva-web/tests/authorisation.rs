@@ -132,6 +132,9 @@ const EXPECTED: &[Expectation] = &[
     e("POST", "/admin/users/new", ADMIN, false),
     e("GET", "/admin/users/{user_id}/access", ADMIN, false),
     e("POST", "/admin/users/{user_id}/access", ADMIN, false),
+    // An administrator resets another user's password.
+    e("GET", "/admin/users/{user_id}/password", ADMIN, false),
+    e("POST", "/admin/users/{user_id}/password", ADMIN, false),
     e("GET", "/admin/sites", ADMIN, false),
     e("GET", "/admin/sites/new", ADMIN, false),
     e("POST", "/admin/sites/new", ADMIN, false),
@@ -218,6 +221,9 @@ const EXPECTED: &[Expectation] = &[
     e("GET", "/account/tokens", ALL, false),
     e("POST", "/account/tokens", ALL, false),
     e("POST", "/account/tokens/{token_id}/revoke", ALL, false),
+    // Every signed-in user changes their own password.
+    e("GET", "/account/password", ALL, false),
+    e("POST", "/account/password", ALL, false),
 ];
 
 const PUBLIC: &[&str] = &[

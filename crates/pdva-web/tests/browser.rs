@@ -866,3 +866,142 @@ async fn daily_use_search_both_limbs_sign_off_and_a_narrow_screen() {
     let _ = stop.send(());
     server.await.unwrap().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_a_password_change_and_an_administrators_reset() {
+    let world = world().await;
+    let store = world.store.clone();
+    user(&store, "clin.ngh", Role::Clinician, ngh()).await;
+    user(&store, "admin", Role::Admin, SiteAccess::All).await;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(pdva_web::serve(listener, store.clone(), async {
+        let _ = stopped.await;
+    }));
+    let Some(b) = Browser::start(base).await else {
+        return;
+    };
+
+    /// Signs in with a password of the test's own; where it lands.
+    async fn sign_in_with(b: &Browser, username: &str, password: &str) -> String {
+        b.goto("/sign-in").await;
+        for (id, value) in [("username", username), ("password", password)] {
+            b.client
+                .find(Locator::Id(id))
+                .await
+                .unwrap()
+                .send_keys(value)
+                .await
+                .unwrap();
+        }
+        let button = b
+            .client
+            .find(Locator::Css("form button[type='submit']"))
+            .await
+            .unwrap();
+        b.click_and_wait(button).await;
+        b.path().await
+    }
+
+    /// Fills and sends the change-password form.
+    async fn change_password(b: &Browser, current: &str, new: &str) {
+        b.fill("current_password", current).await;
+        b.fill("new_password", new).await;
+        b.fill("repeat_password", new).await;
+        b.submit().await;
+    }
+
+    // A clinician changes their password from the menu; a wrong current
+    // password is refused on the form.
+    let chosen = "lantern orchard pebble tide";
+    b.sign_in("clin.ngh").await;
+    b.click_link("Change password").await;
+    assert_eq!(b.path().await, "/account/password");
+    b.screenshot("accounts-01-change-password").await;
+    change_password(&b, "not my password at all", chosen).await;
+    let text = b.text().await;
+    assert!(
+        text.contains("This is not your current password: nothing was changed."),
+        "{text}"
+    );
+    b.screenshot("accounts-02-wrong-current-password").await;
+    change_password(&b, PASSWORD, chosen).await;
+    assert_eq!(b.path().await, "/account/password?changed=yes");
+    assert!(b.text().await.contains("Your password has been changed"));
+    b.screenshot("accounts-03-password-changed").await;
+    b.sign_out().await;
+    // The old password no longer signs in; the new one does.
+    assert!(
+        sign_in_with(&b, "clin.ngh", PASSWORD)
+            .await
+            .starts_with("/sign-in")
+    );
+    assert_eq!(sign_in_with(&b, "clin.ngh", chosen).await, "/");
+    // A page of another role: refused in the layout, with the menu.
+    b.goto("/admin/users").await;
+    let text = b.text().await;
+    assert!(
+        text.contains("Not allowed") && text.contains("Change password"),
+        "{text}"
+    );
+    b.screenshot("accounts-04-error-403").await;
+    b.sign_out().await;
+
+    // The administrator resets it: a temporary password, shown once.
+    b.sign_in("admin").await;
+    b.click_link("Users").await;
+    let reset = b
+        .client
+        .find(Locator::XPath(
+            "//tr[td[normalize-space(.)='clin.ngh']]//a[normalize-space(.)='Reset password']",
+        ))
+        .await
+        .unwrap();
+    b.click_and_wait(reset).await;
+    b.screenshot("accounts-05-reset-form").await;
+    b.fill("reason", "forgot it; identity checked in person")
+        .await;
+    b.submit().await;
+    let temporary = b
+        .client
+        .find(Locator::Css("code.temporary-password"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(temporary.len(), 19, "{temporary}");
+    b.screenshot("accounts-06-temporary-password").await;
+    b.sign_out().await;
+
+    // At the next sign-in the user must choose a new password before
+    // anything else.
+    assert_eq!(
+        sign_in_with(&b, "clin.ngh", &temporary).await,
+        "/account/password"
+    );
+    assert!(
+        b.text()
+            .await
+            .contains("An administrator has reset your password")
+    );
+    b.screenshot("accounts-07-forced-change").await;
+    b.goto("/patients").await;
+    assert_eq!(b.path().await, "/account/password");
+    let own = "quiet harbour violet engine";
+    change_password(&b, &temporary, own).await;
+    assert_eq!(b.path().await, "/account/password?changed=yes");
+    // Then normal use.
+    b.click_link("Patients").await;
+    assert_eq!(b.path().await, "/patients");
+    assert!(b.text().await.to_uppercase().contains("ZWIEBELMANN"));
+    b.screenshot("accounts-08-after-forced-change").await;
+
+    let Browser { ref client, .. } = b;
+    client.clone().close().await.unwrap();
+    drop(b);
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}
