@@ -1,5 +1,6 @@
-//! The report's filters: site, operator and procedure dates, checked against
-//! the registry's reference data before anything is computed.
+//! The report's filters: site (or several sites), operator, device system
+//! and procedure dates, checked against the registry's reference data
+//! before anything is computed.
 
 use chrono::NaiveDate;
 use pdva_domain::disclosure::{Audience, quarter_end, quarter_start};
@@ -10,9 +11,13 @@ use crate::error::{OutcomesError, Result};
 
 /// Filters as a user gives them (command line, query string).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Filter {
     /// Only patients registered at this site (home site code).
     pub site: Option<String>,
+    /// Only patients registered at one of these sites (a user's own sites,
+    /// seen together); empty for no such limit. With `site`, both apply.
+    pub sites: Vec<String>,
     /// Only index procedures whose primary operator is this clinician: a
     /// record id or an exact display name (case-insensitive).
     pub operator: Option<String>,
@@ -20,6 +25,9 @@ pub struct Filter {
     pub from: Option<NaiveDate>,
     /// Only index procedures on or before this date.
     pub to: Option<NaiveDate>,
+    /// Only index procedures with this device system (as recorded,
+    /// compared without regard to case).
+    pub device: Option<String>,
 }
 
 /// A filter whose site and operator are known to exist, for one audience.
@@ -27,12 +35,17 @@ pub struct Filter {
 pub struct ResolvedFilter {
     /// Site code.
     pub site: Option<String>,
+    /// Site codes, sorted, one of which the patient's home site must be;
+    /// empty for no such limit.
+    pub sites: Vec<String>,
     /// Primary operator's id and display name.
     pub operator: Option<(RecordId, String)>,
     /// First procedure date.
     pub from: Option<NaiveDate>,
     /// Last procedure date.
     pub to: Option<NaiveDate>,
+    /// Device system, as given (trimmed).
+    pub device: Option<String>,
     /// Who the report is for: a research cohort is the research population
     /// only, and its report is disclosure-controlled. Set by the caller from
     /// the user's role, never from the filter a user gives.
@@ -68,22 +81,21 @@ impl Filter {
     fn resolve_names(&self, reference: &ReferenceData) -> Result<ResolvedFilter> {
         let site = match self.site.as_deref().map(str::trim) {
             None | Some("") => None,
-            Some(code) => {
-                if !reference.sites.keys().any(|c| c.as_str() == code) {
-                    let mut known: Vec<&str> = reference.sites.keys().map(|c| c.as_str()).collect();
-                    known.sort_unstable();
-                    return Err(OutcomesError::UnknownSite {
-                        code: code.to_owned(),
-                        known: if known.is_empty() {
-                            "(none)".to_owned()
-                        } else {
-                            known.join(", ")
-                        },
-                    });
-                }
-                Some(code.to_owned())
-            }
+            Some(code) => Some(known_site(code, reference)?),
         };
+        let mut sites = self
+            .sites
+            .iter()
+            .map(|code| known_site(code.trim(), reference))
+            .collect::<Result<Vec<_>>>()?;
+        sites.sort_unstable();
+        sites.dedup();
+        let device = self
+            .device
+            .as_deref()
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .map(str::to_owned);
         let operator = match self.operator.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(wanted) => Some(resolve_operator(wanted, reference)?),
@@ -95,12 +107,32 @@ impl Filter {
         }
         Ok(ResolvedFilter {
             site,
+            sites,
             operator,
             from: self.from,
             to: self.to,
+            device,
             audience: Audience::Identifiable,
         })
     }
+}
+
+/// `code` if it is a site of the registry, else an error naming the known
+/// ones.
+fn known_site(code: &str, reference: &ReferenceData) -> Result<String> {
+    if reference.sites.keys().any(|c| c.as_str() == code) {
+        return Ok(code.to_owned());
+    }
+    let mut known: Vec<&str> = reference.sites.keys().map(|c| c.as_str()).collect();
+    known.sort_unstable();
+    Err(OutcomesError::UnknownSite {
+        code: code.to_owned(),
+        known: if known.is_empty() {
+            "(none)".to_owned()
+        } else {
+            known.join(", ")
+        },
+    })
 }
 
 fn resolve_operator(wanted: &str, reference: &ReferenceData) -> Result<(RecordId, String)> {
@@ -134,11 +166,27 @@ fn resolve_operator(wanted: &str, reference: &ReferenceData) -> Result<(RecordId
 }
 
 impl ResolvedFilter {
-    /// Whether an index procedure on `date` by `operator` of a patient
-    /// registered at `site` is in the report.
-    pub fn admits(&self, site: &str, operator: RecordId, date: NaiveDate) -> bool {
+    /// Whether patients registered at `site` may be in the report.
+    pub fn admits_site(&self, site: &str) -> bool {
         self.site.as_deref().is_none_or(|s| s == site)
+            && (self.sites.is_empty() || self.sites.iter().any(|s| s == site))
+    }
+
+    /// Whether an index procedure on `date` by `operator` with
+    /// `device_system` of a patient registered at `site` is in the report.
+    pub fn admits(
+        &self,
+        site: &str,
+        operator: RecordId,
+        device_system: &str,
+        date: NaiveDate,
+    ) -> bool {
+        self.admits_site(site)
             && self.operator.as_ref().is_none_or(|(id, _)| *id == operator)
+            && self
+                .device
+                .as_deref()
+                .is_none_or(|d| d.eq_ignore_ascii_case(device_system.trim()))
             && self.from.is_none_or(|f| date >= f)
             && self.to.is_none_or(|t| date <= t)
     }
@@ -146,14 +194,16 @@ impl ResolvedFilter {
     /// The population a report's funnel plots compare each unit with
     /// (DOMAIN.md 6.4): the whole registry, every site and every operator,
     /// over the same procedure dates and for the same audience. The site
-    /// and operator filters are dropped, because a unit compared with a
+    /// and operator filters are dropped (so are several sites), because a unit compared with a
     /// mean of its own limbs (a site against itself, a site's operators
     /// against the site) cannot stand out; the dates are kept, because a
     /// committee reviews a period, and so are the research population's
-    /// quarter-snapped dates.
+    /// quarter-snapped dates and a device system (each unit's cases of that
+    /// device against the registry's cases of it).
     pub fn comparison(&self) -> ResolvedFilter {
         ResolvedFilter {
             site: None,
+            sites: Vec::new(),
             operator: None,
             ..self.clone()
         }
@@ -161,8 +211,9 @@ impl ResolvedFilter {
 
     /// Whether this filter is its own [`ResolvedFilter::comparison`]: no
     /// site and no operator, so its report's funnels already compare each
-    /// unit with the whole registry.
+    /// unit with the whole registry (of one device system, if the filter
+    /// names one).
     pub fn is_whole_registry(&self) -> bool {
-        self.site.is_none() && self.operator.is_none()
+        self.site.is_none() && self.sites.is_empty() && self.operator.is_none()
     }
 }

@@ -256,7 +256,7 @@ impl CohortBuilder {
     /// Whether the site filter admits patients of `home_site` (so a caller
     /// can skip reading the others).
     pub fn admits_site(&self, home_site: &str) -> bool {
-        self.filter.site.as_deref().is_none_or(|s| s == home_site)
+        self.filter.admits_site(home_site)
     }
 
     /// Adds the limbs of one patient that the filter admits (for the
@@ -279,7 +279,10 @@ impl CohortBuilder {
         let mut kept = before;
         for i in before..self.limbs.len() {
             let l = &self.limbs[i];
-            if self.filter.admits(&l.site, l.operator, l.procedure_date) {
+            if self
+                .filter
+                .admits(&l.site, l.operator, &l.device_system, l.procedure_date)
+            {
                 if kept != i {
                     self.limbs.swap(kept, i);
                 }
@@ -454,6 +457,8 @@ pub fn report_from_limbs(
         as_of: request.as_of.to_string(),
         filters: FiltersUsed {
             site: request.filter.site.clone(),
+            sites: request.filter.sites.clone(),
+            device: request.filter.device.clone(),
             operator_id: request
                 .filter
                 .operator

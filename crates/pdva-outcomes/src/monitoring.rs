@@ -94,12 +94,19 @@ pub(crate) fn compared_with(filter: &ResolvedFilter, as_of: NaiveDate) -> String
         (None, Some(t)) => format!("index procedures to {t}"),
         (Some(f), Some(t)) => format!("index procedures from {f} to {t}"),
     };
+    let period = match &filter.device {
+        Some(device) => format!("{period} with device system {device}"),
+        None => period,
+    };
     if filter.is_whole_registry() {
         return format!("the whole registry (every site and operator), {period}, as of {as_of}");
     }
     let mut only = Vec::new();
     if let Some(site) = &filter.site {
         only.push(format!("site {site}"));
+    }
+    if !filter.sites.is_empty() {
+        only.push(format!("sites {}", filter.sites.join(", ")));
     }
     if let Some((_, name)) = &filter.operator {
         only.push(format!("operator {name}"));

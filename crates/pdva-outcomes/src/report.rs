@@ -218,6 +218,11 @@ pub struct DisclosureControl {
 pub struct FiltersUsed {
     /// Home site code of the patients included.
     pub site: Option<String>,
+    /// Home site codes, one of which each patient included has (a user's
+    /// own sites seen together); empty when not limited so.
+    pub sites: Vec<String>,
+    /// Device system of the index procedures included.
+    pub device: Option<String>,
     /// Primary operator's record id.
     pub operator_id: Option<String>,
     /// Primary operator's display name.

@@ -162,6 +162,7 @@ fn generated_registry_curves_equal_lifelines_and_scikit_survival() {
                 operator: None,
                 from: Some("2022-01-01".parse().unwrap()),
                 to: Some("2025-12-31".parse().unwrap()),
+                ..Default::default()
             },
             today,
         ),

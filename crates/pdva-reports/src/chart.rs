@@ -12,7 +12,9 @@
 
 use askama::Template;
 
-use crate::document::{Chart, CusumChart, FunnelChart, StepChart, count_text, fixed, percent};
+use crate::document::{
+    Chart, CusumChart, FunnelChart, StepChart, YearChart, count_text, fixed, percent,
+};
 
 /// Width of every chart, in SVG units. At 520 units a chart fills the text
 /// width of an A4 page at about 93%, so 10-unit text prints near 9.5 pt.
@@ -46,6 +48,7 @@ pub fn svg(chart: &Chart) -> crate::Result<String> {
         Chart::Survival(c) | Chart::CumulativeIncidence(c) => step_view(c).render(),
         Chart::Funnel(c) => funnel_view(c).render(),
         Chart::Cusum(c) => cusum_view(c).render(),
+        Chart::ByYear(c) => year_view(c).render(),
     };
     rendered.map_err(|e| crate::ReportsError::Render(e.to_string()))
 }
@@ -56,6 +59,7 @@ pub fn title(chart: &Chart) -> &str {
         Chart::Survival(c) | Chart::CumulativeIncidence(c) => &c.title,
         Chart::Funnel(c) => &c.title,
         Chart::Cusum(c) => &c.title,
+        Chart::ByYear(c) => &c.title,
     }
 }
 
@@ -794,6 +798,86 @@ fn cusum_view(chart: &CusumChart) -> CusumView {
     }
 }
 
+/// One year drawn: where, its estimate and interval (if any), its cases.
+#[derive(Debug)]
+struct YearView {
+    x: f64,
+    y: Option<f64>,
+    lower: Option<f64>,
+    upper: Option<f64>,
+    cases: String,
+}
+
+#[derive(Template)]
+#[template(path = "year_chart.svg")]
+struct YearChartView {
+    frame: Frame,
+    years: Vec<YearView>,
+    /// The estimates joined, year to year (`points` attribute).
+    line: String,
+    cases_y: f64,
+}
+
+fn year_view(chart: &YearChart) -> YearChartView {
+    let entries = vec![
+        (Key::Filled, format!("{} (95% CI)", chart.y_label)),
+        (
+            Key::Line {
+                dash: "",
+                width: 1.0,
+                grey: "#000",
+            },
+            "95% confidence interval".into(),
+        ),
+    ];
+    let (legend, rows) = legend(entries, TITLE_Y + 18.0);
+    let top = TITLE_Y + 18.0 + rows as f64 * LEGEND_ROW + 4.0;
+    let bottom = top + PLOT_HEIGHT;
+    let first = chart.years.first().map_or(0, |y| y.year) as f64;
+    let last = chart.years.last().map_or(0, |y| y.year) as f64;
+    let x = Scale::new((first - 0.5, last + 0.5), (LEFT, WIDTH - RIGHT));
+    let y = Scale::new((0.0, 1.0), (bottom, top));
+    let years: Vec<YearView> = chart
+        .years
+        .iter()
+        .map(|p| YearView {
+            x: x.at(p.year as f64),
+            y: p.estimate.map(|v| y.at(v)),
+            lower: p.lower.map(|v| y.at(v)),
+            upper: p.upper.map(|v| y.at(v)),
+            cases: p.cases.map_or("–".into(), count_text),
+        })
+        .collect();
+    let line = years
+        .iter()
+        .filter_map(|v| v.y.map(|y| format!("{},{}", v.x, y)))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let year_values: Vec<f64> = chart.years.iter().map(|p| p.year as f64).collect();
+    let x_label_y = bottom + 30.0;
+    let cases_y = x_label_y + 2.0 * AT_RISK_ROW;
+    YearChartView {
+        frame: Frame {
+            height: r(cases_y + 8.0),
+            title: chart.title.clone(),
+            left: LEFT,
+            right: WIDTH - RIGHT,
+            top: r(top),
+            bottom: r(bottom),
+            x_ticks: ticks(&year_values, x, |v| fixed(v, 0)),
+            y_ticks: ticks(&multiples(0.0, 1.0, 0.25), y, |v| percent_tick(v, 0)),
+            x_label: "Calendar year of the index procedure".into(),
+            x_label_y: r(x_label_y),
+            y_label: chart.y_label.clone(),
+            y_label_mid: r((top + bottom) / 2.0),
+            legend,
+        },
+        years,
+        line,
+        cases_y: r(cases_y),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -820,6 +904,41 @@ mod tests {
         assert_eq!(t[0].label, "0");
         assert_eq!(t[1].label, "");
         assert_eq!(t[2].label, "500");
+    }
+
+    #[test]
+    fn a_year_chart_places_each_year_and_its_cases() {
+        use crate::document::YearPoint;
+        let point = |year, cases, estimate| YearPoint {
+            year,
+            cases: Some(pdva_outcomes::Count::Exact(cases)),
+            estimate,
+            lower: estimate.map(|e: f64| e - 0.1),
+            upper: estimate.map(|e: f64| e + 0.1),
+        };
+        let view = year_view(&YearChart {
+            title: "AFS by year".into(),
+            y_label: "6-month AFS".into(),
+            years: vec![
+                point(2023, 12, Some(0.5)),
+                point(2024, 30, None),
+                point(2025, 7, Some(1.0)),
+            ],
+        });
+        assert_eq!(view.years.len(), 3);
+        assert!(view.years[0].x < view.years[1].x && view.years[1].x < view.years[2].x);
+        assert_eq!(view.years[1].y, None);
+        assert_eq!(view.years[2].y, Some(view.frame.top));
+        assert_eq!(view.years[0].cases, "12");
+        // The line joins only the years with an estimate.
+        assert_eq!(view.line.split(' ').count(), 2);
+        let svg = svg(&Chart::ByYear(YearChart {
+            title: "AFS by year".into(),
+            y_label: "6-month AFS".into(),
+            years: vec![point(2025, 7, Some(0.8))],
+        }))
+        .unwrap();
+        assert!(svg.contains(">2025<") && svg.contains(">7<"), "{svg}");
     }
 
     #[test]

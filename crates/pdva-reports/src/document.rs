@@ -477,6 +477,8 @@ pub enum Chart {
     Funnel(FunnelChart),
     /// A learning-curve CUSUM.
     Cusum(CusumChart),
+    /// An outcome by calendar year of procedure, with each year's cases.
+    ByYear(YearChart),
 }
 
 /// Step curves over days since the index procedure.
@@ -586,6 +588,33 @@ pub struct CusumPoint {
     pub value: f64,
     /// Whether the CUSUM signalled at this case.
     pub signal: bool,
+}
+
+/// An outcome by calendar year of procedure: each year's estimate with
+/// its 95% interval, and under the axis the year's index procedures.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct YearChart {
+    /// The chart's title.
+    pub title: String,
+    /// The y axis: the outcome, a proportion.
+    pub y_label: String,
+    /// The years, oldest first.
+    pub years: Vec<YearPoint>,
+}
+
+/// One calendar year on a [`YearChart`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct YearPoint {
+    /// The calendar year.
+    pub year: i32,
+    /// Index procedures of the year (none when the year has no figures).
+    pub cases: Option<Count>,
+    /// The outcome's estimate, if any.
+    pub estimate: Option<f64>,
+    /// Lower 95% limit.
+    pub lower: Option<f64>,
+    /// Upper 95% limit.
+    pub upper: Option<f64>,
 }
 
 /// Compliance findings (governance review).

@@ -117,6 +117,7 @@ pub fn filter(period: Period, site: Option<String>, operator: Option<String>) ->
         operator,
         from: period.from,
         to: period.to,
+        ..Default::default()
     }
 }
 

@@ -23,10 +23,11 @@ use pdva_store::Store;
 use crate::casemix::{self, Tally, Topic};
 use crate::compliance::{self, Compliance};
 use crate::document::{
-    Block, Cell, Chart, CusumChart, CusumPoint, FilterShown, FunnelChart, Report, ReportKind,
-    Section, Stamp, Table, count_text, fixed, percent, percent_text,
+    Block, Cell, Chart, FilterShown, FunnelChart, Report, ReportKind, Section, Stamp, Table,
+    count_text, percent, percent_text,
 };
 use crate::gather::{self, Generation, Period};
+use crate::sections::indicator_label;
 use crate::{ReportsError, Result, appraisal, sections};
 
 /// Records listed under each compliance finding in the paper (the web's
@@ -174,10 +175,16 @@ pub fn build(input: &GovernanceInput<'_>) -> Report {
     let r = input.site_report;
     let mut sections = outcome_sections(input);
     sections.push(operators_section(r));
-    sections.push(learning_curves_section(r));
+    sections.push(sections::learning_curves(
+        r,
+        "Learning curves of the site's operators (CUSUM)",
+        sections::CusumCharts::Every,
+    ));
     sections.push(compliance_section(input.compliance));
     sections.push(monitoring_section(input));
-    sections.push(trends_section(input.by_year));
+    let by_year: Vec<sections::YearOutcomes<'_>> =
+        input.by_year.iter().map(|(y, r)| (*y, Ok(r))).collect();
+    sections.push(sections::trends(&by_year, "the site's"));
     sections.push(serious_events_section(input));
     Report {
         kind: ReportKind::GovernanceReview,
@@ -314,75 +321,6 @@ fn outcome_sections(input: &GovernanceInput<'_>) -> Vec<Section> {
     out
 }
 
-/// The learning-curve CUSUMs of the site's operators (DOMAIN.md 6.5),
-/// named: one chart per operator and indicator.
-fn learning_curves_section(r: &OutcomesReport) -> Section {
-    let mut s = Section::new(
-        "learning_curves",
-        "Learning curves of the site's operators (CUSUM)",
-    );
-    s.serves = Some("IPG773 1.3, 3.7; DOMAIN.md 6.5".into());
-    let lc = &r.monitoring.learning_curves;
-    let h = fixed(lc.threshold, 2);
-    for chart in &lc.charts {
-        s.reading.push(if chart.signals == 0 {
-            format!(
-                "{}, {}: no signal over {} cases (threshold h = {h}).",
-                chart.label,
-                indicator_label(&chart.indicator),
-                chart.cases
-            )
-        } else {
-            format!(
-                "{}, {}: {} signal{} over {} cases, at case{} {} (threshold h = {h}).",
-                chart.label,
-                indicator_label(&chart.indicator),
-                chart.signals,
-                if chart.signals == 1 { "" } else { "s" },
-                chart.cases,
-                if chart.signal_at_cases.len() == 1 {
-                    ""
-                } else {
-                    "s"
-                },
-                chart
-                    .signal_at_cases
-                    .iter()
-                    .map(u64::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            )
-        });
-        s.blocks.push(Block::Chart(Chart::Cusum(CusumChart {
-            title: format!(
-                "{}, {}: expected failure probability {}",
-                chart.label,
-                indicator_label(&chart.indicator),
-                percent(chart.expected_probability)
-            ),
-            threshold: lc.threshold,
-            points: chart
-                .points
-                .iter()
-                .enumerate()
-                .map(|(i, p)| CusumPoint {
-                    case: i as u64 + 1,
-                    value: p.x,
-                    signal: p.signal,
-                })
-                .collect(),
-        })));
-    }
-    if lc.charts.is_empty() {
-        s.reading
-            .push("No learning curve: no index procedures in the period.".into());
-    }
-    s.blocks.push(Block::Paragraph {
-        text: lc.method.clone(),
-    });
-    s
-}
-
 /// The operator comparison of the site's report, if any.
 fn operator_strata(r: &OutcomesReport) -> &[Stratum] {
     r.comparisons
@@ -493,17 +431,6 @@ fn funnel_status(u: &FunnelUnit) -> &'static str {
         "alert (outside 95%)"
     } else {
         "within limits"
-    }
-}
-
-/// The indicator of a funnel, in words.
-fn indicator_label(indicator: &str) -> &str {
-    match indicator {
-        "amputation_free_survival_6_months" => "6-month amputation-free survival",
-        "male_or_death_30_day" => "30-day MALE or death",
-        "unplanned_reintervention_1_year" => "1-year unplanned reintervention",
-        "technical_failure" => "technical failure",
-        other => other,
     }
 }
 
@@ -652,70 +579,6 @@ pub fn site_funnel_chart(funnel: &Funnel, site_code: &str) -> Option<FunnelChart
             .expect("finite")
     });
     Some(chart)
-}
-
-/// Trends by calendar year of procedure: cases, technical success, 6-month
-/// AFS and follow-up completeness, each year from its own report.
-fn trends_section(by_year: &[(i32, OutcomesReport)]) -> Section {
-    let mut s = Section::new("trends", "Trends by year of procedure");
-    s.serves = Some("NICE IPG773 1.3".into());
-    let mut rows = Vec::new();
-    for (year, r) in by_year {
-        let afs = estimate_at(&r.amputation_free_survival, SIX_MONTHS);
-        let c = &r.follow_up_completeness.overall;
-        rows.push(vec![
-            Cell::text(year.to_string()),
-            Cell::count(r.cohort.index_procedures),
-            proportion_cell(&r.technical_success),
-            Cell::percent_ci(
-                afs.map(|e| e.survival),
-                afs.and_then(|e| e.ci_lower),
-                afs.and_then(|e| e.ci_upper),
-            ),
-            afs.map_or(Cell::text(crate::document::NOT_AVAILABLE), |e| {
-                Cell::exact(e.at_risk)
-            }),
-            proportion_cell(c),
-            Cell::text(format!("{}/{}", count_text(c.k), count_text(c.n))),
-        ]);
-        s.reading.push(format!(
-            "{year}: {} index procedures; technical success {}; 6-month AFS {}; follow-up completeness {}.",
-            count_text(r.cohort.index_procedures),
-            r.technical_success
-                .estimate
-                .map_or("not assessed".into(), percent),
-            // A curve read where no limb is left at risk rests on the few
-            // limbs followed that long: say how many.
-            afs.map_or("not estimable".into(), |e| format!(
-                "{} ({} limb{} at risk on day 182)",
-                percent(e.survival),
-                e.at_risk,
-                if e.at_risk == 1 { "" } else { "s" }
-            )),
-            c.estimate.map_or("no window closed yet".into(), percent),
-        ));
-    }
-    if by_year.is_empty() {
-        s.reading.push("No index procedures in the period.".into());
-    }
-    s.blocks.push(Block::Table(Table {
-        caption: "By calendar year of the index procedure".into(),
-        columns: vec![
-            "Year".into(),
-            "Index procedures".into(),
-            "Technical success (95% CI)".into(),
-            "6-month AFS (95% CI)".into(),
-            "At risk at 6 months".into(),
-            "Follow-up completeness (95% CI)".into(),
-            "Visits / windows closed".into(),
-        ],
-        rows,
-        note: Some(
-            "Each year is the outcomes report of the site's index procedures of that year (within the period). Follow-up completeness: timepoints with a visit ÷ timepoints whose window closed while the patient was alive (DOMAIN.md section 5); below 80% is flagged."
-                .into(),
-        ),
-    }));
-    s
 }
 
 /// One serious adverse event or death within 30 days of an index procedure.

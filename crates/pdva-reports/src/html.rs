@@ -33,6 +33,27 @@ pub fn render(report: &Report) -> crate::Result<String> {
         .map_err(|e| crate::ReportsError::Render(e.to_string()))
 }
 
+/// The sections alone, as HTML to place in another page (the web's
+/// dashboard): each a `<section class="keep">` with its heading, reading,
+/// tables and charts, laid out exactly as in [`render`]'s document.
+pub fn sections(sections: &[Section]) -> crate::Result<String> {
+    let fragment = Sections {
+        sections: sections
+            .iter()
+            .map(SectionView::of)
+            .collect::<crate::Result<_>>()?,
+    };
+    fragment
+        .render()
+        .map_err(|e| crate::ReportsError::Render(e.to_string()))
+}
+
+#[derive(Template)]
+#[template(path = "sections.html")]
+struct Sections<'a> {
+    sections: Vec<SectionView<'a>>,
+}
+
 #[derive(Template)]
 #[template(path = "report.html")]
 struct Page<'a> {

@@ -788,3 +788,342 @@ pub fn benchmarks(report: &OutcomesReport) -> Section {
     }));
     section
 }
+
+/// The day 6-month estimates are read at (DOMAIN.md section 7).
+const SIX_MONTHS: f64 = 182.0;
+
+/// The 6-month amputation-free survival of a stratum, if estimated.
+fn stratum_afs_6_months(s: &pdva_outcomes::Stratum) -> Option<&pdva_outcomes::SurvivalEstimate> {
+    s.endpoints
+        .iter()
+        .find(|e| e.endpoint == "amputation_free_survival")
+        .and_then(|e| e.estimates.iter().find(|x| x.t_days == SIX_MONTHS))
+}
+
+/// The engine's comparisons of `variables` (each with its label): per
+/// stratum the index procedures, technical success, 30-day mortality and
+/// 6-month amputation-free survival, with the log-rank test of
+/// amputation-free survival across the strata.
+pub fn comparisons(report: &OutcomesReport, variables: &[&str]) -> Section {
+    let mut section = Section::new(
+        "comparisons",
+        "Outcomes compared by patient group and technique",
+    );
+    section.serves = Some("IPG773 1.3, 1.4; DOMAIN.md section 8".into());
+    for variable in variables {
+        let Some(c) = comparison(report, variable) else {
+            continue;
+        };
+        let logrank = c
+            .logrank_tests
+            .iter()
+            .find(|t| t.endpoint == "amputation_free_survival");
+        let p = logrank.and_then(|t| t.p_value);
+        section.reading.push(match p {
+            Some(p) => format!(
+                "{}: amputation-free survival differs across the groups with log-rank p = {} ({} degrees of freedom).",
+                c.label,
+                crate::document::fixed(p, 3),
+                logrank.and_then(|t| t.degrees_of_freedom).unwrap_or(0)
+            ),
+            None => format!(
+                "{}: no log-rank test (fewer than two groups with index procedures).",
+                c.label
+            ),
+        });
+        let rows = c
+            .strata
+            .iter()
+            .map(|s| {
+                let afs = stratum_afs_6_months(s);
+                vec![
+                    Cell::text(s.label.clone()),
+                    Cell::count(s.n),
+                    Cell::percent_ci(
+                        s.technical_success.estimate,
+                        s.technical_success.ci_lower,
+                        s.technical_success.ci_upper,
+                    ),
+                    Cell::percent_ci(
+                        s.mortality_30_day.estimate,
+                        s.mortality_30_day.ci_lower,
+                        s.mortality_30_day.ci_upper,
+                    ),
+                    Cell::percent_ci(
+                        afs.map(|e| e.survival),
+                        afs.and_then(|e| e.ci_lower),
+                        afs.and_then(|e| e.ci_upper),
+                    ),
+                    afs.map_or(Cell::text(crate::document::NOT_AVAILABLE), |e| {
+                        Cell::exact(e.at_risk)
+                    }),
+                ]
+            })
+            .collect();
+        section.blocks.push(Block::Table(Table {
+            caption: format!("By {}", c.label.to_lowercase()),
+            columns: vec![
+                c.label.clone(),
+                "Index procedures".into(),
+                "Technical success (95% CI)".into(),
+                "30-day mortality (95% CI)".into(),
+                "6-month AFS (95% CI)".into(),
+                "At risk at 6 months".into(),
+            ],
+            rows,
+            note: Some(match p {
+                Some(p) => format!(
+                    "Log-rank test of amputation-free survival across the groups: p = {}.",
+                    crate::document::fixed(p, 3)
+                ),
+                None => "No log-rank test: fewer than two groups with index procedures.".into(),
+            }),
+        }));
+    }
+    if section.blocks.is_empty() {
+        section
+            .reading
+            .push("No comparison: no index procedures.".into());
+    }
+    section
+}
+
+/// One learning-curve indicator in words.
+pub fn indicator_label(indicator: &str) -> &str {
+    match indicator {
+        "amputation_free_survival_6_months" => "6-month amputation-free survival",
+        "male_or_death_30_day" => "30-day MALE or death",
+        "unplanned_reintervention_1_year" => "1-year unplanned reintervention",
+        "technical_failure" => "technical failure",
+        other => other,
+    }
+}
+
+/// Which learning-curve CUSUMs a section draws.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CusumCharts {
+    /// Every operator's chart, each with its reading (a site's paper).
+    Every,
+    /// A table of every curve, and charts only of the curves that
+    /// signalled (a page of many operators, such as the whole registry's).
+    Signalled,
+}
+
+/// The learning-curve CUSUMs of the report's operators (DOMAIN.md 6.5),
+/// named as the report names them.
+pub fn learning_curves(r: &OutcomesReport, title: &str, charts: CusumCharts) -> Section {
+    let mut s = Section::new("learning_curves", title);
+    s.serves = Some("IPG773 1.3, 3.7; DOMAIN.md 6.5".into());
+    let lc = &r.monitoring.learning_curves;
+    let h = crate::document::fixed(lc.threshold, 2);
+    if charts == CusumCharts::Signalled && !lc.charts.is_empty() {
+        let signalled = lc.charts.iter().filter(|c| c.signals > 0).count();
+        s.reading.push(format!(
+            "{} learning curve{} (operator and indicator); {signalled} signalled (threshold h = {h}). Charts are drawn for the curves that signalled; every curve is in the table.",
+            lc.charts.len(),
+            if lc.charts.len() == 1 { "" } else { "s" },
+        ));
+        s.blocks.push(Block::Table(Table {
+            caption: "Every learning curve".into(),
+            columns: vec![
+                "Operator".into(),
+                "Indicator".into(),
+                "Cases".into(),
+                "Expected failure probability".into(),
+                "Signals".into(),
+                "At cases".into(),
+            ],
+            rows: lc
+                .charts
+                .iter()
+                .map(|c| {
+                    vec![
+                        Cell::text(c.label.clone()),
+                        Cell::text(indicator_label(&c.indicator)),
+                        Cell::exact(c.cases),
+                        Cell::percent(Some(c.expected_probability)),
+                        Cell::exact(c.signals),
+                        Cell::text(
+                            c.signal_at_cases
+                                .iter()
+                                .map(u64::to_string)
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                        ),
+                    ]
+                })
+                .collect(),
+            note: None,
+        }));
+    }
+    for chart in &lc.charts {
+        if charts == CusumCharts::Signalled && chart.signals == 0 {
+            continue;
+        }
+        s.reading.push(if chart.signals == 0 {
+            format!(
+                "{}, {}: no signal over {} cases (threshold h = {h}).",
+                chart.label,
+                indicator_label(&chart.indicator),
+                chart.cases
+            )
+        } else {
+            format!(
+                "{}, {}: {} signal{} over {} cases, at case{} {} (threshold h = {h}).",
+                chart.label,
+                indicator_label(&chart.indicator),
+                chart.signals,
+                if chart.signals == 1 { "" } else { "s" },
+                chart.cases,
+                if chart.signal_at_cases.len() == 1 {
+                    ""
+                } else {
+                    "s"
+                },
+                chart
+                    .signal_at_cases
+                    .iter()
+                    .map(u64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            )
+        });
+        s.blocks
+            .push(Block::Chart(Chart::Cusum(crate::document::CusumChart {
+                title: format!(
+                    "{}, {}: expected failure probability {}",
+                    chart.label,
+                    indicator_label(&chart.indicator),
+                    crate::document::percent(chart.expected_probability)
+                ),
+                threshold: lc.threshold,
+                points: chart
+                    .points
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| crate::document::CusumPoint {
+                        case: i as u64 + 1,
+                        value: p.x,
+                        signal: p.signal,
+                    })
+                    .collect(),
+            })));
+    }
+    if lc.charts.is_empty() {
+        s.reading
+            .push("No learning curve: no index procedures in the period.".into());
+    }
+    s.blocks.push(Block::Paragraph {
+        text: lc.method.clone(),
+    });
+    s
+}
+
+/// One calendar year of procedure: its outcomes report, or why it has
+/// none (a research cohort under the minimum, DOMAIN.md section 11).
+pub type YearOutcomes<'a> = (i32, std::result::Result<&'a OutcomesReport, &'a str>);
+
+/// Trends by calendar year of procedure: cases, technical success, 6-month
+/// AFS and follow-up completeness, each year from its own report. `whose`
+/// names the cohort in the note ("the site's", "these sites'").
+pub fn trends(by_year: &[YearOutcomes<'_>], whose: &str) -> Section {
+    use crate::document::percent;
+    let mut s = Section::new("trends", "Trends by year of procedure");
+    s.serves = Some("NICE IPG773 1.3".into());
+    let mut rows = Vec::new();
+    let mut points = Vec::new();
+    for (year, r) in by_year {
+        let r = match r {
+            Ok(r) => r,
+            Err(why) => {
+                points.push(crate::document::YearPoint {
+                    year: *year,
+                    cases: None,
+                    estimate: None,
+                    lower: None,
+                    upper: None,
+                });
+                let mut row = vec![Cell::text(year.to_string())];
+                row.extend((0..6).map(|_| Cell::text(crate::document::NOT_AVAILABLE)));
+                rows.push(row);
+                s.reading.push(format!("{year}: no figures: {why}"));
+                continue;
+            }
+        };
+        let afs = r
+            .amputation_free_survival
+            .estimates
+            .iter()
+            .find(|e| e.t_days == SIX_MONTHS);
+        let c = &r.follow_up_completeness.overall;
+        points.push(crate::document::YearPoint {
+            year: *year,
+            cases: Some(r.cohort.index_procedures),
+            estimate: afs.map(|e| e.survival),
+            lower: afs.and_then(|e| e.ci_lower),
+            upper: afs.and_then(|e| e.ci_upper),
+        });
+        rows.push(vec![
+            Cell::text(year.to_string()),
+            Cell::count(r.cohort.index_procedures),
+            Cell::percent_ci(
+                r.technical_success.estimate,
+                r.technical_success.ci_lower,
+                r.technical_success.ci_upper,
+            ),
+            Cell::percent_ci(
+                afs.map(|e| e.survival),
+                afs.and_then(|e| e.ci_lower),
+                afs.and_then(|e| e.ci_upper),
+            ),
+            afs.map_or(Cell::text(crate::document::NOT_AVAILABLE), |e| {
+                Cell::exact(e.at_risk)
+            }),
+            Cell::percent_ci(c.estimate, c.ci_lower, c.ci_upper),
+            Cell::text(format!("{}/{}", count_text(c.k), count_text(c.n))),
+        ]);
+        s.reading.push(format!(
+            "{year}: {} index procedures; technical success {}; 6-month AFS {}; follow-up completeness {}.",
+            count_text(r.cohort.index_procedures),
+            r.technical_success
+                .estimate
+                .map_or("not assessed".into(), percent),
+            // A curve read where no limb is left at risk rests on the few
+            // limbs followed that long: say how many.
+            afs.map_or("not estimable".into(), |e| format!(
+                "{} ({} limb{} at risk on day 182)",
+                percent(e.survival),
+                e.at_risk,
+                if e.at_risk == 1 { "" } else { "s" }
+            )),
+            c.estimate.map_or("no window closed yet".into(), percent),
+        ));
+    }
+    if by_year.is_empty() {
+        s.reading.push("No index procedures in the period.".into());
+    } else {
+        s.blocks
+            .push(Block::Chart(Chart::ByYear(crate::document::YearChart {
+                title: "6-month amputation-free survival by year of procedure".into(),
+                y_label: "6-month AFS".into(),
+                years: points,
+            })));
+    }
+    s.blocks.push(Block::Table(Table {
+        caption: "By calendar year of the index procedure".into(),
+        columns: vec![
+            "Year".into(),
+            "Index procedures".into(),
+            "Technical success (95% CI)".into(),
+            "6-month AFS (95% CI)".into(),
+            "At risk at 6 months".into(),
+            "Follow-up completeness (95% CI)".into(),
+            "Visits / windows closed".into(),
+        ],
+        rows,
+        note: Some(format!(
+            "Each year is the outcomes report of {whose} index procedures of that year (within the period). Follow-up completeness: timepoints with a visit ÷ timepoints whose window closed while the patient was alive (DOMAIN.md section 5); below 80% is flagged."
+        )),
+    }));
+    s
+}

@@ -98,6 +98,10 @@ fn every_chart_is_a_self_contained_svg_with_escaped_labels() {
                         }
                     }
                     Chart::Cusum(c) => c.title = sample::AWKWARD.into(),
+                    Chart::ByYear(y) => {
+                        y.title = sample::AWKWARD.into();
+                        y.y_label = sample::AWKWARD.into();
+                    }
                 }
                 let svg = chart::svg(c).expect("the chart draws");
                 assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));

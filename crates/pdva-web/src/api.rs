@@ -24,11 +24,18 @@ pub(crate) struct OutcomesQuery {
     from: Option<String>,
     /// Last procedure date (YYYY-MM-DD).
     to: Option<String>,
+    /// A device system, as recorded (case does not matter).
+    device: Option<String>,
     /// The report date (YYYY-MM-DD; today unless given).
     as_of: Option<String>,
 }
 
-fn date(field: &'static str, value: Option<String>) -> Result<Option<NaiveDate>, WebError> {
+/// A date of the query (`YYYY-MM-DD`), or none when empty; anything else
+/// is answered 422 naming the field, the value and the rule.
+pub(crate) fn date(
+    field: &'static str,
+    value: Option<String>,
+) -> Result<Option<NaiveDate>, WebError> {
     match value.as_deref().map(str::trim) {
         None | Some("") => Ok(None),
         Some(v) => v.parse().map(Some).map_err(|_| {
@@ -39,7 +46,7 @@ fn date(field: &'static str, value: Option<String>) -> Result<Option<NaiveDate>,
     }
 }
 
-/// `GET /api/v1/outcomes?site=&operator=&from=&to=&as_of=`: the outcomes
+/// `GET /api/v1/outcomes?site=&operator=&device=&from=&to=&as_of=`: the outcomes
 /// report (the same document as `pdva report outcomes --format json`), in
 /// the caller's role's form: for a researcher the research form (as of
 /// today, dates snapped to quarters, disclosure-controlled; `--research` on
@@ -66,10 +73,20 @@ pub(crate) async fn outcomes(
         operator: q.operator.filter(|s| !s.trim().is_empty()),
         from: date("from", q.from)?,
         to: date("to", q.to)?,
+        device: q.device.filter(|s| !s.trim().is_empty()),
+        ..Default::default()
     };
     let today = chrono::Local::now().date_naive();
     let as_of = date("as_of", q.as_of)?.unwrap_or(today);
-    let kept = crate::outcomes::report(&state, &caller, filter, as_of, today).await?;
+    let kept = crate::outcomes::report(
+        &state,
+        &caller,
+        filter,
+        as_of,
+        today,
+        crate::outcomes::Trends::Without,
+    )
+    .await?;
     let mut report = kept.report.clone();
     crate::outcomes::FunnelNames::of(&state, &caller)
         .await?

@@ -47,6 +47,10 @@ pub enum Scope {
     Patient,
     /// The `site` of the query string; users who do not see every site must name one of theirs.
     SiteQuery,
+    /// The `site` of the query string, checked as for `SiteQuery`; without
+    /// one, the route shows what the user sees (all of their own sites
+    /// together, or every site).
+    SiteQueryOrOwn,
     /// The home site of the patient whose keyed pseudonym is the
     /// `{pseudonym}` of the path; only patients of the research population.
     Pseudonym,
@@ -178,6 +182,15 @@ pub const OUTCOMES: Permission = Permission {
     roles: &[Clinician, GovernanceLead, Researcher, Admin],
     signed_in: true,
     scope: Scope::SiteQuery,
+    serves: Serves::ByRole,
+    logged: Some(AccessAction::Report),
+};
+/// The outcomes dashboard: of a site named, or of all the user's sites.
+pub const DASHBOARD: Permission = Permission {
+    name: "dashboard",
+    roles: &[Clinician, GovernanceLead, Researcher, Admin],
+    signed_in: true,
+    scope: Scope::SiteQueryOrOwn,
     serves: Serves::ByRole,
     logged: Some(AccessAction::Report),
 };
@@ -481,7 +494,7 @@ pub const ROUTES: &[RouteRule] = &[
     r("POST", "/account/tokens/{token_id}/revoke", SIGNED_IN),
     r("GET", "/account/password", SIGNED_IN),
     r("POST", "/account/password", SIGNED_IN),
-    r("GET", "/dashboard", OUTCOMES),
+    r("GET", "/dashboard", DASHBOARD),
     r("GET", "/reports", REPORTS),
     r("GET", "/reports/appraisal", APPRAISAL_REPORT),
     r("GET", "/reports/governance", GOVERNANCE_REPORT),
@@ -998,7 +1011,7 @@ async fn check(
                     patient: file.patient,
                 });
             }
-            Scope::SiteQuery => {
+            Scope::SiteQuery | Scope::SiteQueryOrOwn => {
                 let site = parts.uri.query().and_then(|q| {
                     auth::form_value(q.as_bytes(), "site").filter(|s| !s.trim().is_empty())
                 });
@@ -1011,7 +1024,8 @@ async fn check(
                         caller.site = Some(site);
                     }
                     None if user.role == Role::Admin
-                        || user.sites == pdva_store::SiteAccess::All => {}
+                        || user.sites == pdva_store::SiteAccess::All
+                        || permission.scope == Scope::SiteQueryOrOwn => {}
                     None => {
                         return Err(Refusal::Forbidden("Name one of your sites: ?site=CODE."));
                     }

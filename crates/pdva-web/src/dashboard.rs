@@ -1,23 +1,31 @@
-//! The outcome dashboard of a site or of every site the user sees: counts,
-//! Kaplan–Meier curves with their 95% band and numbers at risk,
-//! cumulative incidence of major amputation, 30-day adverse events,
-//! reintervention rates and the published benchmarks beside the local
-//! figures. Every number comes from the outcomes engine (`pdva-outcomes`);
-//! this module only lays them out. Charts are SVG drawn by the template
-//! from coordinates computed here, in black and grey so that they print.
+//! The outcome dashboard, laid out for a committee: the whole outcomes
+//! report of a site, of all the user's sites or of the registry, for a
+//! period, an operator and a device system (the filters of
+//! `/api/v1/outcomes`, with the same authorisation and disclosure control).
+//!
+//! Every number comes from the outcomes engine (`pdva-outcomes`): the
+//! sections the printed reports share (cases, technical success, 30-day
+//! outcomes, survival and cumulative incidence with numbers at risk,
+//! reinterventions, quality of life, anticoagulation, completeness,
+//! comparisons, learning curves, benchmarks, trends by year) are laid out by
+//! `pdva_reports::sections` and printed by `pdva_reports::html`, exactly as
+//! in the governance review; the funnel plots, which name units as the
+//! caller may see them, are drawn here from coordinates computed in Rust.
+//! Everything is in black and grey so that it prints.
 
 use std::sync::Arc;
 
 use askama::Template;
 use axum::Extension;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::response::Html;
-use pdva_outcomes::{
-    CompetingRiskEndpoint, Filter, Funnel, OutcomesReport, ProportionEndpoint, SurvivalEndpoint,
-};
+use pdva_domain::values::SiteCode;
+use pdva_outcomes::{Filter, Funnel, OutcomesReport, ProportionEndpoint};
+use pdva_reports::sections;
+use serde::Deserialize;
 
 use crate::authz::Caller;
-use crate::outcomes::FunnelNames;
+use crate::outcomes::{FunnelNames, KeptReport, Trends};
 use crate::patients::{Nav, today};
 use crate::{AppState, WebError};
 
@@ -27,34 +35,139 @@ const LEFT: f64 = 56.0;
 const RIGHT: f64 = 16.0;
 const TOP: f64 = 12.0;
 const BOTTOM: f64 = 36.0;
-/// The curves are drawn to five years at most.
-const LONGEST_DAYS: f64 = 5.0 * 365.0;
+
+/// The query of `/dashboard`: the API's filters (empty values mean none).
+/// Its `site` is read and checked by the guard (`Scope::SiteQueryOrOwn`),
+/// which hands it over as `Caller::site`.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct DashboardQuery {
+    /// An operator: clinician record id (or exact name).
+    #[serde(default)]
+    operator: Option<String>,
+    /// A device system, as recorded.
+    #[serde(default)]
+    device: Option<String>,
+    /// First procedure date (YYYY-MM-DD).
+    #[serde(default)]
+    from: Option<String>,
+    /// Last procedure date (YYYY-MM-DD).
+    #[serde(default)]
+    to: Option<String>,
+}
+
+/// Whose outcomes the dashboard shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum View {
+    /// One site.
+    Site(SiteCode),
+    /// All the user's sites together (a user of several).
+    Sites(Vec<SiteCode>),
+    /// The whole registry (administrators and users of every site).
+    Registry,
+}
+
+impl View {
+    /// The view of the request: the site the guard checked, else the
+    /// user's only site, else all of theirs, else the registry.
+    fn of(caller: &Caller) -> Result<Self, WebError> {
+        if let Some(site) = &caller.site {
+            return Ok(View::Site(site.clone()));
+        }
+        Ok(match crate::patients::visible_sites(caller.user()) {
+            None => View::Registry,
+            // A user granted no site sees no one's outcomes.
+            Some(sites) if sites.is_empty() => return Err(WebError::NotFound),
+            Some(sites) if sites.len() == 1 => View::Site(sites[0].clone()),
+            Some(sites) => View::Sites(sites),
+        })
+    }
+
+    /// The view in words, for the heading and the title.
+    fn scope(&self) -> String {
+        match self {
+            View::Site(s) => format!("site {s}"),
+            View::Sites(sites) => format!(
+                "all my sites ({})",
+                sites
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            View::Registry => "all sites".into(),
+        }
+    }
+}
+
+/// The filters as the caller gave them, checked for form: dates must be
+/// dates. The names are checked by the engine and [`crate::outcomes`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Chosen {
+    operator: String,
+    device: String,
+    from: String,
+    to: String,
+}
+
+impl Chosen {
+    fn of(q: &DashboardQuery) -> Self {
+        let text = |v: &Option<String>| v.as_deref().unwrap_or("").trim().to_owned();
+        Chosen {
+            operator: text(&q.operator),
+            device: text(&q.device),
+            from: text(&q.from),
+            to: text(&q.to),
+        }
+    }
+
+    /// The engine's filter of `view` with these choices, without the
+    /// device system (`with_device` false) or with it.
+    fn filter(&self, view: &View, with_device: bool) -> Result<Filter, WebError> {
+        let some = |v: &str| (!v.is_empty()).then(|| v.to_owned());
+        let (site, sites) = match view {
+            View::Site(s) => (Some(s.to_string()), Vec::new()),
+            View::Sites(sites) => (None, sites.iter().map(ToString::to_string).collect()),
+            View::Registry => (None, Vec::new()),
+        };
+        Ok(Filter {
+            site,
+            sites,
+            operator: some(&self.operator),
+            from: crate::api::date("from", some(&self.from))?,
+            to: crate::api::date("to", some(&self.to))?,
+            device: if with_device {
+                some(&self.device)
+            } else {
+                None
+            },
+        })
+    }
+
+    /// The filters in one line, for the page and its print.
+    fn line(&self, operator_name: Option<&str>) -> String {
+        let mut parts = Vec::new();
+        match (self.from.as_str(), self.to.as_str()) {
+            ("", "") => parts.push("index procedures of any date".to_owned()),
+            (f, "") => parts.push(format!("index procedures from {f}")),
+            ("", t) => parts.push(format!("index procedures to {t}")),
+            (f, t) => parts.push(format!("index procedures {f} to {t}")),
+        }
+        if !self.operator.is_empty() {
+            parts.push(format!(
+                "operator {}",
+                operator_name.unwrap_or(self.operator.as_str())
+            ));
+        }
+        if !self.device.is_empty() {
+            parts.push(format!("device system {}", self.device));
+        }
+        parts.join("; ")
+    }
+}
 
 struct Tick {
     at: String,
     label: String,
-}
-
-struct Estimate {
-    label: String,
-    value: String,
-    at_risk: u64,
-}
-
-/// One Kaplan–Meier chart.
-struct Chart {
-    id: &'static str,
-    title: String,
-    event: String,
-    line: String,
-    band: String,
-    x_ticks: Vec<Tick>,
-    y_ticks: Vec<Tick>,
-    /// Numbers at risk under the x axis, at each year.
-    at_risk: Vec<Tick>,
-    estimates: Vec<Estimate>,
-    summary: String,
-    axis_label: String,
 }
 
 fn percent(p: Option<f64>) -> String {
@@ -69,241 +182,6 @@ fn with_ci(p: Option<f64>, lo: Option<f64>, hi: Option<f64>) -> String {
         }
         _ => percent(p),
     }
-}
-
-/// One step of a curve: time, estimate and its 95% limits.
-struct Step {
-    t_days: f64,
-    value: f64,
-    lower: Option<f64>,
-    upper: Option<f64>,
-    /// At risk just before `t_days`.
-    at_risk: u64,
-    /// Leaving the risk set at `t_days` (events of every kind and censorings).
-    leaving: u64,
-}
-
-/// The number at risk at day `t` (DOMAIN.md section 7: still followed and
-/// event-free at the start of the day, time ≥ `t`): the risk set of the
-/// first step at or after `t`, or, after the last step, what remains of it.
-/// The same number as the estimates' `at_risk` at `t`.
-fn at_risk_at(steps: &[Step], t: f64) -> u64 {
-    match steps.iter().find(|s| s.t_days >= t) {
-        Some(s) => s.at_risk,
-        None => steps
-            .last()
-            .map(|s| s.at_risk.saturating_sub(s.leaving))
-            .unwrap_or(0),
-    }
-}
-
-/// A step curve with its 95% band, from `start` (1 for survival, 0 for
-/// cumulative incidence) at day 0.
-#[allow(clippy::too_many_arguments)]
-fn step_chart(
-    id: &'static str,
-    title: &str,
-    event: String,
-    start: f64,
-    steps: &[Step],
-    estimates: Vec<Estimate>,
-    summary: String,
-    axis_label: &str,
-) -> Chart {
-    let x_max = steps
-        .iter()
-        .map(|r| r.t_days)
-        .fold(365.0_f64, f64::max)
-        .min(LONGEST_DAYS);
-    let plot_w = WIDTH - LEFT - RIGHT;
-    let plot_h = HEIGHT - TOP - BOTTOM;
-    let x = |t: f64| LEFT + t.min(x_max) / x_max * plot_w;
-    let y = |s: f64| TOP + (1.0 - s.clamp(0.0, 1.0)) * plot_h;
-    let point = |t: f64, s: f64| (x(t), y(s));
-    let shown = steps.iter().filter(|r| r.t_days <= x_max);
-    // The step function: flat until each time, then to the new value.
-    let mut line = vec![point(0.0, start)];
-    let mut upper = vec![point(0.0, start)];
-    let mut lower = vec![point(0.0, start)];
-    let (mut s, mut hi, mut lo) = (start, start, start);
-    for r in shown {
-        line.push(point(r.t_days, s));
-        line.push(point(r.t_days, r.value));
-        s = r.value;
-        let (h, l) = (r.upper.unwrap_or(s), r.lower.unwrap_or(s));
-        upper.push(point(r.t_days, hi));
-        upper.push(point(r.t_days, h));
-        lower.push(point(r.t_days, lo));
-        lower.push(point(r.t_days, l));
-        hi = h;
-        lo = l;
-    }
-    line.push(point(x_max, s));
-    upper.push(point(x_max, hi));
-    lower.push(point(x_max, lo));
-    let mut lower = in_pixels(lower);
-    lower.reverse();
-    let band = in_pixels(upper)
-        .into_iter()
-        .chain(lower)
-        .map(svg_point)
-        .collect::<Vec<_>>()
-        .join(" ");
-    let line = in_pixels(line)
-        .into_iter()
-        .map(svg_point)
-        .collect::<Vec<_>>()
-        .join(" ");
-    let mut x_ticks = Vec::new();
-    let mut at_risk = Vec::new();
-    let mut t = 0.0;
-    while t <= x_max + 0.5 {
-        x_ticks.push(Tick {
-            at: format!("{:.1}", x(t)),
-            label: if t == 0.0 {
-                "0".into()
-            } else {
-                format!("{:.0} y", t / 365.0)
-            },
-        });
-        at_risk.push(Tick {
-            at: format!("{:.1}", x(t)),
-            label: at_risk_at(steps, t).to_string(),
-        });
-        t += 365.0;
-    }
-    let y_ticks = [0.0, 0.25, 0.5, 0.75, 1.0]
-        .iter()
-        .map(|v| Tick {
-            at: format!("{:.1}", y(*v)),
-            label: format!("{:.0}%", v * 100.0),
-        })
-        .collect();
-    Chart {
-        at_risk,
-        id,
-        title: title.to_owned(),
-        event,
-        line,
-        band,
-        x_ticks,
-        y_ticks,
-        estimates,
-        summary,
-        axis_label: axis_label.to_owned(),
-    }
-}
-
-/// The points of a step curve as drawn: a registry's curve has a step on
-/// most days, thousands in a chart 570 pixels wide; within each pixel
-/// column only the first and the last point show, so only they are kept
-/// (the curve is drawn exactly as before, in a page a fraction the size).
-fn in_pixels(points: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
-    let column = |x: f64| x.round() as i64;
-    let mut out: Vec<(f64, f64)> = Vec::with_capacity(points.len().min(2400));
-    let mut run_start = 0;
-    for p in points {
-        match out.last() {
-            Some(&last) if column(last.0) == column(p.0) && out.len() - run_start >= 2 => {
-                // Replace the run's last point: keep its first and newest.
-                *out.last_mut().expect("not empty") = p;
-            }
-            Some(&last) if column(last.0) == column(p.0) => out.push(p),
-            _ => {
-                run_start = out.len();
-                out.push(p);
-            }
-        }
-    }
-    out
-}
-
-fn svg_point((x, y): (f64, f64)) -> String {
-    format!("{x:.1},{y:.1}")
-}
-
-/// A Kaplan–Meier chart.
-fn survival_chart(id: &'static str, title: &str, endpoint: &SurvivalEndpoint) -> Chart {
-    let steps: Vec<Step> = endpoint
-        .rows
-        .iter()
-        .map(|r| Step {
-            t_days: r.t_days,
-            value: r.survival,
-            lower: r.ci_lower,
-            upper: r.ci_upper,
-            at_risk: r.at_risk,
-            leaving: r.events + r.censored,
-        })
-        .collect();
-    step_chart(
-        id,
-        title,
-        endpoint.event.clone(),
-        1.0,
-        &steps,
-        endpoint
-            .estimates
-            .iter()
-            .map(|e| Estimate {
-                label: e.label.clone(),
-                value: with_ci(Some(e.survival), e.ci_lower, e.ci_upper),
-                at_risk: e.at_risk,
-            })
-            .collect(),
-        format!(
-            "{} index procedures, {} events, {} censored; median {}",
-            endpoint.n,
-            endpoint.events,
-            endpoint.censored,
-            endpoint
-                .median_days
-                .map(|d| format!("{d:.0} days"))
-                .unwrap_or_else(|| "not reached".into())
-        ),
-        "Estimate",
-    )
-}
-
-/// The Aalen–Johansen chart of a competing-risk endpoint.
-fn incidence_chart(id: &'static str, title: &str, endpoint: &CompetingRiskEndpoint) -> Chart {
-    let steps: Vec<Step> = endpoint
-        .rows
-        .iter()
-        .map(|r| Step {
-            t_days: r.t_days,
-            value: r.cumulative_incidence,
-            lower: r.ci_lower,
-            upper: r.ci_upper,
-            at_risk: r.at_risk,
-            leaving: r.events + r.competing_events + r.censored,
-        })
-        .collect();
-    step_chart(
-        id,
-        title,
-        format!("{}; competing: {}", endpoint.event, endpoint.competing),
-        0.0,
-        &steps,
-        endpoint
-            .estimates
-            .iter()
-            .map(|e| Estimate {
-                label: e.label.clone(),
-                value: with_ci(Some(e.cumulative_incidence), e.ci_lower, e.ci_upper),
-                at_risk: e.at_risk,
-            })
-            .collect(),
-        format!(
-            "{} index procedures, {} events, {} competing events, {} censored. {}",
-            endpoint.n,
-            endpoint.events,
-            endpoint.competing_events,
-            endpoint.censored,
-            endpoint.why_competing_risks
-        ),
-        "Cumulative incidence",
-    )
 }
 
 /// One unit on a funnel plot.
@@ -459,16 +337,25 @@ fn indicator_title(indicator: &str) -> &str {
     }
 }
 
+/// One line of the summary.
 struct Line {
     label: String,
     value: String,
 }
 
-struct BenchmarkRow {
-    benchmark: String,
-    published: String,
-    source: String,
-    local: String,
+/// One choice of a select.
+struct Choice {
+    value: String,
+    label: String,
+    selected: bool,
+}
+
+/// `choices` with the one whose value is `chosen` (ignoring case) selected.
+fn select(mut choices: Vec<Choice>, chosen: &str) -> Vec<Choice> {
+    for c in &mut choices {
+        c.selected = c.value.eq_ignore_ascii_case(chosen);
+    }
+    choices
 }
 
 #[derive(Template)]
@@ -477,7 +364,13 @@ struct DashboardPage<'a> {
     nav: Nav,
     scope: String,
     site: String,
-    sites: Vec<String>,
+    /// The site choices: the user's sites, with "all" first for a user of
+    /// several (value empty).
+    sites: Vec<Choice>,
+    operators: Vec<Choice>,
+    devices: Vec<Choice>,
+    chosen: Chosen,
+    filters: String,
     data_version: &'a str,
     as_of: &'a str,
     /// The research form (DOMAIN.md section 11): say what it counts.
@@ -488,17 +381,17 @@ struct DashboardPage<'a> {
     body: &'a str,
 }
 
-/// Everything of the dashboard that comes from the report alone.
+/// Everything of the dashboard that comes from the report alone, so it is
+/// rendered once per kept report and naming of the funnel units.
 #[derive(Template)]
 #[template(path = "dashboard_body.html")]
 struct DashboardBody {
-    counts: Vec<Line>,
-    charts: Vec<Chart>,
+    summary: Vec<Line>,
+    /// The shared report sections before the funnel plots, as HTML.
+    before: String,
     funnels: Vec<FunnelChart>,
-    adverse_events: Vec<Line>,
-    thirty_day: Vec<Line>,
-    rates: Vec<Line>,
-    benchmarks: Vec<BenchmarkRow>,
+    /// The shared report sections after them (benchmarks, trends).
+    after: String,
     width: f64,
     height: f64,
     left: f64,
@@ -514,209 +407,341 @@ fn status_unknown(p: &ProportionEndpoint) -> String {
         .unwrap_or_default()
 }
 
-/// The dashboard's report-dependent part, with the funnel units named as
-/// `names` allows.
-fn body_of(report: &OutcomesReport, names: &FunnelNames) -> DashboardBody {
+/// `k of n: p% (CI)`, with the limbs of unknown status beside it.
+fn proportion_line(p: &ProportionEndpoint) -> String {
+    format!(
+        "{} of {}: {}{}",
+        p.k,
+        p.n,
+        with_ci(p.estimate, p.ci_lower, p.ci_upper),
+        status_unknown(p)
+    )
+}
+
+/// The key figures a committee reads first.
+fn summary(report: &OutcomesReport) -> Vec<Line> {
     let c = &report.cohort;
-    let mut funnels = report.monitoring.funnels.clone();
-    names.apply(&mut funnels);
-    let ae = &report.adverse_events_30_day;
-    DashboardBody {
-        counts: vec![
-            Line {
-                label: "Patients".into(),
-                value: c.patients.to_string(),
-            },
-            Line {
-                label: "Index procedures".into(),
-                value: c.index_procedures.to_string(),
-            },
-            Line {
-                label: "Patients dependent on dialysis".into(),
-                value: c.dialysis_dependent_patients.to_string(),
-            },
-            Line {
-                label: "Deaths".into(),
-                value: c.deaths.to_string(),
-            },
-            Line {
-                label: "Follow-up ended early".into(),
-                value: c.follow_up_ended.to_string(),
-            },
-            Line {
-                label: "Technical success".into(),
-                value: with_ci(
-                    report.technical_success.estimate,
-                    report.technical_success.ci_lower,
-                    report.technical_success.ci_upper,
-                ),
-            },
-        ],
-        charts: vec![
-            survival_chart(
-                "afs",
-                "Amputation-free survival",
-                &report.amputation_free_survival,
-            ),
-            survival_chart("os", "Overall survival", &report.overall_survival),
-            incidence_chart(
-                "cif",
-                "Cumulative incidence of major amputation (death competing)",
-                &report.cumulative_incidence_major_amputation,
-            ),
-        ],
-        funnels: funnels.iter().filter_map(funnel_chart).collect(),
-        adverse_events: ae
-            .by_kind
-            .iter()
-            .map(|k| Line {
-                label: k.label.clone(),
-                value: format!(
-                    "{} of {}: {}{}",
-                    k.proportion.k,
-                    k.proportion.n,
-                    with_ci(
-                        k.proportion.estimate,
-                        k.proportion.ci_lower,
-                        k.proportion.ci_upper
-                    ),
-                    status_unknown(&k.proportion)
-                ),
-            })
-            .collect(),
-        thirty_day: [
-            ("Death within 30 days", &report.mortality_30_day),
-            (
-                "Major amputation within 30 days",
-                &report.major_amputation_30_day,
-            ),
-        ]
-        .into_iter()
-        .map(|(label, p)| Line {
-            label: label.into(),
-            value: format!(
-                "{} of {}: {}{}",
-                p.k,
-                p.n,
-                with_ci(p.estimate, p.ci_lower, p.ci_upper),
-                status_unknown(p)
-            ),
-        })
-        .collect(),
-        rates: [
-            (
-                "Unplanned reinterventions",
-                &report.unplanned_reintervention_rate,
-            ),
-            (
-                "Planned reinterventions",
-                &report.planned_reintervention_rate,
-            ),
-        ]
-        .into_iter()
-        .map(|(label, r)| Line {
-            label: format!("{label} per 100 patient-years"),
-            value: match (r.rate, r.ci_lower, r.ci_upper) {
+    let line = |label: &str, value: String| Line {
+        label: label.into(),
+        value,
+    };
+    let afs = report
+        .amputation_free_survival
+        .estimates
+        .iter()
+        .find(|e| e.t_days == 182.0);
+    let unplanned = &report.unplanned_reintervention_rate;
+    vec![
+        line("Patients", c.patients.to_string()),
+        line("Index procedures", c.index_procedures.to_string()),
+        line(
+            "Patients dependent on dialysis",
+            c.dialysis_dependent_patients.to_string(),
+        ),
+        line("Deaths", c.deaths.to_string()),
+        line("Follow-up ended early", c.follow_up_ended.to_string()),
+        line(
+            "Technical success",
+            proportion_line(&report.technical_success),
+        ),
+        line(
+            "Death within 30 days",
+            proportion_line(&report.mortality_30_day),
+        ),
+        line(
+            "Major amputation within 30 days",
+            proportion_line(&report.major_amputation_30_day),
+        ),
+        line(
+            "Amputation-free survival at 6 months",
+            afs.map_or("—".into(), |e| {
+                format!(
+                    "{}; {} at risk",
+                    with_ci(Some(e.survival), e.ci_lower, e.ci_upper),
+                    e.at_risk
+                )
+            }),
+        ),
+        line(
+            "Unplanned reinterventions per 100 patient-years",
+            match (unplanned.rate, unplanned.ci_lower, unplanned.ci_upper) {
                 (Some(v), Some(l), Some(h)) => format!(
                     "{v:.1} ({l:.1}–{h:.1}); {} in {:.0} patient-years",
-                    r.events, r.patient_years
+                    unplanned.events, unplanned.patient_years
                 ),
                 (Some(v), _, _) => format!(
                     "{v:.1}; {} in {:.0} patient-years",
-                    r.events, r.patient_years
+                    unplanned.events, unplanned.patient_years
                 ),
                 _ => "—".into(),
             },
-        })
-        .collect(),
-        benchmarks: report
-            .benchmarks
-            .iter()
-            .map(|b| BenchmarkRow {
-                benchmark: format!("{} ({})", b.benchmark, b.time),
-                published: b.figure.clone(),
-                source: b.source.clone(),
-                local: b
-                    .local
-                    .iter()
-                    .map(|l| with_ci(l.estimate, l.ci_lower, l.ci_upper))
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            })
-            .collect(),
+        ),
+    ]
+}
+
+/// Whose index procedures a report counts, for the trends' note.
+fn whose(report: &OutcomesReport) -> &'static str {
+    if report.filters.site.is_some() {
+        "the site's"
+    } else if !report.filters.sites.is_empty() {
+        "these sites'"
+    } else {
+        "the registry's"
+    }
+}
+
+/// The comparisons a dashboard shows: patient groups and technique, then
+/// sites when it shows several and operators.
+const COMPARISONS: [&str; 7] = [
+    "dialysis_dependent",
+    "diabetes",
+    "wifi_clinical_stage",
+    "device_system",
+    "crossover_level",
+    "site",
+    "operator",
+];
+
+/// The shared report sections before and after the funnel plots.
+fn report_sections(
+    report: &OutcomesReport,
+    by_year: Option<&[crate::outcomes::YearReport]>,
+) -> (
+    Vec<pdva_reports::document::Section>,
+    Vec<pdva_reports::document::Section>,
+) {
+    let several_sites = report.follow_up_completeness.by_site.len() > 1;
+    let comparisons: Vec<&str> = COMPARISONS
+        .iter()
+        .copied()
+        .filter(|v| *v != "site" || several_sites)
+        .collect();
+    let before = vec![
+        sections::cases(report, None),
+        sections::technical_success(report),
+        sections::thirty_day(report),
+        sections::survival(report),
+        sections::cumulative_incidence(report),
+        sections::reinterventions(report),
+        sections::quality_of_life(report),
+        sections::anticoagulation(report),
+        sections::completeness(report, several_sites),
+        sections::comparisons(report, &comparisons),
+        sections::learning_curves(
+            report,
+            "Learning curves of the operators (CUSUM)",
+            sections::CusumCharts::Signalled,
+        ),
+    ];
+    let years: Vec<sections::YearOutcomes<'_>> = by_year
+        .unwrap_or_default()
+        .iter()
+        .map(|y| (y.year, y.report.as_ref().map_err(String::as_str)))
+        .collect();
+    let after = vec![
+        sections::benchmarks(report),
+        sections::trends(&years, whose(report)),
+    ];
+    (before, after)
+}
+
+/// The dashboard's report-dependent part, with the funnel units named as
+/// `names` allows.
+fn body_of(kept: &KeptReport, names: &FunnelNames) -> Result<DashboardBody, WebError> {
+    let report = &kept.report;
+    let mut funnels = report.monitoring.funnels.clone();
+    names.apply(&mut funnels);
+    let (before, after) = report_sections(report, kept.by_year.as_deref());
+    Ok(DashboardBody {
+        summary: summary(report),
+        before: pdva_reports::html::sections(&before)?,
+        funnels: funnels.iter().filter_map(funnel_chart).collect(),
+        after: pdva_reports::html::sections(&after)?,
         width: WIDTH,
         height: HEIGHT,
         left: LEFT,
         right_edge: WIDTH - RIGHT,
         bottom_axis: HEIGHT - BOTTOM,
+    })
+}
+
+/// The operators the caller may filter by (those they see named), by name.
+async fn operator_choices(state: &AppState, names: &FunnelNames) -> Result<Vec<Choice>, WebError> {
+    let reference = state.store.reference_data().await?;
+    let mut choices: Vec<Choice> = reference
+        .clinicians
+        .iter()
+        .filter(|(id, _)| names.names_operator(&id.to_string()))
+        .map(|(id, c)| Choice {
+            value: id.to_string(),
+            label: c.display_name.to_string(),
+            selected: false,
+        })
+        .collect();
+    choices.sort_by(|a, b| a.label.cmp(&b.label));
+    Ok(choices)
+}
+
+/// The device systems of a report's index procedures (its strata by
+/// device), by name.
+fn devices_of(report: &OutcomesReport) -> Vec<String> {
+    let mut devices: Vec<String> = sections::comparison(report, "device_system")
+        .map(|c| c.strata.iter().map(|s| s.value.clone()).collect())
+        .unwrap_or_default();
+    devices.sort();
+    devices
+}
+
+/// A research cohort under the minimum is not an error of the page: the
+/// page says why there are no figures.
+fn refused(
+    answer: Result<Arc<KeptReport>, WebError>,
+) -> Result<Result<Arc<KeptReport>, String>, WebError> {
+    match answer {
+        Ok(kept) => Ok(Ok(kept)),
+        Err(WebError::Outcomes(
+            e @ pdva_outcomes::OutcomesError::ResearchCohortTooSmall { .. },
+        )) => Ok(Err(e.to_string())),
+        Err(e) => Err(e),
     }
 }
 
-/// The dashboard of `?site=` (or of every site, for users who see them all).
+/// The site choices of the form.
+async fn site_choices(state: &AppState, caller: &Caller) -> Result<Vec<Choice>, WebError> {
+    let choice = |s: String| Choice {
+        value: s.clone(),
+        label: s,
+        selected: false,
+    };
+    Ok(match crate::patients::visible_sites(caller.user()) {
+        Some(sites) => {
+            let mut choices: Vec<Choice> = sites.iter().map(|s| choice(s.to_string())).collect();
+            if sites.len() > 1 {
+                choices.insert(
+                    0,
+                    Choice {
+                        value: String::new(),
+                        label: "All my sites".into(),
+                        selected: false,
+                    },
+                );
+            }
+            choices
+        }
+        None => std::iter::once(Choice {
+            value: String::new(),
+            label: "All sites (the whole registry)".into(),
+            selected: false,
+        })
+        .chain(
+            state
+                .store
+                .sites()
+                .await?
+                .into_iter()
+                .map(|(_, s)| choice(s.site_code.to_string())),
+        )
+        .collect(),
+    })
+}
+
+/// `GET /dashboard?site=&operator=&device=&from=&to=`: the outcomes of the
+/// site named, or of the user's only site, or of all theirs, for the
+/// filters given. A bad filter is answered 422 with the field, the value
+/// and the rule.
 #[tracing::instrument(skip_all)]
 pub(crate) async fn page(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    Query(q): Query<DashboardQuery>,
 ) -> Result<Html<String>, WebError> {
-    let filter = Filter {
-        site: caller.site.as_ref().map(ToString::to_string),
-        operator: None,
-        from: None,
-        to: None,
-    };
-    let mut refusal = None;
+    let view = View::of(&caller)?;
+    let chosen = Chosen::of(&q);
     let research = caller.audience() == pdva_outcomes::Audience::Research;
-    let kept = match crate::outcomes::report(&state, &caller, filter, today(), today()).await {
-        Ok(kept) => Some(kept),
-        // A research cohort under the minimum is not an error of the page:
-        // the page says why there are no figures.
-        Err(WebError::Outcomes(
-            e @ pdva_outcomes::OutcomesError::ResearchCohortTooSmall { .. },
-        )) => {
-            refusal = Some(e.to_string());
-            None
-        }
-        Err(e) => return Err(e),
+    let names = FunnelNames::of(&state, &caller).await?;
+    let today = today();
+    // The device systems to choose from are those of the view without a
+    // device filter; a device system not among them is refused.
+    let without_device = chosen.filter(&view, false)?;
+    let trends = if chosen.device.is_empty() {
+        Trends::With
+    } else {
+        Trends::Without
     };
-    let body: Arc<str> = match &kept {
-        Some(kept) => {
-            let names = FunnelNames::of(&state, &caller).await?;
-            kept.dashboard_html(&names, |report, names| Ok(body_of(report, names).render()?))?
+    let base = refused(
+        crate::outcomes::report(&state, &caller, without_device, today, today, trends).await,
+    )?;
+    let devices = base
+        .as_ref()
+        .map(|k| devices_of(&k.report))
+        .unwrap_or_default();
+    let shown = match base {
+        Ok(_) if !chosen.device.is_empty() => {
+            if !devices
+                .iter()
+                .any(|d| d.eq_ignore_ascii_case(&chosen.device))
+            {
+                return Err(WebError::Invalid(format!(
+                    "device: \"{}\" is not a device system of the index procedures shown (choose one of: {})",
+                    chosen.device,
+                    if devices.is_empty() {
+                        "none recorded".to_owned()
+                    } else {
+                        devices.join(", ")
+                    }
+                )));
+            }
+            let filter = chosen.filter(&view, true)?;
+            refused(
+                crate::outcomes::report(&state, &caller, filter, today, today, Trends::With).await,
+            )?
         }
-        None => "".into(),
+        other => other,
     };
-    let as_of = today().to_string();
-    let (data_version, as_of) = match &kept {
-        Some(kept) => (
+    let (body, refusal): (Arc<str>, Option<String>) = match &shown {
+        Ok(kept) => (
+            kept.dashboard_html(&names, |_, names| Ok(body_of(kept, names)?.render()?))?,
+            None,
+        ),
+        Err(why) => ("".into(), Some(why.clone())),
+    };
+    let today_text = today.to_string();
+    let (data_version, as_of) = match &shown {
+        Ok(kept) => (
             kept.report.data_version.as_str(),
             kept.report.as_of.as_str(),
         ),
-        None => ("—", as_of.as_str()),
+        Err(_) => ("—", today_text.as_str()),
     };
-    let user = caller.user();
-    let sites = match crate::patients::visible_sites(user) {
-        Some(s) => s.iter().map(ToString::to_string).collect(),
-        None => state
-            .store
-            .sites()
-            .await?
-            .into_iter()
-            .map(|(_, s)| s.site_code.to_string())
-            .collect(),
+    let operators = operator_choices(&state, &names).await?;
+    let operator_name = operators
+        .iter()
+        .find(|o| o.value == chosen.operator)
+        .map(|o| o.label.as_str());
+    let mut nav = Nav::of(&caller);
+    nav.data_version = data_version.to_owned();
+    let site = match &view {
+        View::Site(s) => s.to_string(),
+        _ => String::new(),
     };
+    let filters = chosen.line(operator_name);
+    let devices = devices
+        .into_iter()
+        .map(|d| Choice {
+            value: d.clone(),
+            label: d,
+            selected: false,
+        })
+        .collect();
     let page = DashboardPage {
-        nav: Nav::of(&caller),
-        scope: caller
-            .site
-            .as_ref()
-            .map(|s| format!("site {s}"))
-            .unwrap_or_else(|| "all sites".into()),
-        site: caller
-            .site
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default(),
-        sites,
+        nav,
+        scope: view.scope(),
+        sites: select(site_choices(&state, &caller).await?, &site),
+        site,
+        filters,
+        operators: select(operators, &chosen.operator),
+        devices: select(devices, &chosen.device),
+        chosen,
         data_version,
         as_of,
         research,
@@ -724,121 +749,4 @@ pub(crate) async fn page(
         body: &body,
     };
     Ok(Html(page.render()?))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_dense_step_curve_keeps_the_first_and_last_point_of_each_column() {
-        // A survival curve falling a little on each of 3,000 days, drawn 570
-        // pixels wide.
-        let points: Vec<(f64, f64)> = (0..3000)
-            .flat_map(|d| {
-                let x = LEFT + d as f64 / 3000.0 * 570.0;
-                [(x, d as f64), (x, d as f64 + 1.0)]
-            })
-            .collect();
-        let kept = in_pixels(points.clone());
-        assert!(kept.len() <= 2 * 572, "{} points kept", kept.len());
-        assert_eq!(kept.first(), points.first());
-        assert_eq!(kept.last(), points.last());
-        // Every point kept is a point of the curve, in order.
-        let mut rest = points.iter();
-        for k in &kept {
-            assert!(rest.any(|p| p == k), "{k:?} is not on the curve");
-        }
-        // In each column, the first and the last point are kept.
-        let column = |x: f64| x.round() as i64;
-        for w in points.windows(2) {
-            if column(w[0].0) != column(w[1].0) {
-                assert!(kept.contains(&w[0]) && kept.contains(&w[1]));
-            }
-        }
-    }
-
-    #[test]
-    fn numbers_at_risk_are_read_from_the_risk_set_at_each_time() {
-        let step = |t_days, at_risk, leaving| Step {
-            t_days,
-            value: 1.0,
-            lower: None,
-            upper: None,
-            at_risk,
-            leaving,
-        };
-        let steps = [step(10.0, 100, 5), step(400.0, 60, 10), step(800.0, 20, 3)];
-        assert_eq!(at_risk_at(&steps, 0.0), 100);
-        assert_eq!(at_risk_at(&steps, 365.0), 60);
-        assert_eq!(at_risk_at(&steps, 400.0), 60);
-        assert_eq!(at_risk_at(&steps, 730.0), 20);
-        assert_eq!(at_risk_at(&steps, 1095.0), 17);
-        assert_eq!(at_risk_at(&[], 0.0), 0);
-    }
-
-    /// DOMAIN.md section 7: the number at risk at day t is the same in the
-    /// estimates table, the curve's row of day t and the chart's axis.
-    #[test]
-    fn the_axis_shows_the_estimates_numbers_at_risk() {
-        use pdva_outcomes::{ReportRequest, ResolvedFilter, build_report};
-        let today = chrono::NaiveDate::from_ymd_opt(2026, 6, 30).unwrap();
-        let mut generator = pdva_synth::Generator::new(pdva_synth::GeneratorConfig {
-            patients: 1500,
-            seed: 11,
-            today,
-        });
-        let reference = generator.reference_data();
-        let mut files = Vec::new();
-        while let Some(batch) = generator.next_batch(500) {
-            files.extend(batch.files);
-        }
-        let request = ReportRequest {
-            as_of: today,
-            filter: ResolvedFilter::default(),
-            data_version: "t".into(),
-        };
-        let report = build_report(&files, &reference, &request).unwrap();
-        let mut compared = 0;
-        for (chart, estimates) in [
-            (
-                survival_chart("afs", "AFS", &report.amputation_free_survival),
-                report
-                    .amputation_free_survival
-                    .estimates
-                    .iter()
-                    .map(|e| (e.t_days, e.at_risk))
-                    .collect::<Vec<_>>(),
-            ),
-            (
-                incidence_chart("cif", "CIF", &report.cumulative_incidence_major_amputation),
-                report
-                    .cumulative_incidence_major_amputation
-                    .estimates
-                    .iter()
-                    .map(|e| (e.t_days, e.at_risk))
-                    .collect(),
-            ),
-        ] {
-            // The axis is labelled every 365 days from day 0.
-            for (year, tick) in chart.at_risk.iter().enumerate() {
-                let t = 365.0 * year as f64;
-                if let Some((_, at_risk)) = estimates.iter().find(|(d, _)| *d == t) {
-                    assert_eq!(tick.label, at_risk.to_string(), "{} at day {t}", chart.id);
-                    compared += 1;
-                }
-            }
-            // The estimates table shows the same numbers.
-            for (e, (_, at_risk)) in chart.estimates.iter().zip(&estimates) {
-                assert_eq!(e.at_risk, *at_risk);
-            }
-        }
-        assert!(compared >= 4, "{compared} axis numbers compared");
-    }
-
-    #[test]
-    fn a_sparse_curve_is_kept_whole() {
-        let points = vec![(56.0, 12.0), (100.0, 12.0), (100.0, 40.0), (200.0, 40.0)];
-        assert_eq!(in_pixels(points.clone()), points);
-    }
 }

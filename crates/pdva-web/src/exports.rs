@@ -172,6 +172,7 @@ pub(crate) async fn download(
             operator: None,
             from: filter.from,
             to: filter.to,
+            ..Default::default()
         };
         let audience = if deidentify {
             Audience::Research

@@ -13,18 +13,39 @@
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use pdva_domain::values::SiteCode;
 use pdva_domain::{RecordId, ReferenceData};
 use pdva_outcomes::{
-    Audience, CohortBuilder, Filter, Funnel, OutcomesReport, ReportRequest, ResolvedFilter,
+    Audience, CohortBuilder, Filter, Funnel, IndexLimb, OutcomesReport, ReportRequest,
+    ResolvedFilter,
 };
 
 use crate::authz::Caller;
 use crate::{AppState, WebError};
 
-/// Reports kept: a dashboard per site and a few API filters.
+/// Reports kept: a dashboard per site and filter, and a few API filters.
 const KEPT_REPORTS: usize = 32;
+
+/// Whether a report is wanted with its trends by year of procedure (the
+/// dashboard) or without (the API, which does not show them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Trends {
+    /// The report alone.
+    Without,
+    /// The report and one report per calendar year of procedure.
+    With,
+}
+
+/// The report of one calendar year of procedure within a report's cohort,
+/// or why it has no figures (a research cohort under the minimum).
+#[derive(Debug)]
+pub(crate) struct YearReport {
+    /// The calendar year.
+    pub year: i32,
+    /// That year's report, or the engine's reason for none.
+    pub report: Result<OutcomesReport, String>,
+}
 
 /// The key of a report: data version, report date and filter (with its
 /// audience).
@@ -36,6 +57,9 @@ type Key = (String, NaiveDate, ResolvedFilter);
 pub(crate) struct KeptReport {
     /// The engine's report; its funnels name every unit.
     pub report: OutcomesReport,
+    /// The cohort's reports by calendar year of procedure, oldest first,
+    /// when computed ([`Trends::With`]).
+    pub by_year: Option<Vec<YearReport>>,
     /// The dashboard's report-dependent part, rendered once for each
     /// [`FunnelNames`] (the funnels differ between callers of different
     /// sites; everything else on it is the report's).
@@ -115,6 +139,15 @@ impl FunnelNames {
         }
     }
 
+    /// Whether the operator of record id `id` is named for this caller
+    /// (and so may be the operator filter of their reports).
+    pub(crate) fn names_operator(&self, id: &str) -> bool {
+        match self {
+            Self::All => true,
+            Self::Only { operators, .. } => operators.contains(id),
+        }
+    }
+
     /// `funnels` as the caller may see them: a unit not theirs loses its
     /// id and name, and such units follow the named ones in order of size,
     /// not in the engine's order (by id or site code, which would tell
@@ -150,18 +183,20 @@ pub struct ReportCache {
 }
 
 impl ReportCache {
-    fn get(&self, key: &Key) -> Option<Arc<KeptReport>> {
+    /// The kept report of `key`, if it has the trends asked for.
+    fn get(&self, key: &Key, trends: Trends) -> Option<Arc<KeptReport>> {
         let reports = self.reports.lock().expect("report cache lock");
         reports
             .iter()
-            .find(|(k, _)| k == key)
+            .find(|(k, r)| k == key && (trends == Trends::Without || r.by_year.is_some()))
             .map(|(_, r)| Arc::clone(r))
     }
 
     fn keep(&self, key: Key, report: Arc<KeptReport>) {
         let mut reports = self.reports.lock().expect("report cache lock");
-        // Reports of older data versions are never asked for again.
-        reports.retain(|(k, _)| k.0 == key.0);
+        // Reports of older data versions are never asked for again, and a
+        // report kept without trends gives way to the same with them.
+        reports.retain(|(k, _)| k.0 == key.0 && *k != key);
         if reports.len() >= KEPT_REPORTS {
             reports.pop_front();
         }
@@ -182,12 +217,16 @@ impl ReportCache {
 /// per data version however many sites' pages are viewed. (A research
 /// report shows no funnels, DOMAIN.md section 11, and needs none.) The
 /// funnels name every unit: callers hide what [`FunnelNames`] hides.
+///
+/// An operator filter is limited to the operators the caller sees named
+/// ([`FunnelNames`]): anyone else is refused with the value and the rule.
 pub(crate) async fn report(
     state: &AppState,
     caller: &Caller,
     filter: Filter,
     as_of: NaiveDate,
     today: NaiveDate,
+    trends: Trends,
 ) -> Result<Arc<KeptReport>, WebError> {
     let audience = caller.audience();
     let as_of = match audience {
@@ -195,17 +234,88 @@ pub(crate) async fn report(
         Audience::Identifiable => as_of,
     };
     let reference = state.store.reference_data().await?;
+    let given_operator = filter.operator.clone().unwrap_or_default();
     let filter = filter.resolve_for(&reference, audience)?;
+    if let Some((id, _)) = &filter.operator
+        && !FunnelNames::of(state, caller)
+            .await?
+            .names_operator(&id.to_string())
+    {
+        return Err(WebError::Invalid(format!(
+            "operator: \"{}\" is not an operator of your sites (an operator filter must name a clinician who works at one of the sites you see)",
+            given_operator.trim()
+        )));
+    }
     let data_version = state.store.data_version().await?.to_string();
-    if let Some(report) = state.reports.get(&(data_version, as_of, filter.clone())) {
+    if let Some(report) = state
+        .reports
+        .get(&(data_version, as_of, filter.clone()), trends)
+    {
         return Ok(report);
     }
     let registry = if audience == Audience::Identifiable && !filter.is_whole_registry() {
-        Some(kept(state, &reference, filter.comparison(), as_of, None).await?)
+        Some(
+            kept(
+                state,
+                &reference,
+                filter.comparison(),
+                as_of,
+                None,
+                Trends::Without,
+            )
+            .await?,
+        )
     } else {
         None
     };
-    kept(state, &reference, filter, as_of, registry.as_deref()).await
+    kept(
+        state,
+        &reference,
+        filter,
+        as_of,
+        registry.as_deref(),
+        trends,
+    )
+    .await
+}
+
+/// The reports of each calendar year of procedure of `limbs` (already the
+/// cohort of `request`'s filter), from the first year to the last, each
+/// over that year's part of the filter's dates.
+fn by_year(
+    limbs: &[IndexLimb],
+    reference: &pdva_domain::ReferenceData,
+    request: &ReportRequest,
+) -> Vec<YearReport> {
+    let years = limbs.iter().map(|l| l.procedure_date.year());
+    let (Some(first), Some(last)) = (years.clone().min(), years.max()) else {
+        return Vec::new();
+    };
+    (first..=last)
+        .map(|year| {
+            let start = NaiveDate::from_ymd_opt(year, 1, 1).expect("a calendar year");
+            let end = NaiveDate::from_ymd_opt(year, 12, 31).expect("a calendar year");
+            let of_year: Vec<IndexLimb> = limbs
+                .iter()
+                .filter(|l| l.procedure_date.year() == year)
+                .cloned()
+                .collect();
+            let filter = ResolvedFilter {
+                from: Some(request.filter.from.map_or(start, |f| f.max(start))),
+                to: Some(request.filter.to.map_or(end, |t| t.min(end))),
+                ..request.filter.clone()
+            };
+            let year_request = ReportRequest {
+                filter,
+                ..request.clone()
+            };
+            YearReport {
+                year,
+                report: pdva_outcomes::report_from_limbs(&of_year, reference, &year_request)
+                    .map_err(|e| e.to_string()),
+            }
+        })
+        .collect()
 }
 
 /// The report of `filter`, kept or computed; with `registry`, its funnels
@@ -216,10 +326,11 @@ async fn kept(
     filter: ResolvedFilter,
     as_of: NaiveDate,
     registry: Option<&KeptReport>,
+    trends: Trends,
 ) -> Result<Arc<KeptReport>, WebError> {
     let data_version = state.store.data_version().await?.to_string();
     let key = (data_version.clone(), as_of, filter.clone());
-    if let Some(report) = state.reports.get(&key) {
+    if let Some(report) = state.reports.get(&key, trends) {
         return Ok(report);
     }
     // Each patient's limbs are derived as the store streams their outcome
@@ -246,16 +357,20 @@ async fn kept(
     };
     // The statistics are CPU-bound: keep them off the async workers.
     let reference = reference.clone();
-    let mut report = tokio::task::spawn_blocking(move || {
-        pdva_outcomes::report_from_limbs(&limbs, &reference, &request)
+    let (report, by_year) = tokio::task::spawn_blocking(move || {
+        let report = pdva_outcomes::report_from_limbs(&limbs, &reference, &request)?;
+        let by_year = (trends == Trends::With).then(|| by_year(&limbs, &reference, &request));
+        Ok::<_, pdva_outcomes::OutcomesError>((report, by_year))
     })
     .await
     .expect("report task")?;
+    let mut report = report;
     if let Some(registry) = registry {
         report.compare_funnels_with(&registry.report);
     }
     let report = Arc::new(KeptReport {
         report,
+        by_year,
         dashboards: Mutex::new(Vec::new()),
     });
     if unchanged {

@@ -1005,3 +1005,211 @@ async fn accounts_a_password_change_and_an_administrators_reset() {
     let _ = stop.send(());
     server.await.unwrap().unwrap();
 }
+
+/// Issue 17 items 5, 8 and 10: a governance lead of two sites opens the
+/// dashboard (all their sites together), reads every section, narrows it
+/// to one site and a year, then to an operator and a device system through
+/// the form, each time the counts the API gives for the same filter; the
+/// page prints on A4 in a bounded number of pages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_for_a_committee_with_its_filters_and_print() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = synthetic_registry(&dir, 300).await;
+    let reference = store.reference_data().await.unwrap();
+    let mut codes: Vec<pdva_domain::values::SiteCode> = reference.sites.keys().cloned().collect();
+    codes.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    let (first, second) = (codes[0].clone(), codes[1].clone());
+    let lead = user(
+        &store,
+        "gov.two",
+        Role::GovernanceLead,
+        SiteAccess::Sites(vec![first.clone(), second.clone()]),
+    )
+    .await;
+    // The same user's API session, to read what the engine gives.
+    let api_session = session(&store, &lead).await;
+    let api_count = |query: String| {
+        let store = store.clone();
+        let cookie = api_session.cookie.clone();
+        async move {
+            let signed = Signed {
+                cookie,
+                csrf: String::new(),
+            };
+            let answer = get(&store, &format!("/api/v1/outcomes?{query}"), Some(&signed)).await;
+            assert_eq!(answer.status, 200, "{query}: {}", answer.body);
+            let doc: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
+            doc
+        }
+    };
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(pdva_web::serve(listener, store.clone(), async {
+        let _ = stopped.await;
+    }));
+    let Some(b) = Browser::start(base).await else {
+        return;
+    };
+    b.sign_in("gov.two").await;
+
+    // Bare /dashboard: all the lead's sites together, every section.
+    b.goto("/dashboard").await;
+    assert_eq!(
+        b.client.title().await.unwrap(),
+        format!("Outcomes, all my sites ({first}, {second}) — pDVA registry")
+    );
+    let mut headings = Vec::new();
+    for h in b.client.find_all(Locator::Css("main h2")).await.unwrap() {
+        headings.push(h.text().await.unwrap());
+    }
+    for expected in [
+        "Summary",
+        "Cases",
+        "Technical success",
+        "30-day outcomes and adverse events",
+        "Amputation-free survival, survival and limb salvage",
+        "Major amputation and wound healing (competing risks)",
+        "Reinterventions",
+        "Quality of life",
+        "Duration of anticoagulation",
+        "Follow-up completeness",
+        "Outcomes compared by patient group and technique",
+        "Learning curves of the operators (CUSUM)",
+        "Funnel plots: operators and sites against the registry",
+        "Published benchmarks",
+        "Trends by year of procedure",
+    ] {
+        assert!(
+            headings.iter().any(|h| h == expected),
+            "no {expected:?} in {headings:?}"
+        );
+    }
+    let together: u64 = b.dashboard_value("Index procedures").await.parse().unwrap();
+    let mut sum = 0;
+    for s in [&first, &second] {
+        sum += api_count(format!("site={s}")).await["cohort"]["index_procedures"]
+            .as_u64()
+            .unwrap();
+    }
+    assert_eq!(together, sum);
+    // Nothing wider than the window.
+    let wide = b
+        .client
+        .execute(
+            "const w = document.documentElement.clientWidth; return [...document.querySelectorAll('main *')].filter(e => e.getBoundingClientRect().right > w + 1).slice(0, 3).map(e => e.tagName + ' ' + Math.round(e.getBoundingClientRect().right) + ' ' + e.textContent.slice(0, 300));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        b.sideways_overflow().await <= 0,
+        "wider than the window: {wide}"
+    );
+    b.screenshot("21-dashboard-all-my-sites").await;
+
+    // One site and a year, through the form.
+    b.fill("site", first.as_str()).await;
+    b.fill("from", "2024-01-01").await;
+    b.fill("to", "2024-12-31").await;
+    let show = b
+        .client
+        .find(Locator::Css("form.filters button[type='submit']"))
+        .await
+        .unwrap();
+    b.click_and_wait(show).await;
+    let path = b.path().await;
+    assert!(
+        path.contains(&format!("site={first}")) && path.contains("from=2024-01-01"),
+        "{path}"
+    );
+    let period = format!("site={first}&from=2024-01-01&to=2024-12-31");
+    let doc = api_count(period.clone()).await;
+    assert_eq!(
+        b.dashboard_value("Index procedures").await,
+        doc["cohort"]["index_procedures"].to_string()
+    );
+    assert!(
+        b.text()
+            .await
+            .contains("index procedures 2024-01-01 to 2024-12-31")
+    );
+    b.screenshot("22-dashboard-site-and-year").await;
+
+    // An operator of the site and a device system of its procedures.
+    let strata = |doc: &serde_json::Value, variable: &str| -> Vec<String> {
+        doc["comparisons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["variable"] == variable)
+            .unwrap()["strata"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["value"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let operator = strata(&doc, "operator")
+        .into_iter()
+        .find(|id| {
+            reference.clinicians[&id.parse().unwrap()]
+                .sites
+                .contains(&first)
+        })
+        .expect("an operator of the site in 2024");
+    let device = strata(&doc, "device_system")[0].clone();
+    b.fill("operator", &operator).await;
+    b.fill("device", &device).await;
+    let show = b
+        .client
+        .find(Locator::Css("form.filters button[type='submit']"))
+        .await
+        .unwrap();
+    b.click_and_wait(show).await;
+    let query = format!(
+        "{period}&operator={operator}&{}",
+        serde_urlencoded::to_string([("device", &device)]).unwrap()
+    );
+    let doc = api_count(query).await;
+    assert_eq!(
+        b.dashboard_value("Index procedures").await,
+        doc["cohort"]["index_procedures"].to_string()
+    );
+    let text = b.text().await;
+    assert!(text.contains(&format!("device system {device}")), "{text}");
+    b.screenshot("23-dashboard-operator-and-device").await;
+
+    // Printed on A4: each section a block kept whole, the stamp on every
+    // page; the whole view of both sites in a bounded number of sheets.
+    b.goto("/dashboard").await;
+    // WebDriver prints with margins of its own (1 cm): those of the
+    // stylesheet's @page, as a browser's print dialog takes them.
+    let pdf = b
+        .client
+        .print(
+            fantoccini::wd::PrintConfigurationBuilder::default()
+                .margins(fantoccini::wd::PrintMargins {
+                    top: 1.5,
+                    bottom: 2.2,
+                    left: 1.2,
+                    right: 1.2,
+                })
+                .build()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    std::fs::write(b.shots.join("24-dashboard-print.pdf"), &pdf).unwrap();
+    let count = |needle: &[u8]| pdf.windows(needle.len()).filter(|w| *w == needle).count();
+    let pages = count(b"/Type /Page") - count(b"/Type /Pages");
+    eprintln!("the dashboard of two sites prints on {pages} A4 pages");
+    assert!((1..=32).contains(&pages), "{pages} pages");
+
+    let Browser { ref client, .. } = b;
+    client.clone().close().await.unwrap();
+    drop(b);
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}

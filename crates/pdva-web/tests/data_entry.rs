@@ -262,7 +262,14 @@ async fn a_clinician_records_a_patients_care_from_registration_to_amputation() {
         row.contains("1 of 1: 100.0%") && row.contains("status unknown at 30 days: 1"),
         "{row}"
     );
-    assert!(dashboard.body.contains("<polyline points=\"56.0,12.0 "));
+    // The Kaplan–Meier charts are drawn, with their tables of estimates.
+    assert!(
+        dashboard
+            .body
+            .contains("aria-label=\"Amputation-free survival (Kaplan–Meier, 95% band)\""),
+        "{}",
+        dashboard.body
+    );
 
     // The patient page: limb state, timeline, change history with who.
     let page = get(store, &base, Some(&who)).await;

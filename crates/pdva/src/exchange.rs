@@ -175,6 +175,7 @@ pub async fn workbook_summary(
         operator: None,
         from: filter.from,
         to: filter.to,
+        ..Default::default()
     };
     let audience = if filter.deidentify {
         pdva_outcomes::Audience::Research

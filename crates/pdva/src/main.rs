@@ -803,6 +803,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 operator,
                 from,
                 to,
+                ..Default::default()
             };
             let as_of = as_of.unwrap_or_else(|| chrono::Local::now().date_naive());
             let audience = if research {

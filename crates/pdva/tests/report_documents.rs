@@ -248,6 +248,7 @@ async fn engine(
         operator: operator.map(str::to_owned),
         from: period.from,
         to: period.to,
+        ..Default::default()
     };
     let report = gather::outcomes(store, &filter, as_of(), audience)
         .await
