@@ -1202,14 +1202,58 @@ async fn the_dashboard_for_a_committee_with_its_filters_and_print() {
         .await
         .unwrap();
     std::fs::write(b.shots.join("24-dashboard-print.pdf"), &pdf).unwrap();
-    let count = |needle: &[u8]| pdf.windows(needle.len()).filter(|w| *w == needle).count();
-    let pages = count(b"/Type /Page") - count(b"/Type /Pages");
+    let pages = count_pages(&pdf);
     eprintln!("the dashboard of two sites prints on {pages} A4 pages");
     assert!((1..=32).contains(&pages), "{pages} pages");
+    stamp_on_every_sheet(&b.shots.join("24-dashboard-print.pdf"), pages, "gov.two");
+    // The compliance view prints the same way.
+    b.goto(&format!("/sites/{first}/compliance")).await;
+    let pdf = b
+        .client
+        .print(fantoccini::wd::PrintConfigurationBuilder::default().build().unwrap())
+        .await
+        .unwrap();
+    std::fs::write(b.shots.join("25-compliance-print.pdf"), &pdf).unwrap();
+    let pages = count_pages(&pdf);
+    stamp_on_every_sheet(&b.shots.join("25-compliance-print.pdf"), pages, "gov.two");
 
     let Browser { ref client, .. } = b;
     client.clone().close().await.unwrap();
     drop(b);
     let _ = stop.send(());
     server.await.unwrap().unwrap();
+}
+
+/// The sheets of a PDF that Chromium printed.
+fn count_pages(pdf: &[u8]) -> usize {
+    let count = |needle: &[u8]| pdf.windows(needle.len()).filter(|w| *w == needle).count();
+    count(b"/Type /Page") - count(b"/Type /Pages")
+}
+
+/// Who printed it, when and the data version on every sheet of a printed
+/// page, read back from the PDF (poppler's pdftotext; CI installs it).
+fn stamp_on_every_sheet(printed: &Path, pages: usize, who: &str) {
+    match Command::new("pdftotext").arg(printed).arg("-").output() {
+        Ok(out) if out.status.success() => {
+            let text = String::from_utf8_lossy(&out.stdout);
+            let sheets: Vec<&str> = text
+                .split('\u{c}')
+                .filter(|sheet| !sheet.trim().is_empty())
+                .collect();
+            assert_eq!(sheets.len(), pages, "pdftotext's sheets of {printed:?}");
+            for (number, sheet) in sheets.iter().enumerate() {
+                let flat = sheet.split_whitespace().collect::<Vec<_>>().join(" ");
+                assert!(
+                    flat.contains(&format!("Printed from the pDVA registry by {who}"))
+                        && flat.contains("data version"),
+                    "sheet {} of {pages} of {printed:?} has no print stamp: {flat}",
+                    number + 1
+                );
+            }
+        }
+        _ => assert!(
+            std::env::var_os("PDVA_REQUIRE_PDF_TOOLS").is_none(),
+            "pdftotext is needed to read the printed page back"
+        ),
+    }
 }
