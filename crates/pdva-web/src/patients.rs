@@ -1145,6 +1145,7 @@ struct PatientPage {
     hospital_number: String,
     date_of_birth: String,
     age: String,
+    age_label: &'static str,
     sex: &'static str,
     site: String,
     follow_up_ended: String,
@@ -1467,6 +1468,13 @@ pub(crate) async fn page(
         hospital_number: p.hospital_number.clone().unwrap_or_default(),
         date_of_birth: p.date_of_birth.to_string(),
         age: age_of(p, first),
+        // A patient seen before their procedure (the pre-operative
+        // assessment) has no age at it yet.
+        age_label: if first.is_some() {
+            "Age at the index procedure"
+        } else {
+            "Age today"
+        },
         sex: p.sex.label(),
         site: p.home_site.to_string(),
         follow_up_ended: match (p.follow_up_ended_on, p.follow_up_end_reason) {

@@ -156,6 +156,8 @@ async fn a_baseline_and_quality_of_life_recorded_before_the_procedure_are_taken_
 
     let page = get(store, &base, Some(&who)).await;
     assert_eq!(page.status, 200);
+    // No procedure yet: no age at it either.
+    assert!(page.body.contains("Age today"), "{}", page.body);
     for id in [baseline, qol] {
         let row = row_of(&page.body, id);
         assert!(row.contains(">Left<"), "{row}");
