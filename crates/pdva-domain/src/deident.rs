@@ -117,6 +117,7 @@ pub const FIELDS: &[FieldMark] = &[
     f(K::Consent, "research_consent_withdrawn_on", Date),
     // 4.5 Baseline.
     f(K::Baseline, "procedure_id", Reference),
+    f(K::Baseline, "index_limb", Research),
     f(K::Baseline, "assessment_date", Date),
     f(K::Baseline, "rutherford_category", Research),
     f(K::Baseline, "wifi_wound", Research),
@@ -230,6 +231,7 @@ pub const FIELDS: &[FieldMark] = &[
     f(K::AdverseEvent, "description", FreeText),
     // 4.10 Quality of life.
     f(K::QualityOfLife, "procedure_id", Reference),
+    f(K::QualityOfLife, "index_limb", Research),
     f(K::QualityOfLife, "assessment_date", Date),
     f(K::QualityOfLife, "vascuqol", Research),
     f(K::QualityOfLife, "eq5d_mobility", Research),

@@ -120,6 +120,9 @@ pub struct RecordFacts {
     /// decision, discharge, drug stopped, adverse event resolved.
     pub secondary_date: Option<NaiveDate>,
     /// The index procedure the record belongs to, for per-limb records.
+    /// A pre-operative baseline or quality of life waiting for its limb's
+    /// procedure has none: it belongs to no limb of the outcomes, and
+    /// counts only as a date that attests the patient alive (DOMAIN.md 7).
     pub procedure_id: Option<RecordId>,
     /// The kind's own facts.
     pub detail: FactDetail,
@@ -277,7 +280,7 @@ struct ConsentView {
 
 #[derive(Deserialize)]
 struct BaselineView {
-    procedure_id: RecordId,
+    procedure_id: Option<RecordId>,
     assessment_date: NaiveDate,
     wifi_wound: WifiGrade,
     wifi_ischaemia: WifiGrade,
@@ -347,7 +350,7 @@ struct AdverseEventView {
 
 #[derive(Deserialize)]
 struct QualityOfLifeView {
-    procedure_id: RecordId,
+    procedure_id: Option<RecordId>,
     assessment_date: NaiveDate,
     vascuqol: [Option<VascuQolItem>; 6],
     eq5d_mobility: Option<Eq5dLevel>,
@@ -401,7 +404,7 @@ pub fn deserialize_record_facts<'de, D: Deserializer<'de>>(
             facts(
                 v.assessment_date,
                 v.mdt_decision_date,
-                Some(v.procedure_id),
+                v.procedure_id,
                 FactDetail::Baseline(BaselineFacts {
                     dialysis_dependent: v.dialysis_dependent,
                     diabetes: v.diabetes,
@@ -507,7 +510,7 @@ pub fn deserialize_record_facts<'de, D: Deserializer<'de>>(
             facts(
                 v.assessment_date,
                 None,
-                Some(v.procedure_id),
+                v.procedure_id,
                 FactDetail::QualityOfLife {
                     vascuqol6_total: derived::vascuqol6_total(&v.vascuqol),
                     eq5d_index: profile.map(derived::eq5d5l_index_england),

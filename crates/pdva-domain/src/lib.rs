@@ -15,6 +15,7 @@ pub mod derived;
 pub mod disclosure;
 pub mod error;
 pub mod facts;
+pub mod preoperative;
 pub mod records;
 pub mod schedule;
 pub mod validation;

@@ -180,8 +180,15 @@ pub struct Consent {
 /// Baseline and patient selection for one index procedure (4.5).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Baseline {
-    /// The index procedure this baseline belongs to.
-    pub procedure_id: RecordId,
+    /// The index procedure this baseline belongs to; empty while it waits
+    /// for its limb's index procedure (recorded at the pre-operative
+    /// assessment, before the procedure exists: DOMAIN.md 4.5).
+    pub procedure_id: Option<RecordId>,
+    /// The index limb assessed. Required while no procedure is linked;
+    /// once linked it must be the procedure's limb. Empty in records made
+    /// before the pre-operative workflow, whose limb is their procedure's.
+    #[serde(default)]
+    pub index_limb: Option<Limb>,
     /// Date of the assessment.
     pub assessment_date: NaiveDate,
     /// Rutherford category.
@@ -490,8 +497,13 @@ pub struct AdverseEvent {
 /// A quality-of-life assessment (4.10, 6.3).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QualityOfLife {
-    /// The index procedure.
-    pub procedure_id: RecordId,
+    /// The index procedure; empty for a pre-operative assessment that waits
+    /// for its limb's index procedure (DOMAIN.md 4.5, 4.10).
+    pub procedure_id: Option<RecordId>,
+    /// The index limb the assessment is for. Required while no procedure is
+    /// linked; once linked it must be the procedure's limb.
+    #[serde(default)]
+    pub index_limb: Option<Limb>,
     /// Date of the assessment; on or before the procedure it is the baseline.
     pub assessment_date: NaiveDate,
     /// The six VascuQoL-6 answers, in questionnaire order.
@@ -665,14 +677,38 @@ impl ClinicalRecord {
     /// The index procedure the record belongs to, for per-limb records.
     pub fn procedure_id(&self) -> Option<RecordId> {
         match self {
-            Self::Baseline(r) => Some(r.procedure_id),
+            Self::Baseline(r) => r.procedure_id,
             Self::AntithromboticTherapy(r) => Some(r.procedure_id),
             Self::FollowUpVisit(r) => Some(r.procedure_id),
             Self::Amputation(r) => Some(r.procedure_id),
             Self::Reintervention(r) => Some(r.procedure_id),
             Self::AdverseEvent(r) => Some(r.procedure_id),
-            Self::QualityOfLife(r) => Some(r.procedure_id),
+            Self::QualityOfLife(r) => r.procedure_id,
             Self::Consent(_) | Self::Procedure(_) | Self::Death(_) => None,
+        }
+    }
+
+    /// The limb a pre-operative record (baseline or quality of life) waits
+    /// for: `Some` only while it is linked to no index procedure.
+    pub fn awaited_limb(&self) -> Option<Limb> {
+        match self {
+            Self::Baseline(r) if r.procedure_id.is_none() => r.index_limb,
+            Self::QualityOfLife(r) if r.procedure_id.is_none() => r.index_limb,
+            _ => None,
+        }
+    }
+
+    /// The limb the record names itself, if it names one (an index
+    /// procedure's, an amputation's or reintervention's, a baseline's or
+    /// quality of life's index limb).
+    pub fn named_limb(&self) -> Option<Limb> {
+        match self {
+            Self::Procedure(r) => Some(r.index_limb),
+            Self::Amputation(r) => Some(r.limb),
+            Self::Reintervention(r) => Some(r.limb),
+            Self::Baseline(r) => r.index_limb,
+            Self::QualityOfLife(r) => r.index_limb,
+            _ => None,
         }
     }
 

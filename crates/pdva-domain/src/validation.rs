@@ -66,6 +66,12 @@ pub enum Rule {
     DuplicateBaseline,
     /// A second index procedure on the same limb (a repeat is a reintervention).
     DuplicateIndexProcedure,
+    /// A pre-operative record (baseline or quality of life) waiting for its
+    /// limb's index procedure when that limb already has one.
+    NotTakenUp,
+    /// A pre-operative quality of life dated after the index procedure that
+    /// takes it up.
+    PreoperativeAfterProcedure,
     /// An event's limb is not the index limb of its procedure.
     WrongLimb,
     /// The record refers to an index procedure the patient does not have.
@@ -126,6 +132,8 @@ impl Rule {
             | BaselineAfterProcedure
             | DuplicateBaseline
             | DuplicateIndexProcedure
+            | NotTakenUp
+            | PreoperativeAfterProcedure
             | WrongLimb
             | UnknownProcedure
             | UnknownClinician
@@ -182,7 +190,7 @@ pub struct Finding {
 }
 
 impl Finding {
-    fn new(
+    pub(crate) fn new(
         rule: Rule,
         record: RecordId,
         field: &'static str,
@@ -200,7 +208,7 @@ impl Finding {
         }
     }
 
-    fn with_counterpart(
+    pub(crate) fn with_counterpart(
         mut self,
         record: RecordId,
         field: &'static str,
@@ -350,6 +358,16 @@ impl Checked {
             .into_iter()
             .partition(|f| f.severity == Severity::Hard);
         Self { refusals, warnings }
+    }
+
+    /// Adds findings, each by its severity.
+    pub fn add(&mut self, findings: impl IntoIterator<Item = Finding>) {
+        for f in findings {
+            match f.severity {
+                Severity::Hard => self.refusals.push(f),
+                Severity::Soft => self.warnings.push(f),
+            }
+        }
     }
 
     /// The warnings when nothing refuses the record.
@@ -891,8 +909,10 @@ fn check_clinical_record(
         }
         ClinicalRecord::QualityOfLife(q) => {
             // An assessment on or before the procedure is its baseline, so no
-            // QoL record can be "before the procedure" other than a baseline.
-            procedure_of(file, id, q.procedure_id, out);
+            // QoL record can be "before the procedure" other than a baseline;
+            // a pre-operative one's date is checked when a procedure takes it
+            // up ([`crate::preoperative::take_up`]).
+            check_limb_link(file, id, q.procedure_id, q.index_limb, out);
         }
     }
 }
@@ -971,19 +991,106 @@ fn ischaemia_disagrees(
     )
 }
 
-fn check_baseline(file: &PatientFile, id: RecordId, b: &Baseline, out: &mut Vec<Finding>) {
-    if let Some(p) = procedure_of(file, id, b.procedure_id, out) {
-        if b.assessment_date > p.procedure_date {
+/// Checks how a baseline or quality of life is tied to its limb: linked to
+/// an index procedure of the patient (of the same limb, when it names one),
+/// or waiting, with its limb named, for a limb that has no index procedure
+/// yet. Returns the linked procedure and its id.
+fn check_limb_link<'a>(
+    file: &'a PatientFile,
+    id: RecordId,
+    procedure_id: Option<RecordId>,
+    index_limb: Option<Limb>,
+    out: &mut Vec<Finding>,
+) -> Option<(RecordId, &'a IndexProcedure)> {
+    match (procedure_id, index_limb) {
+        (Some(pid), limb) => {
+            let p = procedure_of(file, id, pid, out)?;
+            if let Some(limb) = limb
+                && limb != p.index_limb
+            {
+                out.push(
+                    Finding::new(
+                        Rule::WrongLimb,
+                        id,
+                        "index_limb",
+                        limb,
+                        format!(
+                            "is not the index limb ({}) of the procedure it is recorded against",
+                            p.index_limb
+                        ),
+                    )
+                    .with_counterpart(
+                        pid,
+                        "index_limb",
+                        p.index_limb,
+                        format!("is not the limb of its pre-operative record ({limb})"),
+                    ),
+                );
+            }
+            Some((pid, p))
+        }
+        (None, None) => {
             out.push(Finding::new(
-                Rule::BaselineAfterProcedure,
+                Rule::RequiredWith,
                 id,
-                "assessment_date",
-                b.assessment_date,
-                format!(
-                    "is after the procedure on {}; the baseline must be on or before it",
-                    p.procedure_date
-                ),
+                "index_limb",
+                "",
+                "is required: the limb to be treated, whose index procedure will take this record up",
             ));
+            None
+        }
+        (None, Some(limb)) => {
+            if let Some((pid, p)) = file.procedures().find(|(_, p)| p.index_limb == limb) {
+                out.push(
+                    Finding::new(
+                        Rule::NotTakenUp,
+                        id,
+                        "procedure_id",
+                        "",
+                        format!(
+                            "is empty, but the {limb} limb has an index procedure (on {}); the record belongs to it",
+                            p.procedure_date
+                        ),
+                    )
+                    .with_counterpart(
+                        pid,
+                        "index_limb",
+                        limb,
+                        "has a pre-operative record not linked to it",
+                    ),
+                );
+            }
+            None
+        }
+    }
+}
+
+fn check_baseline(file: &PatientFile, id: RecordId, b: &Baseline, out: &mut Vec<Finding>) {
+    if let Some((pid, p)) = check_limb_link(file, id, b.procedure_id, b.index_limb, out) {
+        if b.assessment_date > p.procedure_date {
+            // Seen from the procedure too, so that a procedure dated before
+            // the baseline it takes up (or moved there) is refused.
+            out.push(
+                Finding::new(
+                    Rule::BaselineAfterProcedure,
+                    id,
+                    "assessment_date",
+                    b.assessment_date,
+                    format!(
+                        "is after the procedure on {}; the baseline must be on or before it",
+                        p.procedure_date
+                    ),
+                )
+                .with_counterpart(
+                    pid,
+                    "procedure_date",
+                    p.procedure_date,
+                    format!(
+                        "is before the baseline assessment of the {} limb on {}; the baseline must be on or before the procedure",
+                        p.index_limb, b.assessment_date
+                    ),
+                ),
+            );
         } else if (p.procedure_date - b.assessment_date).num_days() > 90 {
             // Counted as a difference, not by adding 90 days, which would
             // panic for a date at the end of the calendar.
@@ -999,28 +1106,56 @@ fn check_baseline(file: &PatientFile, id: RecordId, b: &Baseline, out: &mut Vec<
             ));
         }
     }
+    // One baseline per index procedure, and one waiting per limb: a second
+    // pre-operative assessment of a limb amends the first (whose earlier
+    // version the audit trail keeps), so the procedure takes up one only.
+    let same_slot = |other: &Baseline| match b.procedure_id {
+        Some(pid) => other.procedure_id == Some(pid),
+        None => {
+            other.procedure_id.is_none()
+                && b.index_limb.is_some()
+                && other.index_limb == b.index_limb
+        }
+    };
     let first_baseline = file.records.iter().find_map(|(rid, r)| match r {
-        ClinicalRecord::Baseline(other) if other.procedure_id == b.procedure_id => Some(*rid),
+        ClinicalRecord::Baseline(other) if same_slot(other) => Some(*rid),
         _ => None,
     });
     if let Some(first) = first_baseline
         && first != id
     {
-        out.push(
-            Finding::new(
+        let finding = match (b.procedure_id, b.index_limb) {
+            (Some(pid), _) => Finding::new(
                 Rule::DuplicateBaseline,
                 id,
                 "procedure_id",
-                b.procedure_id,
+                pid,
                 "already has a baseline; edit that one instead",
             )
             .with_counterpart(
                 first,
                 "procedure_id",
-                b.procedure_id,
+                pid,
                 "has a second baseline recorded",
             ),
-        );
+            (None, limb) => {
+                let limb = limb.map(|l| l.to_string()).unwrap_or_default();
+                Finding::new(
+                    Rule::DuplicateBaseline,
+                    id,
+                    "index_limb",
+                    &limb,
+                    "already has a baseline waiting for its index procedure; amend that one instead",
+                )
+                .with_counterpart(
+                    first,
+                    "index_limb",
+                    &limb,
+                    "has a second baseline recorded while waiting for its index procedure",
+                )
+            }
+        };
+        out.push(finding);
     }
     if b.no_option_reasons.is_empty() {
         out.push(Finding::new(

@@ -36,6 +36,8 @@ fn every_rule_has_the_severity_domain_md_gives_it() {
         BaselineAfterProcedure,
         DuplicateBaseline,
         DuplicateIndexProcedure,
+        NotTakenUp,
+        PreoperativeAfterProcedure,
         WrongLimb,
         UnknownProcedure,
         UnknownClinician,
@@ -71,6 +73,8 @@ fn every_rule_has_the_severity_domain_md_gives_it() {
             | BaselineAfterProcedure
             | DuplicateBaseline
             | DuplicateIndexProcedure
+            | NotTakenUp
+            | PreoperativeAfterProcedure
             | WrongLimb
             | UnknownProcedure
             | UnknownClinician

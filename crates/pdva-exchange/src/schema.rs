@@ -17,7 +17,7 @@ use pdva_domain::deident::{Disclosure, disclosure_of};
 
 /// The version of the exported form. Bump it when a column is added,
 /// removed, renamed or changes type.
-pub const SCHEMA_VERSION: &str = "1";
+pub const SCHEMA_VERSION: &str = "2";
 
 /// A field's type as exported.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -489,12 +489,13 @@ pub const FIELDS: &[ExportField] = &[
         "Research consent withdrawn on",
     ),
     // 4.5 Baseline.
-    req(
+    opt(
         K::Baseline,
         "procedure_id",
         Reference(K::Procedure),
-        "Index procedure (record id)",
+        "Index procedure (record id; empty while waiting for it)",
     ),
+    opt(K::Baseline, "index_limb", Code(Limb::CODES), "Index limb"),
     req(K::Baseline, "assessment_date", D, "Assessment date"),
     req(
         K::Baseline,
@@ -925,11 +926,17 @@ pub const FIELDS: &[ExportField] = &[
     opt(K::AdverseEvent, "resolved_on", D, "Resolved on"),
     opt(K::AdverseEvent, "description", T, "Description"),
     // 4.10 Quality of life.
-    req(
+    opt(
         K::QualityOfLife,
         "procedure_id",
         Reference(K::Procedure),
-        "Index procedure (record id)",
+        "Index procedure (record id; empty while waiting for it)",
+    ),
+    opt(
+        K::QualityOfLife,
+        "index_limb",
+        Code(Limb::CODES),
+        "Index limb",
     ),
     req(K::QualityOfLife, "assessment_date", D, "Assessment date"),
     vascuqol(0, "vascuqol_1", "VascuQoL-6 item 1"),

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use common::{copy_dir, export_csv, generate, open, read_table, today, write_table};
 use pdva_exchange::{ExchangeError, ImportProblem};
-use pdva_store::{Actor, NoProgress, Store};
+use pdva_store::{Actor, AnyRecord, NoProgress, Store};
 
 async fn import(store: &Store, dir: &Path) -> Result<pdva_exchange::ImportReport, ExchangeError> {
     pdva_exchange::import::import(store, dir, &Actor::new("cli:test"), today(), &NoProgress).await
@@ -62,6 +62,103 @@ async fn an_export_imports_into_an_empty_registry_and_exports_to_the_same_bytes(
     assert_eq!(again.records_written, 0, "{again:?}");
     assert_eq!(again.unchanged, summary.rows);
     assert_eq!(b.data_version().await.unwrap(), version);
+}
+
+/// A baseline and a quality of life waiting for their limb's index
+/// procedure (DOMAIN.md 4.5) are exported with an empty `procedure_id` and
+/// their `index_limb`, and import again as they were.
+#[tokio::test(flavor = "multi_thread")]
+async fn records_waiting_for_their_procedure_round_trip() {
+    use pdva_domain::ClinicalRecord;
+    use pdva_domain::codes::Limb;
+    use pdva_store::Change;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, _) = open(tmp.path(), "a").await;
+    generate(&a, 30, 11).await;
+    // A living patient with one index procedure: the other limb is assessed.
+    let mut chosen = None;
+    for id in a.patient_ids().await.unwrap() {
+        let file = a.patient_file(id).await.unwrap();
+        if file.death().is_none() && file.procedures().count() == 1 {
+            chosen = Some(file);
+            break;
+        }
+    }
+    let file = chosen.expect("a living patient with one limb treated");
+    let (_, p) = file.procedures().next().unwrap();
+    let other = match p.index_limb {
+        Limb::Left => Limb::Right,
+        Limb::Right => Limb::Left,
+    };
+    let date = today() - chrono::Days::new(10);
+    let mut waiting = Vec::new();
+    for (_, r) in &file.records {
+        match r {
+            ClinicalRecord::Baseline(b)
+                if waiting
+                    .iter()
+                    .all(|w: &ClinicalRecord| w.kind() != r.kind()) =>
+            {
+                let mut b = b.clone();
+                (b.procedure_id, b.index_limb, b.assessment_date) = (None, Some(other), date);
+                b.mdt_decision_date = None;
+                waiting.push(ClinicalRecord::Baseline(b));
+            }
+            ClinicalRecord::QualityOfLife(q)
+                if waiting
+                    .iter()
+                    .all(|w: &ClinicalRecord| w.kind() != r.kind()) =>
+            {
+                let mut q = q.clone();
+                (q.procedure_id, q.index_limb, q.assessment_date) = (None, Some(other), date);
+                waiting.push(ClinicalRecord::QualityOfLife(q));
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(
+        waiting.len(),
+        2,
+        "the patient has a baseline and a quality of life"
+    );
+    for record in waiting {
+        let saved = a
+            .save_clinical(
+                &Actor::new("cli:test"),
+                file.patient_id,
+                Change::create(record),
+                today(),
+            )
+            .await
+            .unwrap();
+        let AnyRecord::Clinical(stored) = a.get(saved.id).await.unwrap().record else {
+            panic!("not clinical");
+        };
+        assert_eq!(stored.awaited_limb(), Some(other));
+    }
+
+    let first = tmp.path().join("first");
+    export_csv(&a, &first, false).await;
+    for table in ["baseline.csv", "quality_of_life.csv"] {
+        let (header, rows) = read_table(&first.join(table));
+        let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+        let waiting: Vec<_> = rows
+            .iter()
+            .filter(|r| r[col("procedure_id")].is_empty())
+            .collect();
+        assert_eq!(waiting.len(), 1, "{table}");
+        assert_eq!(waiting[0][col("index_limb")], other.as_code(), "{table}");
+    }
+    let (b, _) = open(tmp.path(), "b").await;
+    let report = import(&b, &first).await.unwrap();
+    assert!(report.problems.is_empty(), "{report:?}");
+    let second = tmp.path().join("second");
+    export_csv(&b, &second, false).await;
+    for ((name, bytes), (name2, bytes2)) in files_of(&first).iter().zip(&files_of(&second)) {
+        assert_eq!(name, name2);
+        assert!(bytes == bytes2, "{name} differs after the round trip");
+    }
 }
 
 /// A broken copy of the good export: what to do to it, and the problem it

@@ -299,7 +299,14 @@ pub fn patient_resources(
     for (id, record) in &file.records {
         match record {
             ClinicalRecord::Consent(c) => m.consent(*id, c)?,
-            ClinicalRecord::Baseline(b) => m.baseline(*id, b),
+            // A pre-operative baseline or quality of life waiting for its
+            // limb's index procedure has no Condition or episode to belong
+            // to yet: it is exported once the procedure takes it up.
+            ClinicalRecord::Baseline(b) => {
+                if let Some(p) = b.procedure_id {
+                    m.baseline(*id, p, b)
+                }
+            }
             ClinicalRecord::Procedure(p) => m.index_procedure(*id, p)?,
             ClinicalRecord::AntithromboticTherapy(t) => m.therapy(*id, t),
             ClinicalRecord::FollowUpVisit(v) => m.visit(*id, v),
@@ -308,7 +315,11 @@ pub fn patient_resources(
             // Patient.deceasedDateTime.
             ClinicalRecord::Death(_) => {}
             ClinicalRecord::AdverseEvent(e) => m.adverse_event(*id, e),
-            ClinicalRecord::QualityOfLife(q) => m.quality_of_life(*id, q),
+            ClinicalRecord::QualityOfLife(q) => {
+                if let Some(p) = q.procedure_id {
+                    m.quality_of_life(*id, p, q)
+                }
+            }
         }
     }
     Ok(m.out)
@@ -675,8 +686,8 @@ impl Mapper<'_> {
         }
     }
 
-    fn baseline(&mut self, id: RecordId, b: &Baseline) {
-        let (p, d) = (b.procedure_id, b.assessment_date);
+    fn baseline(&mut self, id: RecordId, p: RecordId, b: &Baseline) {
+        let d = b.assessment_date;
         self.grades(
             id,
             p,
@@ -722,8 +733,8 @@ impl Mapper<'_> {
         self.push_coded(id, "limb-status", "Index limb status", p, d, value);
     }
 
-    fn quality_of_life(&mut self, id: RecordId, q: &QualityOfLife) {
-        let (p, d) = (q.procedure_id, q.assessment_date);
+    fn quality_of_life(&mut self, id: RecordId, p: RecordId, q: &QualityOfLife) {
+        let d = q.assessment_date;
         if let Some(total) = q.vascuqol6_total() {
             let code = registry_concept("vascuqol-6-total", "VascuQoL-6 total score");
             let mut o = self.observation(id, "vascuqol-6-total", true, code, p, d);
@@ -784,7 +795,7 @@ impl Mapper<'_> {
         let condition_ref = reference("Condition", &condition_id(id));
         // The CLTI of the index limb, recorded at the baseline assessment.
         let baseline = self.file.records.iter().find_map(|(bid, r)| match r {
-            ClinicalRecord::Baseline(b) if b.procedure_id == id => Some((*bid, b)),
+            ClinicalRecord::Baseline(b) if b.procedure_id == Some(id) => Some((*bid, b)),
             _ => None,
         });
         let stage = baseline

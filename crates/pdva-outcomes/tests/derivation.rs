@@ -68,7 +68,8 @@ fn procedure(date: &str, limb: Limb, operator: u128) -> ClinicalRecord {
 fn baseline(procedure_id: RecordId, date: &str, dialysis: bool, wounds: u32) -> ClinicalRecord {
     let g = |n| WifiGrade::new(n).unwrap();
     ClinicalRecord::Baseline(Baseline {
-        procedure_id,
+        procedure_id: Some(procedure_id),
+        index_limb: None,
         assessment_date: d(date),
         rutherford_category: RutherfordCategory::new(5).unwrap(),
         wifi_wound: g(1),

@@ -48,9 +48,12 @@ fn records_of<'f>(
     for file in files {
         let mut baselines: HashMap<RecordId, &Baseline> = HashMap::new();
         for (_, record) in &file.records {
-            if let ClinicalRecord::Baseline(b) = record {
-                // The first baseline of a procedure, as the engine reads it.
-                baselines.entry(b.procedure_id).or_insert(b);
+            // The first baseline of a procedure, as the engine reads it (one
+            // waiting for its procedure belongs to no limb yet).
+            if let ClinicalRecord::Baseline(b) = record
+                && let Some(procedure_id) = b.procedure_id
+            {
+                baselines.entry(procedure_id).or_insert(b);
             }
         }
         for (id, procedure) in file.procedures() {

@@ -182,8 +182,8 @@ impl Store {
         let file = self.patient_file(patient_id).await?;
         let reference = self.reference_data().await?;
         let id = id.unwrap_or_else(RecordId::new_random);
-        let file = file.with_record(id, record);
-        Ok(pdva_domain::check_record(&file, id, &reference, today))
+        // Checked as it would be saved (a procedure's take-up included).
+        Ok(pdva_domain::preoperative::save(file, id, record, &reference, today).checked)
     }
 
     /// The clinical records of a patient with their envelopes (non-voided).

@@ -3,11 +3,11 @@
 
 use chrono::{Datelike, NaiveDate};
 use pdva_domain::codes::RegistryDataConsent;
-use pdva_domain::deident;
 use pdva_domain::{
     ClinicalRecord, Clinician, Finding, GovernanceMeeting, Patient, PatientFacts, PatientFile,
     RecordId, RecordKind, Rule, Site, check_file, check_record,
 };
+use pdva_domain::{deident, preoperative};
 use serde::Serialize;
 use sqlx::{Any, Transaction};
 
@@ -458,12 +458,21 @@ impl Store {
                 "this record is signed off: give a reason for the change",
             ));
         }
-        let file = file.with_record(id, change.record.clone());
         let reference = reference_data(&mut tx).await?;
-        let warnings = accept(
-            check_record(&file, id, &reference, today),
-            change.acknowledge_warnings,
-        )?;
+        // A pre-operative record joins its limb's index procedure, and an
+        // index procedure takes up the records waiting for its limb, in
+        // this transaction (DOMAIN.md 4.5).
+        let saving = preoperative::save(file, id, change.record, &reference, today);
+        let warnings = accept(saving.checked, change.acknowledge_warnings)?;
+        let file = saving.file;
+        // Why each record taken up changes, in its audit entry.
+        let taken_up_by = match &saving.record {
+            ClinicalRecord::Procedure(p) => format!(
+                "taken up by the {} limb's index procedure of {} (record {id})",
+                p.index_limb, p.procedure_date
+            ),
+            _ => format!("taken up by the index procedure {id}"),
+        };
         // Declining registry data destroys the patient's data key in the
         // same transaction (DOMAIN.md 4.4; the rules have already refused
         // the consent while names or numbers are held).
@@ -481,7 +490,7 @@ impl Store {
             )
             .await?;
         }
-        let record = AnyRecord::Clinical(change.record);
+        let record = AnyRecord::Clinical(saving.record);
         // No natural-key check here (a patient's save has one): a clinical
         // row has no natural key, and its kind was checked above.
         let version = match (before, edit) {
@@ -503,6 +512,20 @@ impl Store {
                 1
             }
         };
+        for (taken_id, taken) in saving.taken_up {
+            let before = rows
+                .iter()
+                .find(|r| r.id == taken_id.to_string())
+                .ok_or(StoreError::NotFound(taken_id))?;
+            let after = edited(before, &AnyRecord::Clinical(taken), before.version, &chain)?;
+            chain.change(
+                AuditAction::Update,
+                before,
+                after,
+                Some(taken_up_by.clone()),
+                None,
+            );
+        }
         let data_version = chain.flush(&mut tx).await?;
         tx.commit().await?;
         if erase {

@@ -814,7 +814,8 @@ fn baseline(ctx: &mut Ctx<'_>, person: &Person, limb: &mut LimbCourse) {
         int(rng, 0, days_between(assessment_date, limb.date)),
     );
     let record = Baseline {
-        procedure_id: limb.procedure_id,
+        procedure_id: Some(limb.procedure_id),
+        index_limb: Some(limb.side),
         assessment_date,
         rutherford_category: rutherford(r),
         wifi_wound: wifi(limb.wound),
@@ -1678,7 +1679,8 @@ fn qol(
     let pain_discomfort = dimension(0.5);
     let anxiety = dimension(-0.8);
     let mut record = QualityOfLife {
-        procedure_id,
+        procedure_id: Some(procedure_id),
+        index_limb: None,
         assessment_date,
         vascuqol,
         eq5d_mobility: mobility,

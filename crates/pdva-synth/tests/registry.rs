@@ -454,7 +454,7 @@ fn consent_precedes_procedures_and_baseline_is_close_before() {
                 .records
                 .iter()
                 .find_map(|(_, rec)| match rec {
-                    ClinicalRecord::Baseline(b) if b.procedure_id == pid => Some(b),
+                    ClinicalRecord::Baseline(b) if b.procedure_id == Some(pid) => Some(b),
                     _ => None,
                 })
                 .expect("a baseline per procedure");
@@ -474,7 +474,7 @@ fn quality_of_life_improves_in_some_and_worsens_in_others() {
                 .records
                 .iter()
                 .filter_map(|(_, rec)| match rec {
-                    ClinicalRecord::QualityOfLife(q) if q.procedure_id == pid => Some(q),
+                    ClinicalRecord::QualityOfLife(q) if q.procedure_id == Some(pid) => Some(q),
                     _ => None,
                 })
                 .collect();

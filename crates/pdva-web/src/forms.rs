@@ -273,8 +273,14 @@ const PROCEDURE: &[Field] = &[
     f("discharge_date", "Discharge date", Input::Date, false),
 ];
 
+/// Why the baseline and quality-of-life forms ask for the limb, not the
+/// procedure: they are recorded before the procedure exists (DOMAIN.md 4.5).
+const INDEX_LIMB_HELP: &str = "The limb to be treated. If its index procedure is \
+    recorded, this belongs to it; if not yet, it waits for it and the procedure \
+    takes it up when it is recorded.";
+
 const BASELINE: &[Field] = &[
-    f("procedure_id", "Index procedure", Input::Procedure, true),
+    f("index_limb", "Index limb", choice!(Limb), true).help(INDEX_LIMB_HELP),
     f("assessment_date", "Assessment date", Input::Date, true),
     heading("Limb"),
     f(
@@ -549,7 +555,7 @@ const ADVERSE_EVENT: &[Field] = &[
 ];
 
 const QUALITY_OF_LIFE: &[Field] = &[
-    f("procedure_id", "Index procedure", Input::Procedure, true),
+    f("index_limb", "Index limb", choice!(Limb), true).help(INDEX_LIMB_HELP),
     f("assessment_date", "Assessment date", Input::Date, true)
         .help("On or before the procedure date it is the baseline assessment."),
     heading("VascuQoL-6 (two-week recall; each item scored 1 worst to 4 best)"),
@@ -956,6 +962,8 @@ pub(crate) struct Offered {
     pub clinicians: Vec<Choice>,
     /// The patient's index procedures.
     pub procedures: Vec<Choice>,
+    /// The limb and date of each of the patient's index procedures.
+    pub index_procedures: Vec<(Limb, NaiveDate)>,
     /// The registry's sites.
     pub sites: Vec<Choice>,
     /// The licensed wording of the quality-of-life items, when given.
@@ -1490,7 +1498,7 @@ mod tests {
             ..Offered::default()
         };
         let submitted = form(&[
-            ("procedure_id", &procedure),
+            ("index_limb", "left"),
             ("assessment_date", "2025-03-01"),
             ("vascuqol_1", "2"),
             ("vascuqol_6", "4"),
@@ -1503,6 +1511,8 @@ mod tests {
         };
         assert_eq!(q.vascuqol[0].unwrap().get(), 2);
         assert!(q.vascuqol[1].is_none());
+        // The store links it to the limb's procedure, if there is one.
+        assert_eq!((q.procedure_id, q.index_limb), (None, Some(Limb::Left)));
         let json = serde_json::to_value(q).unwrap();
         let back = Submitted::from_record(QUALITY_OF_LIFE, &json);
         assert_eq!(back.one("vascuqol_6"), "4");
@@ -1521,7 +1531,7 @@ mod tests {
             ..Offered::default()
         };
         let submitted = form(&[
-            ("procedure_id", &procedure),
+            ("index_limb", "right"),
             ("assessment_date", "2025-03-01"),
             ("rutherford_category", "5"),
             ("wifi_wound", "1"),
@@ -1545,6 +1555,7 @@ mod tests {
         assert_eq!(back.all("no_option_reasons").len(), 2);
         assert_eq!(back.one("abi"), "0.45");
         assert_eq!(back.one("dialysis_dependent"), "yes");
+        assert_eq!(back.one("index_limb"), "right");
     }
 
     #[test]

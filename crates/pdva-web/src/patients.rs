@@ -300,6 +300,9 @@ struct FormPage {
     /// The limb an existing record is of, in words (empty for a new record,
     /// whose procedure choice names the limb, or a record of the patient).
     limb: String,
+    /// For the baseline and quality of life: which limbs have an index
+    /// procedure, said plainly above the form (empty when both have).
+    preoperative: String,
     /// Notes on the whole form, shown once above it.
     notes: Vec<&'static str>,
     action: String,
@@ -346,6 +349,10 @@ async fn offered(state: &AppState, file: &PatientFile) -> Result<Offered, WebErr
     Ok(Offered {
         clinicians,
         procedures,
+        index_procedures: file
+            .procedures()
+            .map(|(_, p)| (p.index_limb, p.procedure_date))
+            .collect(),
         sites: Vec::new(),
         wording: state.settings.instrument_wording.clone(),
     })
@@ -375,8 +382,10 @@ pub(crate) async fn new_record_form(
     let procedures: Vec<_> = file.procedures().collect();
     if let [(id, p)] = procedures.as_slice() {
         form.0.insert("procedure_id".into(), vec![id.to_string()]);
-        form.0
-            .insert("limb".into(), vec![p.index_limb.as_code().into()]);
+        for limb in ["limb", "index_limb"] {
+            form.0
+                .insert(limb.into(), vec![p.index_limb.as_code().into()]);
+        }
     }
     render_record_form(
         &caller,
@@ -443,6 +452,7 @@ fn render_record_form(
         ),
         subtitle: patient_heading(&patient.patient),
         limb: existing.map(|r| limb_words(r, offered)).unwrap_or_default(),
+        preoperative: preoperative_note(kind, offered),
         notes: form_notes(kind, offered, caller.user().role),
         action,
         back: base.clone(),
@@ -475,6 +485,9 @@ fn limb_words(record: &StoredRecord, offered: &Offered) -> String {
     let AnyRecord::Clinical(clinical) = &record.record else {
         return String::new();
     };
+    if let Some(limb) = clinical.awaited_limb() {
+        return format!("{} limb, waiting for its index procedure", limb.label());
+    }
     match clinical {
         ClinicalRecord::Procedure(p) => format!("{} limb", p.index_limb.label()),
         ClinicalRecord::Amputation(a) => format!("{} limb", a.limb.label()),
@@ -486,6 +499,51 @@ fn limb_words(record: &StoredRecord, offered: &Offered) -> String {
             })
             .map(|(_, label)| format!("{label} (index procedure)"))
             .unwrap_or_default(),
+    }
+}
+
+/// What the baseline and quality-of-life forms say above everything else
+/// when a limb has no index procedure yet: the clinician records them
+/// before it (DOMAIN.md 4.5), and learns at once that the limb, not a
+/// procedure, is asked for.
+fn preoperative_note(kind: RecordKind, offered: &Offered) -> String {
+    if !matches!(kind, RecordKind::Baseline | RecordKind::QualityOfLife) {
+        return String::new();
+    }
+    let what = if kind == RecordKind::Baseline {
+        "the baseline"
+    } else {
+        "a pre-operative quality of life"
+    };
+    let recorded = |limb: Limb| {
+        offered
+            .index_procedures
+            .iter()
+            .find(|(l, _)| *l == limb)
+            .map(|(_, date)| *date)
+    };
+    match (recorded(Limb::Left), recorded(Limb::Right)) {
+        (Some(_), Some(_)) => String::new(),
+        (None, None) => format!(
+            "No index procedure is recorded for this patient yet. Choose the limb \
+             to be treated: {what} is kept for that limb, and its index procedure \
+             takes it up when it is recorded."
+        ),
+        (Some(date), None) | (None, Some(date)) => {
+            let (with, without) = if recorded(Limb::Left).is_some() {
+                (Limb::Left, Limb::Right)
+            } else {
+                (Limb::Right, Limb::Left)
+            };
+            format!(
+                "The {} limb's index procedure is recorded ({date}); the {} limb has \
+                 none yet. For the {} limb, {what} is kept for that limb, and its \
+                 index procedure takes it up when it is recorded.",
+                with.label().to_lowercase(),
+                without.label().to_lowercase(),
+                without.label().to_lowercase(),
+            )
+        }
     }
 }
 
@@ -541,7 +599,8 @@ pub(crate) async fn edit_record_form(
     let file = state.store.patient_file(patient.id).await?;
     let offered = offered(&state, &file).await?;
     let kind = clinical.kind();
-    let form = Submitted::from_record(forms::fields_of(kind), &record_json(clinical));
+    let mut form = Submitted::from_record(forms::fields_of(kind), &record_json(clinical));
+    prefill_index_limb(&mut form, &file, clinical);
     render_record_form(
         &caller,
         kind,
@@ -576,6 +635,23 @@ pub(crate) async fn update_record(
         Submitted::parse(pairs)?,
     )
     .await
+}
+
+/// A baseline or quality of life recorded before the pre-operative workflow
+/// names no limb of its own: its form shows its procedure's, which saving
+/// it keeps (the limb links it to the same procedure again).
+fn prefill_index_limb(form: &mut Submitted, file: &PatientFile, record: &ClinicalRecord) {
+    if !matches!(
+        record,
+        ClinicalRecord::Baseline(_) | ClinicalRecord::QualityOfLife(_)
+    ) || !form.one("index_limb").is_empty()
+    {
+        return;
+    }
+    if let Some(limb) = limb_of(file, record) {
+        form.0
+            .insert("index_limb".into(), vec![limb.as_code().to_owned()]);
+    }
 }
 
 /// The domain record as JSON, for the form's values.
@@ -695,7 +771,11 @@ async fn record_conflict(
         return Err(WebError::NotFound);
     };
     let kind = clinical.kind();
-    let form = Submitted::from_record(forms::fields_of(kind), &record_json(clinical));
+    let mut form = Submitted::from_record(forms::fields_of(kind), &record_json(clinical));
+    if let Some(patient) = caller.patient.as_ref() {
+        let file = state.store.patient_file(patient.id).await?;
+        prefill_index_limb(&mut form, &file, clinical);
+    }
     let messages = Messages {
         general: vec![conflict_message(why)],
         ..Messages::default()
@@ -1065,6 +1145,7 @@ struct PatientPage {
     hospital_number: String,
     date_of_birth: String,
     age: String,
+    age_label: &'static str,
     sex: &'static str,
     site: String,
     follow_up_ended: String,
@@ -1105,13 +1186,14 @@ fn summary(record: &ClinicalRecord, clinicians: &HashMap<RecordId, String>) -> S
             }
         ),
         ClinicalRecord::Baseline(b) => format!(
-            "Rutherford {}; WIfI W{} I{} fI{} (clinical stage {}); {}dialysis",
+            "Rutherford {}; WIfI W{} I{} fI{} (clinical stage {}); {}dialysis{}",
             b.rutherford_category,
             b.wifi_wound,
             b.wifi_ischaemia,
             b.wifi_foot_infection,
             b.wifi_clinical_stage(),
-            if b.dialysis_dependent { "" } else { "no " }
+            if b.dialysis_dependent { "" } else { "no " },
+            waiting(record)
         ),
         ClinicalRecord::Procedure(p) => format!(
             "{} limb; operator {}; technical success: {}",
@@ -1159,7 +1241,7 @@ fn summary(record: &ClinicalRecord, clinicians: &HashMap<RecordId, String>) -> S
             }
         ),
         ClinicalRecord::QualityOfLife(q) => format!(
-            "VascuQoL-6 total {}; EQ-5D-5L index {}; EQ VAS {}",
+            "VascuQoL-6 total {}; EQ-5D-5L index {}; EQ VAS {}{}",
             q.vascuqol6_total()
                 .map(|t| t.to_string())
                 .unwrap_or_else(|| "incomplete".into()),
@@ -1168,8 +1250,19 @@ fn summary(record: &ClinicalRecord, clinicians: &HashMap<RecordId, String>) -> S
                 .unwrap_or_else(|| "incomplete".into()),
             q.eq_vas
                 .map(|v| v.to_string())
-                .unwrap_or_else(|| "—".into())
+                .unwrap_or_else(|| "—".into()),
+            waiting(record)
         ),
+    }
+}
+
+/// The words a pre-operative record carries while no index procedure has
+/// taken it up.
+fn waiting(record: &ClinicalRecord) -> &'static str {
+    if record.awaited_limb().is_some() {
+        "; pre-operative, waiting for the limb's index procedure"
+    } else {
+        ""
     }
 }
 
@@ -1182,7 +1275,9 @@ fn limb_of(file: &PatientFile, record: &ClinicalRecord) -> Option<Limb> {
         other => other
             .procedure_id()
             .and_then(|id| file.procedure(id))
-            .map(|p| p.index_limb),
+            .map(|p| p.index_limb)
+            // A pre-operative record waiting for its procedure names its limb.
+            .or_else(|| other.awaited_limb()),
     }
 }
 
@@ -1373,6 +1468,13 @@ pub(crate) async fn page(
         hospital_number: p.hospital_number.clone().unwrap_or_default(),
         date_of_birth: p.date_of_birth.to_string(),
         age: age_of(p, first),
+        // A patient seen before their procedure (the pre-operative
+        // assessment) has no age at it yet.
+        age_label: if first.is_some() {
+            "Age at the index procedure"
+        } else {
+            "Age today"
+        },
         sex: p.sex.label(),
         site: p.home_site.to_string(),
         follow_up_ended: match (p.follow_up_ended_on, p.follow_up_end_reason) {

@@ -509,7 +509,7 @@ async fn clinician_records_care_to_amputation_and_researcher_sees_no_identifier(
     .await;
     b.click_link("Baseline and patient selection").await;
     b.record(&[
-        ("procedure_id", ""),
+        ("index_limb", ""),
         ("assessment_date", "2025-03-05"),
         ("rutherford_category", "5"),
         ("wifi_wound", "2"),
@@ -1256,4 +1256,174 @@ fn stamp_on_every_sheet(printed: &Path, pages: usize, who: &str) {
             "pdftotext is needed to read the printed page back"
         ),
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preoperative_baseline_and_quality_of_life_are_taken_up_by_the_procedure() {
+    let world = world().await;
+    let store = world.store.clone();
+    user(&store, "clin.ngh", Role::Clinician, ngh()).await;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(pdva_web::serve(listener, store.clone(), async {
+        let _ = stopped.await;
+    }));
+    let Some(b) = Browser::start(base).await else {
+        return;
+    };
+    b.sign_in("clin.ngh").await;
+
+    // A patient seen at the pre-operative assessment: registered and
+    // consented, no procedure yet.
+    b.goto("/patients").await;
+    b.click_link("Register a patient at NGH").await;
+    for (name, value) in [
+        ("nhs_number", "999 000 0034"),
+        ("hospital_number", "HN-PREOP-1"),
+        ("family_name", "Ashdown-Pike"),
+        ("given_name", "Rosalind"),
+        ("date_of_birth", "1950-05-17"),
+        ("sex", "female"),
+    ] {
+        b.fill(name, value).await;
+    }
+    b.submit().await;
+    let patient_path = b.path().await;
+    assert!(patient_path.starts_with("/patients/"), "{patient_path}");
+    let patient: pdva_domain::RecordId = patient_path
+        .trim_start_matches("/patients/")
+        .parse()
+        .unwrap();
+    b.click_link("Consent").await;
+    b.record(&[
+        ("consent_date", "2025-03-01"),
+        ("taken_by", ""),
+        ("uncertainties_explained", "yes"),
+        ("information_given", "nice_information_for_the_public"),
+        ("shared_decision_making_documented", "yes"),
+        ("lacks_capacity", "no"),
+        ("registry_data_consent", "yes"),
+        ("research_consent", "yes"),
+    ])
+    .await;
+
+    // The baseline form says at the top that there is no procedure yet and
+    // asks for the limb; no procedure list stands empty.
+    b.click_link("Baseline and patient selection").await;
+    let note = b
+        .client
+        .find(Locator::Id("preoperative-note"))
+        .await
+        .expect("the pre-operative note")
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        note.starts_with("No index procedure is recorded for this patient yet"),
+        "{note}"
+    );
+    assert!(
+        b.client
+            .find(Locator::Css("main [name='procedure_id']"))
+            .await
+            .is_err(),
+        "a procedure list no one can fill"
+    );
+    b.screenshot("20-preoperative-baseline-form").await;
+    b.record(&[
+        ("index_limb", "left"),
+        ("assessment_date", "2025-03-04"),
+        ("rutherford_category", "5"),
+        ("wifi_wound", "2"),
+        ("wifi_ischaemia", "3"),
+        ("wifi_foot_infection", "1"),
+        ("diabetes", "type_2"),
+        ("dialysis_dependent", "no"),
+        ("no_option_reasons", "no_bypass_target"),
+        ("pedal_venous_anatomy_confirmed", "yes"),
+    ])
+    .await;
+    b.click_link("Quality of life").await;
+    assert!(
+        b.text()
+            .await
+            .contains("No index procedure is recorded for this patient yet")
+    );
+    b.screenshot("21-preoperative-quality-of-life-form").await;
+    b.record(&[
+        ("index_limb", "left"),
+        ("assessment_date", "2025-03-04"),
+        ("vascuqol_1", "2"),
+        ("vascuqol_2", "2"),
+        ("vascuqol_3", "3"),
+        ("vascuqol_4", "1"),
+        ("vascuqol_5", "2"),
+        ("vascuqol_6", "3"),
+        ("eq_vas", "45"),
+    ])
+    .await;
+    let waiting = b.text().await;
+    assert_eq!(
+        waiting
+            .matches("pre-operative, waiting for the limb's index procedure")
+            .count(),
+        2,
+        "{waiting}"
+    );
+    assert_eq!(b.timeline_limbs().await, ["Patient", "Left", "Left"]);
+    b.screenshot("22-preoperative-records-waiting").await;
+
+    // The index procedure of the left limb takes both up.
+    b.click_link("Index procedure").await;
+    b.record(&[
+        ("procedure_date", "2025-03-12"),
+        ("index_limb", "left"),
+        ("primary_operator", ""),
+        ("anaesthesia", "general"),
+        ("device_system", "Test system"),
+        ("arterial_access", "antegrade_common_femoral"),
+        ("venous_access", "retrograde_tibial_vein"),
+        ("target_artery", "posterior_tibial"),
+        ("target_vein", "posterior_tibial"),
+        ("crossover_level", "distal_calf"),
+        ("fistula_created", "yes"),
+        ("valvulotomy", "yes"),
+        ("completion_angiography", "yes"),
+        ("venous_arch_flow", "complete"),
+    ])
+    .await;
+    let taken_up = b.text().await;
+    assert!(!taken_up.contains("waiting for the limb"), "{taken_up}");
+    assert!(
+        taken_up.contains("taken up by the left limb's index procedure of 2025-03-12"),
+        "{taken_up}"
+    );
+    assert_eq!(
+        b.timeline_limbs().await,
+        ["Patient", "Left", "Left", "Left"]
+    );
+    let file = store.patient_file(patient).await.unwrap();
+    let (left, _) = file.procedures().next().expect("the procedure");
+    let linked: Vec<_> = file
+        .records
+        .iter()
+        .filter(|(_, r)| {
+            matches!(
+                r,
+                pdva_domain::ClinicalRecord::Baseline(_)
+                    | pdva_domain::ClinicalRecord::QualityOfLife(_)
+            )
+        })
+        .map(|(_, r)| r.procedure_id())
+        .collect();
+    assert_eq!(linked, [Some(left), Some(left)]);
+    b.screenshot("23-preoperative-records-taken-up").await;
+
+    let Browser { ref client, .. } = b;
+    client.clone().close().await.unwrap();
+    drop(b);
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
 }

@@ -28,7 +28,7 @@ async fn a_refused_form_shows_its_format_and_rule_errors_together_in_clinical_wo
     // An assessment after the procedure (a rule) and an ABI that is not a
     // number (a format error), in one submission: both are named at once.
     let baseline = [
-        ("procedure_id", world.a.procedure.to_string()),
+        ("index_limb", "right".to_owned()),
         ("assessment_date", "2025-02-01".to_owned()),
         ("rutherford_category", "5".to_owned()),
         ("wifi_wound", "2".to_owned()),

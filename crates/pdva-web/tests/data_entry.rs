@@ -159,7 +159,7 @@ async fn a_clinician_records_a_patients_care_from_registration_to_amputation() {
     // Baseline: a hard error (assessment after the procedure) names the field.
     let baseline = |date: &'static str| {
         vec![
-            ("procedure_id", procedure.clone()),
+            ("index_limb", "left".to_owned()),
             ("assessment_date", date.to_owned()),
             ("rutherford_category", "5".to_owned()),
             ("wifi_wound", "2".to_owned()),

@@ -217,7 +217,8 @@ pub fn procedure(date: NaiveDate, limb: Limb, operator: RecordId) -> IndexProced
 /// perfusion value measured.
 pub fn baseline(procedure_id: RecordId, date: NaiveDate) -> Baseline {
     Baseline {
-        procedure_id,
+        procedure_id: Some(procedure_id),
+        index_limb: None,
         assessment_date: date,
         rutherford_category: RutherfordCategory::new(5).unwrap(),
         wifi_wound: WifiGrade::new(2).unwrap(),
@@ -358,7 +359,8 @@ pub fn qol(procedure_id: RecordId, date: NaiveDate) -> QualityOfLife {
     let item = |n| Some(VascuQolItem::new(n).unwrap());
     let level = |n| Some(Eq5dLevel::new(n).unwrap());
     QualityOfLife {
-        procedure_id,
+        procedure_id: Some(procedure_id),
+        index_limb: None,
         assessment_date: date,
         vascuqol: [item(2), item(2), item(3), item(1), item(2), item(3)],
         eq5d_mobility: level(3),

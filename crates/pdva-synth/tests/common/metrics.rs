@@ -190,7 +190,7 @@ pub fn compute(files: &[PatientFile], voided: &HashSet<RecordId>, today: NaiveDa
         let first_baseline = records
             .iter()
             .find_map(|r| match r {
-                ClinicalRecord::Baseline(b) if b.procedure_id == procedures[0].0 => Some(b),
+                ClinicalRecord::Baseline(b) if b.procedure_id == Some(procedures[0].0) => Some(b),
                 _ => None,
             })
             .expect("baseline");
@@ -216,7 +216,7 @@ pub fn compute(files: &[PatientFile], voided: &HashSet<RecordId>, today: NaiveDa
             let baseline = records
                 .iter()
                 .find_map(|r| match r {
-                    ClinicalRecord::Baseline(b) if b.procedure_id == *pid => Some(b),
+                    ClinicalRecord::Baseline(b) if b.procedure_id == Some(*pid) => Some(b),
                     _ => None,
                 })
                 .expect("baseline");
