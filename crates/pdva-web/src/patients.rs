@@ -40,8 +40,6 @@ pub(crate) struct Nav {
     pub users: bool,
     /// Sites whose IPG773 compliance view the user may open from the menu.
     pub compliance: Vec<String>,
-    /// The outcomes page of the menu: the user's first site, or every site.
-    pub outcomes: String,
     /// When the page was made (UTC, to the minute), for the stamp a printed
     /// page carries on every sheet.
     pub printed_at: String,
@@ -65,12 +63,6 @@ impl Nav {
             sign_off: crate::signoff::has_queue(user.role),
             exports: crate::authz::EXPORTS.roles.contains(&user.role),
             users: user.role == Role::Admin,
-            outcomes: match (&user.sites, user.role) {
-                (SiteAccess::Sites(s), role) if role != Role::Admin && !s.is_empty() => {
-                    format!("/dashboard?site={}", s[0])
-                }
-                _ => "/dashboard".into(),
-            },
             compliance: match (&user.sites, user.role) {
                 (SiteAccess::Sites(s), Role::GovernanceLead | Role::Admin) => {
                     s.iter().map(ToString::to_string).collect()

@@ -1331,7 +1331,7 @@ async fn preoperative_baseline_and_quality_of_life_are_taken_up_by_the_procedure
             .is_err(),
         "a procedure list no one can fill"
     );
-    b.screenshot("20-preoperative-baseline-form").await;
+    b.screenshot("30-preoperative-baseline-form").await;
     b.record(&[
         ("index_limb", "left"),
         ("assessment_date", "2025-03-04"),
@@ -1351,7 +1351,7 @@ async fn preoperative_baseline_and_quality_of_life_are_taken_up_by_the_procedure
             .await
             .contains("No index procedure is recorded for this patient yet")
     );
-    b.screenshot("21-preoperative-quality-of-life-form").await;
+    b.screenshot("31-preoperative-quality-of-life-form").await;
     b.record(&[
         ("index_limb", "left"),
         ("assessment_date", "2025-03-04"),
@@ -1373,7 +1373,7 @@ async fn preoperative_baseline_and_quality_of_life_are_taken_up_by_the_procedure
         "{waiting}"
     );
     assert_eq!(b.timeline_limbs().await, ["Patient", "Left", "Left"]);
-    b.screenshot("22-preoperative-records-waiting").await;
+    b.screenshot("32-preoperative-records-waiting").await;
 
     // The index procedure of the left limb takes both up.
     b.click_link("Index procedure").await;
@@ -1419,7 +1419,7 @@ async fn preoperative_baseline_and_quality_of_life_are_taken_up_by_the_procedure
         .map(|(_, r)| r.procedure_id())
         .collect();
     assert_eq!(linked, [Some(left), Some(left)]);
-    b.screenshot("23-preoperative-records-taken-up").await;
+    b.screenshot("33-preoperative-records-taken-up").await;
 
     let Browser { ref client, .. } = b;
     client.clone().close().await.unwrap();
