@@ -174,6 +174,9 @@ struct Found {
     /// The site's procedures and follow-up visits (of every period): what
     /// the unsigned records are counted out of.
     signable_records: usize,
+    /// The records unsigned 30 days after entry (the oldest listed), kept
+    /// with the rest: a sign-off is a write, so it moves the data version.
+    unsigned: compliance::Check,
 }
 
 /// What identifies a [`Found`]: the registry as it was, and the question.
@@ -252,9 +255,18 @@ async fn found(
         })
         .count();
     let compliance = compliance::check(site, &meetings, &files, &reference, period, today);
+    let unsigned = unsigned_after_30_days(
+        state,
+        &site.site_code,
+        today,
+        ITEMS_SHOWN as i64,
+        signable_records,
+    )
+    .await?;
     let found = Arc::new(Found {
         compliance,
         signable_records,
+        unsigned,
     });
     state.compliance.keep(key, Arc::clone(&found));
     Ok((found, data_version))
@@ -293,13 +305,6 @@ pub(crate) async fn page(
     let period = ordered(from, to)?;
     let today = today();
     let (found, data_version) = found(&state, &site, period, today).await?;
-    let unsigned = unsigned_after_30_days(
-        &state,
-        &site.site_code,
-        ITEMS_SHOWN as i64,
-        found.signable_records,
-    )
-    .await?;
     let mut nav = Nav::of(&caller);
     nav.data_version = data_version;
     let page = CompliancePage {
@@ -322,7 +327,7 @@ pub(crate) async fn page(
             .compliance
             .checks
             .iter()
-            .chain([&unsigned])
+            .chain([&found.unsigned])
             .map(Check::of)
             .collect(),
         can_record: caller.user().role == pdva_store::Role::GovernanceLead,
@@ -346,12 +351,19 @@ pub(crate) async fn list_csv(
     };
     let period = ordered(end("from", q.from.as_deref())?, end("to", q.to.as_deref())?)?;
     let key = q.list.as_deref().unwrap_or_default();
-    let (found, data_version) = found(&state, &site, period, today()).await?;
+    let today = today();
+    let (found, data_version) = found(&state, &site, period, today).await?;
     let unsigned;
     let check = if key == UNSIGNED {
-        unsigned =
-            unsigned_after_30_days(&state, &site.site_code, i64::MAX, found.signable_records)
-                .await?;
+        // Every record, not only the oldest the page lists.
+        unsigned = unsigned_after_30_days(
+            &state,
+            &site.site_code,
+            today,
+            i64::MAX,
+            found.signable_records,
+        )
+        .await?;
         &unsigned
     } else {
         found.compliance.check(key).ok_or_else(|| {
@@ -408,12 +420,13 @@ const UNSIGNED: &str = "unsigned_after_30_days";
 async fn unsigned_after_30_days(
     state: &AppState,
     site: &SiteCode,
+    today: NaiveDate,
     limit: i64,
     signable_records: usize,
 ) -> Result<compliance::Check, WebError> {
-    let cutoff = (chrono::Utc::now() - chrono::Duration::days(30))
-        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
-        .to_string();
+    // Entered on or before the day 30 days ago (whole days, so that the
+    // finding is the same all day and can be kept for the day).
+    let cutoff = format!("{}T00:00:00.000000Z", today - chrono::Duration::days(29));
     let sites = pdva_store::SiteAccess::Sites(vec![site.clone()]);
     let queue = state
         .store

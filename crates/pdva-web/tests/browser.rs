@@ -1210,7 +1210,11 @@ async fn the_dashboard_for_a_committee_with_its_filters_and_print() {
     b.goto(&format!("/sites/{first}/compliance")).await;
     let pdf = b
         .client
-        .print(fantoccini::wd::PrintConfigurationBuilder::default().build().unwrap())
+        .print(
+            fantoccini::wd::PrintConfigurationBuilder::default()
+                .build()
+                .unwrap(),
+        )
         .await
         .unwrap();
     std::fs::write(b.shots.join("25-compliance-print.pdf"), &pdf).unwrap();
