@@ -38,6 +38,7 @@ pub use compliance::ComplianceCache;
 pub use error::{ApiError, ApiErrorBody, WebError};
 pub use outcomes::ReportCache;
 pub use wording::{InstrumentWording, ItemWording};
+pub use worklist::WorklistCache;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -60,6 +61,8 @@ pub struct AppState {
     pub pseudonyms: std::sync::Arc<research::PseudonymIndex>,
     /// Compliance findings kept for the data version they were made at.
     pub compliance: std::sync::Arc<compliance::ComplianceCache>,
+    /// Follow-up worklists kept for the data version they were made at.
+    pub worklists: std::sync::Arc<worklist::WorklistCache>,
 }
 
 /// The application's routes with the default settings (cookies without
@@ -77,6 +80,7 @@ pub fn router_with(store: Store, settings: Settings) -> Router {
         reports: Default::default(),
         pseudonyms: Default::default(),
         compliance: Default::default(),
+        worklists: Default::default(),
     };
     Router::new()
         .route("/", get(pages::index))

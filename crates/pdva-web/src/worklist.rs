@@ -2,7 +2,8 @@
 //! soon and overdue per site and operator, with follow-up completeness.
 
 use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
 
 use askama::Template;
 use axum::Extension;
@@ -19,6 +20,7 @@ use crate::authz::Caller;
 use crate::patients::{Nav, today, visible_sites};
 use crate::{AppState, WebError};
 
+#[derive(Clone)]
 struct Row {
     patient: RecordId,
     patient_id: String,
@@ -84,6 +86,60 @@ struct PageLink {
     href: String,
 }
 
+/// The visits to arrange of some sites as of a day, in the order shown
+/// (overdue first), with follow-up completeness by site and operator.
+struct Schedule {
+    rows: Vec<Row>,
+    by_site: BTreeMap<String, Completeness>,
+    by_operator: BTreeMap<String, Completeness>,
+}
+
+/// What identifies a [`Schedule`]: the registry as it was, the sites and
+/// the day (a window opens or closes as the days pass).
+#[derive(PartialEq)]
+struct ScheduleKey {
+    data_version: String,
+    sites: Vec<String>,
+    today: NaiveDate,
+}
+
+/// Worklists kept for the data version they were computed at, as the
+/// compliance view keeps its findings: a large site's schedule reads every
+/// patient's outcome facts, and the worklist is opened many times a day
+/// between changes.
+#[derive(Default)]
+pub struct WorklistCache {
+    kept: Mutex<VecDeque<(ScheduleKey, Arc<Schedule>)>>,
+}
+
+impl std::fmt::Debug for WorklistCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorklistCache").finish_non_exhaustive()
+    }
+}
+
+/// Worklists kept at once: a few sites (and "all my sites") being looked at.
+const KEPT_WORKLISTS: usize = 16;
+
+impl WorklistCache {
+    fn get(&self, key: &ScheduleKey) -> Option<Arc<Schedule>> {
+        let kept = self.kept.lock().expect("worklist cache lock");
+        kept.iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, s)| Arc::clone(s))
+    }
+
+    fn keep(&self, key: ScheduleKey, schedule: Arc<Schedule>) {
+        let mut kept = self.kept.lock().expect("worklist cache lock");
+        // Worklists of an older data version are never asked for again.
+        kept.retain(|(k, _)| k.data_version == key.data_version);
+        if kept.len() >= KEPT_WORKLISTS {
+            kept.pop_front();
+        }
+        kept.push_back((key, schedule));
+    }
+}
+
 fn completeness_rows(groups: BTreeMap<String, Completeness>) -> Vec<CompletenessRow> {
     groups
         .into_iter()
@@ -124,6 +180,104 @@ pub(crate) async fn page(
         Some(_) => return Err(WebError::NotFound),
         None => sites.clone(),
     };
+    let today = today();
+    let schedule = schedule_of(&state, &chosen, today).await?;
+    let operators: Vec<String> = schedule.by_operator.keys().cloned().collect();
+    let operator = q.operator.filter(|o| !o.is_empty()).unwrap_or_default();
+    let shown: Vec<&Row> = schedule
+        .rows
+        .iter()
+        .filter(|r| operator.is_empty() || r.operator == operator)
+        .collect();
+    let site = if chosen.len() == 1 {
+        chosen[0].clone()
+    } else {
+        String::new()
+    };
+    let total_rows = shown.len();
+    let page_count = total_rows.div_ceil(ROWS_PER_PAGE).max(1);
+    let page_number = q.page.unwrap_or(1).clamp(1, page_count);
+    let first = (page_number - 1) * ROWS_PER_PAGE;
+    let mut rows: Vec<Row> = shown
+        .into_iter()
+        .skip(first)
+        .take(ROWS_PER_PAGE)
+        .cloned()
+        .collect();
+    // Names and hospital numbers only for the rows shown (each is
+    // decrypted with its patient's own key).
+    let mut identities: HashMap<RecordId, (String, String)> = HashMap::new();
+    for row in &mut rows {
+        if let Entry::Vacant(slot) = identities.entry(row.patient) {
+            slot.insert(match state.store.get(row.patient).await?.record {
+                AnyRecord::Patient(p) => (
+                    display_name(&p),
+                    p.hospital_number.clone().unwrap_or_default(),
+                ),
+                _ => Default::default(),
+            });
+        }
+        let (name, hospital_number) = &identities[&row.patient];
+        row.name = name.clone();
+        row.hospital_number = hospital_number.clone();
+    }
+    let link = |n: usize, label: String| PageLink {
+        label,
+        href: format!(
+            "/worklist?{}",
+            serde_urlencoded::to_string([
+                ("site", site.as_str()),
+                ("operator", operator.as_str()),
+                ("page", &n.to_string()),
+            ])
+            .expect("a query string encodes")
+        ),
+    };
+    let mut pages = Vec::new();
+    if page_number > 1 {
+        pages.push(link(page_number - 1, "Previous page".into()));
+    }
+    if page_number < page_count {
+        pages.push(link(page_number + 1, "Next page".into()));
+    }
+    let page = WorklistPage {
+        nav: Nav::of(&caller),
+        today,
+        site,
+        sites,
+        operator,
+        operators,
+        total_rows,
+        first_row: first + 1,
+        rows,
+        pages,
+        by_site: completeness_rows(schedule.by_site.clone()),
+        by_operator: completeness_rows(schedule.by_operator.clone()),
+        compliance_links: matches!(
+            user.role,
+            pdva_store::Role::GovernanceLead | pdva_store::Role::Admin
+        ),
+    };
+    Ok(Html(page.render()?))
+}
+
+/// The worklist of `chosen` sites as of `today`, kept for the data version
+/// it was computed at.
+async fn schedule_of(
+    state: &AppState,
+    chosen: &[String],
+    today: NaiveDate,
+) -> Result<Arc<Schedule>, WebError> {
+    // Read before the facts, so that what is kept is at least as new as the
+    // version it is kept under.
+    let key = ScheduleKey {
+        data_version: state.store.data_version().await?.to_string(),
+        sites: chosen.to_vec(),
+        today,
+    };
+    if let Some(schedule) = state.worklists.get(&key) {
+        return Ok(schedule);
+    }
     let clinicians: HashMap<RecordId, String> = state
         .store
         .clinicians()
@@ -131,11 +285,10 @@ pub(crate) async fn page(
         .into_iter()
         .map(|(id, c)| (id, c.display_name.to_string()))
         .collect();
-    let today = today();
     let mut rows = Vec::new();
     let mut by_site: BTreeMap<String, Completeness> = BTreeMap::new();
     let mut by_operator: BTreeMap<String, Completeness> = BTreeMap::new();
-    for site in &chosen {
+    for site in chosen {
         // The schedule needs only each patient's procedures, visits, death
         // and end of follow-up, which their outcome facts carry: one small
         // row a patient instead of every record (the names of the rows
@@ -210,11 +363,6 @@ pub(crate) async fn page(
             })
             .await?;
     }
-    let operators: Vec<String> = by_operator.keys().cloned().collect();
-    let operator = q.operator.filter(|o| !o.is_empty()).unwrap_or_default();
-    if !operator.is_empty() {
-        rows.retain(|r| r.operator == operator);
-    }
     rows.sort_by(|a, b| {
         (
             a.state != "Overdue",
@@ -229,71 +377,13 @@ pub(crate) async fn page(
                 &b.registry_id,
             ))
     });
-    let site = if chosen.len() == 1 {
-        chosen[0].clone()
-    } else {
-        String::new()
-    };
-    let total_rows = rows.len();
-    let page_count = total_rows.div_ceil(ROWS_PER_PAGE).max(1);
-    let page_number = q.page.unwrap_or(1).clamp(1, page_count);
-    let first = (page_number - 1) * ROWS_PER_PAGE;
-    let mut rows: Vec<Row> = rows.into_iter().skip(first).take(ROWS_PER_PAGE).collect();
-    // Names and hospital numbers only for the rows shown (each is
-    // decrypted with its patient's own key).
-    let mut identities: HashMap<RecordId, (String, String)> = HashMap::new();
-    for row in &mut rows {
-        if let Entry::Vacant(slot) = identities.entry(row.patient) {
-            slot.insert(match state.store.get(row.patient).await?.record {
-                AnyRecord::Patient(p) => (
-                    display_name(&p),
-                    p.hospital_number.clone().unwrap_or_default(),
-                ),
-                _ => Default::default(),
-            });
-        }
-        let (name, hospital_number) = &identities[&row.patient];
-        row.name = name.clone();
-        row.hospital_number = hospital_number.clone();
-    }
-    let link = |n: usize, label: String| PageLink {
-        label,
-        href: format!(
-            "/worklist?{}",
-            serde_urlencoded::to_string([
-                ("site", site.as_str()),
-                ("operator", operator.as_str()),
-                ("page", &n.to_string()),
-            ])
-            .expect("a query string encodes")
-        ),
-    };
-    let mut pages = Vec::new();
-    if page_number > 1 {
-        pages.push(link(page_number - 1, "Previous page".into()));
-    }
-    if page_number < page_count {
-        pages.push(link(page_number + 1, "Next page".into()));
-    }
-    let page = WorklistPage {
-        nav: Nav::of(&caller),
-        today,
-        site,
-        sites,
-        operator,
-        operators,
-        total_rows,
-        first_row: first + 1,
+    let schedule = Arc::new(Schedule {
         rows,
-        pages,
-        by_site: completeness_rows(by_site),
-        by_operator: completeness_rows(by_operator),
-        compliance_links: matches!(
-            user.role,
-            pdva_store::Role::GovernanceLead | pdva_store::Role::Admin
-        ),
-    };
-    Ok(Html(page.render()?))
+        by_site,
+        by_operator,
+    });
+    state.worklists.keep(key, Arc::clone(&schedule));
+    Ok(schedule)
 }
 
 /// "FAMILY, Given" as the worklist shows a patient.

@@ -280,6 +280,78 @@ async fn the_worklist_shows_hospital_number_limb_and_last_seen() {
     );
 }
 
+/// The worklist of one server is kept between views; a change to the
+/// registry shows on the next view of the same server, which then agrees
+/// with a server that has kept nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_worklist_shows_a_visit_recorded_since() {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let world = world().await;
+    let store = &world.store;
+    let clinician = user(store, "clin.ngh", Role::Clinician, ngh()).await;
+    let who = session(store, &clinician).await;
+    let server = pdva_web::router(store.clone());
+    let view = |router: axum::Router| {
+        let cookie = who.cookie.clone();
+        async move {
+            let response = router
+                .oneshot(
+                    axum::http::Request::get("/worklist?site=NGH")
+                        .header("host", HOST)
+                        .header("cookie", cookie)
+                        .body(axum::body::Body::empty())
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            String::from_utf8(body.to_vec()).unwrap()
+        }
+    };
+    let before = view(server.clone()).await;
+    assert!(before.contains("<td data-label=\"Last seen\">no visit yet</td>"));
+    assert_eq!(
+        view(server.clone()).await,
+        before,
+        "a second view is the same"
+    );
+
+    store
+        .save_clinical(
+            &Actor::new("test.setup"),
+            world.a.id,
+            Change::create(ClinicalRecord::FollowUpVisit(FollowUpVisit {
+                procedure_id: world.a.procedure,
+                visit_date: d("2025-02-14"),
+                contact: ContactMode::InPerson,
+                limb_status: LimbStatus::Intact,
+                wound_status: None,
+                largest_wound_area_cm2: None,
+                rutherford_category: None,
+                wifi_wound: None,
+                wifi_ischaemia: None,
+                wifi_foot_infection: None,
+                toe_pressure_mmhg: None,
+                tcpo2_mmhg: None,
+                pain_score: None,
+                ambulatory_status: None,
+                circuit_patency: None,
+            })),
+            d("2026-06-30"),
+        )
+        .await
+        .unwrap();
+    let after = view(server.clone()).await;
+    assert!(
+        after.contains("<td data-label=\"Last seen\">2025-02-14</td>"),
+        "the kept worklist did not follow the visit: {after}"
+    );
+    assert!(!after.contains("<td data-label=\"Last seen\">no visit yet</td>"));
+    assert_eq!(after, view(pdva_web::router(store.clone())).await);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn compliance_gives_counts_with_percentages_and_each_list_as_csv_oldest_first() {
     let world = world().await;
