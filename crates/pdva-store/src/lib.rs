@@ -49,8 +49,8 @@ pub use tokens::{
     TokenUse,
 };
 pub use users::{
-    NewSession, NewUser, Password, Role, SESSION_ABSOLUTE, SESSION_IDLE, Session, SignIn,
-    SiteAccess, TemporaryPassword, User, Username, random_token,
+    FAILURES_BEFORE_LOCK, FIRST_LOCK, NewSession, NewUser, Password, Role, SESSION_ABSOLUTE,
+    SESSION_IDLE, Session, SignIn, SiteAccess, TemporaryPassword, User, Username, random_token,
 };
 pub use write::{Change, Edit, ImportSummary, Saved};
 

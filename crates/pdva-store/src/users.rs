@@ -767,9 +767,10 @@ impl Store {
     }
 
     /// Changes a user's own password, given their current one. A wrong
-    /// current password is refused with [`StoreError::WrongPassword`], and a
-    /// new one equal to it with [`StoreError::Invalid`]; either changes
-    /// nothing. Clears `must_change_password` and any lock-out, and ends the
+    /// current password is refused with [`StoreError::WrongPassword`] and
+    /// counts toward the sign-in lock-out (while locked, the right one is
+    /// refused too), and a new one equal to it with [`StoreError::Invalid`];
+    /// neither changes the password. Clears `must_change_password` and any lock-out, and ends the
     /// user's other sessions (`keep_session`: the browser token of the one
     /// they are using). Audited as made by the user.
     #[tracing::instrument(skip_all, fields(user = %user_id))]
@@ -780,18 +781,38 @@ impl Store {
         new: Password,
         keep_session: Option<&str>,
     ) -> Result<User> {
-        let old_hash: String =
-            sqlx::query_scalar("SELECT password_hash FROM app_user WHERE id = $1")
-                .bind(user_id.to_string())
-                .fetch_optional(&self.pool)
-                .await?
-                .ok_or(StoreError::NotFound(user_id))?;
+        let now = Utc::now();
+        let row = sqlx::query(
+            "SELECT password_hash, failed_attempts, locked_until FROM app_user WHERE id = $1",
+        )
+        .bind(user_id.to_string())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound(user_id))?;
+        let old_hash: String = row.try_get(0)?;
+        let failed: i64 = row.try_get(1)?;
+        let locked_until: Option<String> = row.try_get(2)?;
+        // A session is not proof of knowing the password (a screen left
+        // unlocked): guesses at the current one count toward the same
+        // lock-out as sign-in's, and while locked even the right one is
+        // refused, as at sign-in.
+        let locked = match locked_until {
+            Some(until) => parse_timestamp(&until)? > now,
+            None => false,
+        };
         let (hash, given) = (old_hash.clone(), current.to_owned());
-        let right = tokio::task::spawn_blocking(move || verify_password(&hash, &given))
-            .await
-            .expect("hashing thread");
+        let right = tokio::task::spawn_blocking(move || {
+            let hash = if locked { decoy_hash() } else { hash.as_str() };
+            verify_password(hash, &given) && !locked
+        })
+        .await
+        .expect("hashing thread");
         if !right {
-            tracing::warn!("password change refused: wrong current password");
+            if !locked {
+                self.record_failed_password(&user_id.to_string(), failed, now)
+                    .await?;
+            }
+            tracing::warn!(locked, "password change refused: wrong current password");
             return Err(StoreError::WrongPassword);
         }
         if new.0 == current {
@@ -1010,21 +1031,8 @@ impl Store {
             .await
             .expect("hashing thread");
         if !right {
-            let failed = failed + 1;
-            let locked_until = (failed >= FAILURES_BEFORE_LOCK).then(|| {
-                let doublings = (failed - FAILURES_BEFORE_LOCK).min(10) as u32;
-                let lock = (FIRST_LOCK * 2i32.pow(doublings)).min(LONGEST_LOCK);
-                timestamp(now + lock)
-            });
-            sqlx::query(
-                "UPDATE app_user SET failed_attempts = $1, locked_until = $2 WHERE id = $3",
-            )
-            .bind(failed)
-            .bind(locked_until)
-            .bind(&id)
-            .execute(&self.pool)
-            .await?;
-            tracing::warn!(failed, "sign-in refused");
+            self.record_failed_password(&id, failed, now).await?;
+            tracing::warn!(failed = failed + 1, "sign-in refused");
             return Ok(SignIn::Refused);
         }
         if disabled != 0 {
@@ -1042,6 +1050,30 @@ impl Store {
         .fetch_one(&mut *conn)
         .await?;
         Ok(SignIn::Accepted(self.user_from_row(&mut conn, &row).await?))
+    }
+
+    /// Counts a wrong password (at sign-in or a password change) after
+    /// `failed` earlier ones, locking the account from the
+    /// [`FAILURES_BEFORE_LOCK`]th, for a time doubling with each further one.
+    async fn record_failed_password(
+        &self,
+        id: &str,
+        failed: i64,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let failed = failed + 1;
+        let locked_until = (failed >= FAILURES_BEFORE_LOCK).then(|| {
+            let doublings = (failed - FAILURES_BEFORE_LOCK).min(10) as u32;
+            let lock = (FIRST_LOCK * 2i32.pow(doublings)).min(LONGEST_LOCK);
+            timestamp(now + lock)
+        });
+        sqlx::query("UPDATE app_user SET failed_attempts = $1, locked_until = $2 WHERE id = $3")
+            .bind(failed)
+            .bind(locked_until)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// Starts a session for a user who has just signed in.

@@ -517,3 +517,42 @@ on_both_engines!(
         assert_eq!(report.breaks[0].record_id, user.id.to_string());
     }
 );
+
+on_both_engines!(
+    wrong_current_passwords_count_toward_the_sign_in_lock_out,
+    |db: TestDb| async move {
+        // A session left open is not proof of knowing the password: guesses
+        // at the current one lock the account as sign-in failures do.
+        db.store.create_site(&actor(), site("TST")).await.unwrap();
+        let user = add_user(&db.store, "a.surgeon", Role::Clinician, tst()).await;
+        let right = "correct horse battery";
+        let new = || Password::parse("a much better passphrase").unwrap();
+        for _ in 0..pdva_store::FAILURES_BEFORE_LOCK {
+            let e = db
+                .store
+                .change_own_password(user.id, "a guess at it", new(), None)
+                .await
+                .unwrap_err();
+            assert!(matches!(e, StoreError::WrongPassword), "{e}");
+        }
+        // Locked: sign-in is refused, and so is a change with the right
+        // password, which changes nothing.
+        let now = Utc::now();
+        assert!(matches!(
+            db.store.sign_in("a.surgeon", right, now).await.unwrap(),
+            SignIn::Refused
+        ));
+        let e = db
+            .store
+            .change_own_password(user.id, right, new(), None)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, StoreError::WrongPassword), "{e}");
+        // When the lock has passed, the right password signs in as before.
+        let later = now + pdva_store::FIRST_LOCK + Duration::seconds(1);
+        assert!(matches!(
+            db.store.sign_in("a.surgeon", right, later).await.unwrap(),
+            SignIn::Accepted(_)
+        ));
+    }
+);

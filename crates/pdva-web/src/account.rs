@@ -105,7 +105,7 @@ pub(crate) async fn change(
             Err(StoreError::WrongPassword) => {
                 errors.insert(
                     "current_password",
-                    "This is not your current password: nothing was changed.".into(),
+                    "This is not your current password, or there were too many wrong tries (each counts toward the sign-in lock-out: wait a minute and try again). Nothing was changed.".into(),
                 );
             }
             Err(StoreError::Invalid(_)) => {
