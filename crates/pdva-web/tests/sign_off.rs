@@ -108,3 +108,92 @@ async fn the_timeline_signs_off_in_one_action_and_a_lead_follows_the_queue() {
         queue.body
     );
 }
+
+/// "Unsigned after 30 days" counts what was entered on or before the day 30
+/// days ago, whatever the hour, and nothing entered since: entry times set
+/// in the file, since no user can backdate an entry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_entered_more_than_30_days_ago_and_unsigned_are_a_compliance_finding() {
+    use pdva_domain::codes::{ContactMode, LimbStatus};
+    use pdva_domain::{ClinicalRecord, FollowUpVisit};
+    use pdva_store::{Actor, Change};
+    let world = world().await;
+    let store = &world.store;
+    let visit = store
+        .save_clinical(
+            &Actor::new("test.setup"),
+            world.a.id,
+            Change::create(ClinicalRecord::FollowUpVisit(FollowUpVisit {
+                procedure_id: world.a.procedure,
+                visit_date: d("2025-02-14"),
+                contact: ContactMode::InPerson,
+                limb_status: LimbStatus::Intact,
+                wound_status: None,
+                largest_wound_area_cm2: None,
+                rutherford_category: None,
+                wifi_wound: None,
+                wifi_ischaemia: None,
+                wifi_foot_infection: None,
+                toe_pressure_mmhg: None,
+                tcpo2_mmhg: None,
+                pain_score: None,
+                ambulatory_status: None,
+                circuit_patency: None,
+            })),
+            d("2026-06-30"),
+        )
+        .await
+        .unwrap();
+    let lead = user(store, "gov.ngh", Role::GovernanceLead, ngh()).await;
+    let who = session(store, &lead).await;
+    let listed = |csv: &str| csv.lines().skip(1).count();
+    let csv = "/sites/NGH/compliance.csv?list=unsigned_after_30_days";
+
+    // Entered today: not yet a finding.
+    let now = get(store, csv, Some(&who)).await;
+    assert_eq!(now.status, 200, "{}", now.body);
+    assert_eq!(listed(&now.body), 0, "{}", now.body);
+
+    // The procedure entered late on the day 30 days ago, the visit early on
+    // the day after it.
+    let today = chrono::Local::now().date_naive();
+    let url = world.sqlite_url().expect("a SQLite world");
+    for (id, at) in [
+        (
+            world.a.procedure,
+            format!("{}T23:59:59.999999Z", today - chrono::Duration::days(30)),
+        ),
+        (
+            visit.id,
+            format!("{}T00:00:00.000001Z", today - chrono::Duration::days(29)),
+        ),
+    ] {
+        pdva_store::db::execute_on(
+            &url,
+            &format!("UPDATE record SET created_at = '{at}' WHERE id = '{id}'"),
+        )
+        .await
+        .unwrap();
+    }
+    let later = get(store, csv, Some(&who)).await;
+    assert_eq!(listed(&later.body), 1, "{}", later.body);
+    assert!(
+        later.body.contains(&world.a.procedure.to_string()),
+        "{}",
+        later.body
+    );
+    let page = get(store, "/sites/NGH/compliance", Some(&who)).await;
+    assert!(
+        page.body.contains("1 not signed off 30 days after entry"),
+        "{}",
+        page.body
+    );
+
+    // Signed off, it is no longer a finding.
+    store
+        .sign_off(&Actor::new("clin.ngh"), world.a.procedure)
+        .await
+        .unwrap();
+    let signed = get(store, csv, Some(&who)).await;
+    assert_eq!(listed(&signed.body), 0, "{}", signed.body);
+}

@@ -67,6 +67,17 @@ pub struct World {
     _schema: Option<PostgresSchema>,
 }
 
+impl World {
+    /// The URL of the world's SQLite file, for a test that must set what
+    /// no user can (when a record was entered); `None` on PostgreSQL.
+    #[allow(dead_code)]
+    pub fn sqlite_url(&self) -> Option<String> {
+        self._schema
+            .is_none()
+            .then(|| format!("sqlite://{}", self._dir.path().join("t.db").display()))
+    }
+}
+
 /// A PostgreSQL schema of one test, dropped with it.
 struct PostgresSchema {
     store: Store,
