@@ -1,6 +1,6 @@
-//! `pdva user`: creating and listing user accounts from a script, and the
-//! demonstration users of `pdva demo`. There is no default account: the
-//! first administrator is created with `pdva user add` too.
+//! `pdva user`: creating, listing and resetting user accounts from a
+//! script, and the demonstration users of `pdva demo`. There is no default
+//! account: the first administrator is created with `pdva user add` too.
 
 use std::io::BufRead;
 
@@ -59,6 +59,19 @@ pub enum UserCommand {
         /// Remove the link.
         #[arg(long)]
         none: bool,
+        /// Why (kept in the audit trail).
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+    },
+    /// Reset a user's password to a temporary one, printed once: they must
+    /// choose their own at their next sign-in, and their sessions end. For
+    /// an administrator who can no longer sign in to do it on the web.
+    ResetPassword {
+        #[command(flatten)]
+        db: DbArg,
+        /// The user's sign-in name.
+        #[arg(long)]
+        username: String,
         /// Why (kept in the audit trail).
         #[arg(long, value_name = "TEXT")]
         reason: String,
@@ -234,6 +247,17 @@ pub fn print_demo_logins(logins: &[DemoLogin]) {
     }
 }
 
+/// The user called `username` (as typed: case and spaces around it do not
+/// matter).
+async fn find_user(store: &Store, username: &str) -> Result<User> {
+    store
+        .users()
+        .await?
+        .into_iter()
+        .find(|u| u.username.as_str() == username.trim().to_lowercase())
+        .with_context(|| format!("--username: no user is called {username:?}"))
+}
+
 /// Runs `pdva user …`.
 pub async fn run(config: &crate::config::Config, command: UserCommand) -> Result<()> {
     match command {
@@ -285,12 +309,7 @@ pub async fn run(config: &crate::config::Config, command: UserCommand) -> Result
             reason,
         } => {
             let store = crate::open(&config.db(db.db)).await?;
-            let user = store
-                .users()
-                .await?
-                .into_iter()
-                .find(|u| u.username.as_str() == username.trim().to_lowercase())
-                .with_context(|| format!("--username: no user is called {username:?}"))?;
+            let user = find_user(&store, &username).await?;
             let clinician = match clinician {
                 Some(c) => Some(
                     pdva_reports::appraisal::find_clinician(&store, &c)
@@ -315,6 +334,23 @@ pub async fn run(config: &crate::config::Config, command: UserCommand) -> Result
                 ),
                 None => println!("{} is linked to no clinician", user.username),
             }
+        }
+        UserCommand::ResetPassword {
+            db,
+            username,
+            reason,
+        } => {
+            let store = crate::open(&config.db(db.db)).await?;
+            let user = find_user(&store, &username).await?;
+            let temporary = store
+                .reset_password(&cli_actor(), user.id, &reason)
+                .await
+                .context("the password was not reset")?;
+            println!(
+                "Temporary password for {} (shown once; they choose their own at sign-in): {}",
+                user.username,
+                temporary.reveal()
+            );
         }
         UserCommand::List { db } => {
             let store = crate::open(&config.db(db.db)).await?;

@@ -270,3 +270,104 @@ fn a_bad_config_file_is_named() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not valid"));
 }
+
+/// An administrator who cannot sign in has their password reset from the
+/// command line: a temporary password printed once, which signs in and must
+/// be changed; the old one no longer signs in; the reason is required.
+#[tokio::test]
+async fn a_password_is_reset_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db_file = dir.path().join("r.db");
+    let db_path = db_file.to_str().unwrap();
+    let key_file = dir.path().join("registry.key");
+    let key_path = key_file.to_str().unwrap();
+    let with_key = |args: &[&str]| {
+        let mut args = args.to_vec();
+        args.extend(["--key-file", key_path]);
+        args.into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+    let out = pdva(
+        &with_key(&["init", "--db", db_path])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    assert!(out.status.success());
+    let old_password = "the first long passphrase";
+    let mut add = Command::new(env!("CARGO_BIN_EXE_pdva"))
+        .args(with_key(&[
+            "user",
+            "add",
+            "--db",
+            db_path,
+            "--username",
+            "admin.one",
+            "--role",
+            "admin",
+            "--all-sites",
+            "--password-stdin",
+        ]))
+        .env_remove("PDVA_DB")
+        .env_remove("PDVA_CONFIG")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = add.stdin.take().unwrap();
+        writeln!(stdin, "{old_password}").unwrap();
+    }
+    let added = add.wait_with_output().unwrap();
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+
+    let reset = |username: &str, reason: &str| {
+        pdva(
+            &with_key(&[
+                "user",
+                "reset-password",
+                "--db",
+                db_path,
+                "--username",
+                username,
+                "--reason",
+                reason,
+            ])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        )
+    };
+    let no_one = reset("no.such.user", "locked out");
+    assert!(!no_one.status.success());
+    assert!(String::from_utf8_lossy(&no_one.stderr).contains("--username: no user is called"));
+    let no_reason = reset("admin.one", " ");
+    assert!(!no_reason.status.success());
+    assert!(String::from_utf8_lossy(&no_reason.stderr).contains("reason"));
+
+    let out = reset(" Admin.One ", "locked out of the web after a holiday");
+    assert!(out.status.success());
+    let temporary = stdout(&out)
+        .trim_end()
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(temporary.len(), 19, "{temporary}");
+
+    let store = Store::open_with_key_file(db_path, &key_file).await.unwrap();
+    let now = chrono::Utc::now();
+    match store.sign_in("admin.one", &temporary, now).await.unwrap() {
+        pdva_store::SignIn::Accepted(user) => assert!(user.must_change_password),
+        pdva_store::SignIn::Refused => panic!("the temporary password was refused"),
+    }
+    assert!(matches!(
+        store.sign_in("admin.one", old_password, now).await.unwrap(),
+        pdva_store::SignIn::Refused
+    ));
+}
