@@ -115,6 +115,112 @@ pub async fn generate(
     })
 }
 
+/// Patients `pdva demo` adds awaiting their procedure.
+pub const DEMO_AWAITING_PATIENTS: usize = 12;
+
+/// Adds `count` patients awaiting their index procedure to a registry that
+/// [`generate`] filled with `patients` patients and `seed`: each has been
+/// consented ten days ago and assessed a week ago (a baseline and a
+/// pre-operative quality of life for the limb to be treated, both waiting
+/// for its procedure), so a newcomer to `pdva demo` meets the pre-operative
+/// workflow. They are the generator's next patients (so as varied as the
+/// rest, and no identifier clashes), cut back to those records and
+/// re-dated. Returns how many patients were added, and how many of them
+/// have a pre-operative quality of life (where the generator drew one).
+pub async fn add_awaiting_patients(
+    store: &Store,
+    patients: usize,
+    seed: u64,
+    today: NaiveDate,
+    count: usize,
+) -> Result<(usize, usize)> {
+    use pdva_domain::{ClinicalRecord, PatientFile};
+    let actor = Actor::new(GENERATOR_ACTOR);
+    let mut generator = Generator::new(GeneratorConfig {
+        patients: patients + count,
+        seed,
+        today,
+    });
+    let reference_data = generator.reference_data();
+    // Each patient is drawn from a stream of their own, so the first
+    // `patients` (already in the registry) are drawn again and set aside.
+    let mut skipped = 0;
+    while skipped < patients {
+        let batch = generator
+            .next_batch(BATCH_PATIENTS.min(patients - skipped))
+            .context("the generator ran out of patients")?;
+        skipped += batch.files.len();
+    }
+    let consented = today - chrono::Duration::days(10);
+    let assessed = today - chrono::Duration::days(7);
+    let mut files = Vec::new();
+    for file in generator
+        .next_batch(count)
+        .map(|b| b.files)
+        .unwrap_or_default()
+    {
+        let Some((procedure_id, procedure)) = file.procedures().next() else {
+            continue;
+        };
+        let limb = procedure.index_limb;
+        let mut patient = file.patient.clone();
+        patient.follow_up_ended_on = None;
+        patient.follow_up_end_reason = None;
+        let mut awaiting = PatientFile::new(file.patient_id, patient);
+        for (id, record) in &file.records {
+            let kept = match record {
+                ClinicalRecord::Consent(c)
+                    if !awaiting
+                        .records
+                        .iter()
+                        .any(|(_, r)| matches!(r, ClinicalRecord::Consent(_))) =>
+                {
+                    ClinicalRecord::Consent(pdva_domain::Consent {
+                        consent_date: consented,
+                        research_consent_withdrawn_on: None,
+                        ..c.clone()
+                    })
+                }
+                ClinicalRecord::Baseline(b) if b.procedure_id == Some(procedure_id) => {
+                    ClinicalRecord::Baseline(pdva_domain::Baseline {
+                        procedure_id: None,
+                        index_limb: Some(limb),
+                        assessment_date: assessed,
+                        ..b.clone()
+                    })
+                }
+                ClinicalRecord::QualityOfLife(q)
+                    if q.procedure_id == Some(procedure_id)
+                        && q.assessment_date <= procedure.procedure_date =>
+                {
+                    ClinicalRecord::QualityOfLife(pdva_domain::QualityOfLife {
+                        procedure_id: None,
+                        index_limb: Some(limb),
+                        assessment_date: assessed,
+                        ..q.clone()
+                    })
+                }
+                _ => continue,
+            };
+            awaiting.records.push((*id, kept));
+        }
+        files.push(awaiting);
+    }
+    let with_quality_of_life = files
+        .iter()
+        .filter(|f| {
+            f.records
+                .iter()
+                .any(|(_, r)| matches!(r, ClinicalRecord::QualityOfLife(_)))
+        })
+        .count();
+    let summary = store
+        .import_patient_files(&actor, &files, &reference_data, today)
+        .await
+        .context("a patient awaiting their procedure was refused by the registry's rules")?;
+    Ok((summary.patients, with_quality_of_life))
+}
+
 /// Removes a demonstration SQLite database and its WAL files, so `pdva demo`
 /// always starts fresh. Refuses anything but a plain SQLite path.
 pub fn remove_sqlite_files(path: &str) -> Result<()> {
@@ -219,4 +325,63 @@ pub async fn bench(db: Option<String>, patients: usize, seed: u64) -> Result<()>
     .await;
     registry.remove().await?;
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pdva_domain::ClinicalRecord;
+
+    /// The demo's awaiting patients enter through the registry's rules, each
+    /// with a consent, a baseline and (where the generator drew one) a
+    /// pre-operative quality of life waiting for the limb's procedure, and
+    /// no procedure; the registry's other patients are not touched.
+    #[tokio::test]
+    async fn the_demo_adds_patients_awaiting_their_procedure() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("demo.db").display().to_string();
+        let store = Store::open(&db).await.unwrap();
+        let today: NaiveDate = "2026-06-30".parse().unwrap();
+        generate(&store, 40, 3, today, &NoProgress).await.unwrap();
+        let before = store.load_patient_files(None).await.unwrap();
+        let (added, with_quality_of_life) = add_awaiting_patients(&store, 40, 3, today, 6)
+            .await
+            .unwrap();
+        assert!(added >= 4, "only {added} of 6 had a procedure to wait for");
+        let after = store.load_patient_files(None).await.unwrap();
+        assert_eq!(after.len(), before.len() + added);
+        let mut waiting_qol = 0;
+        for file in &after {
+            if before.iter().any(|b| b.patient_id == file.patient_id) {
+                continue;
+            }
+            assert_eq!(file.procedures().count(), 0);
+            let mut kinds = Vec::new();
+            for (_, record) in &file.records {
+                match record {
+                    ClinicalRecord::Consent(c) => {
+                        assert_eq!(c.consent_date, today - chrono::Duration::days(10));
+                        kinds.push("consent");
+                    }
+                    ClinicalRecord::Baseline(b) => {
+                        assert!(b.procedure_id.is_none() && b.index_limb.is_some());
+                        assert_eq!(b.assessment_date, today - chrono::Duration::days(7));
+                        kinds.push("baseline");
+                    }
+                    ClinicalRecord::QualityOfLife(q) => {
+                        assert!(q.procedure_id.is_none() && q.index_limb.is_some());
+                        waiting_qol += 1;
+                    }
+                    other => panic!("an awaiting patient has {other:?}"),
+                }
+            }
+            assert!(
+                kinds.contains(&"consent") && kinds.contains(&"baseline"),
+                "{kinds:?}"
+            );
+        }
+        assert!(waiting_qol > 0, "no pre-operative quality of life waits");
+        assert_eq!(waiting_qol, with_quality_of_life);
+        assert!(store.verify_audit(&NoProgress).await.unwrap().is_intact());
+    }
 }

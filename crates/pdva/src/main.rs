@@ -463,7 +463,8 @@ enum BenchCommand {
         seed: u64,
     },
     /// Time the heaviest web pages (each site's dashboard, the whole
-    /// registry's, patients' pages) on a freshly generated registry.
+    /// registry's, the largest site's worklist and compliance view, search,
+    /// patients' pages) on a freshly generated registry.
     Web {
         /// Database to fill: a SQLite path (a temporary file if omitted) or a
         /// postgres:// URL (a fresh schema is made in it and dropped after).
@@ -656,6 +657,17 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let summary =
                 generate::generate(&store, patients, seed, today, &CliProgress::new()).await?;
             println!("{summary}");
+            let (awaiting, with_quality_of_life) = generate::add_awaiting_patients(
+                &store,
+                patients,
+                seed,
+                today,
+                generate::DEMO_AWAITING_PATIENTS,
+            )
+            .await?;
+            println!(
+                "Added {awaiting} patients awaiting their procedure, each with a baseline waiting for it ({with_quality_of_life} with a pre-operative quality of life too)"
+            );
             let logins = users::create_demo_users(&store).await?;
             users::print_demo_logins(&logins);
             serve(store, &config.addr(addr.addr), settings).await?;
