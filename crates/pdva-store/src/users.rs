@@ -770,9 +770,10 @@ impl Store {
     /// current password is refused with [`StoreError::WrongPassword`] and
     /// counts toward the sign-in lock-out (while locked, the right one is
     /// refused too), and a new one equal to it with [`StoreError::Invalid`];
-    /// neither changes the password. Clears `must_change_password` and any lock-out, and ends the
-    /// user's other sessions (`keep_session`: the browser token of the one
-    /// they are using). Audited as made by the user.
+    /// neither changes the password. Clears `must_change_password` and any
+    /// lock-out, and ends the user's other sessions (`keep_session`: the
+    /// browser token of the one they are using). Audited as made by the
+    /// user.
     #[tracing::instrument(skip_all, fields(user = %user_id))]
     pub async fn change_own_password(
         &self,
