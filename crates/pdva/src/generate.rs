@@ -120,9 +120,9 @@ pub const DEMO_AWAITING_PATIENTS: usize = 12;
 
 /// Adds `count` patients awaiting their index procedure to a registry that
 /// [`generate`] filled with `patients` patients and `seed`: each has been
-/// consented ten days ago and assessed a week ago (a baseline and a
-/// pre-operative quality of life for the limb to be treated, both waiting
-/// for its procedure), so a newcomer to `pdva demo` meets the pre-operative
+/// consented ten days ago and assessed a week ago (a baseline for the limb
+/// to be treated and, where the generator drew one, a pre-operative quality
+/// of life, both waiting for its procedure), so a newcomer to `pdva demo` meets the pre-operative
 /// workflow. They are the generator's next patients (so as varied as the
 /// rest, and no identifier clashes), cut back to those records and
 /// re-dated. Returns how many patients were added, and how many of them
