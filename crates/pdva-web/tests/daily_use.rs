@@ -9,8 +9,7 @@
 mod common;
 
 use common::*;
-use pdva_domain::codes::{ContactMode, Limb, LimbStatus};
-use pdva_domain::{ClinicalRecord, FollowUpVisit};
+use pdva_domain::codes::Limb;
 use pdva_store::{Actor, Change, Role};
 
 fn pairs<'a>(fields: &'a [(&'a str, String)]) -> Vec<(&'a str, &'a str)> {
@@ -193,23 +192,7 @@ async fn the_patient_page_names_the_limb_of_every_row_and_reads_limb_by_limb() {
         .save_clinical(
             &actor,
             world.a.id,
-            Change::create(ClinicalRecord::FollowUpVisit(FollowUpVisit {
-                procedure_id: world.a.procedure,
-                visit_date: d("2025-02-14"),
-                contact: ContactMode::InPerson,
-                limb_status: LimbStatus::Intact,
-                wound_status: None,
-                largest_wound_area_cm2: None,
-                rutherford_category: None,
-                wifi_wound: None,
-                wifi_ischaemia: None,
-                wifi_foot_infection: None,
-                toe_pressure_mmhg: None,
-                tcpo2_mmhg: None,
-                pain_score: None,
-                ambulatory_status: None,
-                circuit_patency: None,
-            })),
+            Change::create(in_person_visit(world.a.procedure, "2025-02-14")),
             d("2026-06-30"),
         )
         .await
@@ -322,23 +305,7 @@ async fn a_kept_worklist_shows_a_visit_recorded_since() {
         .save_clinical(
             &Actor::new("test.setup"),
             world.a.id,
-            Change::create(ClinicalRecord::FollowUpVisit(FollowUpVisit {
-                procedure_id: world.a.procedure,
-                visit_date: d("2025-02-14"),
-                contact: ContactMode::InPerson,
-                limb_status: LimbStatus::Intact,
-                wound_status: None,
-                largest_wound_area_cm2: None,
-                rutherford_category: None,
-                wifi_wound: None,
-                wifi_ischaemia: None,
-                wifi_foot_infection: None,
-                toe_pressure_mmhg: None,
-                tcpo2_mmhg: None,
-                pain_score: None,
-                ambulatory_status: None,
-                circuit_patency: None,
-            })),
+            Change::create(in_person_visit(world.a.procedure, "2025-02-14")),
             d("2026-06-30"),
         )
         .await

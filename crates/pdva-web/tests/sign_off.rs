@@ -114,8 +114,6 @@ async fn the_timeline_signs_off_in_one_action_and_a_lead_follows_the_queue() {
 /// in the file, since no user can backdate an entry.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_entered_more_than_30_days_ago_and_unsigned_are_a_compliance_finding() {
-    use pdva_domain::codes::{ContactMode, LimbStatus};
-    use pdva_domain::{ClinicalRecord, FollowUpVisit};
     use pdva_store::{Actor, Change};
     let world = world().await;
     let store = &world.store;
@@ -123,23 +121,7 @@ async fn records_entered_more_than_30_days_ago_and_unsigned_are_a_compliance_fin
         .save_clinical(
             &Actor::new("test.setup"),
             world.a.id,
-            Change::create(ClinicalRecord::FollowUpVisit(FollowUpVisit {
-                procedure_id: world.a.procedure,
-                visit_date: d("2025-02-14"),
-                contact: ContactMode::InPerson,
-                limb_status: LimbStatus::Intact,
-                wound_status: None,
-                largest_wound_area_cm2: None,
-                rutherford_category: None,
-                wifi_wound: None,
-                wifi_ischaemia: None,
-                wifi_foot_infection: None,
-                toe_pressure_mmhg: None,
-                tcpo2_mmhg: None,
-                pain_score: None,
-                ambulatory_status: None,
-                circuit_patency: None,
-            })),
+            Change::create(in_person_visit(world.a.procedure, "2025-02-14")),
             d("2026-06-30"),
         )
         .await

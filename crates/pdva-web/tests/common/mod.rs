@@ -400,6 +400,28 @@ pub async fn post(
     send(store, r.body(Body::from(body)).unwrap()).await
 }
 
+/// An in-person follow-up visit of `procedure` on `date` with the limb
+/// intact, and nothing else recorded.
+pub fn in_person_visit(procedure: RecordId, date: &str) -> ClinicalRecord {
+    ClinicalRecord::FollowUpVisit(FollowUpVisit {
+        procedure_id: procedure,
+        visit_date: d(date),
+        contact: ContactMode::InPerson,
+        limb_status: LimbStatus::Intact,
+        wound_status: None,
+        largest_wound_area_cm2: None,
+        rutherford_category: None,
+        wifi_wound: None,
+        wifi_ischaemia: None,
+        wifi_foot_infection: None,
+        toe_pressure_mmhg: None,
+        tcpo2_mmhg: None,
+        pain_score: None,
+        ambulatory_status: None,
+        circuit_patency: None,
+    })
+}
+
 /// The date the synthetic registries are generated for.
 pub fn synthetic_today() -> NaiveDate {
     d("2026-06-30")
