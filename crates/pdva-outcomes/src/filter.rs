@@ -194,12 +194,12 @@ impl ResolvedFilter {
     /// The population a report's funnel plots compare each unit with
     /// (DOMAIN.md 6.4): the whole registry, every site and every operator,
     /// over the same procedure dates and for the same audience. The site
-    /// and operator filters are dropped (so are several sites), because a unit compared with a
-    /// mean of its own limbs (a site against itself, a site's operators
-    /// against the site) cannot stand out; the dates are kept, because a
-    /// committee reviews a period, and so are the research population's
-    /// quarter-snapped dates and a device system (each unit's cases of that
-    /// device against the registry's cases of it).
+    /// and operator filters are dropped (so are several sites), because a
+    /// unit compared with a mean of its own limbs (a site against itself, a
+    /// site's operators against the site) cannot stand out; the dates are
+    /// kept, because a committee reviews a period, and so are the research
+    /// population's quarter-snapped dates and a device system (each unit's
+    /// cases of that device against the registry's cases of it).
     pub fn comparison(&self) -> ResolvedFilter {
         ResolvedFilter {
             site: None,
