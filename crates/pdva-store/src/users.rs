@@ -768,8 +768,8 @@ impl Store {
 
     /// Changes a user's own password, given their current one. A wrong
     /// current password is refused with [`StoreError::WrongPassword`] and
-    /// counts toward the sign-in lock-out (while locked, the right one is
-    /// refused too), and a new one equal to it with [`StoreError::Invalid`];
+    /// counts toward the sign-in lock-out (the lock ends the user's sessions;
+    /// while locked, the right one is refused too), and a new one equal to it with [`StoreError::Invalid`];
     /// neither changes the password. Clears `must_change_password` and any
     /// lock-out, and ends the user's other sessions (`keep_session`: the
     /// browser token of the one they are using). Audited as made by the
@@ -809,9 +809,19 @@ impl Store {
         .await
         .expect("hashing thread");
         if !right {
-            if !locked {
-                self.record_failed_password(&user_id.to_string(), failed, now)
+            if !locked
+                && self
+                    .record_failed_password(&user_id.to_string(), failed, now)
+                    .await?
+            {
+                // Guessing from a session until the account locks is what
+                // someone at another's unlocked screen would do: the
+                // sessions end with the lock, as a reset ends them.
+                sqlx::query("DELETE FROM app_session WHERE user_id = $1")
+                    .bind(user_id.to_string())
+                    .execute(&self.pool)
                     .await?;
+                tracing::warn!("account locked by wrong current passwords; its sessions ended");
             }
             tracing::warn!(locked, "password change refused: wrong current password");
             return Err(StoreError::WrongPassword);
@@ -1056,12 +1066,13 @@ impl Store {
     /// Counts a wrong password (at sign-in or a password change) after
     /// `failed` earlier ones, locking the account from the
     /// [`FAILURES_BEFORE_LOCK`]th, for a time doubling with each further one.
+    /// Whether the account is now locked.
     async fn record_failed_password(
         &self,
         id: &str,
         failed: i64,
         now: DateTime<Utc>,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let failed = failed + 1;
         let locked_until = (failed >= FAILURES_BEFORE_LOCK).then(|| {
             let doublings = (failed - FAILURES_BEFORE_LOCK).min(10) as u32;
@@ -1070,11 +1081,11 @@ impl Store {
         });
         sqlx::query("UPDATE app_user SET failed_attempts = $1, locked_until = $2 WHERE id = $3")
             .bind(failed)
-            .bind(locked_until)
+            .bind(&locked_until)
             .bind(id)
             .execute(&self.pool)
             .await?;
-        Ok(())
+        Ok(locked_until.is_some())
     }
 
     /// Starts a session for a user who has just signed in.

@@ -527,13 +527,26 @@ on_both_engines!(
         let user = add_user(&db.store, "a.surgeon", Role::Clinician, tst()).await;
         let right = "correct horse battery";
         let new = || Password::parse("a much better passphrase").unwrap();
-        for _ in 0..pdva_store::FAILURES_BEFORE_LOCK {
+        let session = db.store.start_session(&user, Utc::now()).await.unwrap();
+        for attempt in 1..=pdva_store::FAILURES_BEFORE_LOCK {
             let e = db
                 .store
                 .change_own_password(user.id, "a guess at it", new(), None)
                 .await
                 .unwrap_err();
             assert!(matches!(e, StoreError::WrongPassword), "{e}");
+            // The session the guesses come from ends with the lock.
+            let open = db
+                .store
+                .session(&session.token, Utc::now())
+                .await
+                .unwrap()
+                .is_some();
+            assert_eq!(
+                open,
+                attempt < pdva_store::FAILURES_BEFORE_LOCK,
+                "{attempt}"
+            );
         }
         // Locked: sign-in is refused, and so is a change with the right
         // password, which changes nothing.

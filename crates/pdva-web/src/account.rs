@@ -3,7 +3,8 @@
 //! first password ([`Password::parse`]). A user whose password an
 //! administrator reset is sent here by the guard until they have chosen a
 //! new one. The store audits the change and ends the user's other sessions;
-//! the one in use stays signed in.
+//! the one in use stays signed in. Wrong current passwords count toward the
+//! sign-in lock-out, and the one that locks the account signs the user out.
 
 use std::collections::BTreeMap;
 
@@ -103,6 +104,15 @@ pub(crate) async fn change(
                 );
             }
             Err(StoreError::WrongPassword) => {
+                // The try that locks the account also ends its sessions,
+                // this one too: say so on the sign-in page.
+                let signed_out = match token.as_deref() {
+                    Some(t) => state.store.session(t, chrono::Utc::now()).await?.is_none(),
+                    None => false,
+                };
+                if signed_out {
+                    return Ok(Redirect::to("/sign-in?locked=yes").into_response());
+                }
                 errors.insert(
                     "current_password",
                     "This is not your current password, or there were too many wrong tries (each counts toward the sign-in lock-out: wait a minute and try again). Nothing was changed.".into(),

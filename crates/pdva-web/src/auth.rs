@@ -214,12 +214,17 @@ struct SignInPage {
     username: String,
     next: String,
     failed: bool,
+    /// The user was signed out because wrong passwords locked the account.
+    locked: bool,
 }
 
 /// Query of the sign-in page.
 #[derive(Debug, Deserialize)]
 pub(crate) struct SignInQuery {
     next: Option<String>,
+    /// `yes` when wrong passwords given while signed in locked the account
+    /// and ended the session.
+    locked: Option<String>,
 }
 
 /// The sign-in page; sets the sign-in form's double-submit cookie.
@@ -241,6 +246,7 @@ pub(crate) async fn sign_in_page(
         username: String::new(),
         next: safe_next(q.next.as_deref()),
         failed: false,
+        locked: q.locked.as_deref() == Some("yes"),
     };
     let mut response = Html(page.render()?).into_response();
     response.headers_mut().insert(
@@ -307,6 +313,7 @@ pub(crate) async fn sign_in(
                 username: form.username,
                 next: safe_next(form.next.as_deref()),
                 failed: true,
+                locked: false,
             };
             Ok((StatusCode::UNAUTHORIZED, Html(page.render()?)).into_response())
         }

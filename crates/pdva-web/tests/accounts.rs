@@ -80,6 +80,51 @@ fn in_layout(body: &str) -> bool {
     body.contains("<nav aria-label=\"Main\">") && body.contains("href=\"/account/password\"")
 }
 
+/// Someone at a signed-in screen guessing the password: each wrong guess
+/// counts toward the sign-in lock-out, and the one that locks the account
+/// signs them out, saying why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guessing_the_current_password_locks_the_account_and_signs_out() {
+    let w = world().await;
+    let s = &w.store;
+    let clin = user(s, "clin.ngh", Role::Clinician, ngh()).await;
+    let who = session(s, &clin).await;
+    for attempt in 1..=pdva_store::FAILURES_BEFORE_LOCK {
+        let answer = post(
+            s,
+            "/account/password",
+            Some(&who),
+            Some(&who.csrf),
+            &[
+                ("current_password", "a guess at it"),
+                ("new_password", NEW_PASSWORD),
+                ("repeat_password", NEW_PASSWORD),
+            ],
+        )
+        .await;
+        if attempt < pdva_store::FAILURES_BEFORE_LOCK {
+            assert_eq!(answer.status, 422, "{}", answer.body);
+        } else {
+            assert_eq!(answer.status, 303, "{}", answer.body);
+            assert_eq!(answer.location, "/sign-in?locked=yes");
+        }
+    }
+    // Signed out: the session opens nothing.
+    let home = get(s, "/patients", Some(&who)).await;
+    assert!(!home.allowed(), "{} {}", home.status, home.location);
+    let page = get(s, "/sign-in?locked=yes", None).await;
+    assert!(
+        page.body
+            .contains("You were signed out: too many wrong passwords"),
+        "{}",
+        page.body
+    );
+    // And the right password does not sign in while the lock lasts.
+    let (refused, session) = sign_in(s, "clin.ngh", PASSWORD).await;
+    assert_eq!(refused.status, 401, "{}", refused.body);
+    assert!(session.is_none());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_changes_their_own_password_giving_the_current_one() {
     let w = world().await;
