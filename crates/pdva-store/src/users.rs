@@ -768,12 +768,12 @@ impl Store {
 
     /// Changes a user's own password, given their current one. A wrong
     /// current password is refused with [`StoreError::WrongPassword`] and
-    /// counts toward the sign-in lock-out (the lock ends the user's sessions;
-    /// while locked, the right one is refused too), and a new one equal to it with [`StoreError::Invalid`];
-    /// neither changes the password. Clears `must_change_password` and any
-    /// lock-out, and ends the user's other sessions (`keep_session`: the
-    /// browser token of the one they are using). Audited as made by the
-    /// user.
+    /// counts toward the sign-in lock-out (the lock ends the user's
+    /// sessions; while locked, the right one is refused too), and a new one
+    /// equal to it with [`StoreError::Invalid`]; neither changes the
+    /// password. Clears `must_change_password` and any lock-out, and ends
+    /// the user's other sessions (`keep_session`: the browser token of the
+    /// one they are using). Audited as made by the user.
     #[tracing::instrument(skip_all, fields(user = %user_id))]
     pub async fn change_own_password(
         &self,
@@ -817,10 +817,9 @@ impl Store {
                 // Guessing from a session until the account locks is what
                 // someone at another's unlocked screen would do: the
                 // sessions end with the lock, as a reset ends them.
-                sqlx::query("DELETE FROM app_session WHERE user_id = $1")
-                    .bind(user_id.to_string())
-                    .execute(&self.pool)
-                    .await?;
+                let mut tx = self.pool.begin().await?;
+                Self::end_sessions_of(&mut tx, user_id, None).await?;
+                tx.commit().await?;
                 tracing::warn!("account locked by wrong current passwords; its sessions ended");
             }
             tracing::warn!(locked, "password change refused: wrong current password");
