@@ -13,36 +13,6 @@ use pdva_domain::{ClinicalRecord, PatientFacts, RecordId, Rule};
 use pdva_store::{AnyRecord, Change, NoProgress, Store, StoreError};
 use serde_json::json;
 
-/// A patient with consent and no index procedure; returns the clinician
-/// and the patient.
-async fn patient_without_procedure(store: &Store) -> (RecordId, RecordId) {
-    let actor = actor();
-    store.create_site(&actor, site("TST")).await.unwrap();
-    let clinician = store
-        .create_clinician(&actor, clinician("TST"))
-        .await
-        .unwrap();
-    let patient = store
-        .save_patient(
-            &actor,
-            Change::create(patient("TST", "9990000018")),
-            today(),
-        )
-        .await
-        .unwrap()
-        .id;
-    store
-        .save_clinical(
-            &actor,
-            patient,
-            Change::create(consent(clinician, "2025-01-02")),
-            today(),
-        )
-        .await
-        .unwrap();
-    (clinician, patient)
-}
-
 fn waiting_baseline(limb: &str, date: &str) -> ClinicalRecord {
     serde_json::from_value(json!({"kind": "baseline", "record": {
         "procedure_id": null,
@@ -113,7 +83,7 @@ on_both_engines!(
     the_limbs_procedure_takes_up_its_preoperative_records,
     |db: TestDb| async move {
         let store = &db.store;
-        let (clinician, patient) = patient_without_procedure(store).await;
+        let (clinician, patient) = seed_patient(store).await;
         let baseline = save(store, patient, waiting_baseline("left", "2025-03-01")).await;
         let qol = save(store, patient, waiting_qol("left", "2025-03-02")).await;
         assert_eq!(link_of(store, baseline).await, (None, 1));
@@ -172,7 +142,7 @@ on_both_engines!(
     a_procedure_dated_before_a_waiting_record_is_refused_and_writes_nothing,
     |db: TestDb| async move {
         let store = &db.store;
-        let (clinician, patient) = patient_without_procedure(store).await;
+        let (clinician, patient) = seed_patient(store).await;
         let baseline = save(store, patient, waiting_baseline("left", "2025-03-01")).await;
         let qol = save(store, patient, waiting_qol("left", "2025-03-05")).await;
         let before = store.data_version().await.unwrap();

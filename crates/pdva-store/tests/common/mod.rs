@@ -263,7 +263,9 @@ pub struct Seeded {
     pub procedure: RecordId,
 }
 
-pub async fn seed(store: &Store) -> Seeded {
+/// Site TST, a clinician of it and a consented patient with no index
+/// procedure yet: the clinician and the patient.
+pub async fn seed_patient(store: &Store) -> (RecordId, RecordId) {
     let actor = actor();
     store.create_site(&actor, site("TST")).await.unwrap();
     let clinician = store
@@ -288,6 +290,12 @@ pub async fn seed(store: &Store) -> Seeded {
         )
         .await
         .unwrap();
+    (clinician, patient)
+}
+
+pub async fn seed(store: &Store) -> Seeded {
+    let actor = actor();
+    let (clinician, patient) = seed_patient(store).await;
     let procedure = store
         .save_clinical(
             &actor,
